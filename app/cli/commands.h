@@ -1,0 +1,14 @@
+#pragma once
+
+#include "cli_output.h"
+
+#include <CLI/CLI.hpp>
+
+namespace shard::cli {
+
+// Each area registers its subcommands; callbacks run inside CLI::App::parse and report
+// failures by throwing shard::Error, which main() turns into a message and exit code 1.
+void register_model_commands(CLI::App& app, const GlobalOptions& options);
+void register_topology_commands(CLI::App& app, const GlobalOptions& options);
+
+} // namespace shard::cli

@@ -1,0 +1,5 @@
+if(SHARDSTUDIO_SANITIZE)
+  set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:${_san}>")
+  add_link_options(${_san})
+endif()

@@ -1,0 +1,297 @@
+#include "strategy.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace shard {
+
+int tensor_rank(TensorMode mode)
+{
+    switch (mode) {
+    case TensorMode::None: return 0;
+    case TensorMode::Column1D:
+    case TensorMode::Row1D:
+    case TensorMode::Megatron1D:
+    case TensorMode::MegatronSP: return 1;
+    case TensorMode::Summa2D:
+    case TensorMode::WeightStationary2D: return 2;
+    case TensorMode::Tesseract25D:
+    case TensorMode::Cube3D: return 3;
+    }
+    return 0;
+}
+
+std::vector<std::string> tensor_axis_names(TensorMode mode)
+{
+    switch (tensor_rank(mode)) {
+    case 1: return {"tp"};
+    case 2: return {"tp_row", "tp_col"};
+    case 3: return mode == TensorMode::Tesseract25D ? std::vector<std::string>{"tp_depth", "tp_row", "tp_col"}
+                                                     : std::vector<std::string>{"tp_z", "tp_row", "tp_col"};
+    default: return {};
+    }
+}
+
+int Strategy::tensor_size() const
+{
+    return std::accumulate(tensor_shape.begin(), tensor_shape.end(), 1, std::multiplies<>());
+}
+
+std::vector<MeshAxis> Strategy::mesh() const
+{
+    std::vector<MeshAxis> axes{{"pp", pp}, {"dp", dp}};
+    const auto names = tensor_axis_names(tensor_mode);
+    for (std::size_t i = 0; i < names.size() && i < tensor_shape.size(); ++i)
+        axes.push_back({names[i], tensor_shape[i]});
+    return axes;
+}
+
+std::vector<int> balanced_stage_split(int layers, int stages)
+{
+    std::vector<int> split(std::max(stages, 1), layers / std::max(stages, 1));
+    for (int i = 0; i < layers % std::max(stages, 1); ++i)
+        ++split[i];
+    return split;
+}
+
+std::vector<int> Strategy::resolved_stage_layers(int layers) const
+{
+    return stage_layers.empty() ? balanced_stage_split(layers, pp) : stage_layers;
+}
+
+int Strategy::gpu_of(int mesh_position) const
+{
+    return placement.empty() ? mesh_position : placement.at(mesh_position);
+}
+
+std::string Strategy::label() const
+{
+    std::string text;
+    auto add = [&](const std::string& part) { text += (text.empty() ? "" : " x ") + part; };
+    if (pp > 1)
+        add("PP" + std::to_string(pp));
+    if (dp > 1)
+        add("DP" + std::to_string(dp));
+    const int t = tensor_size();
+    switch (tensor_mode) {
+    case TensorMode::None: break;
+    case TensorMode::Column1D: add("TP" + std::to_string(t) + " column"); break;
+    case TensorMode::Row1D: add("TP" + std::to_string(t) + " row"); break;
+    case TensorMode::Megatron1D: add("TP" + std::to_string(t)); break;
+    case TensorMode::MegatronSP: add("TP" + std::to_string(t) + "+SP"); break;
+    case TensorMode::Summa2D:
+        add("SUMMA " + std::to_string(tensor_shape[0]) + "x" + std::to_string(tensor_shape[1]));
+        break;
+    case TensorMode::WeightStationary2D:
+        add("2D-WS " + std::to_string(tensor_shape[0]) + "x" + std::to_string(tensor_shape[1]));
+        break;
+    case TensorMode::Tesseract25D:
+        add("2.5D " + std::to_string(tensor_shape[1]) + "x" + std::to_string(tensor_shape[2]) + "x"
+            + std::to_string(tensor_shape[0]));
+        break;
+    case TensorMode::Cube3D: add("3D " + std::to_string(tensor_shape[0]) + "^3"); break;
+    }
+    if (attention == AttentionMode::Data && t > 1)
+        text += " attn-DP";
+    if (ep > 1)
+        add("EP" + std::to_string(ep));
+    return text.empty() ? "single GPU" : text;
+}
+
+void Strategy::validate(int layers, int available_gpus) const
+{
+    if (pp < 1 || dp < 1 || ep < 1)
+        throw Error("strategy: pp, dp and ep must be at least 1");
+    const int rank = tensor_rank(tensor_mode);
+    if (int(tensor_shape.size()) != rank)
+        throw Error("strategy: tensor mode '" + to_string(tensor_mode) + "' needs a shape of " + std::to_string(rank)
+                    + " axes, got " + std::to_string(tensor_shape.size()));
+    for (const int size : tensor_shape) {
+        if (size < 1)
+            throw Error("strategy: tensor axis sizes must be at least 1");
+    }
+    if (tensor_mode == TensorMode::Summa2D && tensor_shape[0] != tensor_shape[1])
+        throw Error("strategy: SUMMA needs a square q x q grid, got " + std::to_string(tensor_shape[0]) + "x"
+                    + std::to_string(tensor_shape[1]));
+    if (tensor_mode == TensorMode::Tesseract25D && tensor_shape[1] != tensor_shape[2])
+        throw Error("strategy: 2.5D needs a q x q x d grid with equal q");
+    if (tensor_mode == TensorMode::Cube3D
+        && (tensor_shape[0] != tensor_shape[1] || tensor_shape[1] != tensor_shape[2]))
+        throw Error("strategy: 3D needs a q x q x q cube");
+    if ((dp * tensor_size()) % ep != 0)
+        throw Error("strategy: ep (" + std::to_string(ep) + ") must divide dp x tensor size ("
+                    + std::to_string(dp * tensor_size()) + ")");
+    if (devices() > available_gpus)
+        throw Error("strategy: needs " + std::to_string(devices()) + " GPUs, the topology has "
+                    + std::to_string(available_gpus));
+    if (pp > layers)
+        throw Error("strategy: " + std::to_string(pp) + " pipeline stages for " + std::to_string(layers) + " layers");
+    if (!stage_layers.empty()) {
+        if (int(stage_layers.size()) != pp)
+            throw Error("strategy: stage_layers lists " + std::to_string(stage_layers.size()) + " stages, pp is "
+                        + std::to_string(pp));
+        if (std::accumulate(stage_layers.begin(), stage_layers.end(), 0) != layers
+            || *std::min_element(stage_layers.begin(), stage_layers.end()) < 1)
+            throw Error("strategy: stage_layers must be positive and sum to the model's " + std::to_string(layers)
+                        + " layers");
+    }
+    if (!placement.empty()) {
+        if (int(placement.size()) != devices())
+            throw Error("strategy: placement lists " + std::to_string(placement.size()) + " GPUs, the mesh has "
+                        + std::to_string(devices()));
+        std::vector<int> sorted = placement;
+        std::sort(sorted.begin(), sorted.end());
+        if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() || sorted.front() < 0
+            || sorted.back() >= available_gpus)
+            throw Error("strategy: placement must list distinct GPU indices below " + std::to_string(available_gpus));
+    }
+}
+
+namespace {
+
+struct ModeName {
+    TensorMode mode;
+    const char* name;
+};
+constexpr ModeName kModeNames[] = {
+    {TensorMode::None, "none"},          {TensorMode::Column1D, "1d-column"},
+    {TensorMode::Row1D, "1d-row"},       {TensorMode::Megatron1D, "megatron"},
+    {TensorMode::MegatronSP, "megatron-sp"}, {TensorMode::Summa2D, "2d-summa"},
+    {TensorMode::WeightStationary2D, "2d-weight-stationary"}, {TensorMode::Tesseract25D, "2.5d-tesseract"},
+    {TensorMode::Cube3D, "3d-cube"},
+};
+
+} // namespace
+
+std::string to_string(TensorMode mode)
+{
+    for (const auto& entry : kModeNames) {
+        if (entry.mode == mode)
+            return entry.name;
+    }
+    return "none";
+}
+
+TensorMode parse_tensor_mode(const std::string& text)
+{
+    std::string known;
+    for (const auto& entry : kModeNames) {
+        if (text == entry.name)
+            return entry.mode;
+        known += (known.empty() ? "" : ", ") + std::string(entry.name);
+    }
+    throw Error("unknown tensor mode '" + text + "' (expected one of " + known + ")");
+}
+
+std::string to_string(AttentionMode mode)
+{
+    return mode == AttentionMode::Data ? "data-parallel" : "heads";
+}
+
+AttentionMode parse_attention_mode(const std::string& text)
+{
+    if (text == "heads")
+        return AttentionMode::Heads;
+    if (text == "data-parallel")
+        return AttentionMode::Data;
+    throw Error("unknown attention mode '" + text + "' (expected heads or data-parallel)");
+}
+
+std::string to_string(LmHeadMode mode)
+{
+    return mode == LmHeadMode::GatherLogits ? "gather-logits" : "distributed-argmax";
+}
+
+LmHeadMode parse_lm_head_mode(const std::string& text)
+{
+    if (text == "gather-logits")
+        return LmHeadMode::GatherLogits;
+    if (text == "distributed-argmax")
+        return LmHeadMode::DistributedArgmax;
+    throw Error("unknown lm_head mode '" + text + "' (expected gather-logits or distributed-argmax)");
+}
+
+OrderedJson strategy_to_json(const Strategy& s, int layers)
+{
+    OrderedJson j;
+    j["label"] = s.label();
+    j["pp"] = s.pp;
+    j["dp"] = s.dp;
+    j["tensor"] = {{"mode", to_string(s.tensor_mode)}, {"shape", s.tensor_shape}};
+    j["ep"] = s.ep;
+    OrderedJson modes;
+    modes["embedding"] = s.tensor_size() > 1 ? "vocab-parallel" : "replicated";
+    modes["attention"] = to_string(s.attention);
+    modes["mlp"] = to_string(s.tensor_mode);
+    modes["experts"] = "ep" + std::to_string(s.ep) + " x tp" + std::to_string(s.expert_tp());
+    modes["lm_head"] = to_string(s.lm_head);
+    j["layer_modes"] = modes;
+    OrderedJson mesh = OrderedJson::array();
+    for (const auto& axis : s.mesh())
+        mesh.push_back({{"axis", axis.name}, {"size", axis.size}});
+    j["mesh"] = mesh;
+    j["stage_layers"] = s.resolved_stage_layers(layers);
+    if (s.placement.empty()) {
+        std::vector<int> identity(s.devices());
+        std::iota(identity.begin(), identity.end(), 0);
+        j["placement"] = identity;
+    } else {
+        j["placement"] = s.placement;
+    }
+    return j;
+}
+
+namespace {
+
+std::vector<int> int_list(const JsonReader& r, const char* key)
+{
+    std::vector<int> values;
+    const Json* list = r.raw(key);
+    if (!list)
+        return values;
+    if (!list->is_array())
+        r.fail(key, "must be a list of integers");
+    for (const auto& v : *list) {
+        if (!v.is_number_integer())
+            r.fail(key, "must be a list of integers, got " + v.dump());
+        values.push_back(v.get<int>());
+    }
+    return values;
+}
+
+} // namespace
+
+Strategy strategy_from_json(const Json& json, const std::string& context)
+{
+    const JsonReader r(json, context);
+    Strategy s;
+    s.pp = static_cast<int>(r.int_or("pp", 1));
+    s.dp = static_cast<int>(r.int_or("dp", 1));
+    s.ep = static_cast<int>(r.int_or("ep", 1));
+    try {
+        if (r.has("tensor")) {
+            const JsonReader tensor(r.object("tensor"), context + ".tensor");
+            s.tensor_mode = parse_tensor_mode(tensor.string_or("mode", "none"));
+            s.tensor_shape = int_list(tensor, "shape");
+        }
+        if (r.has("layer_modes")) {
+            const JsonReader modes(r.object("layer_modes"), context + ".layer_modes");
+            s.attention = parse_attention_mode(modes.string_or("attention", "heads"));
+            s.lm_head = parse_lm_head_mode(modes.string_or("lm_head", "distributed-argmax"));
+        }
+    } catch (const Error& e) {
+        throw Error(context + ": " + e.what());
+    }
+    s.stage_layers = int_list(r, "stage_layers");
+    s.placement = int_list(r, "placement");
+    // Identity placement and a balanced split are the defaults: store them as empty so a
+    // written and re-read plan compares equal to the one it came from.
+    bool identity = true;
+    for (std::size_t i = 0; i < s.placement.size(); ++i)
+        identity = identity && s.placement[i] == int(i);
+    if (identity)
+        s.placement.clear();
+    return s;
+}
+
+} // namespace shard

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# ShardStudio set-up: installs the Debian 12 packages the project needs (idempotent: it
+# installs only what is missing), configures and builds with a CMake preset, then
+# optionally runs the tests or the main job.
+#
+#   installer/setup.sh [--preset NAME] [--test] [--run] [--deps-only]
+#
+#   --preset NAME  CMake preset to configure, build and test (default: default)
+#   --test         run the whole test suite (ctest --preset NAME)
+#   --run          open the main job: the studio on the default model and topology, or,
+#                  on a machine without a display or without the GUI, the CLI's plan
+#   --deps-only    install the packages and stop
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+preset=default
+do_test=0
+do_run=0
+deps_only=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --preset) preset=$2; shift 2 ;;
+    --test) do_test=1; shift ;;
+    --run) do_run=1; shift ;;
+    --deps-only) deps_only=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# Build tools, Qt 6 (Widgets, Sql, Test, Concurrent, Svg, PrintSupport come with
+# qt6-base-dev and qt6-svg-dev), QCustomPlot, SQLite, nlohmann-json, CLI11, OpenBLAS,
+# and Xvfb so the GUI and its tests run on headless machines.
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libgl-dev
+  libqcustomplot-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libopenblas-dev
+  xvfb xauth dpkg-dev file
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ $deps_only -eq 1 ] && exit 0
+
+cd "$root"
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" --parallel "$jobs"
+bin="$root/build/$preset/bin"
+
+if [ $do_test -eq 1 ]; then
+  ctest --preset "$preset" --parallel "$jobs"
+fi
+
+if [ $do_run -eq 1 ]; then
+  if [ -x "$bin/shardstudio" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+    exec "$bin/shardstudio"
+  fi
+  echo "== No display or no GUI build: the CLI on the default model and topology =="
+  "$bin/shardstudio-cli" model show llama-3.1-70b
+  echo
+  "$bin/shardstudio-cli" topology show dgx-h100
+fi

@@ -1,0 +1,166 @@
+// shardstudio-cli end to end: the commands, their --json output and their errors.
+#include <QtTest>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+
+namespace {
+
+struct Result {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+Result runCli(const QStringList& arguments)
+{
+    QProcess process;
+    process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"), arguments);
+    if (!process.waitForFinished(60'000))
+        return {};
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
+            process.readAllStandardError()};
+}
+
+QJsonDocument json(const Result& r)
+{
+    QJsonParseError error{};
+    const auto doc = QJsonDocument::fromJson(r.out, &error);
+    return error.error == QJsonParseError::NoError ? doc : QJsonDocument();
+}
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+private slots:
+    void version()
+    {
+        const Result r = runCli({QStringLiteral("--version")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.startsWith("shardstudio-cli 0."));
+        QVERIFY(r.out.contains("CUDA backend: "));
+    }
+
+    void helpListsTheCommands()
+    {
+        const Result r = runCli({QStringLiteral("--help")});
+        QCOMPARE(r.exitCode, 0);
+        for (const char* command : {"models", "model", "topologies", "topology"})
+            QVERIFY2(r.out.contains(command), command);
+    }
+
+    void modelsJsonListsEveryPreset()
+    {
+        const Result r = runCli({QStringLiteral("models"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonArray models = json(r).array();
+        QCOMPARE(models.size(), 13);
+        bool found = false;
+        for (const auto& m : models) {
+            if (m[QStringLiteral("id")].toString() == QStringLiteral("mixtral-8x7b")) {
+                found = true;
+                QCOMPARE(m[QStringLiteral("parameters")][QStringLiteral("total")].toDouble(), 46'702'792'704.0);
+                QCOMPARE(m[QStringLiteral("parameters")][QStringLiteral("active_per_token")].toDouble(), 12'879'925'248.0);
+            }
+        }
+        QVERIFY(found);
+    }
+
+    void modelShow_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<double>("params");
+        QTest::addColumn<double>("kvBytes");
+        QTest::addRow("preset") << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("llama-2-70b"), QStringLiteral("--json")}
+                                << 68'976'648'192.0 << 327'680.0;
+        QTest::addRow("json before command")
+            << QStringList{QStringLiteral("--json"), QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("gpt2")}
+            << 124'439'808.0 << 73'728.0;
+        QTest::addRow("config.json")
+            << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral(SHARD_TEST_FIXTURES "/hf/mistral-7b.json"),
+                           QStringLiteral("--json")}
+            << 7'241'732'096.0 << 131'072.0;
+    }
+
+    void modelShow()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(double, params);
+        QFETCH(double, kvBytes);
+        const Result r = runCli(arguments);
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject model = json(r).object();
+        QCOMPARE(model[QStringLiteral("parameters")][QStringLiteral("total")].toDouble(), params);
+        QCOMPARE(model[QStringLiteral("kv_cache_bytes_per_token")].toDouble(), kvBytes);
+    }
+
+    void modelShowText()
+    {
+        const Result r = runCli({QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("llama-2-7b")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("6,738,415,616"));
+        QVERIFY(r.out.contains("KV cache per token (bf16): 524,288 bytes"));
+    }
+
+    void topologyShowAndList()
+    {
+        Result r = runCli({QStringLiteral("topology"), QStringLiteral("show"), QStringLiteral("2x-dgx-h100"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(json(r).object()[QStringLiteral("total_gpus")].toInt(), 16);
+        r = runCli({QStringLiteral("topologies")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("gb200-nvl72"));
+    }
+
+    void topologyDetectAlwaysAnswers()
+    {
+        const Result r = runCli({QStringLiteral("topology"), QStringLiteral("detect"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject detection = json(r).object();
+        QVERIFY(detection.contains(QStringLiteral("gpus")));
+        if (detection[QStringLiteral("gpus")].toArray().isEmpty())
+            QVERIFY(!detection[QStringLiteral("message")].toString().isEmpty());
+    }
+
+    void errors_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QByteArray>("message");
+        QTest::addRow("unknown model") << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("llama-9")}
+                                       << QByteArray("error: unknown model 'llama-9'; presets: deepseek-v3");
+        QTest::addRow("missing file") << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("/no/config.json")}
+                                      << QByteArray("error: /no/config.json: no such file");
+        QTest::addRow("unknown topology") << QStringList{QStringLiteral("topology"), QStringLiteral("show"), QStringLiteral("dgx")}
+                                          << QByteArray("error: unknown topology 'dgx'");
+    }
+
+    void errors()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QByteArray, message);
+        const Result r = runCli(arguments);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.startsWith(message), r.err.constData());
+    }
+
+    void malformedConfigNamesLineAndColumn()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("config.json"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("{\n  \"model_type\": \"llama\",\n  \"hidden_size\": 4096,,\n}\n");
+        file.close();
+        const Result r = runCli({QStringLiteral("model"), QStringLiteral("show"), path, QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("malformed JSON at line 3, column 23"), r.err.constData());
+        QVERIFY(json(r).object()[QStringLiteral("error")].toString().contains(QStringLiteral("line 3")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
