@@ -10,5 +10,6 @@ namespace shard::cli {
 // failures by throwing shard::Error, which main() turns into a message and exit code 1.
 void register_model_commands(CLI::App& app, const GlobalOptions& options);
 void register_topology_commands(CLI::App& app, const GlobalOptions& options);
+void register_plan_commands(CLI::App& app, const GlobalOptions& options);
 
 } // namespace shard::cli

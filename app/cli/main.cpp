@@ -22,6 +22,7 @@ int main(int argc, char** argv)
 
     cli::register_model_commands(app, options);
     cli::register_topology_commands(app, options);
+    cli::register_plan_commands(app, options);
 
     try {
         app.parse(argc, argv);

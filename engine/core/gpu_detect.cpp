@@ -138,7 +138,7 @@ Topology topology_from_detection(const GpuDetection& detection)
         t.intra = entry->typical_intra;
     } else {
         // Unknown kind: keep its memory, assume a modest mid-range part.
-        t.gpu = GpuKind{first.name, 0, 100, 1000};
+        t.gpu = GpuKind{first.name, 0, 100, 1000, 80};
         t.intra = Link{"pcie", 20, 15};
     }
     t.gpu.name = first.name;

@@ -69,6 +69,7 @@ OrderedJson topology_to_json(const Topology& t)
     gpu["memory_gib"] = double(t.gpu.memory_bytes) / kGiB;
     gpu["bf16_tflops"] = t.gpu.bf16_tflops;
     gpu["hbm_gbps"] = t.gpu.hbm_gbps;
+    gpu["sms"] = t.gpu.sm_count;
     j["gpu"] = gpu;
     j["intra"] = link_to_json(t.intra);
     j["inter"] = link_to_json(t.inter);
@@ -89,6 +90,9 @@ Topology topology_from_json(const Json& json, const std::string& context)
     t.gpu.memory_bytes = static_cast<std::int64_t>(gpu.positive_number("memory_gib") * kGiB + 0.5);
     t.gpu.bf16_tflops = gpu.positive_number("bf16_tflops");
     t.gpu.hbm_gbps = gpu.positive_number("hbm_gbps");
+    t.gpu.sm_count = static_cast<int>(gpu.int_or("sms", 132));
+    if (t.gpu.sm_count < 1)
+        gpu.fail("sms", "must be positive");
     t.intra = link_from_json(r, "intra");
     t.inter = link_from_json(r, "inter");
     t.nics_per_node = static_cast<int>(r.int_or("nics_per_node", 0));

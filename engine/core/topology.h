@@ -12,6 +12,7 @@ struct GpuKind {
     std::int64_t memory_bytes = 0;
     double bf16_tflops = 0;    // dense peak, TFLOP/s
     double hbm_gbps = 0;       // peak HBM bandwidth, GB/s (1e9 bytes/s)
+    int sm_count = 132;        // streaming multiprocessors: GEMM tile waves depend on it
 
     bool operator==(const GpuKind&) const = default;
 };
