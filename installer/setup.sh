@@ -66,8 +66,6 @@ if [ $do_run -eq 1 ]; then
   if [ -x "$bin/shardstudio" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
     exec "$bin/shardstudio"
   fi
-  echo "== No display or no GUI build: the CLI on the default model and topology =="
-  "$bin/shardstudio-cli" model show llama-3.1-70b
-  echo
-  "$bin/shardstudio-cli" topology show dgx-h100
+  echo "== No display or no GUI build: the CLI's plan of the default model and topology =="
+  "$bin/shardstudio-cli" plan --model llama-3.1-70b --topology dgx-h100
 fi

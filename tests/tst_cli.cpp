@@ -160,6 +160,84 @@ private slots:
         QVERIFY2(r.err.contains("malformed JSON at line 3, column 23"), r.err.constData());
         QVERIFY(json(r).object()[QStringLiteral("error")].toString().contains(QStringLiteral("line 3")));
     }
+    void planDefaultPrintsARankedTable()
+    {
+        const Result r = runCli({QStringLiteral("plan")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.startsWith("Llama-3.1-70B"));
+        QVERIFY(r.out.contains("All figures are predicted"));
+        QVERIFY(r.out.contains(" 1  TP8 "));
+        QVERIFY(r.out.contains("feasible of 42 candidates"));
+    }
+
+    void planJsonCarriesTheRequiredFields()
+    {
+        const Result r = runCli({QStringLiteral("plan"), QStringLiteral("--model"), QStringLiteral("mixtral-8x7b"),
+                                 QStringLiteral("--topology"), QStringLiteral("dgx-h100"), QStringLiteral("--batch"),
+                                 QStringLiteral("16"), QStringLiteral("--top"), QStringLiteral("3"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonArray candidates = json(r).object()[QStringLiteral("candidates")].toArray();
+        QCOMPARE(candidates.size(), 3);
+        for (const auto& c : candidates) {
+            const QJsonObject o = c.toObject();
+            for (const char* key : {"mode", "mesh", "feasible", "reason", "memory_per_device_bytes", "memory_breakdown",
+                                    "comm_bytes_per_device", "ttft_ms", "tpot_ms", "tokens_per_s"})
+                QVERIFY2(o.contains(QLatin1String(key)), key);
+            QVERIFY(o[QStringLiteral("feasible")].toBool());
+            QVERIFY(!o[QStringLiteral("decode")][QStringLiteral("collectives")].toArray().isEmpty());
+        }
+    }
+
+    void planSaveExplainExport()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("best.shardplan.json"));
+        Result r = runCli({QStringLiteral("plan"), QStringLiteral("--save"), path});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("Saved candidate #1"));
+        r = runCli({QStringLiteral("explain"), path});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("dense layer x80"));
+        QVERIFY(r.out.contains("AllReduce   o_proj"));
+        r = runCli({QStringLiteral("export"), path, QStringLiteral("--to"), QStringLiteral("vllm")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.startsWith("vllm serve <llama-3.1-70b-checkpoint> --tensor-parallel-size 8"), r.out.constData());
+        r = runCli({QStringLiteral("export"), path, QStringLiteral("--to"), QStringLiteral("ollama")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("unknown serving engine 'ollama'"));
+    }
+
+    void exportOfA2DPlanSaysItHasNoEquivalent()
+    {
+        const Result r = runCli({QStringLiteral("export"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
+                                 QStringLiteral("--to"), QStringLiteral("sglang")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("Not an exact equivalent"));
+        QVERIFY(r.out.contains("has no equivalent in sglang"));
+    }
+
+    void planErrors_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QByteArray>("message");
+        QTest::addRow("zero batch") << QStringList{QStringLiteral("plan"), QStringLiteral("--batch"), QStringLiteral("0")}
+                                    << QByteArray("--batch: Value 0 not in range");
+        QTest::addRow("bad objective") << QStringList{QStringLiteral("plan"), QStringLiteral("--objective"), QStringLiteral("speed")}
+                                       << QByteArray("error: unknown objective 'speed'");
+        QTest::addRow("nothing fits") << QStringList{QStringLiteral("plan"), QStringLiteral("-m"), QStringLiteral("llama-3.1-405b"),
+                                                     QStringLiteral("-t"), QStringLiteral("1x-h100"), QStringLiteral("--save"),
+                                                     QStringLiteral("/tmp/never.json")}
+                                      << QByteArray("error: no feasible candidate to save");
+    }
+
+    void planErrors()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QByteArray, message);
+        const Result r = runCli(arguments);
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains(message), r.err.constData());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -220,8 +220,11 @@ void explain(const std::string& file, const GlobalOptions& options)
         print_json(prediction_to_json(plan.strategy, e, plan.model, true));
         return;
     }
-    std::cout << plan.name << "\n" << plan.model.name << " on " << plan.topology.name << ", " << plan.strategy.label()
-              << " (mesh " << mesh_text(plan.strategy) << ")\n";
+    const Workload& w = plan.workload;
+    std::cout << plan.model.name << " on " << plan.topology.name << ": " << plan.strategy.label() << " (mesh "
+              << mesh_text(plan.strategy) << ")\n"
+              << "workload: batch " << w.batch << ", prompt " << w.prompt << ", generate " << w.generate << ", "
+              << to_string(w.dtype) << " weights, " << to_string(w.kv_dtype) << " KV cache\n";
     if (!e.feasible) {
         std::cout << "INFEASIBLE: " << e.reason << "\n";
         if (!e.geometry.feasible())
