@@ -288,6 +288,61 @@ private slots:
         QCOMPARE(e.geometry.experts_local, 1);
     }
 
+    void groupsArePlacedOnTheTopology()
+    {
+        const Workload w = workload(16, 1024, 64);
+        // TP8 x PP2 on two DGX H100: tensor groups stay inside a node's NVSwitch, the stage
+        // hand-off crosses InfiniBand with one GPU's share of the NICs (47 GB/s).
+        const Estimate pp = estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {8}, 2), topology("2x-dgx-h100"), w);
+        QVERIFY2(pp.feasible, pp.reason.c_str());
+        for (const auto& c : block(pp.decode, "dense layer").collectives) {
+            QVERIFY(!c.cross_node);
+            QCOMPARE(c.busbw_gbps, 450.0);
+        }
+        const CollectiveCost& handoff = block(pp.decode, "stage handoff").collectives.at(0);
+        QCOMPARE(handoff.op, CollectiveKind::SendRecv);
+        QVERIFY(handoff.cross_node);
+        QCOMPARE(handoff.busbw_gbps, 47.0);
+        QCOMPARE(handoff.payload, qint64(8) * 8192 * 2); // 16 sequences in 2 microbatches of 8
+        // TP16 spans both nodes: hierarchical, 8 GPUs per node share 8 NICs of 47 GB/s.
+        const Estimate tp = estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {16}), topology("2x-dgx-h100"), w);
+        const CollectiveCost& ar = block(tp.decode, "dense layer").collectives.at(0);
+        QVERIFY(ar.cross_node);
+        QCOMPARE(ar.busbw_gbps, 8 * 47.0);
+        QVERIFY(tp.tpot_ms > estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {8}, 1, 2),
+                                      topology("2x-dgx-h100"), w).tpot_ms * 0.5);
+    }
+
+    void pipelineBubbleAndMicrobatches()
+    {
+        // 4 stages, batch 8 -> 4 microbatches of 2: prefill bubble (S-1)/(m+S-1) = 3/7 of
+        // the critical path when stages are balanced.
+        const Estimate e = estimate(model("llama-2-70b"), strategy(TensorMode::Megatron1D, {2}, 4), topology("dgx-h100"),
+                                    workload(8, 1024, 64));
+        QVERIFY2(e.feasible, e.reason.c_str());
+        QCOMPARE(e.geometry.microbatches, 4);
+        QCOMPARE(e.prefill.stages.size(), std::size_t(4));
+        for (const auto& s : e.prefill.stages)
+            QCOMPARE(s.dense_layers, 20);
+        QVERIFY(e.prefill.bubble_ms > 0);
+        const double stage_ms = e.prefill.stages[1].time_us() / 1000.0;
+        const double handoff_ms = block(e.prefill, "stage handoff").comm_us() / 1000.0;
+        const double first = e.prefill.stages[0].time_us() / 1000.0;
+        const double last = e.prefill.stages[3].time_us() / 1000.0;
+        const double busiest = std::max({first, stage_ms, last});
+        QCOMPARE(e.ttft_ms, first + 2 * stage_ms + last + 3 * handoff_ms + 3 * busiest);
+        QCOMPARE(e.decode.microbatches, 4);
+        // Decode: a token of one microbatch walks all stages, and the 4 microbatches
+        // keep all stages busy: TPOT is the larger of the two.
+        double walk = 3 * block(e.decode, "stage handoff").comm_us() / 1000.0;
+        double slowest = 0;
+        for (const auto& s : e.decode.stages) {
+            walk += s.time_us() / 1000.0;
+            slowest = std::max(slowest, s.time_us() / 1000.0);
+        }
+        QCOMPARE(e.tpot_ms, std::max(walk, 4 * slowest));
+    }
+
     void rejections_data()
     {
         QTest::addColumn<QString>("modelId");
