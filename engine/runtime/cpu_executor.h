@@ -1,0 +1,54 @@
+#pragma once
+
+#include "communicator.h"
+#include "model_weights.h"
+#include "reference_model.h"
+
+#include "core/plan.h"
+
+#include <atomic>
+#include <functional>
+#include <vector>
+
+namespace shard::cpu {
+
+// A failure to inject, for the tests: `rank` throws when it starts microbatch `microbatch`
+// of step `step`.
+struct InjectedFailure {
+    int rank = -1;
+    int step = 0;
+    int microbatch = 0;
+};
+
+struct CpuRunOptions {
+    int decode_steps = -1; // -1: the plan's generated tokens
+    InjectedFailure failure;
+    const std::atomic<bool>* cancel = nullptr; // checked before every microbatch
+    // Called from rank 0's thread after each step (step index, total steps).
+    std::function<void(int, int)> on_step;
+};
+
+struct CpuRunResult {
+    std::vector<StepOutput> steps;  // per step: all sequences of the batch, in batch order
+    std::vector<RankLog> logs;      // per rank (mesh position): every collective it made
+    std::vector<int> rank_stage;    // the pipeline stage of each rank
+    double seconds = 0;
+};
+
+class Cancelled : public Error {
+public:
+    using Error::Error;
+};
+
+// Deterministic prompt tokens (the same for every backend and run).
+std::vector<std::int64_t> prompt_tokens(const ModelSpec& model, int batch, int prompt);
+
+// Runs the plan's sharded forward on the CPU: one thread per rank, real collectives. A plan
+// that the model cannot run is refused before any thread starts; a failing rank stops all
+// ranks and the failure is rethrown as Error naming the rank.
+CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOptions& options = {});
+
+// The unsharded forward of the same workload, for comparison.
+std::vector<StepOutput> run_reference(const Plan& plan, const ModelWeights& weights, int decode_steps = -1);
+
+} // namespace shard::cpu

@@ -1,0 +1,152 @@
+#include "model_weights.h"
+
+#include "kernels.h"
+
+#include "core/error.h"
+
+#include <cmath>
+
+namespace shard::cpu {
+
+namespace {
+
+// FNV-1a: a name hash that is the same on every platform and standard library.
+std::uint64_t name_hash(const std::string& name)
+{
+    std::uint64_t hash = 0xcbf29ce484222325ull;
+    for (const unsigned char c : name) {
+        hash ^= c;
+        hash *= 0x100000001b3ull;
+    }
+    return hash;
+}
+
+} // namespace
+
+Matrix Matrix::slice_cols(std::int64_t begin, std::int64_t end) const
+{
+    Matrix out{rows, end - begin, {}};
+    out.data.resize(std::size_t(out.rows * out.cols));
+    for (std::int64_t r = 0; r < rows; ++r)
+        std::copy(data.begin() + r * cols + begin, data.begin() + r * cols + end, out.data.begin() + r * out.cols);
+    return out;
+}
+
+Matrix Matrix::slice_rows(std::int64_t begin, std::int64_t end) const
+{
+    Matrix out{end - begin, cols, {}};
+    out.data.assign(data.begin() + begin * cols, data.begin() + end * cols);
+    return out;
+}
+
+std::string cpu_unsupported_reason(const ModelSpec& m)
+{
+    if (m.mla)
+        return "multi-head latent attention (MLA) is not implemented in the CPU reference executor";
+    if (m.norms_per_layer != 2)
+        return "models with " + std::to_string(m.norms_per_layer) + " norms per layer are not implemented in the CPU reference executor";
+    if (m.position == PositionKind::Rotary && m.head_dim % 2 != 0)
+        return "rotary embedding needs an even head dimension";
+    if (m.total_params() > 400'000'000)
+        return "the CPU reference executor runs models up to 400 M parameters (fp32 weights in memory); " + m.name
+               + " has " + std::to_string(m.total_params());
+    return {};
+}
+
+ModelWeights::ModelWeights(const ModelSpec& model, std::uint64_t seed)
+    : m_model(model)
+    , m_seed(seed)
+{
+    if (const auto why = cpu_unsupported_reason(model); !why.empty())
+        throw Error(why);
+    const ModelSpec& m = m_model;
+    const std::int64_t h = m.hidden;
+    const std::int64_t d = m.head_dim;
+    const float embed_scale = 1.0f;
+    add("embed", m.vocab, h, embed_scale);
+    if (m.position == PositionKind::Learned)
+        add("positions", m.max_context, h, 0.1f);
+    for (int l = 0; l < m.layers; ++l) {
+        add_norm(layer(l, "input_norm"), h);
+        add(layer(l, "q"), h, std::int64_t(m.heads) * d, 1.0f / std::sqrt(float(h)));
+        add(layer(l, "k"), h, std::int64_t(m.kv_heads) * d, 1.0f / std::sqrt(float(h)));
+        add(layer(l, "v"), h, std::int64_t(m.kv_heads) * d, 1.0f / std::sqrt(float(h)));
+        if (m.qkv_bias) {
+            add(layer(l, "q.bias"), 1, std::int64_t(m.heads) * d, 0.05f);
+            add(layer(l, "k.bias"), 1, std::int64_t(m.kv_heads) * d, 0.05f);
+            add(layer(l, "v.bias"), 1, std::int64_t(m.kv_heads) * d, 0.05f);
+        }
+        if (m.qk_norm) {
+            add_norm(layer(l, "q_norm"), d);
+            add_norm(layer(l, "k_norm"), d);
+        }
+        add(layer(l, "o"), std::int64_t(m.heads) * d, h, 1.0f / std::sqrt(float(m.heads * d)));
+        if (m.out_bias)
+            add(layer(l, "o.bias"), 1, h, 0.05f);
+        add_norm(layer(l, "post_attention_norm"), h);
+        if (m.is_moe_layer(l)) {
+            const MoeSpec& e = *m.moe;
+            add(layer(l, "router"), h, e.experts, 1.0f / std::sqrt(float(h)));
+            for (int x = 0; x < e.experts; ++x)
+                add_mlp(layer(l, "experts." + std::to_string(x)), e.expert_ffn);
+            if (e.shared_experts > 0)
+                add_mlp(layer(l, "shared"), e.shared_expert_ffn * e.shared_experts);
+            if (e.shared_expert_gate)
+                add(layer(l, "shared_gate"), h, 1, 1.0f / std::sqrt(float(h)));
+        } else {
+            add_mlp(layer(l, "mlp"), m.ffn);
+        }
+    }
+    add_norm("final_norm", h);
+    if (!m.tied_embeddings)
+        add("lm_head", h, m.vocab, 1.0f / std::sqrt(float(h)));
+}
+
+void ModelWeights::add(const std::string& name, std::int64_t rows, std::int64_t cols, float scale)
+{
+    Matrix w{rows, cols, std::vector<float>(std::size_t(rows * cols))};
+    fill_uniform(w.data, m_seed ^ name_hash(name), scale);
+    m_tensors[name] = std::move(w);
+}
+
+void ModelWeights::add_norm(const std::string& name, std::int64_t width)
+{
+    Matrix w{1, width, std::vector<float>(std::size_t(width))};
+    fill_norm_weight(w.data, m_seed ^ name_hash(name));
+    m_tensors[name] = std::move(w);
+    if (m_model.norm == NormKind::LayerNorm)
+        add(name + ".bias", 1, width, 0.05f);
+}
+
+void ModelWeights::add_mlp(const std::string& prefix, std::int64_t width)
+{
+    const std::int64_t h = m_model.hidden;
+    if (m_model.gated_mlp)
+        add(prefix + ".gate", h, width, 1.0f / std::sqrt(float(h)));
+    add(prefix + ".up", h, width, 1.0f / std::sqrt(float(h)));
+    add(prefix + ".down", width, h, 1.0f / std::sqrt(float(width)));
+    if (m_model.mlp_bias) {
+        if (m_model.gated_mlp)
+            add(prefix + ".gate.bias", 1, width, 0.05f);
+        add(prefix + ".up.bias", 1, width, 0.05f);
+        add(prefix + ".down.bias", 1, h, 0.05f);
+    }
+}
+
+const Matrix& ModelWeights::get(const std::string& name) const
+{
+    const auto it = m_tensors.find(name);
+    if (it == m_tensors.end())
+        throw Error("no weight tensor '" + name + "' in " + m_model.name);
+    return it->second;
+}
+
+std::int64_t ModelWeights::parameter_count() const
+{
+    std::int64_t total = 0;
+    for (const auto& [name, w] : m_tensors)
+        total += w.rows * w.cols;
+    return total;
+}
+
+} // namespace shard::cpu

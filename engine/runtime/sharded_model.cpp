@@ -1,0 +1,521 @@
+#include "sharded_model.h"
+
+#include "detail/sharded_layer.h"
+#include "kernels.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+
+namespace shard::cpu {
+
+namespace {
+
+using Vec = std::vector<float>;
+
+Matrix maybe(const ModelWeights& w, const std::string& name)
+{
+    return w.has(name) ? w.get(name) : Matrix{};
+}
+
+Matrix cols(const Matrix& m, std::int64_t begin, std::int64_t end)
+{
+    return m.data.empty() ? Matrix{} : m.slice_cols(begin, end);
+}
+
+Matrix rows(const Matrix& m, std::int64_t begin, std::int64_t end)
+{
+    return m.data.empty() ? Matrix{} : m.slice_rows(begin, end);
+}
+
+const Matrix* ptr(const Matrix& m)
+{
+    return m.data.empty() ? nullptr : &m;
+}
+
+std::span<const float> span_of(const Matrix& m)
+{
+    return m.data;
+}
+
+// AllGather output [t][rows][width] -> row-major [rows][t * width].
+Vec interleave(const Vec& blocks, int t, std::int64_t rows, std::int64_t width)
+{
+    Vec out(blocks.size());
+    for (int r = 0; r < t; ++r)
+        for (std::int64_t i = 0; i < rows; ++i)
+            std::copy_n(blocks.begin() + (r * rows + i) * width, width, out.begin() + (i * t + r) * width);
+    return out;
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+} // namespace
+
+
+ShardedModel::~ShardedModel() = default;
+
+ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry,
+                           RankPlace place, RankComms comms, int max_context)
+    : m_weights(weights)
+    , m_model(weights.model())
+    , m_strategy(strategy)
+    , m_geometry(geometry)
+    , m_place(place)
+    , m_comms(comms)
+    , m_maxContext(max_context)
+    , m_t(strategy.tensor_size())
+{
+    if (const auto why = cpu_unsupported_layout(m_model, strategy, geometry); !why.empty())
+        throw Error(why);
+    const ModelSpec& m = m_model;
+    const TensorMode mode = strategy.tensor_mode;
+    const bool data = strategy.attention == AttentionMode::Data;
+    m_sequenceSharded = mode == TensorMode::MegatronSP || data;
+    m_moeRowsSharded = m.is_moe() && strategy.ep > 1 && m_t > 1 && !m_sequenceSharded;
+    const int r = place.tensor;
+    const int t = m_t;
+    const std::int64_t h = m.hidden;
+    const std::int64_t d = m.head_dim;
+    const std::int64_t f = m.ffn;
+    const auto split = strategy.resolved_stage_layers(m.layers);
+    for (int s = 0; s < place.stage; ++s)
+        m_firstLayer += split[s];
+    m_layerCount = split[place.stage];
+
+    const int a_l = geometry.heads_local;
+    const int g_l = geometry.kv_heads_local;
+    const bool heads_split = geometry.head_parts > 1;
+    const std::int64_t first_head = heads_split ? std::int64_t(r) * a_l : 0;
+    const std::int64_t first_kv = heads_split ? first_head / (m.heads / m.kv_heads) : 0;
+    const std::int64_t seqs = geometry.batch_per_replica;
+    for (int l = m_firstLayer; l < m_firstLayer + m_layerCount; ++l) {
+        Layer L;
+        L.index = l;
+        L.moe = m.is_moe_layer(l);
+        auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
+        L.input_norm = weights.get(name("input_norm"));
+        L.input_norm_bias = maybe(weights, name("input_norm.bias"));
+        L.post_norm = weights.get(name("post_attention_norm"));
+        L.post_norm_bias = maybe(weights, name("post_attention_norm.bias"));
+        L.q_norm = maybe(weights, name("q_norm"));
+        L.k_norm = maybe(weights, name("k_norm"));
+        const Matrix& Wq = weights.get(name("q"));
+        const Matrix& Wk = weights.get(name("k"));
+        const Matrix& Wv = weights.get(name("v"));
+        const Matrix& Wo = weights.get(name("o"));
+        const Matrix qb = maybe(weights, name("q.bias"));
+        const Matrix kb = maybe(weights, name("k.bias"));
+        const Matrix vb = maybe(weights, name("v.bias"));
+        if (mode == TensorMode::Row1D) { // every linear split by rows; attention replicated
+            L.heads = m.heads;
+            L.kv_heads = m.kv_heads;
+            L.q = rows(Wq, r * h / t, (r + 1) * h / t);
+            L.k = rows(Wk, r * h / t, (r + 1) * h / t);
+            L.v = rows(Wv, r * h / t, (r + 1) * h / t);
+            L.q_bias = qb;
+            L.k_bias = kb;
+            L.v_bias = vb;
+            const std::int64_t aw = std::int64_t(m.heads) * d;
+            L.o = rows(Wo, r * aw / t, (r + 1) * aw / t);
+        } else {
+            L.heads = a_l;
+            L.kv_heads = g_l;
+            L.q = cols(Wq, first_head * d, (first_head + a_l) * d);
+            L.k = cols(Wk, first_kv * d, (first_kv + g_l) * d);
+            L.v = cols(Wv, first_kv * d, (first_kv + g_l) * d);
+            L.q_bias = cols(qb, first_head * d, (first_head + a_l) * d);
+            L.k_bias = cols(kb, first_kv * d, (first_kv + g_l) * d);
+            L.v_bias = cols(vb, first_kv * d, (first_kv + g_l) * d);
+            L.o = mode == TensorMode::Column1D ? Wo.slice_cols(r * h / t, (r + 1) * h / t)
+                                               : Wo.slice_rows(first_head * d, (first_head + a_l) * d);
+        }
+        L.o_bias = maybe(weights, name("o.bias"));
+        if (mode == TensorMode::Column1D)
+            L.o_bias = cols(L.o_bias, r * h / t, (r + 1) * h / t);
+        const std::size_t cache = std::size_t(seqs) * max_context * L.kv_heads * d;
+        L.k_cache.assign(cache, 0.0f);
+        L.v_cache.assign(cache, 0.0f);
+
+        auto load_mlp = [&](const std::string& p, std::int64_t width, int parts, int index) {
+            ExpertWeights e;
+            const Matrix gate = maybe(weights, p + ".gate");
+            const Matrix& up = weights.get(p + ".up");
+            const Matrix& down = weights.get(p + ".down");
+            const std::int64_t b0 = index * width / parts;
+            const std::int64_t b1 = (index + 1) * width / parts;
+            if (mode == TensorMode::Row1D && parts > 1) {
+                e.gate = rows(gate, r * h / t, (r + 1) * h / t);
+                e.up = up.slice_rows(r * h / t, (r + 1) * h / t);
+                e.down = down.slice_rows(b0, b1);
+                e.gate_bias = maybe(weights, p + ".gate.bias");
+                e.up_bias = maybe(weights, p + ".up.bias");
+            } else {
+                e.gate = cols(gate, b0, b1);
+                e.up = up.slice_cols(b0, b1);
+                e.gate_bias = cols(maybe(weights, p + ".gate.bias"), b0, b1);
+                e.up_bias = cols(maybe(weights, p + ".up.bias"), b0, b1);
+                e.down = mode == TensorMode::Column1D && parts > 1 ? down.slice_cols(r * h / t, (r + 1) * h / t)
+                                                                   : down.slice_rows(b0, b1);
+            }
+            e.down_bias = maybe(weights, p + ".down.bias");
+            if (mode == TensorMode::Column1D && parts > 1)
+                e.down_bias = cols(e.down_bias, r * h / t, (r + 1) * h / t);
+            return e;
+        };
+        if (!L.moe) {
+            L.mlp = load_mlp(name("mlp"), f, t, r);
+        } else {
+            const MoeSpec& moe = *m.moe;
+            L.router = weights.get(name("router"));
+            const int ep = strategy.ep;
+            const std::int64_t ef = moe.expert_ffn;
+            if (ep == 1) { // tensor-parallel experts: every expert, a 1/t slice of each
+                for (int e = 0; e < moe.experts; ++e)
+                    L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, t, r);
+            } else {
+                const int stage_offset = place.replica * t + r;
+                const int ep_index = stage_offset / geometry.expert_tp;
+                for (int e = ep_index * geometry.experts_local; e < (ep_index + 1) * geometry.experts_local; ++e)
+                    L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, 1, 0);
+            }
+            if (moe.shared_experts > 0)
+                L.shared = load_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep == 1 ? t : 1,
+                                    ep == 1 ? r : 0);
+            L.shared_gate = maybe(weights, name("shared_gate"));
+        }
+        m_layers.push_back(std::move(L));
+    }
+
+    // Vocabulary-parallel embedding and head (padded vocabulary, padding rows are zero).
+    const std::int64_t vp = geometry.vocab_padded;
+    const std::int64_t vl = vp / t;
+    m_vocabBegin = std::int64_t(r) * vl;
+    const Matrix& E = weights.get("embed");
+    m_embed = Matrix{vl, h, Vec(std::size_t(vl * h), 0.0f)};
+    for (std::int64_t v = 0; v < vl && m_vocabBegin + v < m.vocab; ++v)
+        std::copy_n(E.data.begin() + (m_vocabBegin + v) * h, h, m_embed.data.begin() + v * h);
+    m_head = Matrix{h, vl, Vec(std::size_t(h * vl), 0.0f)};
+    for (std::int64_t v = 0; v < vl && m_vocabBegin + v < m.vocab; ++v)
+        for (std::int64_t c = 0; c < h; ++c)
+            m_head.data[c * vl + v] = m.tied_embeddings ? E.data[(m_vocabBegin + v) * h + c]
+                                                        : weights.get("lm_head").data[c * m.vocab + m_vocabBegin + v];
+}
+
+std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy, const ShardGeometry& geometry)
+{
+    if (tensor_rank(strategy.tensor_mode) > 1)
+        return "the CPU executor runs 1D layouts so far; " + strategy.label() + " (" + to_string(strategy.tensor_mode)
+               + ") is not implemented in it yet";
+    if (model.is_moe() && strategy.ep > 1 && geometry.expert_tp > 1)
+        return "the CPU executor runs expert parallelism with expert-TP 1 so far; " + strategy.label() + " has expert-TP "
+               + std::to_string(geometry.expert_tp);
+    return {};
+}
+
+std::int64_t ShardedModel::local_rows(std::int64_t rows) const
+{
+    return m_sequenceSharded ? rows / m_t : rows;
+}
+
+std::optional<StepOutput> ShardedModel::step(const std::vector<std::int64_t>& tokens, int first_seq, int seqs,
+                                             std::int64_t position, int T)
+{
+    const std::int64_t rows = std::int64_t(seqs) * T;
+    const std::int64_t h = m_model.hidden;
+    Vec x;
+    if (m_place.stage == 0) {
+        embed(x, tokens, rows, position, T);
+    } else {
+        x.resize(std::size_t(local_rows(rows) * h));
+        m_comms.prev->recv(x, 0);
+    }
+    for (auto& layer : m_layers) {
+        const bool moe = layer.moe;
+        attention_block(layer, x, first_seq, seqs, position, T, moe);
+        if (moe)
+            moe_block(layer, x, rows);
+        else
+            mlp_block(layer, x, rows);
+    }
+    if (m_comms.next) {
+        m_comms.next->send(x, 1);
+        return std::nullopt;
+    }
+    return head(x, seqs, T);
+}
+
+void ShardedModel::embed(Vec& x, const std::vector<std::int64_t>& tokens, std::int64_t rows, std::int64_t position, int T)
+{
+    const ModelSpec& m = m_model;
+    const std::int64_t h = m.hidden;
+    Vec partial(std::size_t(rows * h), 0.0f);
+    for (std::int64_t i = 0; i < rows; ++i) {
+        const std::int64_t v = tokens[i] - m_vocabBegin;
+        if (v >= 0 && v < m_embed.rows)
+            std::copy_n(m_embed.data.begin() + v * h, h, partial.begin() + i * h);
+    }
+    std::int64_t first_row = 0;
+    if (m_t == 1) {
+        x = std::move(partial);
+    } else if (m_sequenceSharded) {
+        x.resize(std::size_t(rows / m_t * h));
+        m_comms.tp->reduce_scatter(partial, x);
+        first_row = m_place.tensor * rows / m_t;
+    } else {
+        m_comms.tp->all_reduce(partial);
+        x = std::move(partial);
+    }
+    if (m.position == PositionKind::Learned) {
+        const Matrix& pos = m_weights.get("positions");
+        const std::int64_t local = std::int64_t(x.size()) / h;
+        for (std::int64_t i = 0; i < local; ++i)
+            add({x.data() + i * h, std::size_t(h)}, pos.row(position + (first_row + i) % T));
+    }
+}
+
+void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, std::int64_t position, int T,
+                                   bool moe_follows)
+{
+    const ModelSpec& m = m_model;
+    const TensorMode mode = m_strategy.tensor_mode;
+    const bool data = m_strategy.attention == AttentionMode::Data;
+    const int t = m_t;
+    const int r = m_place.tensor;
+    const std::int64_t h = m.hidden;
+    const int d = m.head_dim;
+    const std::int64_t M = std::int64_t(seqs) * T;
+
+    // Normalised input on the rows this rank computes attention for.
+    Vec hn = x;
+    norm(m, hn, L.input_norm.data, span_of(L.input_norm_bias), std::int64_t(hn.size()) / h, h);
+    if (mode == TensorMode::MegatronSP && t > 1) {
+        Vec full(std::size_t(M * h));
+        m_comms.tp->all_gather(hn, full);
+        hn = std::move(full);
+    }
+    const std::int64_t rowsA = data ? M / t : M;      // rows attention runs on
+    const int seqsA = data ? seqs / t : seqs;
+    const int seq0 = first_seq + (data ? r * seqsA : 0); // replica-local index of the first sequence
+    const std::int64_t qw = std::int64_t(L.heads) * d;
+    const std::int64_t kw = std::int64_t(L.kv_heads) * d;
+    Vec q(std::size_t(rowsA * qw)), k(std::size_t(rowsA * kw)), v(std::size_t(rowsA * kw));
+    if (mode == TensorMode::Row1D) {
+        // Partial sums of q | k | v from this rank's rows of hidden, then one AllReduce.
+        Vec hs(std::size_t(M * (h / t)));
+        for (std::int64_t i = 0; i < M; ++i)
+            std::copy_n(hn.begin() + i * h + r * (h / t), h / t, hs.begin() + i * (h / t));
+        const std::int64_t width = qw + 2 * kw;
+        Vec packed(std::size_t(M * width));
+        Vec part;
+        std::int64_t offset = 0;
+        for (const Matrix* W : {&L.q, &L.k, &L.v}) {
+            part.assign(std::size_t(M * W->cols), 0.0f);
+            gemm(hs, W->data, part, M, h / t, W->cols);
+            for (std::int64_t i = 0; i < M; ++i)
+                std::copy_n(part.begin() + i * W->cols, W->cols, packed.begin() + i * width + offset);
+            offset += W->cols;
+        }
+        m_comms.tp->all_reduce(packed);
+        for (std::int64_t i = 0; i < M; ++i) {
+            std::copy_n(packed.begin() + i * width, qw, q.begin() + i * qw);
+            std::copy_n(packed.begin() + i * width + qw, kw, k.begin() + i * kw);
+            std::copy_n(packed.begin() + i * width + qw + kw, kw, v.begin() + i * kw);
+        }
+    } else {
+        gemm(hn, L.q.data, q, rowsA, h, qw);
+        gemm(hn, L.k.data, k, rowsA, h, kw);
+        gemm(hn, L.v.data, v, rowsA, h, kw);
+    }
+    if (!L.q_bias.data.empty()) {
+        add_bias(q, L.q_bias.data, rowsA, qw);
+        add_bias(k, L.k_bias.data, rowsA, kw);
+        add_bias(v, L.v_bias.data, rowsA, kw);
+    }
+    if (!L.q_norm.data.empty()) {
+        rms_norm(q, L.q_norm.data, rowsA * L.heads, d);
+        rms_norm(k, L.k_norm.data, rowsA * L.kv_heads, d);
+    }
+    std::vector<std::int64_t> positions(static_cast<std::size_t>(T));
+    std::iota(positions.begin(), positions.end(), position);
+    Vec attn(std::size_t(rowsA * qw));
+    for (int b = 0; b < seqsA; ++b) {
+        float* qb = q.data() + std::int64_t(b) * T * qw;
+        float* kb = k.data() + std::int64_t(b) * T * kw;
+        if (m.position == PositionKind::Rotary) {
+            rotary({qb, std::size_t(T * qw)}, T, L.heads, d, positions);
+            rotary({kb, std::size_t(T * kw)}, T, L.kv_heads, d, positions);
+        }
+        float* kc = L.k_cache.data() + std::int64_t(seq0 + b) * m_maxContext * kw;
+        float* vc = L.v_cache.data() + std::int64_t(seq0 + b) * m_maxContext * kw;
+        std::copy_n(kb, T * kw, kc + position * kw);
+        std::copy_n(v.data() + std::int64_t(b) * T * kw, T * kw, vc + position * kw);
+        attention({qb, std::size_t(T * qw)}, {kc, std::size_t(m_maxContext * kw)}, {vc, std::size_t(m_maxContext * kw)},
+                  {attn.data() + std::int64_t(b) * T * qw, std::size_t(T * qw)}, T, positions, L.heads, L.kv_heads, d);
+    }
+
+    // Out-projection and its reduction; `out` ends on the rows x holds.
+    Vec out;
+    if (mode == TensorMode::Column1D) {
+        const std::int64_t aw = std::int64_t(m.heads) * d;
+        Vec blocks(std::size_t(M * aw));
+        m_comms.tp->all_gather(attn, blocks);
+        const Vec full = interleave(blocks, t, M, qw);
+        Vec local(std::size_t(M * (h / t)));
+        gemm(full, L.o.data, local, M, aw, h / t);
+        if (!L.o_bias.data.empty())
+            add_bias(local, L.o_bias.data, M, h / t);
+        Vec gathered(std::size_t(M * h));
+        m_comms.tp->all_gather(local, gathered);
+        out = interleave(gathered, t, M, h / t);
+    } else if (mode == TensorMode::Row1D) {
+        const std::int64_t aw = std::int64_t(m.heads) * d;
+        Vec as(std::size_t(M * (aw / t)));
+        for (std::int64_t i = 0; i < M; ++i)
+            std::copy_n(attn.begin() + i * aw + r * (aw / t), aw / t, as.begin() + i * (aw / t));
+        out.assign(std::size_t(M * h), 0.0f);
+        gemm(as, L.o.data, out, M, aw / t, h);
+        m_comms.tp->all_reduce(out);
+        if (!L.o_bias.data.empty())
+            add_bias(out, L.o_bias.data, M, h);
+    } else {
+        Vec partial(std::size_t(rowsA * h));
+        gemm(attn, L.o.data, partial, rowsA, qw, h);
+        if (t == 1 || data) {
+            out = std::move(partial);
+        } else if (mode == TensorMode::MegatronSP) {
+            out.resize(std::size_t(M / t * h));
+            m_comms.tp->reduce_scatter(partial, out);
+        } else if (moe_follows && m_moeRowsSharded) {
+            const std::int64_t local = ceil_div(M, t);
+            partial.resize(std::size_t(local * t * h), 0.0f); // padded rows
+            out.resize(std::size_t(local * h));
+            m_comms.tp->reduce_scatter(partial, out);
+            // From here the residual stream is this rank's padded row shard.
+            Vec shard(std::size_t(local * h), 0.0f);
+            const std::int64_t begin = r * local;
+            const std::int64_t valid = std::clamp<std::int64_t>(M - begin, 0, local);
+            std::copy_n(x.begin() + begin * h, valid * h, shard.begin());
+            x = std::move(shard);
+        } else {
+            m_comms.tp->all_reduce(partial);
+            out = std::move(partial);
+        }
+        if (!L.o_bias.data.empty())
+            add_bias(out, L.o_bias.data, std::int64_t(out.size()) / h, h);
+    }
+    add(x, out);
+}
+
+void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
+{
+    const ModelSpec& m = m_model;
+    const TensorMode mode = m_strategy.tensor_mode;
+    const int t = m_t;
+    const int r = m_place.tensor;
+    const std::int64_t h = m.hidden;
+    const ExpertWeights& e = L.mlp;
+    const std::int64_t width = e.up.cols;
+    Vec hn = x;
+    norm(m, hn, L.post_norm.data, span_of(L.post_norm_bias), std::int64_t(hn.size()) / h, h);
+    if (m_sequenceSharded && t > 1) {
+        Vec full(std::size_t(M * h));
+        m_comms.tp->all_gather(hn, full);
+        hn = std::move(full);
+    }
+    Vec out(std::size_t(M * h), 0.0f);
+    if (mode == TensorMode::Column1D) {
+        Vec act(std::size_t(M * width));
+        Vec up(std::size_t(M * width));
+        gemm(hn, e.up.data, up, M, h, width);
+        if (!e.up_bias.data.empty())
+            add_bias(up, e.up_bias.data, M, width);
+        if (!e.gate.data.empty()) {
+            Vec g(std::size_t(M * width));
+            gemm(hn, e.gate.data, g, M, h, width);
+            if (!e.gate_bias.data.empty())
+                add_bias(g, e.gate_bias.data, M, width);
+            activate(m.activation, g);
+            for (std::size_t i = 0; i < up.size(); ++i)
+                act[i] = g[i] * up[i];
+        } else {
+            activate(m.activation, up);
+            act = up;
+        }
+        Vec blocks(std::size_t(M * width * t));
+        m_comms.tp->all_gather(act, blocks);
+        const Vec full = interleave(blocks, t, M, width);
+        Vec local(std::size_t(M * (h / t)));
+        gemm(full, e.down.data, local, M, width * t, h / t);
+        if (!e.down_bias.data.empty())
+            add_bias(local, e.down_bias.data, M, h / t);
+        Vec gathered(std::size_t(M * h));
+        m_comms.tp->all_gather(local, gathered);
+        out = interleave(gathered, t, M, h / t);
+    } else if (mode == TensorMode::Row1D) {
+        Vec hs(std::size_t(M * (h / t)));
+        for (std::int64_t i = 0; i < M; ++i)
+            std::copy_n(hn.begin() + i * h + r * (h / t), h / t, hs.begin() + i * (h / t));
+        const std::int64_t f = e.up.cols;
+        const std::int64_t gm = e.gate.data.empty() ? 1 : 2;
+        Vec packed(std::size_t(M * gm * f), 0.0f); // [gate | up] per row
+        Vec part(std::size_t(M * f));
+        for (std::int64_t which = 0; which < gm; ++which) {
+            const Matrix& W = gm == 2 && which == 0 ? e.gate : e.up;
+            gemm(hs, W.data, part, M, h / t, f);
+            for (std::int64_t i = 0; i < M; ++i)
+                std::copy_n(part.begin() + i * f, f, packed.begin() + i * gm * f + which * f);
+        }
+        m_comms.tp->all_reduce(packed);
+        Vec act(std::size_t(M * f));
+        for (std::int64_t i = 0; i < M; ++i) {
+            float* row = packed.data() + i * gm * f;
+            if (gm == 2) {
+                if (!e.gate_bias.data.empty())
+                    add({row, std::size_t(f)}, e.gate_bias.data);
+                if (!e.up_bias.data.empty())
+                    add({row + f, std::size_t(f)}, e.up_bias.data);
+                activate(m.activation, {row, std::size_t(f)});
+                for (std::int64_t c = 0; c < f; ++c)
+                    act[i * f + c] = row[c] * row[f + c];
+            } else {
+                if (!e.up_bias.data.empty())
+                    add({row, std::size_t(f)}, e.up_bias.data);
+                activate(m.activation, {row, std::size_t(f)});
+                std::copy_n(row, f, act.begin() + i * f);
+            }
+        }
+        const std::int64_t fl = f / t;
+        Vec as(std::size_t(M * fl));
+        for (std::int64_t i = 0; i < M; ++i)
+            std::copy_n(act.begin() + i * f + r * fl, fl, as.begin() + i * fl);
+        gemm(as, e.down.data, out, M, fl, h);
+        m_comms.tp->all_reduce(out);
+        if (!e.down_bias.data.empty())
+            add_bias(out, e.down_bias.data, M, h);
+    } else {
+        // Megatron pairing: column-parallel up/gate, row-parallel down, one reduction.
+        expert_mlp(m, ptr(e.gate), e.up, e.down, ptr(e.gate_bias), ptr(e.up_bias), nullptr, hn, out, M);
+        if (t > 1) {
+            if (m_sequenceSharded) {
+                Vec local(std::size_t(M / t * h));
+                m_comms.tp->reduce_scatter(out, local);
+                out = std::move(local);
+            } else {
+                m_comms.tp->all_reduce(out);
+            }
+        }
+        if (!e.down_bias.data.empty())
+            add_bias(out, e.down_bias.data, std::int64_t(out.size()) / h, h);
+    }
+    add(x, out);
+}
+
+} // namespace shard::cpu

@@ -1,0 +1,238 @@
+// The MoE block and the LM head of ShardedModel.
+#include "detail/sharded_layer.h"
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace shard::cpu {
+
+namespace {
+
+using Vec = std::vector<float>;
+
+const Matrix* ptr(const Matrix& m)
+{
+    return m.data.empty() ? nullptr : &m;
+}
+
+// One expert on `rows` rows; the down-projection bias is added by the caller (once).
+void run_expert(const ModelSpec& model, const ExpertWeights& e, std::span<const float> x, std::span<float> out,
+                std::int64_t rows)
+{
+    expert_mlp(model, ptr(e.gate), e.up, e.down, ptr(e.gate_bias), ptr(e.up_bias), nullptr, x, out, rows);
+}
+
+void shared_gate(const Matrix& gate, std::span<const float> x, std::span<float> y, std::int64_t rows, std::int64_t h)
+{
+    if (gate.data.empty())
+        return;
+    Vec g(static_cast<std::size_t>(rows));
+    gemm(x, gate.data, g, rows, h, 1);
+    for (std::int64_t i = 0; i < rows; ++i) {
+        const float s = 1.0f / (1.0f + std::exp(-g[i]));
+        for (std::int64_t c = 0; c < h; ++c)
+            y[i * h + c] *= s;
+    }
+}
+
+} // namespace
+
+void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
+{
+    const ModelSpec& m = m_model;
+    const MoeSpec& moe = *m.moe;
+    const int t = m_t;
+    const int r = m_place.tensor;
+    const int ep = m_strategy.ep;
+    const int k = moe.experts_per_token;
+    const std::int64_t h = m.hidden;
+    const std::int64_t held = std::int64_t(x.size()) / h;
+    Vec hn = x;
+    norm(m, hn, L.post_norm.data, L.post_norm_bias.data, held, h);
+    std::int64_t routed = held;
+    if (ep == 1 && m_sequenceSharded && t > 1) { // tensor-parallel experts need every token
+        Vec full(std::size_t(M * h));
+        m_comms.tp->all_gather(hn, full);
+        hn = std::move(full);
+        routed = M;
+    }
+    Vec logits(std::size_t(routed * moe.experts));
+    gemm(hn, L.router.data, logits, routed, h, moe.experts);
+    const Routing routing = route_tokens(logits, routed, moe.experts, k);
+    Vec y(std::size_t(routed * h), 0.0f);
+    Vec out(static_cast<std::size_t>(h));
+    const bool add_biases = ep > 1 || r == 0; // biases once, before a sum over ranks
+
+    if (ep == 1) {
+        for (std::int64_t i = 0; i < routed; ++i) {
+            for (int j = 0; j < k; ++j) {
+                const ExpertWeights& e = L.experts.at(routing.experts[i * k + j]);
+                run_expert(m, e, {hn.data() + i * h, std::size_t(h)}, out, 1);
+                if (add_biases && !e.down_bias.data.empty())
+                    add(out, e.down_bias.data);
+                const float w = routing.weights[i * k + j];
+                for (std::int64_t c = 0; c < h; ++c)
+                    y[i * h + c] += w * out[c];
+            }
+        }
+    } else {
+        // Dispatch: this rank's token slots, grouped by the EP rank that owns the expert.
+        const std::int64_t slots = routed * k;
+        std::vector<std::int64_t> order(static_cast<std::size_t>(slots));
+        std::iota(order.begin(), order.end(), 0);
+        auto owner = [&](std::int64_t slot) { return routing.experts[slot] / m_geometry.experts_local; };
+        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return owner(a) < owner(b); });
+        std::vector<std::int64_t> counts(ep, 0);
+        std::vector<std::int64_t> id_counts(ep, 0);
+        Vec send(std::size_t(slots * h));
+        Vec ids(static_cast<std::size_t>(slots));
+        for (std::int64_t s = 0; s < slots; ++s) {
+            const std::int64_t slot = order[s];
+            std::copy_n(hn.begin() + (slot / k) * h, h, send.begin() + s * h);
+            ids[s] = float(routing.experts[slot]);
+            counts[owner(slot)] += h;
+            id_counts[owner(slot)] += 1;
+        }
+        std::vector<std::int64_t> recv_ids_counts;
+        const Vec recv_ids = m_comms.routing->all_to_allv(ids, id_counts, recv_ids_counts);
+        std::vector<std::int64_t> recv_counts;
+        const Vec received = m_comms.ep->all_to_allv(send, counts, recv_counts);
+        // Run each local expert on the rows routed to it.
+        const std::int64_t n = std::int64_t(recv_ids.size());
+        Vec results(received.size());
+        std::map<int, std::vector<std::int64_t>> by_expert;
+        for (std::int64_t s = 0; s < n; ++s)
+            by_expert[int(recv_ids[s])].push_back(s);
+        for (const auto& [expert, rows] : by_expert) {
+            const ExpertWeights& e = L.experts.at(expert);
+            const std::int64_t count = std::int64_t(rows.size());
+            Vec in(std::size_t(count * h));
+            Vec res(std::size_t(count * h));
+            for (std::int64_t i = 0; i < count; ++i)
+                std::copy_n(received.begin() + rows[i] * h, h, in.begin() + i * h);
+            run_expert(m, e, in, res, count);
+            if (!e.down_bias.data.empty())
+                add_bias(res, e.down_bias.data, count, h);
+            for (std::int64_t i = 0; i < count; ++i)
+                std::copy_n(res.begin() + i * h, h, results.begin() + rows[i] * h);
+        }
+        // Combine: every slot goes back to the rank it came from, in the order it was sent.
+        Vec returned(send.size());
+        m_comms.ep->all_to_allv(results, recv_counts, returned, counts);
+        for (std::int64_t s = 0; s < slots; ++s) {
+            const std::int64_t slot = order[s];
+            const float w = routing.weights[slot];
+            for (std::int64_t c = 0; c < h; ++c)
+                y[(slot / k) * h + c] += w * returned[s * h + c];
+        }
+    }
+    if (moe.shared_experts > 0) {
+        Vec shared(std::size_t(routed * h));
+        run_expert(m, L.shared, hn, shared, routed);
+        if (add_biases && !L.shared.down_bias.data.empty())
+            add_bias(shared, L.shared.down_bias.data, routed, h);
+        shared_gate(L.shared_gate, hn, shared, routed, h);
+        add(y, shared);
+    }
+    if (ep == 1 && t > 1) {
+        if (m_sequenceSharded) {
+            Vec local(std::size_t(M / t * h));
+            m_comms.tp->reduce_scatter(y, local);
+            y = std::move(local);
+        } else {
+            m_comms.tp->all_reduce(y);
+        }
+    }
+    add(x, y);
+    if (ep > 1 && m_moeRowsSharded) { // back to the replicated rows attention expects
+        Vec full(std::size_t(held * t * h));
+        m_comms.tp->all_gather(x, full);
+        full.resize(std::size_t(M * h));
+        x = std::move(full);
+    }
+}
+
+StepOutput ShardedModel::head(Vec& x, int seqs, int T)
+{
+    const ModelSpec& m = m_model;
+    const int t = m_t;
+    const std::int64_t h = m.hidden;
+    const std::int64_t M = std::int64_t(seqs) * T;
+    const bool data = m_strategy.attention == AttentionMode::Data;
+    Vec last(std::size_t(std::int64_t(seqs) * h));
+    if (m_strategy.tensor_mode == TensorMode::MegatronSP && t > 1) {
+        Vec full(std::size_t(M * h));
+        m_comms.tp->all_gather(x, full);
+        x = std::move(full);
+    }
+    if (data && t > 1) {
+        const int local = seqs / t;
+        Vec mine(std::size_t(local * h));
+        for (int b = 0; b < local; ++b)
+            std::copy_n(x.begin() + (std::int64_t(b) * T + T - 1) * h, h, mine.begin() + b * h);
+        m_comms.tp->all_gather(mine, last);
+    } else {
+        for (int b = 0; b < seqs; ++b)
+            std::copy_n(x.begin() + (std::int64_t(b) * T + T - 1) * h, h, last.begin() + b * h);
+    }
+    const Matrix& fn = m_weights.get("final_norm");
+    const Matrix* fnb = m_weights.has("final_norm.bias") ? &m_weights.get("final_norm.bias") : nullptr;
+    norm(m, last, fn.data, fnb ? std::span<const float>(fnb->data) : std::span<const float>(), seqs, h);
+
+    const std::int64_t vl = m_head.cols;
+    Vec logits(std::size_t(std::int64_t(seqs) * vl));
+    gemm(last, m_head.data, logits, seqs, h, vl);
+    const float lowest = -std::numeric_limits<float>::infinity();
+    for (int b = 0; b < seqs; ++b)
+        for (std::int64_t v = 0; v < vl; ++v)
+            if (m_vocabBegin + v >= m.vocab)
+                logits[b * vl + v] = lowest; // vocabulary padding never wins
+    StepOutput result;
+    result.hidden = last;
+    result.next_tokens.resize(static_cast<std::size_t>(seqs));
+    if (t == 1) {
+        for (int b = 0; b < seqs; ++b)
+            result.next_tokens[b] = argmax({logits.data() + b * vl, std::size_t(vl)});
+    } else if (m_strategy.lm_head == LmHeadMode::DistributedArgmax) {
+        Vec pairs(std::size_t(seqs * 2));
+        for (int b = 0; b < seqs; ++b) {
+            const std::int64_t i = argmax({logits.data() + b * vl, std::size_t(vl)});
+            pairs[b * 2] = logits[b * vl + i];
+            pairs[b * 2 + 1] = float(m_vocabBegin + i); // exact below 2^24
+        }
+        Vec all(pairs.size() * t);
+        m_comms.tp->all_gather(pairs, all);
+        for (int b = 0; b < seqs; ++b) {
+            float best = lowest;
+            std::int64_t index = 0;
+            for (int rank = 0; rank < t; ++rank) { // ranks hold ascending vocab ranges: ties keep the lower index
+                const float value = all[(rank * seqs + b) * 2];
+                if (value > best) {
+                    best = value;
+                    index = std::int64_t(all[(rank * seqs + b) * 2 + 1]);
+                }
+            }
+            result.next_tokens[b] = index;
+        }
+    } else {
+        Vec all(logits.size() * t);
+        m_comms.tp->all_gather(logits, all);
+        for (int b = 0; b < seqs; ++b) {
+            float best = lowest;
+            std::int64_t index = 0;
+            for (int rank = 0; rank < t; ++rank)
+                for (std::int64_t v = 0; v < vl; ++v)
+                    if (all[(rank * seqs + b) * vl + v] > best) {
+                        best = all[(rank * seqs + b) * vl + v];
+                        index = rank * vl + v;
+                    }
+            result.next_tokens[b] = index;
+        }
+    }
+    return result;
+}
+
+} // namespace shard::cpu

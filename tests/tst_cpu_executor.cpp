@@ -1,0 +1,246 @@
+// The CPU reference executor: every layout computes the unsharded model's hidden states and
+// greedy tokens, and moves exactly the bytes the planner predicted.
+#include "runtime/cpu_executor.h"
+#include "runtime/inprocess_communicator.h"
+#include "runtime/traffic_check.h"
+
+#include "cost/estimate.h"
+#include "core/presets.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <thread>
+
+using namespace shard;
+using namespace shard::cpu;
+
+namespace {
+
+Plan makePlan(const char* model, TensorMode mode, int t, int pp = 1, int dp = 1, int ep = 1,
+              AttentionMode attention = AttentionMode::Heads, int batch = 8)
+{
+    Plan plan;
+    plan.name = "test";
+    plan.model = PresetLibrary::instance().model(model);
+    plan.topology = PresetLibrary::instance().topology("dgx-h100");
+    plan.workload.batch = batch;
+    plan.workload.prompt = 32;
+    plan.workload.generate = 16;
+    plan.workload.dtype = DType::FP32; // the CPU moves fp32: predicted bytes use 4-byte elements
+    plan.workload.kv_dtype = DType::FP32;
+    plan.strategy.tensor_mode = t > 1 ? mode : TensorMode::None;
+    plan.strategy.tensor_shape = t > 1 ? std::vector<int>{t} : std::vector<int>{};
+    plan.strategy.pp = pp;
+    plan.strategy.dp = dp;
+    plan.strategy.ep = ep;
+    plan.strategy.attention = attention;
+    return plan;
+}
+
+const ModelWeights& weightsOf(const std::string& id)
+{
+    static std::map<std::string, std::unique_ptr<ModelWeights>> cache;
+    auto& w = cache[id];
+    if (!w)
+        w = std::make_unique<ModelWeights>(PresetLibrary::instance().model(id), 42);
+    return *w;
+}
+
+const std::vector<StepOutput>& referenceOf(const std::string& id)
+{
+    static std::map<std::string, std::vector<StepOutput>> cache;
+    auto it = cache.find(id);
+    if (it == cache.end())
+        it = cache.emplace(id, run_reference(makePlan(id.c_str(), TensorMode::None, 1), weightsOf(id))).first;
+    return it->second;
+}
+
+double relativeError(const std::vector<float>& a, const std::vector<float>& b)
+{
+    double diff = 0;
+    double norm = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+        norm += double(b[i]) * b[i];
+    }
+    return std::sqrt(diff / norm);
+}
+
+} // namespace
+
+class TestCpuExecutor : public QObject {
+    Q_OBJECT
+
+private slots:
+    void weightsMatchTheParameterCount()
+    {
+        for (const char* id : {"tiny-dense", "tiny-moe"})
+            QCOMPARE(weightsOf(id).parameter_count(), PresetLibrary::instance().model(id).total_params());
+    }
+
+    void everyLayout_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("mode");
+        QTest::addColumn<int>("t");
+        QTest::addColumn<int>("pp");
+        QTest::addColumn<int>("dp");
+        QTest::addColumn<int>("ep");
+        QTest::addColumn<bool>("attentionDP");
+        const QString dense = QStringLiteral("tiny-dense");
+        const QString moe = QStringLiteral("tiny-moe");
+        const int mega = int(TensorMode::Megatron1D);
+        const int sp = int(TensorMode::MegatronSP);
+        for (const QString& m : {dense, moe}) {
+            const char* n = m == dense ? "dense" : "moe";
+            QTest::addRow("%s single", n) << m << mega << 1 << 1 << 1 << 1 << false;
+            for (const int t : {2, 4, 8}) {
+                QTest::addRow("%s 1d megatron p=%d", n, t) << m << mega << t << 1 << 1 << 1 << false;
+                QTest::addRow("%s 1d megatron+sp p=%d", n, t) << m << sp << t << 1 << 1 << 1 << false;
+            }
+            QTest::addRow("%s attention-dp p=4", n) << m << mega << 4 << 1 << 1 << 1 << true;
+            QTest::addRow("%s pipeline 2", n) << m << mega << 1 << 2 << 1 << 1 << false;
+            QTest::addRow("%s pipeline 4", n) << m << mega << 1 << 4 << 1 << 1 << false;
+            QTest::addRow("%s pp2 x tp2", n) << m << mega << 2 << 2 << 1 << 1 << false;
+            if (m == dense)
+                QTest::addRow("%s dp2 x tp2", n) << m << mega << 2 << 1 << 2 << 1 << false;
+        }
+        QTest::addRow("dense 1d column p=4") << dense << int(TensorMode::Column1D) << 4 << 1 << 1 << 1 << false;
+        QTest::addRow("dense 1d row p=4") << dense << int(TensorMode::Row1D) << 4 << 1 << 1 << 1 << false;
+        QTest::addRow("dense 1d column p=2") << dense << int(TensorMode::Column1D) << 2 << 1 << 1 << 1 << false;
+        QTest::addRow("dense 1d row p=8") << dense << int(TensorMode::Row1D) << 8 << 1 << 1 << 1 << false;
+        for (const int ep : {2, 4, 8})
+            QTest::addRow("moe ep%d x tp%d", ep, ep) << moe << mega << ep << 1 << 1 << ep << false;
+        QTest::addRow("moe ep2 over tp1 x dp2") << moe << mega << 1 << 1 << 2 << 2 << false;
+        QTest::addRow("moe ep4 x tp4+sp") << moe << sp << 4 << 1 << 1 << 4 << false;
+        QTest::addRow("moe ep4 x attention-dp4") << moe << mega << 4 << 1 << 1 << 4 << true;
+        QTest::addRow("moe pp2 x tp2 x ep2 hybrid") << moe << mega << 2 << 2 << 1 << 2 << false;
+        QTest::addRow("moe dp2 x tp2 x ep4") << moe << mega << 2 << 1 << 2 << 4 << false;
+    }
+
+    void everyLayout()
+    {
+        QFETCH(QString, model);
+        QFETCH(int, mode);
+        QFETCH(int, t);
+        QFETCH(int, pp);
+        QFETCH(int, dp);
+        QFETCH(int, ep);
+        QFETCH(bool, attentionDP);
+        const std::string id = model.toStdString();
+        const Plan plan = makePlan(id.c_str(), TensorMode(mode), t, pp, dp, ep,
+                                   attentionDP ? AttentionMode::Data : AttentionMode::Heads);
+        const Estimate estimate = shard::estimate(plan.model, plan.strategy, plan.topology, plan.workload);
+        QVERIFY2(estimate.geometry.feasible(), estimate.reason.c_str());
+        const CpuRunResult run = run_cpu(plan, weightsOf(id));
+        const auto& reference = referenceOf(id);
+        QCOMPARE(run.steps.size(), reference.size()); // prefill + 16 decode steps
+        double worst = 0;
+        for (std::size_t step = 0; step < reference.size(); ++step) {
+            QCOMPARE(run.steps[step].next_tokens, reference[step].next_tokens);
+            worst = std::max(worst, relativeError(run.steps[step].hidden, reference[step].hidden));
+        }
+        QVERIFY2(worst < 1e-5, qPrintable(QStringLiteral("relative error %1").arg(worst)));
+        const auto differences = compare_traffic(estimate, run, plan.strategy.pp);
+        for (std::size_t i = 0; i < std::min<std::size_t>(differences.size(), 5); ++i)
+            qWarning("%s", differences[i].c_str());
+        QVERIFY(differences.empty());
+    }
+
+    void refusedBeforeAnyThreadStarts_data()
+    {
+        QTest::addColumn<int>("variant");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("heads over 16") << 0 << QStringLiteral("24 attention heads do not divide over 16 devices (TP16)");
+        QTest::addRow("2d layout") << 1 << QStringLiteral("(2d-summa) is not implemented in it yet");
+        QTest::addRow("other model") << 2 << QStringLiteral("the weights were made for Tiny dense");
+    }
+
+    void refusedBeforeAnyThreadStarts()
+    {
+        QFETCH(int, variant);
+        QFETCH(QString, message);
+        Plan plan = makePlan("tiny-dense", TensorMode::Megatron1D, 8);
+        if (variant == 0) {
+            plan.topology = PresetLibrary::instance().topology("2x-dgx-h100");
+            plan.strategy.tensor_shape = {16};
+        } else if (variant == 1) {
+            plan.strategy.tensor_mode = TensorMode::Summa2D;
+            plan.strategy.tensor_shape = {2, 2};
+        } else {
+            plan.model = PresetLibrary::instance().model("tiny-moe");
+        }
+        try {
+            run_cpu(plan, weightsOf("tiny-dense"));
+            QFAIL("an impossible plan ran");
+        } catch (const Error& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(message), e.what());
+        }
+    }
+
+    void failingRankStopsEveryRank_data()
+    {
+        QTest::addColumn<int>("rank");
+        QTest::addColumn<int>("step");
+        QTest::addColumn<int>("microbatch");
+        QTest::addRow("rank 0 at prefill") << 0 << 0 << 0;
+        QTest::addRow("rank 3 at decode step 5") << 3 << 5 << 0;
+        QTest::addRow("last stage, second microbatch") << 7 << 2 << 1;
+    }
+
+    void failingRankStopsEveryRank()
+    {
+        QFETCH(int, rank);
+        QFETCH(int, step);
+        QFETCH(int, microbatch);
+        const Plan plan = makePlan("tiny-moe", TensorMode::Megatron1D, 4, 2, 1, 4);
+        CpuRunOptions options;
+        options.failure = {rank, step, microbatch};
+        try {
+            run_cpu(plan, weightsOf("tiny-moe"), options);
+            QFAIL("the injected failure did not surface");
+        } catch (const Error& e) {
+            QCOMPARE(QString::fromUtf8(e.what()), QStringLiteral("rank %1: injected failure").arg(rank));
+        }
+    }
+
+    void cancelStopsTheRun()
+    {
+        const Plan plan = makePlan("tiny-dense", TensorMode::Megatron1D, 4);
+        std::atomic<bool> cancel{false};
+        CpuRunOptions options;
+        options.cancel = &cancel;
+        options.on_step = [&](int step, int) {
+            if (step == 3)
+                cancel = true;
+        };
+        QVERIFY_THROWS_EXCEPTION(Cancelled, run_cpu(plan, weightsOf("tiny-dense"), options));
+    }
+
+    void ringAllReduceMovesNcclRingBytes()
+    {
+        // 4 ranks, 1024 floats: every rank sends and receives 2 (n-1)/n x 4096 bytes.
+        InProcessWorld world(4);
+        std::vector<std::unique_ptr<InProcessCommunicator>> comms;
+        for (int r = 0; r < 4; ++r)
+            comms.push_back(std::make_unique<InProcessCommunicator>(world, 0, "tp", std::vector<int>{0, 1, 2, 3}, r));
+        std::vector<std::vector<float>> data(4, std::vector<float>(1024));
+        std::vector<std::thread> threads;
+        for (int r = 0; r < 4; ++r) {
+            for (int i = 0; i < 1024; ++i)
+                data[r][i] = float(r * 1000 + i);
+            threads.emplace_back([&, r] { comms[r]->all_reduce(data[r]); });
+        }
+        for (auto& th : threads)
+            th.join();
+        for (int r = 0; r < 4; ++r) {
+            QCOMPARE(data[r][5], float(6000 + 4 * 5));
+            QCOMPARE(comms[r]->records().at(0).sent, qint64(2 * 3 * 4096 / 4));
+            QCOMPARE(comms[r]->records().at(0).received, qint64(2 * 3 * 4096 / 4));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCpuExecutor)
+#include "tst_cpu_executor.moc"
