@@ -158,7 +158,8 @@ private slots:
         const Result r = runCli({QStringLiteral("model"), QStringLiteral("show"), path, QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("malformed JSON at line 3, column 23"), r.err.constData());
-        QVERIFY(json(r).object()[QStringLiteral("error")].toString().contains(QStringLiteral("line 3")));
+        QVERIFY(json(r).object()[QStringLiteral("message")].toString().contains(QStringLiteral("line 3")));
+        QCOMPARE(json(r).object()[QStringLiteral("event")].toString(), QStringLiteral("error"));
     }
     void planDefaultPrintsARankedTable()
     {
@@ -237,6 +238,95 @@ private slots:
         const Result r = runCli(arguments);
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains(message), r.err.constData());
+    }
+    void runCpuChecksAndReports()
+    {
+        QTemporaryDir dir;
+        const QString trace = dir.filePath(QStringLiteral("trace.json"));
+        const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                                 QStringLiteral("--steps"), QStringLiteral("4"), QStringLiteral("--trace"), trace});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("greedy tokens identical in all 5 steps"));
+        QVERIFY(r.out.contains("byte-exact on every rank and step"));
+        QFile file(trace);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QJsonObject t = QJsonDocument::fromJson(file.readAll()).object();
+        const QJsonArray events = t[QStringLiteral("traceEvents")].toArray();
+        QVERIFY(events.size() > 100);
+        int ranks = 0;
+        for (const auto& e : events)
+            ranks += e[QStringLiteral("name")].toString() == QStringLiteral("thread_name") ? 1 : 0;
+        QCOMPARE(ranks, 4);
+    }
+
+    void runJsonSpeaksTheEventProtocol()
+    {
+        const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                                 QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        QMap<QString, int> kinds;
+        QJsonObject last;
+        for (const QByteArray& line : r.out.split('\n')) {
+            if (line.isEmpty())
+                continue;
+            const QJsonObject e = QJsonDocument::fromJson(line).object();
+            QCOMPARE(e[QStringLiteral("v")].toInt(), 1);
+            ++kinds[e[QStringLiteral("event")].toString()];
+            last = e;
+        }
+        QCOMPARE(kinds.value(QStringLiteral("start")), 1);
+        QCOMPARE(kinds.value(QStringLiteral("progress")), 3);
+        QVERIFY(kinds.value(QStringLiteral("op")) > 10);
+        QVERIFY(kinds.value(QStringLiteral("collective")) > 10);
+        QCOMPARE(last[QStringLiteral("event")].toString(), QStringLiteral("result"));
+        QVERIFY(last[QStringLiteral("tokens_match")].toBool());
+        QVERIFY(last[QStringLiteral("traffic_exact")].toBool());
+        QVERIFY(last[QStringLiteral("max_rel_error")].toDouble() < 1e-5);
+    }
+
+    void runRefusals_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QByteArray>("message");
+        QTest::addRow("2d not yet on cpu")
+            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json")}
+            << QByteArray("is not implemented in it yet");
+        QTest::addRow("cuda backend")
+            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                           QStringLiteral("--backend"), QStringLiteral("cuda")}
+            << QByteArray("backend 'cuda' is not available");
+        QTest::addRow("model too big for the cpu")
+            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
+            << QByteArray("the CPU reference executor runs models up to 400 M parameters");
+    }
+
+    void runRefusals()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QByteArray, message);
+        QStringList withJson = arguments;
+        withJson << QStringLiteral("--json");
+        const Result r = runCli(withJson);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(message), r.err.constData());
+        QVERIFY2(r.out.contains("\"event\":\"error\""), r.out.constData());
+    }
+
+    void sigtermStopsARunCleanly()
+    {
+        QProcess process;
+        process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
+                      {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                       QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--json")});
+        QVERIFY(process.waitForStarted());
+        // Wait until it is running decode steps, then terminate it.
+        QTRY_VERIFY_WITH_TIMEOUT(process.bytesAvailable() > 0 || process.readAllStandardOutput().contains("progress"), 20000);
+        QTest::qWait(300);
+        process.terminate(); // SIGTERM
+        QVERIFY(process.waitForFinished(20000));
+        QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(process.exitCode(), 130);
+        QVERIFY(process.readAllStandardOutput().contains("\"status\":\"cancelled\""));
     }
 };
 

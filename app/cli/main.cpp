@@ -23,6 +23,8 @@ int main(int argc, char** argv)
     cli::register_model_commands(app, options);
     cli::register_topology_commands(app, options);
     cli::register_plan_commands(app, options);
+    int exit_code = 0;
+    cli::register_run_commands(app, options, exit_code);
 
     try {
         app.parse(argc, argv);
@@ -33,13 +35,14 @@ int main(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const Error& e) {
-        if (options.json)
-            std::cout << OrderedJson{{"error", e.what()}}.dump(2) << std::endl;
+        if (options.json) // the event protocol's error line, for every command
+            std::cout << OrderedJson{{"v", 1}, {"event", "error"}, {"status", "failed"}, {"message", e.what()}}.dump()
+                      << std::endl;
         std::cerr << "error: " << e.what() << std::endl;
         return 1;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << std::endl;
         return 1;
     }
-    return 0;
+    return exit_code;
 }

@@ -12,6 +12,13 @@ std::string format_fixed(double value, int digits)
     return buffer;
 }
 
+std::string format_scientific(double value, int digits)
+{
+    char buffer[64];
+    std::snprintf(buffer, sizeof(buffer), "%.*e", digits, value);
+    return buffer;
+}
+
 std::string format_bytes(double bytes)
 {
     static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

@@ -2,6 +2,7 @@
 
 #include "cost/collective.h"
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -21,14 +22,61 @@ struct CollectiveRecord {
     std::int64_t sent = 0;
     std::int64_t received = 0;
     double seconds = 0;
+    double start_us = 0;  // since the run's epoch (RankLog::epoch), for the trace
     int step = 0;         // forward step of the run (0 = prefill, then one per decode step)
     bool control = false; // routing metadata or token feedback, not activations the planner prices
 };
 
-// Where one rank's communicators write their records, and which step the rank is in.
-struct RankLog {
+// One timed computation of one rank (collectives are timed separately).
+struct OpRecord {
+    std::string name;  // "qkv_proj", "attention", "experts"...
+    std::string kind;  // the planner's op kind ("qkv", "attention", "mlp_up"...)
+    int layer = -1;    // -1 for embedding and head
     int step = 0;
+    double start_us = 0;
+    double us = 0;
+};
+
+// Where one rank's communicators and model write what they measured.
+struct RankLog {
+    using Clock = std::chrono::steady_clock;
+    int step = 0;
+    Clock::time_point epoch = Clock::now();
     std::vector<CollectiveRecord> records;
+    std::vector<OpRecord> ops;
+    std::vector<double> step_end_us; // when this rank finished each step
+
+    double now_us() const { return std::chrono::duration<double, std::micro>(Clock::now() - epoch).count(); }
+};
+
+// Times one op into a RankLog (no-op without a log).
+class ScopedOp {
+public:
+    ScopedOp(RankLog* log, const char* name, const char* kind, int layer)
+        : m_log(log)
+        , m_name(name)
+        , m_kind(kind)
+        , m_layer(layer)
+        , m_start(log ? log->now_us() : 0)
+    {
+    }
+    ~ScopedOp() { stop(); }
+    // Ends the measurement early (before a collective that must not count as compute).
+    void stop()
+    {
+        if (m_log)
+            m_log->ops.push_back({m_name, m_kind, m_layer, m_log->step, m_start, m_log->now_us() - m_start});
+        m_log = nullptr;
+    }
+    ScopedOp(const ScopedOp&) = delete;
+    ScopedOp& operator=(const ScopedOp&) = delete;
+
+private:
+    RankLog* m_log;
+    const char* m_name;
+    const char* m_kind;
+    int m_layer;
+    double m_start;
 };
 
 // Thrown in every rank when another rank failed, so nobody waits forever.

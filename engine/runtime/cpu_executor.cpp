@@ -131,6 +131,9 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
     result.rank_stage.resize(ranks);
     result.steps.assign(steps, StepOutput{std::vector<float>(std::size_t(w.batch) * m.hidden), std::vector<std::int64_t>(w.batch)});
     InProcessWorld world(ranks);
+    const auto epoch = RankLog::Clock::now();
+    for (auto& log : result.logs)
+        log.epoch = epoch;
     Groups groups = build_groups(world, s, g, result.logs);
     const auto prompt = prompt_tokens(m, w.batch, w.prompt);
     std::mutex mutex;
@@ -144,7 +147,7 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
         place.stage = rank / stage_size;
         place.replica = (rank % stage_size) / T;
         place.tensor = rank % T;
-        ShardedModel model(weights, s, g, place, groups.comms[rank], max_context);
+        ShardedModel model(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
         const int B = g.batch_per_replica;
         const int first_global = place.replica * B;
         std::vector<std::int64_t> current(static_cast<std::size_t>(B)); // last sampled token per replica sequence
@@ -186,6 +189,7 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
                 for (int b = 0; b < B; ++b)
                     current[b] = std::int64_t(buffer[b]);
             }
+            result.logs[rank].step_end_us.push_back(result.logs[rank].now_us());
             if (rank == 0 && options.on_step)
                 options.on_step(step, steps);
         }

@@ -68,6 +68,7 @@ struct InProcessCommunicator::Call {
         record.control = m_comm.m_control;
         if (m_comm.m_log) {
             record.step = m_comm.m_log->step;
+            record.start_us = std::chrono::duration<double, std::micro>(m_start - m_comm.m_log->epoch).count();
             m_comm.m_log->records.push_back(record);
         }
         m_comm.m_records.push_back(record);

@@ -63,7 +63,7 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b)
 ShardedModel::~ShardedModel() = default;
 
 ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry,
-                           RankPlace place, RankComms comms, int max_context)
+                           RankPlace place, RankComms comms, int max_context, RankLog* log)
     : m_weights(weights)
     , m_model(weights.model())
     , m_strategy(strategy)
@@ -71,6 +71,7 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     , m_place(place)
     , m_comms(comms)
     , m_maxContext(max_context)
+    , m_log(log)
     , m_t(strategy.tensor_size())
 {
     if (const auto why = cpu_unsupported_layout(m_model, strategy, geometry); !why.empty())
@@ -256,12 +257,14 @@ void ShardedModel::embed(Vec& x, const std::vector<std::int64_t>& tokens, std::i
 {
     const ModelSpec& m = m_model;
     const std::int64_t h = m.hidden;
+    ScopedOp timer(m_log, "embed_lookup", "embedding", -1);
     Vec partial(std::size_t(rows * h), 0.0f);
     for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t v = tokens[i] - m_vocabBegin;
         if (v >= 0 && v < m_embed.rows)
             std::copy_n(m_embed.data.begin() + v * h, h, partial.begin() + i * h);
     }
+    timer.stop();
     std::int64_t first_row = 0;
     if (m_t == 1) {
         x = std::move(partial);
@@ -294,8 +297,10 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
     const std::int64_t M = std::int64_t(seqs) * T;
 
     // Normalised input on the rows this rank computes attention for.
+    ScopedOp norm_timer(m_log, "input_norm", "norm", L.index);
     Vec hn = x;
     norm(m, hn, L.input_norm.data, span_of(L.input_norm_bias), std::int64_t(hn.size()) / h, h);
+    norm_timer.stop();
     if (mode == TensorMode::MegatronSP && t > 1) {
         Vec full(std::size_t(M * h));
         m_comms.tp->all_gather(hn, full);
@@ -307,6 +312,7 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
     const std::int64_t qw = std::int64_t(L.heads) * d;
     const std::int64_t kw = std::int64_t(L.kv_heads) * d;
     Vec q(std::size_t(rowsA * qw)), k(std::size_t(rowsA * kw)), v(std::size_t(rowsA * kw));
+    ScopedOp qkv_timer(m_log, "qkv_proj", "qkv", L.index);
     if (mode == TensorMode::Row1D) {
         // Partial sums of q | k | v from this rank's rows of hidden, then one AllReduce.
         Vec hs(std::size_t(M * (h / t)));
@@ -323,6 +329,7 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
                 std::copy_n(part.begin() + i * W->cols, W->cols, packed.begin() + i * width + offset);
             offset += W->cols;
         }
+        qkv_timer.stop();
         m_comms.tp->all_reduce(packed);
         for (std::int64_t i = 0; i < M; ++i) {
             std::copy_n(packed.begin() + i * width, qw, q.begin() + i * qw);
@@ -343,6 +350,8 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
         rms_norm(q, L.q_norm.data, rowsA * L.heads, d);
         rms_norm(k, L.k_norm.data, rowsA * L.kv_heads, d);
     }
+    qkv_timer.stop();
+    ScopedOp attention_timer(m_log, "attention", "attention", L.index);
     std::vector<std::int64_t> positions(static_cast<std::size_t>(T));
     std::iota(positions.begin(), positions.end(), position);
     Vec attn(std::size_t(rowsA * qw));
@@ -361,11 +370,14 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
                   {attn.data() + std::int64_t(b) * T * qw, std::size_t(T * qw)}, T, positions, L.heads, L.kv_heads, d);
     }
 
+    attention_timer.stop();
     // Out-projection and its reduction; `out` ends on the rows x holds.
+    ScopedOp o_timer(m_log, "o_proj", "out_proj", L.index);
     Vec out;
     if (mode == TensorMode::Column1D) {
         const std::int64_t aw = std::int64_t(m.heads) * d;
         Vec blocks(std::size_t(M * aw));
+        o_timer.stop();
         m_comms.tp->all_gather(attn, blocks);
         const Vec full = interleave(blocks, t, M, qw);
         Vec local(std::size_t(M * (h / t)));
@@ -382,12 +394,14 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
             std::copy_n(attn.begin() + i * aw + r * (aw / t), aw / t, as.begin() + i * (aw / t));
         out.assign(std::size_t(M * h), 0.0f);
         gemm(as, L.o.data, out, M, aw / t, h);
+        o_timer.stop();
         m_comms.tp->all_reduce(out);
         if (!L.o_bias.data.empty())
             add_bias(out, L.o_bias.data, M, h);
     } else {
         Vec partial(std::size_t(rowsA * h));
         gemm(attn, L.o.data, partial, rowsA, qw, h);
+        o_timer.stop();
         if (t == 1 || data) {
             out = std::move(partial);
         } else if (mode == TensorMode::MegatronSP) {
@@ -423,14 +437,17 @@ void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
     const std::int64_t h = m.hidden;
     const ExpertWeights& e = L.mlp;
     const std::int64_t width = e.up.cols;
+    ScopedOp norm_timer(m_log, "post_attention_norm", "norm", L.index);
     Vec hn = x;
     norm(m, hn, L.post_norm.data, span_of(L.post_norm_bias), std::int64_t(hn.size()) / h, h);
+    norm_timer.stop();
     if (m_sequenceSharded && t > 1) {
         Vec full(std::size_t(M * h));
         m_comms.tp->all_gather(hn, full);
         hn = std::move(full);
     }
     Vec out(std::size_t(M * h), 0.0f);
+    ScopedOp mlp_timer(m_log, "mlp", "mlp_up", L.index);
     if (mode == TensorMode::Column1D) {
         Vec act(std::size_t(M * width));
         Vec up(std::size_t(M * width));
@@ -450,6 +467,7 @@ void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
             act = up;
         }
         Vec blocks(std::size_t(M * width * t));
+        mlp_timer.stop();
         m_comms.tp->all_gather(act, blocks);
         const Vec full = interleave(blocks, t, M, width);
         Vec local(std::size_t(M * (h / t)));
@@ -473,6 +491,7 @@ void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
             for (std::int64_t i = 0; i < M; ++i)
                 std::copy_n(part.begin() + i * f, f, packed.begin() + i * gm * f + which * f);
         }
+        mlp_timer.stop();
         m_comms.tp->all_reduce(packed);
         Vec act(std::size_t(M * f));
         for (std::int64_t i = 0; i < M; ++i) {
@@ -503,6 +522,7 @@ void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
     } else {
         // Megatron pairing: column-parallel up/gate, row-parallel down, one reduction.
         expert_mlp(m, ptr(e.gate), e.up, e.down, ptr(e.gate_bias), ptr(e.up_bias), nullptr, hn, out, M);
+        mlp_timer.stop();
         if (t > 1) {
             if (m_sequenceSharded) {
                 Vec local(std::size_t(M / t * h));

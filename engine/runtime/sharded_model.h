@@ -38,7 +38,7 @@ std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strat
 class ShardedModel {
 public:
     ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry, RankPlace place,
-                 RankComms comms, int max_context);
+                 RankComms comms, int max_context, RankLog* log = nullptr);
     ~ShardedModel();
 
     // One microbatch: `seqs` sequences (replica-local indices first_seq...) of T tokens at
@@ -65,6 +65,7 @@ private:
     RankPlace m_place;
     RankComms m_comms;
     int m_maxContext;
+    RankLog* m_log;
     int m_t = 1;
     int m_firstLayer = 0;
     int m_layerCount = 0;

@@ -50,8 +50,10 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
     const int k = moe.experts_per_token;
     const std::int64_t h = m.hidden;
     const std::int64_t held = std::int64_t(x.size()) / h;
+    ScopedOp norm_timer(m_log, "post_attention_norm", "norm", L.index);
     Vec hn = x;
     norm(m, hn, L.post_norm.data, L.post_norm_bias.data, held, h);
+    norm_timer.stop();
     std::int64_t routed = held;
     if (ep == 1 && m_sequenceSharded && t > 1) { // tensor-parallel experts need every token
         Vec full(std::size_t(M * h));
@@ -59,14 +61,17 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
         hn = std::move(full);
         routed = M;
     }
+    ScopedOp router_timer(m_log, "router", "router", L.index);
     Vec logits(std::size_t(routed * moe.experts));
     gemm(hn, L.router.data, logits, routed, h, moe.experts);
     const Routing routing = route_tokens(logits, routed, moe.experts, k);
+    router_timer.stop();
     Vec y(std::size_t(routed * h), 0.0f);
     Vec out(static_cast<std::size_t>(h));
     const bool add_biases = ep > 1 || r == 0; // biases once, before a sum over ranks
 
     if (ep == 1) {
+        ScopedOp experts_timer(m_log, "experts", "experts", L.index);
         for (std::int64_t i = 0; i < routed; ++i) {
             for (int j = 0; j < k; ++j) {
                 const ExpertWeights& e = L.experts.at(routing.experts[i * k + j]);
@@ -101,6 +106,7 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
         std::vector<std::int64_t> recv_counts;
         const Vec received = m_comms.ep->all_to_allv(send, counts, recv_counts);
         // Run each local expert on the rows routed to it.
+        ScopedOp experts_timer(m_log, "experts", "experts", L.index);
         const std::int64_t n = std::int64_t(recv_ids.size());
         Vec results(received.size());
         std::map<int, std::vector<std::int64_t>> by_expert;
@@ -119,6 +125,7 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
             for (std::int64_t i = 0; i < count; ++i)
                 std::copy_n(res.begin() + i * h, h, results.begin() + rows[i] * h);
         }
+        experts_timer.stop();
         // Combine: every slot goes back to the rank it came from, in the order it was sent.
         Vec returned(send.size());
         m_comms.ep->all_to_allv(results, recv_counts, returned, counts);
@@ -130,6 +137,7 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
         }
     }
     if (moe.shared_experts > 0) {
+        ScopedOp shared_timer(m_log, "shared_experts", "shared_experts", L.index);
         Vec shared(std::size_t(routed * h));
         run_expert(m, L.shared, hn, shared, routed);
         if (add_biases && !L.shared.down_bias.data.empty())
@@ -178,6 +186,7 @@ StepOutput ShardedModel::head(Vec& x, int seqs, int T)
         for (int b = 0; b < seqs; ++b)
             std::copy_n(x.begin() + (std::int64_t(b) * T + T - 1) * h, h, last.begin() + b * h);
     }
+    ScopedOp head_timer(m_log, "lm_head", "lm_head", -1);
     const Matrix& fn = m_weights.get("final_norm");
     const Matrix* fnb = m_weights.has("final_norm.bias") ? &m_weights.get("final_norm.bias") : nullptr;
     norm(m, last, fn.data, fnb ? std::span<const float>(fnb->data) : std::span<const float>(), seqs, h);
@@ -197,6 +206,7 @@ StepOutput ShardedModel::head(Vec& x, int seqs, int T)
         for (int b = 0; b < seqs; ++b)
             result.next_tokens[b] = argmax({logits.data() + b * vl, std::size_t(vl)});
     } else if (m_strategy.lm_head == LmHeadMode::DistributedArgmax) {
+        head_timer.stop();
         Vec pairs(std::size_t(seqs * 2));
         for (int b = 0; b < seqs; ++b) {
             const std::int64_t i = argmax({logits.data() + b * vl, std::size_t(vl)});
@@ -218,6 +228,7 @@ StepOutput ShardedModel::head(Vec& x, int seqs, int T)
             result.next_tokens[b] = index;
         }
     } else {
+        head_timer.stop();
         Vec all(logits.size() * t);
         m_comms.tp->all_gather(logits, all);
         for (int b = 0; b < seqs; ++b) {

@@ -1,0 +1,219 @@
+#include "commands.h"
+
+#include "runtime/cpu_executor.h"
+#include "runtime/run_report.h"
+
+#include "cost/estimate.h"
+#include "core/units.h"
+#include "cuda/backend_info.h"
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <map>
+
+namespace shard::cli {
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_signal(int)
+{
+    g_cancel.store(true);
+}
+
+struct RunArgs {
+    std::string file;
+    std::string backend = "cpu";
+    std::string trace;
+    int steps = -1;
+    std::uint64_t seed = 42;
+};
+
+// Display groups shared by the measured and the predicted side.
+std::string group_of(const std::string& kind)
+{
+    if (kind == "mlp_up" || kind == "activation" || kind == "mlp_down")
+        return "mlp";
+    return kind;
+}
+
+void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::RunCheck& check, const Estimate& predicted,
+                   const Estimate& fp32)
+{
+    const int decode_steps = int(run.steps.size()) - 1;
+    std::cout << "\nChecked against the unsharded forward: max relative error "
+              << format_scientific(check.max_relative_error, 2) << " (limit 1e-05), greedy tokens "
+              << (check.tokens_match ? "identical" : "DIFFERENT") << " in all " << run.steps.size() << " steps.\n";
+    if (check.traffic_differences.empty()) {
+        std::cout << "Collectives vs the planner (fp32 bytes): byte-exact on every rank and step"
+                  << " (AllToAll: payloads exact, the split between peers follows the routing).\n";
+    } else {
+        std::cout << "Collectives vs the planner: " << check.traffic_differences.size() << " differences, e.g.\n";
+        for (std::size_t i = 0; i < std::min<std::size_t>(5, check.traffic_differences.size()); ++i)
+            std::cout << "  " << check.traffic_differences[i] << "\n";
+    }
+    if (decode_steps < 1)
+        return;
+    // Measured: per op group, ms per decode step on the busiest rank.
+    std::map<std::string, double> measured;
+    for (const auto& log : run.logs) {
+        std::map<std::string, double> mine;
+        for (const auto& op : log.ops)
+            if (op.step > 0)
+                mine[group_of(op.kind)] += op.us / 1000.0 / decode_steps;
+        for (const auto& [k, v] : mine)
+            measured[k] = std::max(measured[k], v);
+    }
+    // Predicted: the same groups on the busiest stage.
+    std::map<std::string, double> expected;
+    const PhaseCost& phase = predicted.decode;
+    for (std::size_t i = 0; i < phase.stages.size(); ++i) {
+        const StageCost& stage = phase.stages[i];
+        std::map<std::string, double> mine;
+        auto add = [&](const BlockCost* b, int count) {
+            if (b && count > 0)
+                for (const auto& op : b->ops)
+                    mine[group_of(to_string(op.kind))] += op.time_us / 1000.0 * count * phase.microbatches;
+        };
+        add(phase.block("embedding"), stage.embedding ? 1 : 0);
+        add(phase.block("dense layer"), stage.dense_layers);
+        add(phase.block("moe layer"), stage.moe_layers);
+        add(phase.block("lm head"), stage.lm_head ? 1 : 0);
+        for (const auto& [k, v] : mine)
+            expected[k] = std::max(expected[k], v);
+    }
+    std::cout << "\nTime per decode step by op (busiest rank / busiest stage):\n";
+    TextTable ops({"op", "measured ms (this CPU, fp32)", "predicted ms (" + plan.topology.gpu.name + ", " + to_string(plan.workload.dtype) + ")"},
+                  {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right});
+    for (const auto& [k, v] : expected)
+        ops.add_row({k, measured.count(k) ? format_fixed(measured[k], 3) : "-", format_fixed(v, 4)});
+    std::cout << ops.render();
+
+    // Bytes per collective per decode step on rank 0, measured next to predicted (fp32).
+    struct Tally {
+        double calls = 0, bytes = 0, predicted_calls = 0, predicted_bytes = 0;
+        std::string group;
+    };
+    std::map<std::pair<std::string, std::int64_t>, Tally> rows;
+    for (const auto& r : run.logs.front().records) {
+        if (r.step == 0 || r.control)
+            continue;
+        Tally& t = rows[{to_string(r.kind), r.payload}];
+        t.group = r.group + " (" + std::to_string(r.group_size) + ")";
+        t.calls += 1.0 / decode_steps;
+        t.bytes += double(r.kind == CollectiveKind::SendRecv ? r.sent + r.received : r.received) / decode_steps;
+    }
+    const PhaseCost& p32 = fp32.decode;
+    const StageCost& s0 = p32.stages.front();
+    auto add32 = [&](const BlockCost* b, int count) {
+        if (!b || count == 0)
+            return;
+        for (const auto& c : b->collectives) {
+            Tally& t = rows[{to_string(c.op), c.payload}];
+            if (t.group.empty())
+                t.group = c.axis + " (" + std::to_string(c.group) + ")";
+            t.predicted_calls += double(c.calls) * count * p32.microbatches;
+            t.predicted_bytes += double(c.traffic) * count * p32.microbatches;
+        }
+    };
+    add32(p32.block("embedding"), s0.embedding ? 1 : 0);
+    add32(p32.block("dense layer"), s0.dense_layers);
+    add32(p32.block("moe layer"), s0.moe_layers);
+    add32(p32.block("lm head"), p32.stages.size() == 1 ? 1 : 0);
+    add32(p32.block("stage handoff"), p32.stages.size() > 1 ? 1 : 0);
+    if (rows.empty())
+        return;
+    std::cout << "\nCollectives per decode step on rank 0 (bytes received, fp32):\n";
+    TextTable comm({"collective", "group", "payload", "calls", "predicted calls", "measured bytes", "predicted bytes"},
+                   {TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right,
+                    TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right});
+    for (const auto& [key, t] : rows)
+        comm.add_row({key.first, t.group, format_count(key.second) + " B", format_fixed(t.calls, 0),
+                      format_fixed(t.predicted_calls, 0), format_count(std::int64_t(t.bytes)),
+                      key.first == "AllToAll" ? "(routing)" : format_count(std::int64_t(t.predicted_bytes))});
+    std::cout << comm.render();
+}
+
+int run_plan_file(const RunArgs& args, const GlobalOptions& options)
+{
+    const Plan plan = load_plan(args.file);
+    if (args.backend != "cpu") {
+        if (args.backend != "cuda" && args.backend != "cuda-emulated")
+            throw Error("unknown backend '" + args.backend + "' (expected cpu, cuda or cuda-emulated)");
+        const auto info = cuda::backend_info();
+        throw Error("backend '" + args.backend + "' is not available: "
+                    + (info.compiled ? std::string("the CUDA engine (shard-engine) is not part of this build yet")
+                                     : info.reason));
+    }
+    const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
+    auto emit = [&](const OrderedJson& e) {
+        if (options.json)
+            std::cout << e.dump() << std::endl;
+    };
+    emit(cpu::start_event(plan, args.backend, steps));
+    if (!options.json)
+        std::cout << "Running " << plan.name << " on the CPU reference backend: " << plan.strategy.devices() << " ranks ("
+                  << plan.strategy.label() << "), batch " << plan.workload.batch << ", prompt " << plan.workload.prompt
+                  << ", " << steps - 1 << " decode steps, fp32\n";
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    cpu::CpuRunOptions run_options;
+    run_options.decode_steps = steps - 1;
+    run_options.cancel = &g_cancel;
+    run_options.on_step = [&](int step, int total) {
+        emit(cpu::progress_event(step + 1, total));
+        if (!options.json)
+            std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
+    };
+    cpu::CpuRunResult run;
+    try {
+        const cpu::ModelWeights weights(plan.model, args.seed);
+        run = cpu::run_cpu(plan, weights, run_options);
+        if (!options.json)
+            std::cerr << "\n";
+        const auto reference = cpu::run_reference(plan, weights, steps - 1);
+        Workload fp32 = plan.workload;
+        fp32.dtype = DType::FP32;
+        fp32.kv_dtype = DType::FP32;
+        const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
+        const Estimate predicted32 = estimate(plan.model, plan.strategy, plan.topology, fp32);
+        const cpu::RunCheck check = cpu::check_run(run, reference, predicted32, plan.strategy.pp);
+        if (!args.trace.empty())
+            write_text_file(args.trace, cpu::chrome_trace(run, plan.name).dump() + "\n");
+        if (options.json) {
+            for (const auto& e : cpu::op_events(run))
+                emit(e);
+            for (const auto& e : cpu::collective_events(run))
+                emit(e);
+            emit(cpu::result_event(plan, args.backend, run, check, predicted));
+        } else {
+            print_summary(plan, run, check, predicted, predicted32);
+            if (!args.trace.empty())
+                std::cout << "\nTrace written to " << args.trace << " (open it in Perfetto or chrome://tracing)\n";
+        }
+        const bool ok = check.tokens_match && check.max_relative_error < 1e-5 && check.traffic_differences.empty();
+        return ok ? 0 : 4;
+    } catch (const cpu::Cancelled&) {
+        emit(cpu::error_event("run cancelled by signal", "cancelled"));
+        std::cerr << "\nrun cancelled\n";
+        return 130;
+    }
+}
+
+} // namespace
+
+void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exit_code)
+{
+    auto args = std::make_shared<RunArgs>();
+    auto* run = app.add_subcommand("run", "Run a plan for real and check it against the reference and the planner");
+    run->add_option("FILE", args->file, "A *.shardplan.json")->required();
+    run->add_option("--backend", args->backend, "cpu, cuda or cuda-emulated")->capture_default_str();
+    run->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of every rank's ops and collectives");
+    run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
+    run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
+    run->callback([&options, &exit_code, args] { exit_code = run_plan_file(*args, options); });
+}
+
+} // namespace shard::cli

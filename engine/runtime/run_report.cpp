@@ -1,0 +1,184 @@
+#include "run_report.h"
+
+#include "traffic_check.h"
+
+#include "shard/version.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unistd.h>
+
+namespace shard::cpu {
+
+RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
+                   int pipeline_stages)
+{
+    RunCheck check;
+    for (std::size_t s = 0; s < run.steps.size() && s < reference.size(); ++s) {
+        check.tokens_match = check.tokens_match && run.steps[s].next_tokens == reference[s].next_tokens;
+        double diff = 0;
+        double norm = 0;
+        for (std::size_t i = 0; i < reference[s].hidden.size(); ++i) {
+            const double d = double(run.steps[s].hidden[i]) - reference[s].hidden[i];
+            diff += d * d;
+            norm += double(reference[s].hidden[i]) * reference[s].hidden[i];
+        }
+        check.max_relative_error = std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+    }
+    check.traffic_differences = compare_traffic(fp32_estimate, run, pipeline_stages);
+    double previous = 0;
+    for (std::size_t s = 0; s < run.steps.size(); ++s) {
+        double end = 0;
+        for (const auto& log : run.logs)
+            if (s < log.step_end_us.size())
+                end = std::max(end, log.step_end_us[s]);
+        check.step_ms.push_back((end - previous) / 1000.0);
+        previous = end;
+    }
+    return check;
+}
+
+namespace {
+
+OrderedJson event(const char* name)
+{
+    OrderedJson j;
+    j["v"] = 1;
+    j["event"] = name;
+    return j;
+}
+
+std::string hostname()
+{
+    char name[256] = {};
+    return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string("unknown");
+}
+
+} // namespace
+
+OrderedJson start_event(const Plan& plan, const std::string& backend, int steps)
+{
+    OrderedJson j = event("start");
+    j["plan"] = plan.name;
+    j["backend"] = backend;
+    j["model"] = plan.model.id;
+    j["topology"] = plan.topology.id;
+    j["strategy"] = plan.strategy.label();
+    j["ranks"] = plan.strategy.devices();
+    j["steps"] = steps;
+    j["batch"] = plan.workload.batch;
+    j["prompt"] = plan.workload.prompt;
+    j["environment"] = {{"host", hostname()}, {"engine_version", kVersion}, {"gpus", OrderedJson::array()},
+                        {"dtype", "fp32"}};
+    return j;
+}
+
+OrderedJson progress_event(int step, int total)
+{
+    OrderedJson j = event("progress");
+    j["step"] = step;
+    j["total"] = total;
+    return j;
+}
+
+std::vector<OrderedJson> op_events(const CpuRunResult& run)
+{
+    std::vector<OrderedJson> events;
+    for (std::size_t rank = 0; rank < run.logs.size(); ++rank) {
+        for (const auto& op : run.logs[rank].ops) {
+            OrderedJson j = event("op");
+            j["rank"] = rank;
+            j["step"] = op.step;
+            j["layer"] = op.layer;
+            j["op"] = op.name;
+            j["kind"] = op.kind;
+            j["us"] = op.us;
+            j["measured"] = true;
+            events.push_back(std::move(j));
+        }
+    }
+    return events;
+}
+
+std::vector<OrderedJson> collective_events(const CpuRunResult& run)
+{
+    std::vector<OrderedJson> events;
+    for (std::size_t rank = 0; rank < run.logs.size(); ++rank) {
+        for (const auto& c : run.logs[rank].records) {
+            OrderedJson j = event("collective");
+            j["rank"] = rank;
+            j["step"] = c.step;
+            j["op"] = to_string(c.kind);
+            j["group"] = c.group;
+            j["group_size"] = c.group_size;
+            j["bytes"] = c.payload;
+            j["sent"] = c.sent;
+            j["received"] = c.received;
+            j["us"] = c.seconds * 1e6;
+            // nccl-tests: algbw = size / time, busbw = algbw x bus factor (GB/s).
+            const double algbw = c.seconds > 0 ? double(c.payload) / c.seconds / 1e9 : 0.0;
+            j["algbw"] = algbw;
+            j["busbw"] = algbw * bus_factor(c.kind, c.group_size);
+            j["control"] = c.control;
+            j["measured"] = true;
+            events.push_back(std::move(j));
+        }
+    }
+    return events;
+}
+
+OrderedJson result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run, const RunCheck& check,
+                         const Estimate& predicted)
+{
+    OrderedJson j = event("result");
+    j["status"] = "completed";
+    j["backend"] = backend;
+    j["seconds"] = run.seconds;
+    const double ttft = check.step_ms.empty() ? 0.0 : check.step_ms.front();
+    double decode = 0;
+    for (std::size_t s = 1; s < check.step_ms.size(); ++s)
+        decode += check.step_ms[s];
+    const double tpot = check.step_ms.size() > 1 ? decode / double(check.step_ms.size() - 1) : 0.0;
+    j["measured"] = {{"ttft_ms", ttft}, {"tpot_ms", tpot},
+                     {"tokens_per_s", tpot > 0 ? plan.workload.batch / (tpot / 1000.0) : 0.0}, {"step_ms", check.step_ms}};
+    j["predicted"] = {{"ttft_ms", predicted.ttft_ms}, {"tpot_ms", predicted.tpot_ms}, {"tokens_per_s", predicted.tokens_per_s},
+                      {"gpu", plan.topology.gpu.name}};
+    j["max_rel_error"] = check.max_relative_error;
+    j["tokens_match"] = check.tokens_match;
+    j["traffic_exact"] = check.traffic_differences.empty();
+    j["traffic_differences"] = check.traffic_differences;
+    return j;
+}
+
+OrderedJson error_event(const std::string& message, const std::string& status)
+{
+    OrderedJson j = event("error");
+    j["status"] = status;
+    j["message"] = message;
+    return j;
+}
+
+OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title)
+{
+    OrderedJson events = OrderedJson::array();
+    events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 0}, {"args", {{"name", title}}}});
+    for (std::size_t rank = 0; rank < run.logs.size(); ++rank) {
+        events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", rank},
+                          {"args", {{"name", "rank " + std::to_string(rank)}}}});
+        for (const auto& op : run.logs[rank].ops)
+            events.push_back({{"name", op.name}, {"cat", "compute," + op.kind}, {"ph", "X"}, {"pid", 0}, {"tid", rank},
+                              {"ts", op.start_us}, {"dur", op.us},
+                              {"args", {{"step", op.step}, {"layer", op.layer}, {"kind", op.kind}}}});
+        for (const auto& c : run.logs[rank].records)
+            events.push_back({{"name", to_string(c.kind) + " " + c.group}, {"cat", "communication"}, {"ph", "X"}, {"pid", 0},
+                              {"tid", rank}, {"ts", c.start_us}, {"dur", c.seconds * 1e6},
+                              {"args", {{"step", c.step}, {"bytes", c.payload}, {"group_size", c.group_size},
+                                        {"sent", c.sent}, {"received", c.received}}}});
+    }
+    OrderedJson trace;
+    trace["traceEvents"] = events;
+    trace["displayTimeUnit"] = "ms";
+    return trace;
+}
+
+} // namespace shard::cpu
