@@ -204,10 +204,16 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     for (std::int64_t v = 0; v < vl && m_vocabBegin + v < m.vocab; ++v)
         std::copy_n(E.data.begin() + (m_vocabBegin + v) * h, h, m_embed.data.begin() + v * h);
     m_head = Matrix{h, vl, Vec(std::size_t(h * vl), 0.0f)};
-    for (std::int64_t v = 0; v < vl && m_vocabBegin + v < m.vocab; ++v)
+    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - m_vocabBegin, 0, vl);
+    if (m.tied_embeddings) {
+        for (std::int64_t v = 0; v < valid; ++v)
+            for (std::int64_t c = 0; c < h; ++c)
+                m_head.data[c * vl + v] = E.data[(m_vocabBegin + v) * h + c];
+    } else {
+        const Matrix& head = weights.get("lm_head");
         for (std::int64_t c = 0; c < h; ++c)
-            m_head.data[c * vl + v] = m.tied_embeddings ? E.data[(m_vocabBegin + v) * h + c]
-                                                        : weights.get("lm_head").data[c * m.vocab + m_vocabBegin + v];
+            std::copy_n(head.data.begin() + c * m.vocab + m_vocabBegin, valid, m_head.data.begin() + c * vl);
+    }
 }
 
 std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy, const ShardGeometry& geometry)
