@@ -259,6 +259,15 @@ private slots:
         QCOMPARE(ranks, 4);
     }
 
+    void runSummaPlan()
+    {
+        const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
+                                 QStringLiteral("--steps"), QStringLiteral("3")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("Broadcast"));
+        QVERIFY(r.out.contains("byte-exact on every rank and step"));
+    }
+
     void runJsonSpeaksTheEventProtocol()
     {
         const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
@@ -288,9 +297,9 @@ private slots:
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QByteArray>("message");
-        QTest::addRow("2d not yet on cpu")
-            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json")}
-            << QByteArray("is not implemented in it yet");
+        QTest::addRow("mla on the cpu")
+            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")}
+            << QByteArray("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
         QTest::addRow("cuda backend")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                            QStringLiteral("--backend"), QStringLiteral("cuda")}

@@ -129,8 +129,10 @@ void StepBuilder::Writer::norm_stats(const std::string& name, std::string axis, 
     if (group <= 1)
         return;
     // fp32 sum of squares (RMSNorm), plus the sum for the mean (LayerNorm).
+    // The few floats are padded to a multiple of the group so the ring's chunks are equal.
     const std::int64_t stats = b.model().norm == NormKind::LayerNorm ? 2 : 1;
-    collective(name, OpKind::Norm, CollectiveKind::AllReduce, std::move(axis), group, stride, rows * stats * 4);
+    const std::int64_t floats = (rows * stats + group - 1) / group * group;
+    collective(name, OpKind::Norm, CollectiveKind::AllReduce, std::move(axis), group, stride, floats * 4);
 }
 
 void StepBuilder::Writer::note_activation(std::int64_t bytes)

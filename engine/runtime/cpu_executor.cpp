@@ -2,6 +2,7 @@
 
 #include "inprocess_communicator.h"
 #include "kernels.h"
+#include "grid_model.h"
 #include "sharded_model.h"
 
 #include "cost/shard_geometry.h"
@@ -65,6 +66,34 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                 for (const int rank : members)
                     groups.comms[rank].tp = groups.make(world, id, "tp", members, rank, &logs[rank], false);
                 ++id;
+            }
+        }
+        const int rank_of_shape = int(s.tensor_shape.size());
+        if (rank_of_shape > 1) {
+            // One group per axis of the grid: members differ only in that coordinate.
+            for (int replica = 0; replica < s.dp; ++replica) {
+                const int block = base + replica * T;
+                for (int axis = 0; axis < rank_of_shape; ++axis) {
+                    int stride = 1;
+                    for (int a = axis + 1; a < rank_of_shape; ++a)
+                        stride *= s.tensor_shape[a];
+                    const int size = s.tensor_shape[axis];
+                    for (int u = 0; u < T; ++u) {
+                        if ((u / stride) % size != 0)
+                            continue; // u is the first member of its group
+                        std::vector<int> members;
+                        for (int k = 0; k < size; ++k)
+                            members.push_back(block + u + k * stride);
+                        const bool last = axis == rank_of_shape - 1;
+                        const bool second = axis == rank_of_shape - 2;
+                        const char* name = last ? "tp_col" : second ? "tp_row" : "tp_z";
+                        for (const int rank : members) {
+                            Communicator* c = groups.make(world, id, name, members, rank, &logs[rank], false);
+                            (last ? groups.comms[rank].row : second ? groups.comms[rank].col : groups.comms[rank].depth) = c;
+                        }
+                        ++id;
+                    }
+                }
             }
         }
         if (s.ep > 1) {
@@ -147,7 +176,11 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
         place.stage = rank / stage_size;
         place.replica = (rank % stage_size) / T;
         place.tensor = rank % T;
-        ShardedModel model(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
+        std::unique_ptr<RankModel> model;
+        if (tensor_rank(s.tensor_mode) > 1)
+            model = std::make_unique<GridModel>(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
+        else
+            model = std::make_unique<ShardedModel>(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
         const int B = g.batch_per_replica;
         const int first_global = place.replica * B;
         std::vector<std::int64_t> current(static_cast<std::size_t>(B)); // last sampled token per replica sequence
@@ -169,7 +202,7 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
                     else
                         tokens.push_back(current[b]);
                 }
-                const auto out = model.step(tokens, first, g.seqs_per_micro, position, Tn);
+                const auto out = model->step(tokens, first, g.seqs_per_micro, position, Tn);
                 if (!out)
                     continue;
                 for (int b = 0; b < g.seqs_per_micro; ++b)

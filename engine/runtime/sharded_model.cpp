@@ -218,9 +218,12 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
 
 std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy, const ShardGeometry& geometry)
 {
-    if (tensor_rank(strategy.tensor_mode) > 1)
-        return "the CPU executor runs 1D layouts so far; " + strategy.label() + " (" + to_string(strategy.tensor_mode)
-               + ") is not implemented in it yet";
+    if (tensor_rank(strategy.tensor_mode) > 1) {
+        if (model.is_moe())
+            return "2D / 3D layouts of MoE layers are not implemented in the CPU executor";
+        if (model.qkv_bias || model.out_bias || model.mlp_bias || model.norm == NormKind::LayerNorm)
+            return "2D / 3D layouts of models with biases or LayerNorm are not implemented in the CPU executor yet";
+    }
     if (model.is_moe() && strategy.ep > 1 && geometry.expert_tp > 1)
         return "the CPU executor runs expert parallelism with expert-TP 1 so far; " + strategy.label() + " has expert-TP "
                + std::to_string(geometry.expert_tp);

@@ -2,6 +2,7 @@
 
 #include "communicator.h"
 #include "model_weights.h"
+#include "rank_model.h"
 #include "reference_model.h"
 
 #include "cost/shard_geometry.h"
@@ -21,7 +22,10 @@ struct RankPlace {
 
 // The communicators a rank takes part in; null where the group has one member.
 struct RankComms {
-    Communicator* tp = nullptr;       // the tensor group
+    Communicator* tp = nullptr;       // the tensor group (1D), or every device of a 2D/3D grid
+    Communicator* row = nullptr;      // 2D/3D: devices that differ in the column index (axis tp_col)
+    Communicator* col = nullptr;      // 2D/3D: devices that differ in the row index (axis tp_row)
+    Communicator* depth = nullptr;    // 2.5D/3D: devices that differ in the depth / z index
     Communicator* ep = nullptr;       // expert-parallel group
     Communicator* routing = nullptr;  // the same members, for routing metadata (control)
     Communicator* prev = nullptr;     // pair with the previous stage (this rank is member 1)
@@ -35,17 +39,17 @@ std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strat
 // with sequence parallelism, attention data parallel), with pipeline stages, replicas and
 // expert parallelism. It runs the same collectives, in the same order and sizes, as the
 // planner's StepBuilder predicts for the strategy.
-class ShardedModel {
+class ShardedModel final : public RankModel {
 public:
     ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry, RankPlace place,
                  RankComms comms, int max_context, RankLog* log = nullptr);
-    ~ShardedModel();
+    ~ShardedModel() override;
 
     // One microbatch: `seqs` sequences (replica-local indices first_seq...) of T tokens at
     // `position`. Stage 0 reads `tokens`; later stages receive activations. The last stage
     // returns the final hidden states and greedy tokens of its sequences.
     std::optional<StepOutput> step(const std::vector<std::int64_t>& tokens, int first_seq, int seqs,
-                                   std::int64_t position, int T);
+                                   std::int64_t position, int T) override;
 
     struct Layer;
 
