@@ -204,11 +204,14 @@ void StepBuilder::moe_part(Writer& w, const StepShape& step) const
         w.gemm("shared_experts.down", OpKind::SharedExperts, routed, sf, h, sf * h);
     }
 
-    const std::int64_t slot_bytes = local * k * h * e;
+    // With expert TP the etp devices first gather their tokens, so each dispatches the same
+    // token slots to its counterparts and every collective has a size known in advance.
+    const bool expert_tp = ep > 1 && etp > 1;
+    const std::int64_t slot_bytes = (expert_tp ? etp : 1) * local * k * h * e;
+    if (expert_tp)
+        w.collective("experts.gather", OpKind::Experts, CollectiveKind::AllGather, "etp", etp, 1, etp * local * h * e);
     if (ep > 1)
         w.collective("experts.dispatch", OpKind::Experts, CollectiveKind::AllToAll, "ep", ep, etp, slot_bytes);
-    if (ep > 1 && etp > 1)
-        w.collective("experts.gather", OpKind::Experts, CollectiveKind::AllGather, "etp", etp, 1, etp * slot_bytes);
     // Balanced routing: every device receives as many token slots as it sends.
     const double rows = ep > 1 ? double(etp) * local * k : double(M) * k;
     const double stage_tokens = ep > 1 ? double(local) * g.t * m_strategy.dp : double(M);
@@ -219,10 +222,10 @@ void StepBuilder::moe_part(Writer& w, const StepShape& step) const
     w.gemm("experts.up", OpKind::Experts, per_expert, h, gm * ef, std::int64_t(g.experts_local) * h * gm * ef, active);
     w.elementwise("experts.act", OpKind::Experts, rows * (gm + 1) * ef * e);
     w.gemm("experts.down", OpKind::Experts, per_expert, ef, h, std::int64_t(g.experts_local) * ef * h, active);
-    if (ep > 1 && etp > 1)
-        w.collective("experts.reduce", OpKind::Experts, CollectiveKind::ReduceScatter, "etp", etp, 1, etp * slot_bytes);
     if (ep > 1)
         w.collective("experts.combine", OpKind::Experts, CollectiveKind::AllToAll, "ep", ep, etp, slot_bytes);
+    if (expert_tp)
+        w.collective("experts.reduce", OpKind::Experts, CollectiveKind::ReduceScatter, "etp", etp, 1, etp * local * h * e);
     w.elementwise("experts.weighted_sum", OpKind::Experts, double(routed) * (k + 1) * h * e);
     if (ep == 1 && t > 1)
         w.collective("experts", OpKind::Experts, sp || data ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce,

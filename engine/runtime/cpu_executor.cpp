@@ -107,6 +107,14 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                 }
                 id += 2;
             }
+            for (int e = 0; e < s.ep && g.expert_tp > 1; ++e) {
+                std::vector<int> members;
+                for (int r = 0; r < g.expert_tp; ++r)
+                    members.push_back(base + e * g.expert_tp + r);
+                for (const int rank : members)
+                    groups.comms[rank].etp = groups.make(world, id, "etp", members, rank, &logs[rank], false);
+                ++id;
+            }
         }
         if (stage + 1 < s.pp) {
             for (int offset = 0; offset < stage_size; ++offset) {
@@ -144,7 +152,7 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
     const ShardGeometry g = shard_geometry(m, s, w);
     if (!g.feasible())
         throw Error("cannot run " + s.label() + " on " + m.name + ": " + g.reject);
-    if (const auto why = cpu_unsupported_layout(m, s, g); !why.empty())
+    if (const auto why = cpu_unsupported_layout(m, s); !why.empty())
         throw Error("cannot run " + s.label() + " on " + m.name + ": " + why);
     const int steps = steps_of(plan, options.decode_steps);
     const int max_context = w.prompt + steps;

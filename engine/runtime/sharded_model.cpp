@@ -74,7 +74,7 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     , m_log(log)
     , m_t(strategy.tensor_size())
 {
-    if (const auto why = cpu_unsupported_layout(m_model, strategy, geometry); !why.empty())
+    if (const auto why = cpu_unsupported_layout(m_model, strategy); !why.empty())
         throw Error(why);
     const ModelSpec& m = m_model;
     const TensorMode mode = strategy.tensor_mode;
@@ -181,11 +181,12 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
             if (ep == 1) { // tensor-parallel experts: every expert, a 1/t slice of each
                 for (int e = 0; e < moe.experts; ++e)
                     L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, t, r);
-            } else {
+            } else { // this EP rank's experts, a 1/etp slice of each
+                const int etp = geometry.expert_tp;
                 const int stage_offset = place.replica * t + r;
-                const int ep_index = stage_offset / geometry.expert_tp;
+                const int ep_index = stage_offset / etp;
                 for (int e = ep_index * geometry.experts_local; e < (ep_index + 1) * geometry.experts_local; ++e)
-                    L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, 1, 0);
+                    L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, etp, stage_offset % etp);
             }
             if (moe.shared_experts > 0)
                 L.shared = load_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep == 1 ? t : 1,
@@ -216,7 +217,7 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     }
 }
 
-std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy, const ShardGeometry& geometry)
+std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy)
 {
     if (tensor_rank(strategy.tensor_mode) > 1) {
         if (model.is_moe())
@@ -224,9 +225,6 @@ std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strat
         if (model.qkv_bias || model.out_bias || model.mlp_bias || model.norm == NormKind::LayerNorm)
             return "2D / 3D layouts of models with biases or LayerNorm are not implemented in the CPU executor yet";
     }
-    if (model.is_moe() && strategy.ep > 1 && geometry.expert_tp > 1)
-        return "the CPU executor runs expert parallelism with expert-TP 1 so far; " + strategy.label() + " has expert-TP "
-               + std::to_string(geometry.expert_tp);
     return {};
 }
 

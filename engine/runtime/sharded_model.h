@@ -27,13 +27,14 @@ struct RankComms {
     Communicator* col = nullptr;      // 2D/3D: devices that differ in the row index (axis tp_row)
     Communicator* depth = nullptr;    // 2.5D/3D: devices that differ in the depth / z index
     Communicator* ep = nullptr;       // expert-parallel group
+    Communicator* etp = nullptr;      // expert tensor-parallel group (EP x TP)
     Communicator* routing = nullptr;  // the same members, for routing metadata (control)
     Communicator* prev = nullptr;     // pair with the previous stage (this rank is member 1)
     Communicator* next = nullptr;     // pair with the next stage (this rank is member 0)
 };
 
 // Why the CPU executor cannot run a (valid) layout yet, or empty.
-std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy, const ShardGeometry& geometry);
+std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy);
 
 // One rank's shard of a model under a 1D strategy (none, column, row, Megatron, Megatron
 // with sequence parallelism, attention data parallel), with pipeline stages, replicas and

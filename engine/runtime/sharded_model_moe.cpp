@@ -84,11 +84,27 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
             }
         }
     } else {
-        // Dispatch: this rank's token slots, grouped by the EP rank that owns the expert.
-        const std::int64_t slots = routed * k;
+        // Expert TP: the etp group gathers its tokens first; each member then dispatches the
+        // same slots to its counterparts, which hold a 1/etp slice of every local expert.
+        const int etp = m_geometry.expert_tp;
+        const int etp_index = (m_place.replica * t + r) % etp;
+        Vec gathered;
+        Routing gathered_routing;
+        if (etp > 1) {
+            gathered.resize(hn.size() * etp);
+            m_comms.etp->all_gather(hn, gathered);
+            Vec g_logits(gathered.size() / h * moe.experts);
+            gemm(gathered, L.router.data, g_logits, std::int64_t(gathered.size()) / h, h, moe.experts);
+            gathered_routing = route_tokens(g_logits, std::int64_t(gathered.size()) / h, moe.experts, k);
+        }
+        const Vec& tokens = etp > 1 ? gathered : hn;
+        const Routing& route = etp > 1 ? gathered_routing : routing;
+        const std::int64_t token_rows = std::int64_t(tokens.size()) / h;
+        // Dispatch: token slots grouped by the EP rank that owns the expert.
+        const std::int64_t slots = token_rows * k;
         std::vector<std::int64_t> order(static_cast<std::size_t>(slots));
         std::iota(order.begin(), order.end(), 0);
-        auto owner = [&](std::int64_t slot) { return routing.experts[slot] / m_geometry.experts_local; };
+        auto owner = [&](std::int64_t slot) { return route.experts[slot] / m_geometry.experts_local; };
         std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return owner(a) < owner(b); });
         std::vector<std::int64_t> counts(ep, 0);
         std::vector<std::int64_t> id_counts(ep, 0);
@@ -96,8 +112,8 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
         Vec ids(static_cast<std::size_t>(slots));
         for (std::int64_t s = 0; s < slots; ++s) {
             const std::int64_t slot = order[s];
-            std::copy_n(hn.begin() + (slot / k) * h, h, send.begin() + s * h);
-            ids[s] = float(routing.experts[slot]);
+            std::copy_n(tokens.begin() + (slot / k) * h, h, send.begin() + s * h);
+            ids[s] = float(route.experts[slot]);
             counts[owner(slot)] += h;
             id_counts[owner(slot)] += 1;
         }
@@ -120,7 +136,7 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
             for (std::int64_t i = 0; i < count; ++i)
                 std::copy_n(received.begin() + rows[i] * h, h, in.begin() + i * h);
             run_expert(m, e, in, res, count);
-            if (!e.down_bias.data.empty())
+            if (etp_index == 0 && !e.down_bias.data.empty())
                 add_bias(res, e.down_bias.data, count, h);
             for (std::int64_t i = 0; i < count; ++i)
                 std::copy_n(res.begin() + i * h, h, results.begin() + rows[i] * h);
@@ -129,12 +145,17 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
         // Combine: every slot goes back to the rank it came from, in the order it was sent.
         Vec returned(send.size());
         m_comms.ep->all_to_allv(results, recv_counts, returned, counts);
+        Vec yg(tokens.size(), 0.0f);
         for (std::int64_t s = 0; s < slots; ++s) {
             const std::int64_t slot = order[s];
-            const float w = routing.weights[slot];
+            const float w = route.weights[slot];
             for (std::int64_t c = 0; c < h; ++c)
-                y[(slot / k) * h + c] += w * returned[s * h + c];
+                yg[(slot / k) * h + c] += w * returned[s * h + c];
         }
+        if (etp > 1) // sum the etp slices and hand each member its own tokens back
+            m_comms.etp->reduce_scatter(yg, y);
+        else
+            y = std::move(yg);
     }
     if (moe.shared_experts > 0) {
         ScopedOp shared_timer(m_log, "shared_experts", "shared_experts", L.index);
