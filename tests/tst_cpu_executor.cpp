@@ -2,6 +2,7 @@
 // greedy tokens, and moves exactly the bytes the planner predicted.
 #include "runtime/cpu_executor.h"
 #include "runtime/inprocess_communicator.h"
+#include "runtime/safetensors.h"
 #include "runtime/traffic_check.h"
 
 #include "cost/estimate.h"
@@ -10,6 +11,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 using namespace shard;
@@ -251,6 +253,85 @@ private slots:
                 cancel = true;
         };
         QVERIFY_THROWS_EXCEPTION(Cancelled, run_cpu(plan, weightsOf("tiny-dense"), options));
+    }
+
+    void safetensorsRoundTripRunsTheSameModel()
+    {
+        QTemporaryDir dir;
+        const std::string path = dir.filePath(QStringLiteral("tiny-moe.safetensors")).toStdString();
+        const ModelWeights& generated = weightsOf("tiny-moe");
+        save_safetensors(generated, path);
+        const ModelWeights loaded = load_safetensors(generated.model(), path);
+        QCOMPARE(loaded.parameter_count(), generated.parameter_count());
+        for (const auto& [name, m] : generated.tensors())
+            QVERIFY2(loaded.get(name).data == m.data, name.c_str());
+        const Plan plan = makePlan("tiny-moe", TensorMode::Megatron1D, 2, 1, 1, 2);
+        CpuRunOptions options;
+        options.decode_steps = 4;
+        const CpuRunResult a = run_cpu(plan, generated, options);
+        const CpuRunResult b = run_cpu(plan, loaded, options);
+        for (std::size_t s = 0; s < a.steps.size(); ++s) {
+            QCOMPARE(b.steps[s].next_tokens, a.steps[s].next_tokens);
+            QCOMPARE(b.steps[s].hidden, a.steps[s].hidden);
+        }
+    }
+
+    void brokenSafetensors_data()
+    {
+        QTest::addColumn<int>("damage");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("truncated data") << 0 << QStringLiteral("does not fit its shape or the file (truncated?)");
+        QTest::addRow("tiny file") << 1 << QStringLiteral("not a safetensors file");
+        QTest::addRow("header past the end") << 2 << QStringLiteral("runs past the end");
+        QTest::addRow("missing tensor") << 3 << QStringLiteral("tensor 'layers.0.q' is missing");
+        QTest::addRow("wrong shape") << 4 << QStringLiteral("tensor 'embed' has shape [1024,100]");
+        QTest::addRow("bad header json") << 5 << QStringLiteral("header: malformed JSON at line 1");
+    }
+
+    void brokenSafetensors()
+    {
+        QFETCH(int, damage);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        const std::string path = dir.filePath(QStringLiteral("w.safetensors")).toStdString();
+        const ModelWeights& w = weightsOf("tiny-dense");
+        save_safetensors(w, path);
+        std::string bytes = read_text_file(path);
+        std::uint64_t size = 0;
+        std::memcpy(&size, bytes.data(), 8);
+        std::string header = bytes.substr(8, size);
+        auto rewrite_header = [&](const std::string& h) {
+            std::string padded = h;
+            padded.append(size > h.size() ? size - h.size() : 0, ' ');
+            const std::uint64_t n = padded.size();
+            bytes = std::string(reinterpret_cast<const char*>(&n), 8) + padded + bytes.substr(8 + size);
+        };
+        if (damage == 0) {
+            bytes.resize(bytes.size() - 100);
+        } else if (damage == 1) {
+            bytes = "abc";
+        } else if (damage == 2) {
+            const std::uint64_t huge = 1ull << 40;
+            std::memcpy(bytes.data(), &huge, 8);
+        } else if (damage == 3) {
+            const auto at = header.find("\"layers.0.q\"");
+            header.replace(at, 12, "\"layers.0.Q\"");
+            rewrite_header(header);
+        } else if (damage == 4) {
+            const auto at = header.find("\"shape\":[1024,288]");
+            QVERIFY(at != std::string::npos);
+            header.replace(at, 18, "\"shape\":[1024,100]");
+            rewrite_header(header);
+        } else {
+            rewrite_header("{\"broken\": ");
+        }
+        write_text_file(path, bytes);
+        try {
+            load_safetensors(w.model(), path);
+            QFAIL("a broken file loaded");
+        } catch (const Error& e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(message), e.what());
+        }
     }
 
     void ringAllReduceMovesNcclRingBytes()

@@ -2,6 +2,7 @@
 
 #include "runtime/cpu_executor.h"
 #include "runtime/run_report.h"
+#include "runtime/safetensors.h"
 
 #include "cost/estimate.h"
 #include "core/units.h"
@@ -27,6 +28,7 @@ struct RunArgs {
     std::string file;
     std::string backend = "cpu";
     std::string trace;
+    std::string weights;
     int steps = -1;
     std::uint64_t seed = 42;
 };
@@ -169,7 +171,8 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     };
     cpu::CpuRunResult run;
     try {
-        const cpu::ModelWeights weights(plan.model, args.seed);
+        const cpu::ModelWeights weights = args.weights.empty() ? cpu::ModelWeights(plan.model, args.seed)
+                                                               : cpu::load_safetensors(plan.model, args.weights);
         run = cpu::run_cpu(plan, weights, run_options);
         if (!options.json)
             std::cerr << "\n";
@@ -213,6 +216,7 @@ void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exi
     run->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of every rank's ops and collectives");
     run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
     run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
+    run->add_option("--weights", args->weights, "Read the weights from a .safetensors file (ShardStudio tensor names)");
     run->callback([&options, &exit_code, args] { exit_code = run_plan_file(*args, options); });
 }
 

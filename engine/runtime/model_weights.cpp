@@ -141,6 +141,17 @@ const Matrix& ModelWeights::get(const std::string& name) const
     return it->second;
 }
 
+void ModelWeights::assign(const std::string& name, std::vector<float> values)
+{
+    auto it = m_tensors.find(name);
+    if (it == m_tensors.end())
+        throw Error("no weight tensor '" + name + "' in " + m_model.name);
+    if (values.size() != it->second.data.size())
+        throw Error("tensor '" + name + "' needs " + std::to_string(it->second.data.size()) + " values, got "
+                    + std::to_string(values.size()));
+    it->second.data = std::move(values);
+}
+
 std::int64_t ModelWeights::parameter_count() const
 {
     std::int64_t total = 0;

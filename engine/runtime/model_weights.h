@@ -35,6 +35,8 @@ public:
     const std::map<std::string, Matrix>& tensors() const { return m_tensors; }
 
     static std::string layer(int index, const std::string& name) { return "layers." + std::to_string(index) + "." + name; }
+    // Replaces a tensor's values (same shape), for loading from a file.
+    void assign(const std::string& name, std::vector<float> values);
 
 private:
     void add(const std::string& name, std::int64_t rows, std::int64_t cols, float scale);
