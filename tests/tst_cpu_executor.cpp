@@ -19,12 +19,48 @@ using namespace shard::cpu;
 
 namespace {
 
+// A GPT-2-style model (LayerNorm, learned positions, biases everywhere, plain GELU MLP, tied
+// embeddings, a vocabulary that pads) and a Qwen3-style one (qk-norm), beside the presets.
+ModelSpec customModel(const std::string& id)
+{
+    ModelSpec m = PresetLibrary::instance().model("tiny-dense");
+    m.id = id;
+    m.name = id;
+    if (id == "tiny-gpt2") {
+        m.family = "gpt2";
+        m.layers = 2;
+        m.hidden = 96;
+        m.heads = 12;
+        m.kv_heads = 12;
+        m.head_dim = 8;
+        m.ffn = 384;
+        m.gated_mlp = false;
+        m.activation = Activation::GELUTanh;
+        m.qkv_bias = m.out_bias = m.mlp_bias = true;
+        m.norm = NormKind::LayerNorm;
+        m.position = PositionKind::Learned;
+        m.max_context = 128;
+        m.tied_embeddings = true;
+        m.vocab = 501;
+    } else if (id == "tiny-qk-norm") {
+        m.family = "qwen3";
+        m.qk_norm = true;
+        m.kv_heads = 24;
+    }
+    return m;
+}
+
+ModelSpec modelOf(const std::string& id)
+{
+    return id.rfind("tiny-gpt2", 0) == 0 || id == "tiny-qk-norm" ? customModel(id) : PresetLibrary::instance().model(id);
+}
+
 Plan makePlan(const char* model, TensorMode mode, int t, int pp = 1, int dp = 1, int ep = 1,
               AttentionMode attention = AttentionMode::Heads, int batch = 8)
 {
     Plan plan;
     plan.name = "test";
-    plan.model = PresetLibrary::instance().model(model);
+    plan.model = modelOf(model);
     plan.topology = PresetLibrary::instance().topology("2x-dgx-h100");
     plan.workload.batch = batch;
     plan.workload.prompt = 32;
@@ -45,7 +81,7 @@ const ModelWeights& weightsOf(const std::string& id)
     static std::map<std::string, std::unique_ptr<ModelWeights>> cache;
     auto& w = cache[id];
     if (!w)
-        w = std::make_unique<ModelWeights>(PresetLibrary::instance().model(id), 42);
+        w = std::make_unique<ModelWeights>(modelOf(id), 42);
     return *w;
 }
 
@@ -182,6 +218,48 @@ private slots:
         plan.strategy.tensor_mode = TensorMode(mode);
         plan.strategy.tensor_shape.assign(shape.begin(), shape.end());
         checkRun(plan, "tiny-dense");
+    }
+
+    void otherFamilies_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("mode");
+        QTest::addColumn<int>("t");
+        QTest::addColumn<int>("pp");
+        QTest::addColumn<int>("dp");
+        QTest::addColumn<bool>("attentionDP");
+        for (const QString& m : {QStringLiteral("tiny-gpt2"), QStringLiteral("tiny-qk-norm")}) {
+            const QByteArray n = m.toLatin1();
+            QTest::addRow("%s single", n.constData()) << m << int(TensorMode::Megatron1D) << 1 << 1 << 1 << false;
+            QTest::addRow("%s megatron p=2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 1 << 1 << false;
+            QTest::addRow("%s megatron p=4", n.constData()) << m << int(TensorMode::Megatron1D) << 4 << 1 << 1 << false;
+            QTest::addRow("%s megatron+sp p=4", n.constData()) << m << int(TensorMode::MegatronSP) << 4 << 1 << 1 << false;
+            QTest::addRow("%s column p=4", n.constData()) << m << int(TensorMode::Column1D) << 4 << 1 << 1 << false;
+            QTest::addRow("%s row p=2", n.constData()) << m << int(TensorMode::Row1D) << 2 << 1 << 1 << false;
+            QTest::addRow("%s attention-dp p=2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 1 << 1 << true;
+            QTest::addRow("%s pp2 x tp2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 2 << 1 << false;
+            QTest::addRow("%s dp2 x tp2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 1 << 2 << false;
+        }
+        QTest::addRow("tiny-qk-norm 2d summa 2x2") << QStringLiteral("tiny-qk-norm") << int(TensorMode::Summa2D) << 0 << 1
+                                                   << 1 << false;
+    }
+
+    void otherFamilies()
+    {
+        QFETCH(QString, model);
+        QFETCH(int, mode);
+        QFETCH(int, t);
+        QFETCH(int, pp);
+        QFETCH(int, dp);
+        QFETCH(bool, attentionDP);
+        const std::string id = model.toStdString();
+        Plan plan = makePlan(id.c_str(), TensorMode(mode), t, pp, dp, 1,
+                             attentionDP ? AttentionMode::Data : AttentionMode::Heads);
+        if (t == 0) {
+            plan.strategy.tensor_mode = TensorMode(mode);
+            plan.strategy.tensor_shape = {2, 2};
+        }
+        checkRun(plan, id);
     }
 
     void refusedBeforeAnyThreadStarts_data()
