@@ -2,9 +2,12 @@
 #include "core/hf_import.h"
 #include "core/presets.h"
 
+#include "test_support.h"
+
 #include <QtTest>
 
 using namespace shard;
+using shard::test::errorOf;
 
 namespace {
 
@@ -13,15 +16,6 @@ std::string fixture(const QString& name)
     return (QStringLiteral(SHARD_TEST_FIXTURES "/hf/") + name).toStdString();
 }
 
-QString errorOf(const std::function<void()>& action)
-{
-    try {
-        action();
-    } catch (const Error& e) {
-        return QString::fromUtf8(e.what());
-    }
-    return QString();
-}
 
 } // namespace
 

@@ -2,9 +2,12 @@
 #include "core/plan.h"
 #include "core/presets.h"
 
+#include "test_support.h"
+
 #include <QtTest>
 
 using namespace shard;
+using shard::test::errorOf;
 
 namespace {
 
@@ -22,15 +25,6 @@ Plan makePlan()
     return plan;
 }
 
-QString errorOf(const std::function<void()>& action)
-{
-    try {
-        action();
-    } catch (const Error& e) {
-        return QString::fromUtf8(e.what());
-    }
-    return QString();
-}
 
 } // namespace
 

@@ -62,26 +62,6 @@ Matrix fused_gate_up(const ModelWeights& w, const std::string& prefix, const Mod
     return out;
 }
 
-// AllGather output [t][rows][width] -> row-major [rows][t * width].
-Vec interleave(const Vec& blocks, int t, std::int64_t rows, std::int64_t width)
-{
-    Vec out(blocks.size());
-    for (int r = 0; r < t; ++r)
-        for (std::int64_t i = 0; i < rows; ++i)
-            std::copy_n(blocks.begin() + (r * rows + i) * width, width, out.begin() + (i * t + r) * width);
-    return out;
-}
-
-// Row-major [rows][t * width] -> [t][rows][width], so a ReduceScatter hands each rank its columns.
-Vec split_columns(const Vec& x, int t, std::int64_t rows, std::int64_t width)
-{
-    Vec out(x.size());
-    for (int r = 0; r < t; ++r)
-        for (std::int64_t i = 0; i < rows; ++i)
-            std::copy_n(x.begin() + (i * t + r) * width, width, out.begin() + (r * rows + i) * width);
-    return out;
-}
-
 } // namespace
 
 
@@ -98,6 +78,7 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
     , m_maxContext(max_context)
     , m_log(log)
     , m_mode(strategy.tensor_mode)
+    , m_head(weights, geometry.vocab_padded, strategy.tensor_size(), place.tensor)
 {
     const ModelSpec& m = m_model;
     const auto& shape = strategy.tensor_shape;
@@ -166,15 +147,6 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
     m_embed = weights.get("embed").slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
     if (m.position == PositionKind::Learned)
         m_positions = weights.get("positions").slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
-    const std::int64_t vl = geometry.vocab_padded / T;
-    m_vocabBegin = std::int64_t(u) * vl;
-    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - m_vocabBegin, 0, vl);
-    m_head = Matrix{h, vl, Vec(std::size_t(h * vl), 0.0f)};
-    const Matrix& E = weights.get("embed");
-    for (std::int64_t c = 0; c < h; ++c)
-        for (std::int64_t v = 0; v < valid; ++v)
-            m_head.data[c * vl + v] = m.tied_embeddings ? E.data[(m_vocabBegin + v) * h + c]
-                                                        : weights.get("lm_head").data[c * m.vocab + m_vocabBegin + v];
     (void)f;
 }
 

@@ -44,8 +44,7 @@ private:
     std::vector<Layer> m_layers;
     Matrix m_embed;      // [vocab, hidden chunk]
     Matrix m_positions;  // learned positions, [context, hidden chunk]
-    Matrix m_head;       // [hidden, vocab_padded / T]
-    std::int64_t m_vocabBegin = 0;
+    VocabParallelHead m_head;
 };
 
 } // namespace shard::cpu

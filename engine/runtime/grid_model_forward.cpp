@@ -126,7 +126,7 @@ StepOutput GridModel::head(const Vec& x, int seqs, int T)
         std::copy_n(x.begin() + (std::int64_t(b) * T + T - 1) * cw, cw, mine.begin() + b * cw);
     Vec all(mine.size() * Tn);
     m_comms.tp->all_gather(mine, all);
-    ScopedOp timer(m_log, "lm_head", "lm_head", -1);
+    ScopedOp timer(m_log, "gather_last", "lm_head", -1);
     Vec last(std::size_t(seqs * h));
     const auto& shape = m_strategy.tensor_shape;
     for (int u = 0; u < Tn; ++u) {
@@ -146,39 +146,8 @@ StepOutput GridModel::head(const Vec& x, int seqs, int T)
             std::copy_n(all.begin() + (std::int64_t(u) * seqs_local + b) * cw, cw,
                         last.begin() + (std::int64_t(blk) * seqs_local + b) * h + chunk * cw);
     }
-    const Matrix& fn = m_weights.get("final_norm");
-    const Matrix* fnb = m_weights.has("final_norm.bias") ? &m_weights.get("final_norm.bias") : nullptr;
-    norm(m, last, fn.data, fnb ? std::span<const float>(fnb->data) : std::span<const float>(), seqs, h);
-    const std::int64_t vl = m_head.cols;
-    Vec logits(std::size_t(std::int64_t(seqs) * vl));
-    gemm(last, m_head.data, logits, seqs, h, vl);
-    const float lowest = -std::numeric_limits<float>::infinity();
-    Vec pairs(std::size_t(seqs * 2));
-    for (int b = 0; b < seqs; ++b) {
-        for (std::int64_t v = 0; v < vl; ++v)
-            if (m_vocabBegin + v >= m.vocab)
-                logits[b * vl + v] = lowest;
-        const std::int64_t i = argmax({logits.data() + b * vl, std::size_t(vl)});
-        pairs[b * 2] = logits[b * vl + i];
-        pairs[b * 2 + 1] = float(m_vocabBegin + i);
-    }
     timer.stop();
-    Vec gathered(pairs.size() * Tn);
-    m_comms.tp->all_gather(pairs, gathered);
-    StepOutput result;
-    result.hidden = last;
-    result.next_tokens.resize(static_cast<std::size_t>(seqs));
-    for (int b = 0; b < seqs; ++b) {
-        float best = lowest;
-        std::int64_t index = 0;
-        for (int u = 0; u < Tn; ++u)
-            if (gathered[(u * seqs + b) * 2] > best) {
-                best = gathered[(u * seqs + b) * 2];
-                index = std::int64_t(gathered[(u * seqs + b) * 2 + 1]);
-            }
-        result.next_tokens[b] = index;
-    }
-    return result;
+    return m_head.finish(std::move(last), seqs, m_comms.tp, m_strategy.lm_head, m_log);
 }
 
 } // namespace shard::cpu

@@ -42,16 +42,6 @@ std::span<const float> span_of(const Matrix& m)
     return m.data;
 }
 
-// AllGather output [t][rows][width] -> row-major [rows][t * width].
-Vec interleave(const Vec& blocks, int t, std::int64_t rows, std::int64_t width)
-{
-    Vec out(blocks.size());
-    for (int r = 0; r < t; ++r)
-        for (std::int64_t i = 0; i < rows; ++i)
-            std::copy_n(blocks.begin() + (r * rows + i) * width, width, out.begin() + (i * t + r) * width);
-    return out;
-}
-
 std::int64_t ceil_div(std::int64_t a, std::int64_t b)
 {
     return (a + b - 1) / b;
@@ -73,6 +63,7 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     , m_maxContext(max_context)
     , m_log(log)
     , m_t(strategy.tensor_size())
+    , m_head(weights, geometry.vocab_padded, strategy.tensor_size(), place.tensor)
 {
     if (const auto why = cpu_unsupported_layout(m_model, strategy); !why.empty())
         throw Error(why);
@@ -204,17 +195,6 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     m_embed = Matrix{vl, h, Vec(std::size_t(vl * h), 0.0f)};
     for (std::int64_t v = 0; v < vl && m_vocabBegin + v < m.vocab; ++v)
         std::copy_n(E.data.begin() + (m_vocabBegin + v) * h, h, m_embed.data.begin() + v * h);
-    m_head = Matrix{h, vl, Vec(std::size_t(h * vl), 0.0f)};
-    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - m_vocabBegin, 0, vl);
-    if (m.tied_embeddings) {
-        for (std::int64_t v = 0; v < valid; ++v)
-            for (std::int64_t c = 0; c < h; ++c)
-                m_head.data[c * vl + v] = E.data[(m_vocabBegin + v) * h + c];
-    } else {
-        const Matrix& head = weights.get("lm_head");
-        for (std::int64_t c = 0; c < h; ++c)
-            std::copy_n(head.data.begin() + c * m.vocab + m_vocabBegin, valid, m_head.data.begin() + c * vl);
-    }
 }
 
 std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy)

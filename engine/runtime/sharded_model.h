@@ -3,6 +3,7 @@
 #include "communicator.h"
 #include "model_weights.h"
 #include "rank_model.h"
+#include "vocab_head.h"
 #include "reference_model.h"
 
 #include "cost/shard_geometry.h"
@@ -78,8 +79,8 @@ private:
     bool m_moeRowsSharded = false;  // Megatron attention feeding expert parallelism: padded row shards
     std::vector<Layer> m_layers;
     Matrix m_embed;        // this rank's vocabulary rows (padded)
-    Matrix m_head;         // [hidden, vocab_padded / t]
     std::int64_t m_vocabBegin = 0;
+    VocabParallelHead m_head;
 };
 
 } // namespace shard::cpu

@@ -207,64 +207,7 @@ StepOutput ShardedModel::head(Vec& x, int seqs, int T)
         for (int b = 0; b < seqs; ++b)
             std::copy_n(x.begin() + (std::int64_t(b) * T + T - 1) * h, h, last.begin() + b * h);
     }
-    ScopedOp head_timer(m_log, "lm_head", "lm_head", -1);
-    const Matrix& fn = m_weights.get("final_norm");
-    const Matrix* fnb = m_weights.has("final_norm.bias") ? &m_weights.get("final_norm.bias") : nullptr;
-    norm(m, last, fn.data, fnb ? std::span<const float>(fnb->data) : std::span<const float>(), seqs, h);
-
-    const std::int64_t vl = m_head.cols;
-    Vec logits(std::size_t(std::int64_t(seqs) * vl));
-    gemm(last, m_head.data, logits, seqs, h, vl);
-    const float lowest = -std::numeric_limits<float>::infinity();
-    for (int b = 0; b < seqs; ++b)
-        for (std::int64_t v = 0; v < vl; ++v)
-            if (m_vocabBegin + v >= m.vocab)
-                logits[b * vl + v] = lowest; // vocabulary padding never wins
-    StepOutput result;
-    result.hidden = last;
-    result.next_tokens.resize(static_cast<std::size_t>(seqs));
-    if (t == 1) {
-        for (int b = 0; b < seqs; ++b)
-            result.next_tokens[b] = argmax({logits.data() + b * vl, std::size_t(vl)});
-    } else if (m_strategy.lm_head == LmHeadMode::DistributedArgmax) {
-        head_timer.stop();
-        Vec pairs(std::size_t(seqs * 2));
-        for (int b = 0; b < seqs; ++b) {
-            const std::int64_t i = argmax({logits.data() + b * vl, std::size_t(vl)});
-            pairs[b * 2] = logits[b * vl + i];
-            pairs[b * 2 + 1] = float(m_vocabBegin + i); // exact below 2^24
-        }
-        Vec all(pairs.size() * t);
-        m_comms.tp->all_gather(pairs, all);
-        for (int b = 0; b < seqs; ++b) {
-            float best = lowest;
-            std::int64_t index = 0;
-            for (int rank = 0; rank < t; ++rank) { // ranks hold ascending vocab ranges: ties keep the lower index
-                const float value = all[(rank * seqs + b) * 2];
-                if (value > best) {
-                    best = value;
-                    index = std::int64_t(all[(rank * seqs + b) * 2 + 1]);
-                }
-            }
-            result.next_tokens[b] = index;
-        }
-    } else {
-        head_timer.stop();
-        Vec all(logits.size() * t);
-        m_comms.tp->all_gather(logits, all);
-        for (int b = 0; b < seqs; ++b) {
-            float best = lowest;
-            std::int64_t index = 0;
-            for (int rank = 0; rank < t; ++rank)
-                for (std::int64_t v = 0; v < vl; ++v)
-                    if (all[(rank * seqs + b) * vl + v] > best) {
-                        best = all[(rank * seqs + b) * vl + v];
-                        index = rank * vl + v;
-                    }
-            result.next_tokens[b] = index;
-        }
-    }
-    return result;
+    return m_head.finish(std::move(last), seqs, t > 1 ? m_comms.tp : nullptr, m_strategy.lm_head, m_log);
 }
 
 } // namespace shard::cpu
