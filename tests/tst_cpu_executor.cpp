@@ -242,6 +242,11 @@ private slots:
         }
         QTest::addRow("tiny-qk-norm 2d summa 2x2") << QStringLiteral("tiny-qk-norm") << int(TensorMode::Summa2D) << 0 << 1
                                                    << 1 << false;
+        // LayerNorm, learned positions and biases in the grids.
+        QTest::addRow("tiny-gpt2 2d summa 2x2") << QStringLiteral("tiny-gpt2") << int(TensorMode::Summa2D) << 0 << 1 << 1 << false;
+        QTest::addRow("tiny-gpt2 2d-ws 2x2") << QStringLiteral("tiny-gpt2") << int(TensorMode::WeightStationary2D) << 0 << 1 << 1
+                                             << false;
+        QTest::addRow("tiny-gpt2 3d 2^3") << QStringLiteral("tiny-gpt2") << int(TensorMode::Cube3D) << -3 << 1 << 1 << false;
     }
 
     void otherFamilies()
@@ -255,9 +260,9 @@ private slots:
         const std::string id = model.toStdString();
         Plan plan = makePlan(id.c_str(), TensorMode(mode), t, pp, dp, 1,
                              attentionDP ? AttentionMode::Data : AttentionMode::Heads);
-        if (t == 0) {
+        if (t <= 0) { // a grid: 2x2, or 2x2x2 for t == -3
             plan.strategy.tensor_mode = TensorMode(mode);
-            plan.strategy.tensor_shape = {2, 2};
+            plan.strategy.tensor_shape = t == 0 ? std::vector<int>{2, 2} : std::vector<int>{2, 2, 2};
         }
         checkRun(plan, id);
     }

@@ -22,18 +22,18 @@ Matrix block(const Matrix& m, std::int64_t r0, std::int64_t r1, std::int64_t c0,
 }
 
 // Q, K, V fused so that head group g's columns are contiguous: [Q_g | K_g | V_g] for each g.
-// Replicated KV heads are copied into every group that reads them.
-Matrix fused_qkv(const ModelWeights& w, int layer, const ModelSpec& m, int groups, int heads_local, int kv_local)
+// Replicated KV heads are copied into every group that reads them. Works on weights and on
+// their 1-row biases alike.
+Matrix fuse_heads(const Matrix& q, const Matrix& k, const Matrix& v, const ModelSpec& m, int groups, int heads_local,
+                  int kv_local)
 {
-    const Matrix& q = w.get(ModelWeights::layer(layer, "q"));
-    const Matrix& k = w.get(ModelWeights::layer(layer, "k"));
-    const Matrix& v = w.get(ModelWeights::layer(layer, "v"));
     const std::int64_t d = m.head_dim;
     const std::int64_t width = std::int64_t(heads_local + 2 * kv_local) * d;
-    Matrix out{m.hidden, width * groups, Vec(std::size_t(m.hidden * width * groups))};
+    const std::int64_t rows = q.rows;
+    Matrix out{rows, width * groups, Vec(std::size_t(rows * width * groups))};
     for (int g = 0; g < groups; ++g) {
         const std::int64_t first_kv = std::int64_t(g) * heads_local / (m.heads / m.kv_heads);
-        for (std::int64_t r = 0; r < m.hidden; ++r) {
+        for (std::int64_t r = 0; r < rows; ++r) {
             float* dst = out.data.data() + r * out.cols + g * width;
             std::copy_n(q.data.begin() + r * q.cols + g * heads_local * d, heads_local * d, dst);
             std::copy_n(k.data.begin() + r * k.cols + first_kv * d, kv_local * d, dst + heads_local * d);
@@ -45,21 +45,33 @@ Matrix fused_qkv(const ModelWeights& w, int layer, const ModelSpec& m, int group
 
 // Gate and up fused per output chunk: [gate_c | up_c] for each of `chunks`, so the
 // activation is local to the device holding chunk c. Plain MLPs keep `up` as it is.
-Matrix fused_gate_up(const ModelWeights& w, const std::string& prefix, const ModelSpec& m, int chunks)
+Matrix fuse_chunks(const Matrix* gate, const Matrix& up, int chunks)
 {
-    const Matrix& up = w.get(prefix + ".up");
-    if (!m.gated_mlp)
+    if (!gate)
         return up;
-    const Matrix& gate = w.get(prefix + ".gate");
     const std::int64_t f = up.cols;
     const std::int64_t cw = f / chunks;
-    Matrix out{m.hidden, 2 * f, Vec(std::size_t(m.hidden * 2 * f))};
-    for (std::int64_t r = 0; r < m.hidden; ++r)
+    Matrix out{up.rows, 2 * f, Vec(std::size_t(up.rows * 2 * f))};
+    for (std::int64_t r = 0; r < up.rows; ++r)
         for (int c = 0; c < chunks; ++c) {
-            std::copy_n(gate.data.begin() + r * f + c * cw, cw, out.data.begin() + r * 2 * f + c * 2 * cw);
+            std::copy_n(gate->data.begin() + r * f + c * cw, cw, out.data.begin() + r * 2 * f + c * 2 * cw);
             std::copy_n(up.data.begin() + r * f + c * cw, cw, out.data.begin() + r * 2 * f + c * 2 * cw + cw);
         }
     return out;
+}
+
+// Chunk `index` of `parts` of a 1-row bias, or empty when there is no bias.
+Matrix bias_chunk(const Matrix& bias, int parts, int index)
+{
+    if (bias.data.empty())
+        return {};
+    const std::int64_t w = bias.cols / parts;
+    return bias.slice_cols(index * w, (index + 1) * w);
+}
+
+Matrix maybe(const ModelWeights& w, const std::string& name)
+{
+    return w.has(name) ? w.get(name) : Matrix{};
 }
 
 } // namespace
@@ -127,18 +139,37 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
     for (int l = m_firstLayer; l < m_firstLayer + split[place.stage]; ++l) {
         Layer L;
         L.index = l;
-        L.input_norm = weights.get(ModelWeights::layer(l, "input_norm")).slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
-        L.post_norm = weights.get(ModelWeights::layer(l, "post_attention_norm")).slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
+        auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
+        const int chunk = col_chunk();
+        L.input_norm = bias_chunk(weights.get(name("input_norm")), parts, chunk);
+        L.input_norm_bias = bias_chunk(maybe(weights, name("input_norm.bias")), parts, chunk);
+        L.post_norm = bias_chunk(weights.get(name("post_attention_norm")), parts, chunk);
+        L.post_norm_bias = bias_chunk(maybe(weights, name("post_attention_norm.bias")), parts, chunk);
         if (m.qk_norm) {
-            L.q_norm = weights.get(ModelWeights::layer(l, "q_norm"));
-            L.k_norm = weights.get(ModelWeights::layer(l, "k_norm"));
+            L.q_norm = weights.get(name("q_norm"));
+            L.k_norm = weights.get(name("k_norm"));
         }
-        const Matrix qkv = fused_qkv(weights, l, m, hp, geometry.heads_local, geometry.kv_heads_local);
+        const int a_l = geometry.heads_local;
+        const int g_l = geometry.kv_heads_local;
+        const Matrix qkv = fuse_heads(weights.get(name("q")), weights.get(name("k")), weights.get(name("v")), m, hp, a_l, g_l);
         L.qkv_width = qkv.cols;
         L.qkv = store(qkv, true);
-        L.o = store(weights.get(ModelWeights::layer(l, "o")), false);
-        L.gate_up = store(fused_gate_up(weights, ModelWeights::layer(l, "mlp"), m, parts), true);
-        L.down = store(weights.get(ModelWeights::layer(l, "mlp.down")), false);
+        if (m.qkv_bias)
+            L.qkv_bias = bias_chunk(fuse_heads(weights.get(name("q.bias")), weights.get(name("k.bias")),
+                                               weights.get(name("v.bias")), m, hp, a_l, g_l),
+                                    hp, output_chunk());
+        L.o = store(weights.get(name("o")), false);
+        L.o_bias = bias_chunk(maybe(weights, name("o.bias")), parts, chunk);
+        const Matrix gate = maybe(weights, name("mlp.gate"));
+        L.gate_up = store(fuse_chunks(gate.data.empty() ? nullptr : &gate, weights.get(name("mlp.up")), parts), true);
+        if (m.mlp_bias) {
+            const Matrix gate_bias = maybe(weights, name("mlp.gate.bias"));
+            L.gate_up_bias = bias_chunk(fuse_chunks(gate_bias.data.empty() ? nullptr : &gate_bias,
+                                                    weights.get(name("mlp.up.bias")), parts),
+                                        parts, output_chunk());
+        }
+        L.down = store(weights.get(name("mlp.down")), false);
+        L.down_bias = bias_chunk(maybe(weights, name("mlp.down.bias")), parts, chunk);
         const std::size_t cache = std::size_t(seqs) * max_context * geometry.kv_heads_local * m.head_dim;
         L.k_cache.assign(cache, 0.0f);
         L.v_cache.assign(cache, 0.0f);
@@ -160,6 +191,11 @@ int GridModel::row_block() const
     }
 }
 
+int GridModel::output_chunk() const
+{
+    return m_mode == TensorMode::WeightStationary2D ? m_j * m_q1 + m_i : m_j;
+}
+
 int GridModel::col_chunk() const
 {
     switch (m_mode) {
@@ -169,7 +205,7 @@ int GridModel::col_chunk() const
     }
 }
 
-void GridModel::grid_norm(Vec& x, const Matrix& weight, std::int64_t rows) const
+void GridModel::grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std::int64_t rows) const
 {
     const ModelSpec& m = m_model;
     const std::int64_t cw = weight.cols;
@@ -195,7 +231,7 @@ void GridModel::grid_norm(Vec& x, const Matrix& weight, std::int64_t rows) const
         const double var = sums[r * stats] / h - mean * mean;
         const float scale = float(1.0 / std::sqrt(var + 1e-5));
         for (std::int64_t c = 0; c < cw; ++c)
-            x[r * cw + c] = float((x[r * cw + c] - mean) * scale) * weight.data[c];
+            x[r * cw + c] = float((x[r * cw + c] - mean) * scale) * weight.data[c] + (bias.data.empty() ? 0.0f : bias.data[c]);
     }
 }
 

@@ -9,6 +9,16 @@
 
 namespace shard::cpu {
 
+namespace {
+
+void add_chunk_bias(std::vector<float>& y, const Matrix& bias)
+{
+    if (!bias.data.empty())
+        add_bias(y, bias.data, std::int64_t(y.size()) / bias.cols, bias.cols);
+}
+
+} // namespace
+
 std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& tokens, int first_seq, int seqs,
                                           std::int64_t position, int T)
 {
@@ -37,15 +47,18 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
     // Rows entering a linear: the 3D cube gathers rows itself, SUMMA keeps them.
     for (auto& L : m_layers) {
         Vec hn = x;
-        grid_norm(hn, L.input_norm, rows);
+        grid_norm(hn, L.input_norm, L.input_norm_bias, rows);
         Vec qkv = linear(hn, L.qkv, rows, h, L.qkv_width, true);
+        add_chunk_bias(qkv, L.qkv_bias);
         Vec attn;
         attention(L, qkv, attn, first_seq, seqs, position, T);
-        const Vec o = linear(attn, L.o, rows, std::int64_t(m.heads) * d, h, false);
+        Vec o = linear(attn, L.o, rows, std::int64_t(m.heads) * d, h, false);
+        add_chunk_bias(o, L.o_bias);
         add(x, o);
         hn = x;
-        grid_norm(hn, L.post_norm, rows);
+        grid_norm(hn, L.post_norm, L.post_norm_bias, rows);
         Vec up = linear(hn, L.gate_up, rows, h, gm * f, true);
+        add_chunk_bias(up, L.gate_up_bias);
         ScopedOp act_timer(m_log, "activation", "activation", L.index);
         const std::int64_t width = std::int64_t(up.size()) / rows / gm;
         Vec act(std::size_t(rows * width));
@@ -54,7 +67,8 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
         else
             activate(m.activation, act = up);
         act_timer.stop();
-        const Vec down = linear(act, L.down, rows, f, h, false);
+        Vec down = linear(act, L.down, rows, f, h, false);
+        add_chunk_bias(down, L.down_bias);
         add(x, down);
     }
     (void)stationary;

@@ -202,8 +202,6 @@ std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strat
     if (tensor_rank(strategy.tensor_mode) > 1) {
         if (model.is_moe())
             return "2D / 3D layouts of MoE layers are not implemented in the CPU executor";
-        if (model.qkv_bias || model.out_bias || model.mlp_bias || model.norm == NormKind::LayerNorm)
-            return "2D / 3D layouts of models with biases or LayerNorm are not implemented in the CPU executor yet";
     }
     return {};
 }
