@@ -331,7 +331,7 @@ private slots:
         std::atomic<bool> cancel{false};
         CpuRunOptions options;
         options.cancel = &cancel;
-        options.on_step = [&](int step, int) {
+        options.on_step = [&](int step, int, const RankLog&) {
             if (step == 3)
                 cancel = true;
         };

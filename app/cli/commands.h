@@ -13,5 +13,6 @@ void register_topology_commands(CLI::App& app, const GlobalOptions& options);
 void register_plan_commands(CLI::App& app, const GlobalOptions& options);
 // `run` reports its outcome through exit_code (0 ok, 4 check failed, 130 cancelled).
 void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exit_code);
+void register_history_commands(CLI::App& app, const GlobalOptions& options);
 
 } // namespace shard::cli

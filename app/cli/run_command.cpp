@@ -3,6 +3,7 @@
 #include "runtime/cpu_executor.h"
 #include "runtime/run_report.h"
 #include "runtime/safetensors.h"
+#include "store/run_store.h"
 
 #include "cost/estimate.h"
 #include "core/units.h"
@@ -29,6 +30,8 @@ struct RunArgs {
     std::string backend = "cpu";
     std::string trace;
     std::string weights;
+    std::string db;
+    bool no_store = false;
     int steps = -1;
     std::uint64_t seed = 42;
 };
@@ -150,9 +153,16 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
                                      : info.reason));
     }
     const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
+    // Every event goes to stdout (--json) and into the run store as it happens, so a run
+    // killed halfway keeps what it measured.
+    std::unique_ptr<RunStore> store;
+    if (!args.no_store)
+        store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
     auto emit = [&](const OrderedJson& e) {
         if (options.json)
             std::cout << e.dump() << std::endl;
+        if (store)
+            store->ingest(Json::parse(e.dump()), e.value("event", "") == "start" ? plan_to_json(plan).dump() : std::string());
     };
     emit(cpu::start_event(plan, args.backend, steps));
     if (!options.json)
@@ -164,8 +174,18 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     cpu::CpuRunOptions run_options;
     run_options.decode_steps = steps - 1;
     run_options.cancel = &g_cancel;
-    run_options.on_step = [&](int step, int total) {
+    // Rank 0's measurements are emitted as each step ends; the other ranks' after the run.
+    std::size_t sent_ops = 0;
+    std::size_t sent_collectives = 0;
+    auto emit_rank0 = [&](const RankLog& log) {
+        for (; sent_ops < log.ops.size(); ++sent_ops)
+            emit(cpu::op_event(0, log.ops[sent_ops]));
+        for (; sent_collectives < log.records.size(); ++sent_collectives)
+            emit(cpu::collective_event(0, log.records[sent_collectives]));
+    };
+    run_options.on_step = [&](int step, int total, const RankLog& log) {
         emit(cpu::progress_event(step + 1, total));
+        emit_rank0(log);
         if (!options.json)
             std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     };
@@ -185,13 +205,17 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         const cpu::RunCheck check = cpu::check_run(run, reference, predicted32, plan.strategy.pp);
         if (!args.trace.empty())
             write_text_file(args.trace, cpu::chrome_trace(run, plan.name).dump() + "\n");
-        if (options.json) {
-            for (const auto& e : cpu::op_events(run))
-                emit(e);
-            for (const auto& e : cpu::collective_events(run))
-                emit(e);
-            emit(cpu::result_event(plan, args.backend, run, check, predicted));
-        } else {
+        emit_rank0(run.logs[0]);
+        for (std::size_t rank = 1; rank < run.logs.size(); ++rank) {
+            for (const auto& op : run.logs[rank].ops)
+                emit(cpu::op_event(int(rank), op));
+            for (const auto& c : run.logs[rank].records)
+                emit(cpu::collective_event(int(rank), c));
+        }
+        emit(cpu::result_event(plan, args.backend, run, check, predicted));
+        if (store)
+            store->flush();
+        if (!options.json) {
             print_summary(plan, run, check, predicted, predicted32);
             if (!args.trace.empty())
                 std::cout << "\nTrace written to " << args.trace << " (open it in Perfetto or chrome://tracing)\n";
@@ -202,6 +226,12 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         emit(cpu::error_event("run cancelled by signal", "cancelled"));
         std::cerr << "\nrun cancelled\n";
         return 130;
+    } catch (const StoreError&) {
+        throw;
+    } catch (const Error& e) {
+        if (store) // the failure is kept with the run; main prints it
+            store->ingest(Json::parse(cpu::error_event(e.what()).dump()));
+        throw;
     }
 }
 
@@ -217,6 +247,8 @@ void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exi
     run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
     run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
     run->add_option("--weights", args->weights, "Read the weights from a .safetensors file (ShardStudio tensor names)");
+    run->add_option("--db", args->db, "Run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");
+    run->add_flag("--no-store", args->no_store, "Do not keep the run in the database");
     run->callback([&options, &exit_code, args] { exit_code = run_plan_file(*args, options); });
 }
 

@@ -232,7 +232,7 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
             }
             result.logs[rank].step_end_us.push_back(result.logs[rank].now_us());
             if (rank == 0 && options.on_step)
-                options.on_step(step, steps);
+                options.on_step(step, steps, result.logs[rank]);
         }
     };
 

@@ -24,8 +24,9 @@ struct CpuRunOptions {
     int decode_steps = -1; // -1: the plan's generated tokens
     InjectedFailure failure;
     const std::atomic<bool>* cancel = nullptr; // checked before every microbatch
-    // Called from rank 0's thread after each step (step index, total steps).
-    std::function<void(int, int)> on_step;
+    // Called from rank 0's thread after each step with the step index, the number of steps
+    // and rank 0's log so far (safe to read there: only rank 0 writes it).
+    std::function<void(int, int, const RankLog&)> on_step;
 };
 
 struct CpuRunResult {

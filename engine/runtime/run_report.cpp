@@ -81,49 +81,55 @@ OrderedJson progress_event(int step, int total)
     return j;
 }
 
+OrderedJson op_event(int rank, const OpRecord& op)
+{
+    OrderedJson j = event("op");
+    j["rank"] = rank;
+    j["step"] = op.step;
+    j["layer"] = op.layer;
+    j["op"] = op.name;
+    j["kind"] = op.kind;
+    j["us"] = op.us;
+    j["measured"] = true;
+    return j;
+}
+
+OrderedJson collective_event(int rank, const CollectiveRecord& c)
+{
+    OrderedJson j = event("collective");
+    j["rank"] = rank;
+    j["step"] = c.step;
+    j["op"] = to_string(c.kind);
+    j["group"] = c.group;
+    j["group_size"] = c.group_size;
+    j["bytes"] = c.payload;
+    j["sent"] = c.sent;
+    j["received"] = c.received;
+    j["us"] = c.seconds * 1e6;
+    // nccl-tests: algbw = size / time, busbw = algbw x bus factor (GB/s).
+    const double algbw = c.seconds > 0 ? double(c.payload) / c.seconds / 1e9 : 0.0;
+    j["algbw"] = algbw;
+    j["busbw"] = algbw * bus_factor(c.kind, c.group_size);
+    j["control"] = c.control;
+    j["measured"] = true;
+    return j;
+}
+
 std::vector<OrderedJson> op_events(const CpuRunResult& run)
 {
     std::vector<OrderedJson> events;
-    for (std::size_t rank = 0; rank < run.logs.size(); ++rank) {
-        for (const auto& op : run.logs[rank].ops) {
-            OrderedJson j = event("op");
-            j["rank"] = rank;
-            j["step"] = op.step;
-            j["layer"] = op.layer;
-            j["op"] = op.name;
-            j["kind"] = op.kind;
-            j["us"] = op.us;
-            j["measured"] = true;
-            events.push_back(std::move(j));
-        }
-    }
+    for (std::size_t rank = 0; rank < run.logs.size(); ++rank)
+        for (const auto& op : run.logs[rank].ops)
+            events.push_back(op_event(int(rank), op));
     return events;
 }
 
 std::vector<OrderedJson> collective_events(const CpuRunResult& run)
 {
     std::vector<OrderedJson> events;
-    for (std::size_t rank = 0; rank < run.logs.size(); ++rank) {
-        for (const auto& c : run.logs[rank].records) {
-            OrderedJson j = event("collective");
-            j["rank"] = rank;
-            j["step"] = c.step;
-            j["op"] = to_string(c.kind);
-            j["group"] = c.group;
-            j["group_size"] = c.group_size;
-            j["bytes"] = c.payload;
-            j["sent"] = c.sent;
-            j["received"] = c.received;
-            j["us"] = c.seconds * 1e6;
-            // nccl-tests: algbw = size / time, busbw = algbw x bus factor (GB/s).
-            const double algbw = c.seconds > 0 ? double(c.payload) / c.seconds / 1e9 : 0.0;
-            j["algbw"] = algbw;
-            j["busbw"] = algbw * bus_factor(c.kind, c.group_size);
-            j["control"] = c.control;
-            j["measured"] = true;
-            events.push_back(std::move(j));
-        }
-    }
+    for (std::size_t rank = 0; rank < run.logs.size(); ++rank)
+        for (const auto& c : run.logs[rank].records)
+            events.push_back(collective_event(int(rank), c));
     return events;
 }
 

@@ -24,6 +24,8 @@ RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& refer
 // The event protocol of DESIGN.md section 4: JSON Lines with "v": 1 and "event".
 OrderedJson start_event(const Plan& plan, const std::string& backend, int steps);
 OrderedJson progress_event(int step, int total);
+OrderedJson op_event(int rank, const OpRecord& op);
+OrderedJson collective_event(int rank, const CollectiveRecord& record);
 std::vector<OrderedJson> op_events(const CpuRunResult& run);
 std::vector<OrderedJson> collective_events(const CpuRunResult& run);
 OrderedJson result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run, const RunCheck& check,

@@ -1,0 +1,247 @@
+#include "commands.h"
+
+#include "store/run_store.h"
+
+#include "core/units.h"
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+namespace shard::cli {
+
+namespace {
+
+std::string opt(const std::optional<double>& v, int digits = 2)
+{
+    return v ? format_fixed(*v, digits) : "-";
+}
+
+OrderedJson run_json(const RunRecord& r)
+{
+    auto value = [](const std::optional<double>& v) { return v ? OrderedJson(*v) : OrderedJson(nullptr); };
+    OrderedJson j;
+    j["id"] = r.id;
+    j["status"] = to_string(r.status);
+    j["plan"] = r.plan_name;
+    j["plan_hash"] = r.plan_hash;
+    j["model"] = r.model;
+    j["topology"] = r.topology;
+    j["strategy"] = r.strategy;
+    j["backend"] = r.backend;
+    j["started_at"] = r.started_at;
+    j["ended_at"] = r.ended_at;
+    j["host"] = r.host;
+    j["engine_version"] = r.engine_version;
+    j["message"] = r.message;
+    j["measured"] = {{"ttft_ms", value(r.ttft_ms)}, {"tpot_ms", value(r.tpot_ms)}, {"tokens_per_s", value(r.tokens_per_s)},
+                     {"max_rel_error", value(r.max_rel_error)}};
+    j["predicted"] = {{"ttft_ms", value(r.predicted_ttft_ms)}, {"tpot_ms", value(r.predicted_tpot_ms)},
+                      {"tokens_per_s", value(r.predicted_tokens_per_s)}};
+    return j;
+}
+
+struct HistoryArgs {
+    std::string db;
+    HistoryFilter filter;
+    std::vector<std::int64_t> ids;
+    bool yes = false;
+    bool csv = false;
+    std::string file;
+};
+
+RunStore open_store(const HistoryArgs& a, bool write = false)
+{
+    const std::string path = a.db.empty() ? RunStore::default_path() : a.db;
+    return RunStore(path, write ? SqliteDb::Mode::ReadWrite : SqliteDb::Mode::ReadOnly);
+}
+
+void list(const HistoryArgs& a, const GlobalOptions& options)
+{
+    RunStore store = open_store(a);
+    const auto runs = store.list(a.filter);
+    if (options.json) {
+        OrderedJson list = OrderedJson::array();
+        for (const auto& r : runs)
+            list.push_back(run_json(r));
+        print_json(list);
+        return;
+    }
+    TextTable table({"id", "started (UTC)", "status", "model", "topology", "strategy", "backend", "TTFT ms", "TPOT ms",
+                     "pred. TPOT ms"},
+                    {TextTable::Align::Right});
+    for (const auto& r : runs)
+        table.add_row({std::to_string(r.id), r.started_at, to_string(r.status), r.model, r.topology, r.strategy, r.backend,
+                       opt(r.ttft_ms), opt(r.tpot_ms), opt(r.predicted_tpot_ms, 3)});
+    std::cout << table.render() << runs.size() << " run(s); measured times are on the backend that ran them, predicted "
+              << "ones for the plan's GPUs\n";
+}
+
+void show(const HistoryArgs& a, const GlobalOptions& options)
+{
+    RunStore store = open_store(a);
+    for (const auto id : a.ids) {
+        const auto r = store.get(id);
+        if (!r)
+            throw Error("no run " + std::to_string(id) + " in " + store.db().path());
+        if (options.json) {
+            OrderedJson j = run_json(*r);
+            j["op_rows"] = r->op_rows;
+            j["collective_rows"] = r->collective_rows;
+            print_json(j);
+            continue;
+        }
+        TextTable t({"run " + std::to_string(id), ""});
+        t.add_row({"plan", r->plan_name});
+        t.add_row({"model / topology", r->model + " on " + r->topology});
+        t.add_row({"strategy", r->strategy});
+        t.add_row({"backend", r->backend});
+        t.add_row({"status", to_string(r->status) + (r->message.empty() ? "" : ": " + r->message)});
+        t.add_row({"started / ended", r->started_at + " / " + (r->ended_at.empty() ? "-" : r->ended_at)});
+        t.add_row({"host, engine", r->host + ", " + r->engine_version});
+        t.add_row({"TTFT ms measured / predicted", opt(r->ttft_ms) + " / " + opt(r->predicted_ttft_ms, 3)});
+        t.add_row({"TPOT ms measured / predicted", opt(r->tpot_ms) + " / " + opt(r->predicted_tpot_ms, 3)});
+        t.add_row({"max relative error", r->max_rel_error ? format_scientific(*r->max_rel_error, 2) : "-"});
+        t.add_row({"stored rows", std::to_string(r->op_rows) + " ops, " + std::to_string(r->collective_rows) + " collectives"});
+        std::cout << t.render();
+    }
+}
+
+void compare(const HistoryArgs& a, const GlobalOptions& options)
+{
+    if (a.ids.size() < 2)
+        throw Error("history compare needs at least two run ids");
+    RunStore store = open_store(a);
+    // Measured time per op kind: mean per rank per decode step.
+    std::map<std::string, std::map<std::int64_t, double>> per_kind;
+    std::vector<RunRecord> runs;
+    for (const auto id : a.ids) {
+        const auto r = store.get(id);
+        if (!r)
+            throw Error("no run " + std::to_string(id) + " in " + store.db().path());
+        runs.push_back(*r);
+        Statement s = store.db().prepare(
+            "SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
+            "WHERE run_id = ? AND step > 0 GROUP BY kind");
+        s.bind(1, id);
+        while (s.step())
+            per_kind[s.text(0)][id] = s.real(1) / 1000.0;
+    }
+    if (options.json) {
+        OrderedJson j;
+        OrderedJson list = OrderedJson::array();
+        for (const auto& r : runs)
+            list.push_back(run_json(r));
+        j["runs"] = list;
+        OrderedJson kinds;
+        for (const auto& [kind, values] : per_kind)
+            for (const auto& [id, ms] : values)
+                kinds[kind][std::to_string(id)] = ms;
+        j["ms_per_decode_step_by_kind"] = kinds;
+        print_json(j);
+        return;
+    }
+    std::vector<std::string> header{"", "unit"};
+    for (const auto& r : runs)
+        header.push_back("run " + std::to_string(r.id));
+    header.push_back("delta (last vs first)");
+    TextTable t(header, std::vector<TextTable::Align>(header.size(), TextTable::Align::Right));
+    auto row = [&](const std::string& name, const std::string& unit, auto getter) {
+        std::vector<std::string> cells{name, unit};
+        for (const auto& r : runs)
+            cells.push_back(opt(getter(r), 3));
+        const auto first = getter(runs.front());
+        const auto last = getter(runs.back());
+        cells.push_back(first && last && *first != 0 ? format_fixed(100.0 * (*last - *first) / *first, 1) + " %" : "-");
+        t.add_row(cells);
+    };
+    row("TTFT measured", "ms", [](const RunRecord& r) { return r.ttft_ms; });
+    row("TTFT predicted", "ms", [](const RunRecord& r) { return r.predicted_ttft_ms; });
+    row("TPOT measured", "ms", [](const RunRecord& r) { return r.tpot_ms; });
+    row("TPOT predicted", "ms", [](const RunRecord& r) { return r.predicted_tpot_ms; });
+    for (const auto& [kind, values] : per_kind)
+        row(kind + " measured", "ms/step", [&](const RunRecord& r) {
+            const auto it = values.find(r.id);
+            return it == values.end() ? std::optional<double>() : std::optional<double>(it->second);
+        });
+    std::cout << t.render();
+}
+
+void export_runs(const HistoryArgs& a, const GlobalOptions& options)
+{
+    RunStore store = open_store(a);
+    const auto runs = store.list(a.filter);
+    std::string text;
+    if (a.csv || (!options.json && !a.file.empty() && a.file.ends_with(".csv"))) {
+        text = "id,started_at,status,model,topology,strategy,backend,ttft_ms,tpot_ms,tokens_per_s,predicted_ttft_ms,"
+               "predicted_tpot_ms,max_rel_error,plan_hash\n";
+        auto quote = [](const std::string& s) {
+            std::string q = "\"";
+            for (const char c : s)
+                q += c == '"' ? std::string("\"\"") : std::string(1, c);
+            return q + "\"";
+        };
+        auto num = [](const std::optional<double>& v) { return v ? format_fixed(*v, 6) : std::string(); };
+        for (const auto& r : runs)
+            text += std::to_string(r.id) + "," + r.started_at + "," + to_string(r.status) + "," + quote(r.model) + ","
+                    + quote(r.topology) + "," + quote(r.strategy) + "," + r.backend + "," + num(r.ttft_ms) + ","
+                    + num(r.tpot_ms) + "," + num(r.tokens_per_s) + "," + num(r.predicted_ttft_ms) + ","
+                    + num(r.predicted_tpot_ms) + "," + (r.max_rel_error ? format_scientific(*r.max_rel_error, 3) : "") + ","
+                    + r.plan_hash + "\n";
+    } else {
+        OrderedJson list = OrderedJson::array();
+        for (const auto& r : runs)
+            list.push_back(run_json(r));
+        text = list.dump(2) + "\n";
+    }
+    if (a.file.empty())
+        std::cout << text;
+    else
+        write_text_file(a.file, text);
+}
+
+} // namespace
+
+void register_history_commands(CLI::App& app, const GlobalOptions& options)
+{
+    auto args = std::make_shared<HistoryArgs>();
+    auto* history = app.add_subcommand("history", "Runs kept in the run database");
+    history->require_subcommand(1);
+    history->add_option("--db", args->db, "Run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");
+    auto filters = [args](CLI::App* cmd) {
+        cmd->add_option("--model", args->filter.model, "Only runs of this model id");
+        cmd->add_option("--topology", args->filter.topology, "Only runs on this topology id");
+        cmd->add_option("--backend", args->filter.backend, "Only runs of this backend");
+        cmd->add_option("--since", args->filter.since, "Only runs started at or after (UTC, e.g. 2026-11-01)");
+        cmd->add_option("--limit", args->filter.limit, "At most this many runs");
+    };
+    auto* list_cmd = history->add_subcommand("list", "List runs, newest first");
+    filters(list_cmd);
+    list_cmd->callback([&options, args] { list(*args, options); });
+    auto* show_cmd = history->add_subcommand("show", "Show a run");
+    show_cmd->add_option("ID", args->ids, "Run id")->required();
+    show_cmd->callback([&options, args] { show(*args, options); });
+    auto* compare_cmd = history->add_subcommand("compare", "Compare runs side by side: predicted, measured, deltas");
+    compare_cmd->add_option("IDS", args->ids, "Two or more run ids")->required();
+    compare_cmd->callback([&options, args] { compare(*args, options); });
+    auto* export_cmd = history->add_subcommand("export", "Export runs as JSON or CSV");
+    filters(export_cmd);
+    export_cmd->add_flag("--csv", args->csv, "CSV instead of JSON");
+    export_cmd->add_option("FILE", args->file, "Write to a file instead of standard output");
+    export_cmd->callback([&options, args] { export_runs(*args, options); });
+    auto* delete_cmd = history->add_subcommand("delete", "Delete a run and its measurements");
+    delete_cmd->add_option("ID", args->ids, "Run id")->required()->expected(1);
+    delete_cmd->add_flag("--yes", args->yes, "Confirm the deletion");
+    delete_cmd->callback([args] {
+        if (!args->yes)
+            throw Error("history delete removes run " + std::to_string(args->ids.front())
+                        + " and its measurements for good; add --yes to confirm");
+        RunStore store = open_store(*args, true);
+        if (!store.remove(args->ids.front()))
+            throw Error("no run " + std::to_string(args->ids.front()) + " in " + store.db().path());
+        std::cout << "deleted run " << args->ids.front() << "\n";
+    });
+}
+
+} // namespace shard::cli

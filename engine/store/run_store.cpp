@@ -1,0 +1,358 @@
+#include "run_store.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <unistd.h>
+
+namespace shard {
+
+std::string to_string(RunStatus status)
+{
+    switch (status) {
+    case RunStatus::Running: return "running";
+    case RunStatus::Completed: return "completed";
+    case RunStatus::Failed: return "failed";
+    case RunStatus::Cancelled: return "cancelled";
+    }
+    return "failed";
+}
+
+RunStatus parse_run_status(const std::string& text)
+{
+    if (text == "running")
+        return RunStatus::Running;
+    if (text == "completed")
+        return RunStatus::Completed;
+    if (text == "cancelled")
+        return RunStatus::Cancelled;
+    return RunStatus::Failed;
+}
+
+namespace {
+
+// Forward-only migrations: entry i brings a database from version i to i + 1.
+const std::vector<const char*> kMigrations = {
+    R"(CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        plan_json TEXT NOT NULL, plan_hash TEXT NOT NULL, plan_name TEXT,
+        model TEXT, topology TEXT, strategy TEXT, backend TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+        started_at TEXT NOT NULL, ended_at TEXT,
+        host TEXT, gpus TEXT, driver TEXT, cuda TEXT, nccl TEXT, engine_version TEXT,
+        writer_pid INTEGER, message TEXT,
+        ttft_ms REAL, tpot_ms REAL, tokens_per_s REAL, max_rel_error REAL,
+        predicted_ttft_ms REAL, predicted_tpot_ms REAL, predicted_tokens_per_s REAL);
+    CREATE TABLE op_measurements (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        rank INTEGER, step INTEGER, layer INTEGER, op TEXT, kind TEXT, us REAL);
+    CREATE TABLE collective_measurements (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        rank INTEGER, step INTEGER, op TEXT, grp TEXT, group_size INTEGER,
+        bytes INTEGER, sent INTEGER, received INTEGER, us REAL, algbw REAL, busbw REAL);
+    CREATE INDEX runs_by_start ON runs(started_at);
+    CREATE INDEX runs_by_model ON runs(model, started_at);
+    CREATE INDEX runs_by_status ON runs(status);
+    CREATE INDEX ops_by_run ON op_measurements(run_id, kind);
+    CREATE INDEX collectives_by_run ON collective_measurements(run_id, op);)",
+};
+
+std::string now_iso()
+{
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+std::string hash_text(const std::string& text)
+{
+    std::uint64_t h = 0xcbf29ce484222325ull; // FNV-1a
+    for (const unsigned char c : text) {
+        h ^= c;
+        h *= 0x100000001b3ull;
+    }
+    char buffer[17];
+    std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(h));
+    return buffer;
+}
+
+std::string str(const Json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<double> num(const Json& j, const char* key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
+}
+
+} // namespace
+
+std::string RunStore::default_path()
+{
+    std::filesystem::path base;
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+        base = xdg;
+    else if (const char* home = std::getenv("HOME"); home && *home)
+        base = std::filesystem::path(home) / ".local" / "share";
+    else
+        base = std::filesystem::temp_directory_path();
+    return (base / "shardstudio" / "runs.db").string();
+}
+
+RunStore::RunStore(const std::string& path, SqliteDb::Mode mode)
+    : m_db([&] {
+        if (mode == SqliteDb::Mode::ReadWrite) {
+            std::error_code ec;
+            std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+        }
+        return SqliteDb(path, mode);
+    }())
+{
+    migrate();
+    if (mode == SqliteDb::Mode::ReadWrite)
+        recover_stale_runs();
+}
+
+int RunStore::schema_version()
+{
+    Statement exists = m_db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+    exists.step();
+    if (exists.int64(0) == 0)
+        return 0;
+    Statement version = m_db.prepare("SELECT version FROM schema_version");
+    return version.step() ? int(version.int64(0)) : 0;
+}
+
+void RunStore::migrate()
+{
+    int version = 0;
+    try {
+        version = schema_version();
+    } catch (const StoreError& e) {
+        throw StoreError(m_db.path() + ": not a readable run database (" + e.what() + "); it was left untouched");
+    }
+    if (version > kSchemaVersion)
+        throw StoreError(m_db.path() + ": the run database has schema version " + std::to_string(version)
+                         + ", written by a newer ShardStudio; this build reads up to version "
+                         + std::to_string(kSchemaVersion) + ". Update ShardStudio to open it.");
+    if (version == kSchemaVersion)
+        return;
+    if (m_db.read_only())
+        throw StoreError(m_db.path() + ": the run database needs an upgrade from schema " + std::to_string(version)
+                         + " but is read-only");
+    Transaction tx(m_db);
+    version = schema_version(); // another writer may have migrated meanwhile
+    if (version == 0) {
+        Statement tables = m_db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+        tables.step();
+        if (tables.int64(0) > 0)
+            throw StoreError(m_db.path() + ": an SQLite file that is not a ShardStudio run database (it has other tables); "
+                             "it was left untouched");
+        m_db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+        m_db.exec("INSERT INTO schema_version VALUES (0)");
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+        m_db.exec(kMigrations.at(v));
+        m_db.exec("UPDATE schema_version SET version = " + std::to_string(v + 1));
+    }
+    tx.commit();
+}
+
+std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
+{
+    const std::string kind = str(event, "event");
+    if (kind == "start") {
+        flush();
+        const Json env = event.value("environment", Json::object());
+        Statement insert = m_db.prepare(
+            "INSERT INTO runs (plan_json, plan_hash, plan_name, model, topology, strategy, backend, status, started_at, "
+            "host, gpus, engine_version, writer_pid) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)");
+        const std::string plan = plan_json.empty() ? event.dump() : plan_json;
+        insert.bind(1, plan).bind(2, hash_text(plan)).bind(3, str(event, "plan")).bind(4, str(event, "model"))
+            .bind(5, str(event, "topology")).bind(6, str(event, "strategy")).bind(7, str(event, "backend"))
+            .bind(8, now_iso()).bind(9, str(env, "host")).bind(10, env.value("gpus", Json::array()).dump())
+            .bind(11, str(env, "engine_version")).bind(12, std::int64_t(getpid()));
+        insert.step();
+        m_current = m_db.last_insert_id();
+        return m_current;
+    }
+    if (m_current == 0)
+        throw StoreError("event '" + kind + "' arrived before a 'start' event");
+    if (kind == "op" || kind == "collective") {
+        m_pending.push_back(event);
+        if (m_pending.size() >= 2000)
+            write_batch();
+        return m_current;
+    }
+    if (kind == "result" || kind == "error") {
+        flush();
+        Statement update = m_db.prepare(
+            "UPDATE runs SET status = ?, ended_at = ?, message = ?, ttft_ms = ?, tpot_ms = ?, tokens_per_s = ?, "
+            "max_rel_error = ?, predicted_ttft_ms = ?, predicted_tpot_ms = ?, predicted_tokens_per_s = ? WHERE id = ?");
+        const Json measured = event.value("measured", Json::object());
+        const Json predicted = event.value("predicted", Json::object());
+        const std::string status = kind == "result" ? "completed" : str(event, "status") == "cancelled" ? "cancelled" : "failed";
+        update.bind(1, status).bind(2, now_iso()).bind(3, str(event, "message")).bind(4, num(measured, "ttft_ms"))
+            .bind(5, num(measured, "tpot_ms")).bind(6, num(measured, "tokens_per_s")).bind(7, num(event, "max_rel_error"))
+            .bind(8, num(predicted, "ttft_ms")).bind(9, num(predicted, "tpot_ms")).bind(10, num(predicted, "tokens_per_s"))
+            .bind(11, m_current);
+        update.step();
+        return m_current;
+    }
+    return m_current; // progress and unknown events carry nothing to keep
+}
+
+void RunStore::flush()
+{
+    if (!m_pending.empty())
+        write_batch();
+}
+
+void RunStore::write_batch()
+{
+    Transaction tx(m_db);
+    Statement op = m_db.prepare("INSERT INTO op_measurements VALUES (?, ?, ?, ?, ?, ?, ?)");
+    Statement coll = m_db.prepare("INSERT INTO collective_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const Json& e : m_pending) {
+        if (str(e, "event") == "op") {
+            op.bind(1, m_current).bind(2, e.value("rank", std::int64_t(0))).bind(3, e.value("step", std::int64_t(0)))
+                .bind(4, e.value("layer", std::int64_t(-1))).bind(5, str(e, "op")).bind(6, str(e, "kind"))
+                .bind(7, e.value("us", 0.0));
+            op.step();
+            op.reset();
+        } else {
+            coll.bind(1, m_current).bind(2, e.value("rank", std::int64_t(0))).bind(3, e.value("step", std::int64_t(0)))
+                .bind(4, str(e, "op")).bind(5, str(e, "group")).bind(6, e.value("group_size", std::int64_t(1)))
+                .bind(7, e.value("bytes", std::int64_t(0))).bind(8, e.value("sent", std::int64_t(0)))
+                .bind(9, e.value("received", std::int64_t(0))).bind(10, e.value("us", 0.0)).bind(11, e.value("algbw", 0.0))
+                .bind(12, e.value("busbw", 0.0));
+            coll.step();
+            coll.reset();
+        }
+    }
+    tx.commit();
+    m_pending.clear();
+}
+
+namespace {
+
+RunRecord record_from(Statement& s)
+{
+    RunRecord r;
+    r.id = s.int64(0);
+    r.plan_name = s.text(1);
+    r.plan_hash = s.text(2);
+    r.model = s.text(3);
+    r.topology = s.text(4);
+    r.strategy = s.text(5);
+    r.backend = s.text(6);
+    r.status = parse_run_status(s.text(7));
+    r.started_at = s.text(8);
+    r.ended_at = s.text(9);
+    r.host = s.text(10);
+    r.engine_version = s.text(11);
+    r.message = s.text(12);
+    auto opt = [&](int c) { return s.is_null(c) ? std::nullopt : std::optional<double>(s.real(c)); };
+    r.ttft_ms = opt(13);
+    r.tpot_ms = opt(14);
+    r.tokens_per_s = opt(15);
+    r.max_rel_error = opt(16);
+    r.predicted_ttft_ms = opt(17);
+    r.predicted_tpot_ms = opt(18);
+    r.predicted_tokens_per_s = opt(19);
+    return r;
+}
+
+constexpr const char* kRunColumns =
+    "SELECT id, plan_name, plan_hash, model, topology, strategy, backend, status, started_at, ended_at, host, "
+    "engine_version, message, ttft_ms, tpot_ms, tokens_per_s, max_rel_error, predicted_ttft_ms, predicted_tpot_ms, "
+    "predicted_tokens_per_s FROM runs";
+
+} // namespace
+
+std::vector<RunRecord> RunStore::list(const HistoryFilter& f)
+{
+    std::string sql = std::string(kRunColumns) + " WHERE 1 = 1";
+    std::vector<std::string> values;
+    auto add = [&](const std::string& value, const char* clause) {
+        if (!value.empty()) {
+            sql += clause;
+            values.push_back(value);
+        }
+    };
+    add(f.model, " AND model = ?");
+    add(f.topology, " AND topology = ?");
+    add(f.backend, " AND backend = ?");
+    add(f.since, " AND started_at >= ?");
+    sql += " ORDER BY started_at DESC, id DESC";
+    if (f.limit > 0)
+        sql += " LIMIT " + std::to_string(f.limit);
+    Statement s = m_db.prepare(sql);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        s.bind(int(i) + 1, values[i]);
+    std::vector<RunRecord> runs;
+    while (s.step())
+        runs.push_back(record_from(s));
+    return runs;
+}
+
+std::optional<RunRecord> RunStore::get(std::int64_t id)
+{
+    Statement s = m_db.prepare(std::string(kRunColumns) + " WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step())
+        return std::nullopt;
+    RunRecord r = record_from(s);
+    Statement ops = m_db.prepare("SELECT count(*) FROM op_measurements WHERE run_id = ?");
+    ops.bind(1, id).step();
+    r.op_rows = ops.int64(0);
+    Statement colls = m_db.prepare("SELECT count(*) FROM collective_measurements WHERE run_id = ?");
+    colls.bind(1, id).step();
+    r.collective_rows = colls.int64(0);
+    return r;
+}
+
+bool RunStore::remove(std::int64_t id)
+{
+    Transaction tx(m_db);
+    Statement s = m_db.prepare("DELETE FROM runs WHERE id = ?");
+    s.bind(1, id).step();
+    const bool removed = sqlite3_changes(m_db.handle()) > 0;
+    tx.commit();
+    return removed;
+}
+
+int RunStore::recover_stale_runs()
+{
+    std::vector<std::pair<std::int64_t, std::int64_t>> stale;
+    {
+        Statement s = m_db.prepare("SELECT id, writer_pid FROM runs WHERE status = 'running'");
+        while (s.step()) {
+            const auto pid = s.int64(1);
+            // Signal 0 probes a process; ESRCH means it is gone (runs from this host only).
+            if (pid > 0 && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
+                stale.emplace_back(s.int64(0), pid);
+        }
+    }
+    for (const auto& [id, pid] : stale) {
+        Statement u = m_db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, message = ? WHERE id = ? AND "
+                                   "status = 'running'");
+        u.bind(1, now_iso())
+            .bind(2, "the engine stopped without a result (process " + std::to_string(pid)
+                         + " is gone); its measurements up to then are kept")
+            .bind(3, id);
+        u.step();
+    }
+    return int(stale.size());
+}
+
+} // namespace shard
