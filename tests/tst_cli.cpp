@@ -14,9 +14,20 @@ struct Result {
     QByteArray err;
 };
 
+// Runs keep their results in $XDG_DATA_HOME/shardstudio/runs.db: point it at a scratch
+// folder so the tests never touch the user's run history.
+QProcessEnvironment scratchEnvironment()
+{
+    static QTemporaryDir data;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("XDG_DATA_HOME"), data.path());
+    return env;
+}
+
 Result runCli(const QStringList& arguments)
 {
     QProcess process;
+    process.setProcessEnvironment(scratchEnvironment());
     process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"), arguments);
     if (!process.waitForFinished(60'000))
         return {};
@@ -324,6 +335,7 @@ private slots:
     void sigtermStopsARunCleanly()
     {
         QProcess process;
+        process.setProcessEnvironment(scratchEnvironment());
         process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
                       {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                        QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--json")});
@@ -336,6 +348,37 @@ private slots:
         QCOMPARE(process.exitStatus(), QProcess::NormalExit);
         QCOMPARE(process.exitCode(), 130);
         QVERIFY(process.readAllStandardOutput().contains("\"status\":\"cancelled\""));
+    }
+    void historyAfterRuns()
+    {
+        QTemporaryDir dir;
+        const QString db = dir.filePath(QStringLiteral("runs.db"));
+        for (int i = 0; i < 2; ++i) {
+            const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                                     QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--db"), db});
+            QCOMPARE(r.exitCode, 0);
+        }
+        Result r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("list"), QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonArray runs = json(r).array();
+        QCOMPARE(runs.size(), 2);
+        QCOMPARE(runs[0][QStringLiteral("status")].toString(), QStringLiteral("completed"));
+        QVERIFY(runs[0][QStringLiteral("measured")][QStringLiteral("tpot_ms")].toDouble() > 0);
+        QVERIFY(runs[0][QStringLiteral("predicted")][QStringLiteral("tpot_ms")].toDouble() > 0);
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("compare"), QStringLiteral("1"), QStringLiteral("2")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("TPOT measured"));
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("export"), QStringLiteral("--csv")});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.out.count('\n'), 3); // header + 2 runs
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("delete"), QStringLiteral("1")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("add --yes to confirm"));
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("delete"), QStringLiteral("1"), QStringLiteral("--yes")});
+        QCOMPARE(r.exitCode, 0);
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("show"), QStringLiteral("1")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("no run 1"));
     }
 };
 

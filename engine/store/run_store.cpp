@@ -208,7 +208,9 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
         update.step();
         return m_current;
     }
-    return m_current; // progress and unknown events carry nothing to keep
+    if (kind == "progress") // one transaction per step: a killed run keeps every finished step
+        flush();
+    return m_current; // unknown events carry nothing to keep
 }
 
 void RunStore::flush()

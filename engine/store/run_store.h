@@ -56,8 +56,8 @@ public:
     SqliteDb& db() { return m_db; }
 
     // Feeds one event of the protocol (a parsed JSON line); returns the run id it belongs to.
-    // `start` creates the run, `op` / `collective` rows are buffered and written in batches,
-    // `result` / `error` write the final status.
+    // `start` creates the run, `op` / `collective` rows are buffered and written in one
+    // transaction per `progress` event (every step), `result` / `error` write the final status.
     std::int64_t ingest(const Json& event, const std::string& plan_json = {});
     void flush();
 
