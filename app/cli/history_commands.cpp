@@ -74,7 +74,8 @@ void list(const HistoryArgs& a, const GlobalOptions& options)
     for (const auto& r : runs)
         table.add_row({std::to_string(r.id), r.started_at, to_string(r.status), r.model, r.topology, r.strategy, r.backend,
                        opt(r.ttft_ms), opt(r.tpot_ms), opt(r.predicted_tpot_ms, 3)});
-    std::cout << table.render() << runs.size() << " run(s); measured times are on the backend that ran them, predicted "
+    std::cout << table.render() << runs.size() << " run(s)" << (a.filter.limit > 0 && int(runs.size()) == a.filter.limit ? " (--limit 0 lists all)" : "")
+              << "; measured times are on the backend that ran them, predicted "
               << "ones for the plan's GPUs\n";
 }
 
@@ -214,9 +215,10 @@ void register_history_commands(CLI::App& app, const GlobalOptions& options)
         cmd->add_option("--topology", args->filter.topology, "Only runs on this topology id");
         cmd->add_option("--backend", args->filter.backend, "Only runs of this backend");
         cmd->add_option("--since", args->filter.since, "Only runs started at or after (UTC, e.g. 2026-11-01)");
-        cmd->add_option("--limit", args->filter.limit, "At most this many runs");
+        cmd->add_option("--limit", args->filter.limit, "At most this many runs, newest first (0: all)")->capture_default_str();
     };
     auto* list_cmd = history->add_subcommand("list", "List runs, newest first");
+    args->filter.limit = 100; // like a log: the newest page unless asked for more
     filters(list_cmd);
     list_cmd->callback([&options, args] { list(*args, options); });
     auto* show_cmd = history->add_subcommand("show", "Show a run");
@@ -229,7 +231,11 @@ void register_history_commands(CLI::App& app, const GlobalOptions& options)
     filters(export_cmd);
     export_cmd->add_flag("--csv", args->csv, "CSV instead of JSON");
     export_cmd->add_option("FILE", args->file, "Write to a file instead of standard output");
-    export_cmd->callback([&options, args] { export_runs(*args, options); });
+    export_cmd->callback([&options, args, export_cmd] {
+        if (export_cmd->get_option("--limit")->count() == 0)
+            args->filter.limit = 0; // an export takes every run unless told otherwise
+        export_runs(*args, options);
+    });
     auto* delete_cmd = history->add_subcommand("delete", "Delete a run and its measurements");
     delete_cmd->add_option("ID", args->ids, "Run id")->required()->expected(1);
     delete_cmd->add_flag("--yes", args->yes, "Confirm the deletion");

@@ -36,9 +36,10 @@ namespace {
 
 // Forward-only migrations: entry i brings a database from version i to i + 1.
 const std::vector<const char*> kMigrations = {
-    R"(CREATE TABLE runs (
+    R"(CREATE TABLE plans (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE runs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        plan_json TEXT NOT NULL, plan_hash TEXT NOT NULL, plan_name TEXT,
+        plan_hash TEXT NOT NULL REFERENCES plans(hash), plan_name TEXT,
         model TEXT, topology TEXT, strategy TEXT, backend TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
         started_at TEXT NOT NULL, ended_at TEXT,
@@ -173,15 +174,22 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
     if (kind == "start") {
         flush();
         const Json env = event.value("environment", Json::object());
-        Statement insert = m_db.prepare(
-            "INSERT INTO runs (plan_json, plan_hash, plan_name, model, topology, strategy, backend, status, started_at, "
-            "host, gpus, engine_version, writer_pid) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)");
+        // Plans are kept once by hash: runs of the same plan share it and the run rows that
+        // history lists stay small.
         const std::string plan = plan_json.empty() ? event.dump() : plan_json;
-        insert.bind(1, plan).bind(2, hash_text(plan)).bind(3, str(event, "plan")).bind(4, str(event, "model"))
-            .bind(5, str(event, "topology")).bind(6, str(event, "strategy")).bind(7, str(event, "backend"))
-            .bind(8, now_iso()).bind(9, str(env, "host")).bind(10, env.value("gpus", Json::array()).dump())
-            .bind(11, str(env, "engine_version")).bind(12, std::int64_t(getpid()));
+        const std::string hash = hash_text(plan);
+        Transaction tx(m_db);
+        Statement keep = m_db.prepare("INSERT OR IGNORE INTO plans (hash, json) VALUES (?, ?)");
+        keep.bind(1, hash).bind(2, plan).step();
+        Statement insert = m_db.prepare(
+            "INSERT INTO runs (plan_hash, plan_name, model, topology, strategy, backend, status, started_at, "
+            "host, gpus, engine_version, writer_pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)");
+        insert.bind(1, hash).bind(2, str(event, "plan")).bind(3, str(event, "model"))
+            .bind(4, str(event, "topology")).bind(5, str(event, "strategy")).bind(6, str(event, "backend"))
+            .bind(7, now_iso()).bind(8, str(env, "host")).bind(9, env.value("gpus", Json::array()).dump())
+            .bind(10, str(env, "engine_version")).bind(11, std::int64_t(getpid()));
         insert.step();
+        tx.commit();
         m_current = m_db.last_insert_id();
         return m_current;
     }
@@ -295,7 +303,7 @@ std::vector<RunRecord> RunStore::list(const HistoryFilter& f)
     add(f.topology, " AND topology = ?");
     add(f.backend, " AND backend = ?");
     add(f.since, " AND started_at >= ?");
-    sql += " ORDER BY started_at DESC, id DESC";
+    sql += " ORDER BY id DESC"; // ids grow with start time; no sort needed
     if (f.limit > 0)
         sql += " LIMIT " + std::to_string(f.limit);
     Statement s = m_db.prepare(sql);
