@@ -116,6 +116,7 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
     RunStore store = open_store(a);
     // Measured time per op kind: mean per rank per decode step.
     std::map<std::string, std::map<std::int64_t, double>> per_kind;
+    std::map<std::string, std::map<std::int64_t, double>> predicted_kind;
     std::vector<RunRecord> runs;
     for (const auto id : a.ids) {
         const auto r = store.get(id);
@@ -123,11 +124,15 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
             throw Error("no run " + std::to_string(id) + " in " + store.db().path());
         runs.push_back(*r);
         Statement s = store.db().prepare(
-            "SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
+            "SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)), "
+            "sum(predicted_us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
             "WHERE run_id = ? AND step > 0 GROUP BY kind");
         s.bind(1, id);
-        while (s.step())
+        while (s.step()) {
             per_kind[s.text(0)][id] = s.real(1) / 1000.0;
+            if (!s.is_null(2))
+                predicted_kind[s.text(0)][id] = s.real(2) / 1000.0;
+        }
     }
     if (options.json) {
         OrderedJson j;
@@ -137,8 +142,11 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
         j["runs"] = list;
         OrderedJson kinds;
         for (const auto& [kind, values] : per_kind)
-            for (const auto& [id, ms] : values)
-                kinds[kind][std::to_string(id)] = ms;
+            for (const auto& [id, ms] : values) {
+                kinds[kind][std::to_string(id)]["measured"] = ms;
+                if (predicted_kind[kind].count(id))
+                    kinds[kind][std::to_string(id)]["predicted"] = predicted_kind[kind][id];
+            }
         j["ms_per_decode_step_by_kind"] = kinds;
         print_json(j);
         return;
@@ -161,11 +169,14 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
     row("TTFT predicted", "ms", [](const RunRecord& r) { return r.predicted_ttft_ms; });
     row("TPOT measured", "ms", [](const RunRecord& r) { return r.tpot_ms; });
     row("TPOT predicted", "ms", [](const RunRecord& r) { return r.predicted_tpot_ms; });
-    for (const auto& [kind, values] : per_kind)
-        row(kind + " measured", "ms/step", [&](const RunRecord& r) {
-            const auto it = values.find(r.id);
-            return it == values.end() ? std::optional<double>() : std::optional<double>(it->second);
-        });
+    auto lookup = [](const std::map<std::int64_t, double>& values, std::int64_t id) {
+        const auto it = values.find(id);
+        return it == values.end() ? std::optional<double>() : std::optional<double>(it->second);
+    };
+    for (const auto& [kind, values] : per_kind) {
+        row(kind + " measured", "ms/step", [&](const RunRecord& r) { return lookup(values, r.id); });
+        row(kind + " predicted", "ms/step", [&](const RunRecord& r) { return lookup(predicted_kind[kind], r.id); });
+    }
     std::cout << t.render();
 }
 

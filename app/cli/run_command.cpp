@@ -171,6 +171,15 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
                   << ", " << steps - 1 << " decode steps, fp32\n";
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    Workload fp32 = plan.workload;
+    fp32.dtype = DType::FP32;
+    fp32.kv_dtype = DType::FP32;
+    const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
+    const Estimate predicted32 = estimate(plan.model, plan.strategy, plan.topology, fp32);
+    std::vector<int> stages(std::size_t(plan.strategy.devices()));
+    for (std::size_t r = 0; r < stages.size(); ++r)
+        stages[r] = int(r) / (plan.strategy.dp * plan.strategy.tensor_size());
+    const cpu::PredictionIndex predictions(plan.model, predicted, predicted32, stages);
     cpu::CpuRunOptions run_options;
     run_options.decode_steps = steps - 1;
     run_options.cancel = &g_cancel;
@@ -179,9 +188,10 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     std::size_t sent_collectives = 0;
     auto emit_rank0 = [&](const RankLog& log) {
         for (; sent_ops < log.ops.size(); ++sent_ops)
-            emit(cpu::op_event(0, log.ops[sent_ops]));
+            emit(cpu::op_event(0, log.ops[sent_ops], predictions.op_us(0, log.ops[sent_ops])));
         for (; sent_collectives < log.records.size(); ++sent_collectives)
-            emit(cpu::collective_event(0, log.records[sent_collectives]));
+            emit(cpu::collective_event(0, log.records[sent_collectives],
+                                       predictions.collective_bytes(0, log.records[sent_collectives])));
     };
     run_options.on_step = [&](int step, int total, const RankLog& log) {
         emit(cpu::progress_event(step + 1, total));
@@ -197,20 +207,15 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         if (!options.json)
             std::cerr << "\n";
         const auto reference = cpu::run_reference(plan, weights, steps - 1);
-        Workload fp32 = plan.workload;
-        fp32.dtype = DType::FP32;
-        fp32.kv_dtype = DType::FP32;
-        const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
-        const Estimate predicted32 = estimate(plan.model, plan.strategy, plan.topology, fp32);
         const cpu::RunCheck check = cpu::check_run(run, reference, predicted32, plan.strategy.pp);
         if (!args.trace.empty())
             write_text_file(args.trace, cpu::chrome_trace(run, plan.name).dump() + "\n");
         emit_rank0(run.logs[0]);
         for (std::size_t rank = 1; rank < run.logs.size(); ++rank) {
             for (const auto& op : run.logs[rank].ops)
-                emit(cpu::op_event(int(rank), op));
+                emit(cpu::op_event(int(rank), op, predictions.op_us(int(rank), op)));
             for (const auto& c : run.logs[rank].records)
-                emit(cpu::collective_event(int(rank), c));
+                emit(cpu::collective_event(int(rank), c, predictions.collective_bytes(int(rank), c)));
         }
         emit(cpu::result_event(plan, args.backend, run, check, predicted));
         if (store)

@@ -81,7 +81,62 @@ OrderedJson progress_event(int step, int total)
     return j;
 }
 
-OrderedJson op_event(int rank, const OpRecord& op)
+namespace {
+
+// The executor times ops in coarser groups than the planner prices them.
+std::string op_group(const std::string& kind)
+{
+    if (kind == "mlp_up" || kind == "activation" || kind == "mlp_down")
+        return "mlp";
+    return kind;
+}
+
+} // namespace
+
+PredictionIndex::PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32,
+                                 std::vector<int> rank_stage)
+    : m_model(model)
+    , m_predicted(predicted)
+    , m_fp32(fp32)
+    , m_stage(std::move(rank_stage))
+{
+}
+
+std::optional<double> PredictionIndex::op_us(int, const OpRecord& op) const
+{
+    const PhaseCost& phase = op.step == 0 ? m_predicted.prefill : m_predicted.decode;
+    const char* block_name = op.layer < 0 ? (op.kind == "embedding" ? "embedding" : "lm head")
+                             : m_model.is_moe_layer(op.layer) ? "moe layer"
+                                                               : "dense layer";
+    const BlockCost* block = phase.block(block_name);
+    if (!block)
+        return std::nullopt;
+    double us = 0;
+    bool found = false;
+    const std::string group = op_group(op.kind);
+    for (const auto& planned : block->ops) {
+        if (op_group(to_string(planned.kind)) == group && (group != "norm" || planned.name == op.name)) {
+            us += planned.time_us;
+            found = true;
+        }
+    }
+    return found ? std::optional<double>(us) : std::nullopt;
+}
+
+std::optional<std::int64_t> PredictionIndex::collective_bytes(int rank, const CollectiveRecord& r) const
+{
+    if (r.control)
+        return std::nullopt;
+    const PhaseCost& phase = r.step == 0 ? m_fp32.prefill : m_fp32.decode;
+    (void)rank;
+    for (const auto& block : phase.blocks)
+        for (const auto& c : block.collectives)
+            if (c.op == r.kind && c.payload == r.payload)
+                return c.calls > 0 ? c.traffic / c.calls : c.traffic;
+    return std::nullopt;
+}
+
+OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predicted_us)
 {
     OrderedJson j = event("op");
     j["rank"] = rank;
@@ -91,10 +146,12 @@ OrderedJson op_event(int rank, const OpRecord& op)
     j["kind"] = op.kind;
     j["us"] = op.us;
     j["measured"] = true;
+    if (predicted_us)
+        j["predicted_us"] = *predicted_us;
     return j;
 }
 
-OrderedJson collective_event(int rank, const CollectiveRecord& c)
+OrderedJson collective_event(int rank, const CollectiveRecord& c, std::optional<std::int64_t> predicted_bytes)
 {
     OrderedJson j = event("collective");
     j["rank"] = rank;
@@ -112,6 +169,8 @@ OrderedJson collective_event(int rank, const CollectiveRecord& c)
     j["busbw"] = algbw * bus_factor(c.kind, c.group_size);
     j["control"] = c.control;
     j["measured"] = true;
+    if (predicted_bytes) // per call, what this rank receives (nccl-tests' accounting)
+        j["predicted_bytes"] = *predicted_bytes;
     return j;
 }
 

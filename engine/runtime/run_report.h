@@ -5,6 +5,7 @@
 #include "cost/estimate.h"
 #include "core/json_util.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,26 @@ RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& refer
 // The event protocol of DESIGN.md section 4: JSON Lines with "v": 1 and "event".
 OrderedJson start_event(const Plan& plan, const std::string& backend, int steps);
 OrderedJson progress_event(int step, int total);
-OrderedJson op_event(int rank, const OpRecord& op);
-OrderedJson collective_event(int rank, const CollectiveRecord& record);
+// Looks up what the planner predicted for a measured op or collective of one rank, so every
+// stored measurement sits next to its prediction.
+class PredictionIndex {
+public:
+    // `predicted` prices the plan's GPUs and dtype (for op times); `fp32` the same plan with
+    // the CPU's fp32 activations (for bytes).
+    PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32, std::vector<int> rank_stage);
+    std::optional<double> op_us(int rank, const OpRecord& op) const;
+    std::optional<std::int64_t> collective_bytes(int rank, const CollectiveRecord& record) const;
+
+private:
+    const ModelSpec& m_model;
+    const Estimate& m_predicted;
+    const Estimate& m_fp32;
+    std::vector<int> m_stage;
+};
+
+OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);
+OrderedJson collective_event(int rank, const CollectiveRecord& record,
+                             std::optional<std::int64_t> predicted_bytes = std::nullopt);
 std::vector<OrderedJson> op_events(const CpuRunResult& run);
 std::vector<OrderedJson> collective_events(const CpuRunResult& run);
 OrderedJson result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run, const RunCheck& check,

@@ -43,17 +43,17 @@ const std::vector<const char*> kMigrations = {
         model TEXT, topology TEXT, strategy TEXT, backend TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
         started_at TEXT NOT NULL, ended_at TEXT,
-        host TEXT, gpus TEXT, driver TEXT, cuda TEXT, nccl TEXT, engine_version TEXT,
+        workload TEXT, host TEXT, gpus TEXT, driver TEXT, cuda TEXT, nccl TEXT, engine_version TEXT,
         writer_pid INTEGER, message TEXT,
         ttft_ms REAL, tpot_ms REAL, tokens_per_s REAL, max_rel_error REAL,
         predicted_ttft_ms REAL, predicted_tpot_ms REAL, predicted_tokens_per_s REAL);
     CREATE TABLE op_measurements (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        rank INTEGER, step INTEGER, layer INTEGER, op TEXT, kind TEXT, us REAL);
+        rank INTEGER, step INTEGER, layer INTEGER, op TEXT, kind TEXT, us REAL, predicted_us REAL);
     CREATE TABLE collective_measurements (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         rank INTEGER, step INTEGER, op TEXT, grp TEXT, group_size INTEGER,
-        bytes INTEGER, sent INTEGER, received INTEGER, us REAL, algbw REAL, busbw REAL);
+        bytes INTEGER, sent INTEGER, received INTEGER, us REAL, algbw REAL, busbw REAL, predicted_bytes INTEGER);
     CREATE INDEX runs_by_start ON runs(started_at);
     CREATE INDEX runs_by_model ON runs(model, started_at);
     CREATE INDEX runs_by_status ON runs(status);
@@ -183,11 +183,13 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
         keep.bind(1, hash).bind(2, plan).step();
         Statement insert = m_db.prepare(
             "INSERT INTO runs (plan_hash, plan_name, model, topology, strategy, backend, status, started_at, "
-            "host, gpus, engine_version, writer_pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)");
+            "host, gpus, engine_version, writer_pid, workload) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)");
         insert.bind(1, hash).bind(2, str(event, "plan")).bind(3, str(event, "model"))
             .bind(4, str(event, "topology")).bind(5, str(event, "strategy")).bind(6, str(event, "backend"))
             .bind(7, now_iso()).bind(8, str(env, "host")).bind(9, env.value("gpus", Json::array()).dump())
-            .bind(10, str(env, "engine_version")).bind(11, std::int64_t(getpid()));
+            .bind(10, str(env, "engine_version")).bind(11, std::int64_t(getpid()))
+            .bind(12, Json{{"batch", event.value("batch", 0)}, {"prompt", event.value("prompt", 0)},
+                           {"steps", event.value("steps", 0)}}.dump());
         insert.step();
         tx.commit();
         m_current = m_db.last_insert_id();
@@ -230,13 +232,13 @@ void RunStore::flush()
 void RunStore::write_batch()
 {
     Transaction tx(m_db);
-    Statement op = m_db.prepare("INSERT INTO op_measurements VALUES (?, ?, ?, ?, ?, ?, ?)");
-    Statement coll = m_db.prepare("INSERT INTO collective_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement op = m_db.prepare("INSERT INTO op_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement coll = m_db.prepare("INSERT INTO collective_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const Json& e : m_pending) {
         if (str(e, "event") == "op") {
             op.bind(1, m_current).bind(2, e.value("rank", std::int64_t(0))).bind(3, e.value("step", std::int64_t(0)))
                 .bind(4, e.value("layer", std::int64_t(-1))).bind(5, str(e, "op")).bind(6, str(e, "kind"))
-                .bind(7, e.value("us", 0.0));
+                .bind(7, e.value("us", 0.0)).bind(8, num(e, "predicted_us"));
             op.step();
             op.reset();
         } else {
@@ -245,6 +247,10 @@ void RunStore::write_batch()
                 .bind(7, e.value("bytes", std::int64_t(0))).bind(8, e.value("sent", std::int64_t(0)))
                 .bind(9, e.value("received", std::int64_t(0))).bind(10, e.value("us", 0.0)).bind(11, e.value("algbw", 0.0))
                 .bind(12, e.value("busbw", 0.0));
+            if (const auto p = num(e, "predicted_bytes"))
+                coll.bind(13, std::int64_t(*p));
+            else
+                coll.bind_null(13);
             coll.step();
             coll.reset();
         }
