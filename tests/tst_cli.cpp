@@ -341,13 +341,14 @@ private slots:
                        QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--json")});
         QVERIFY(process.waitForStarted());
         // Wait until it is running decode steps, then terminate it.
-        QTRY_VERIFY_WITH_TIMEOUT(process.bytesAvailable() > 0 || process.readAllStandardOutput().contains("progress"), 20000);
-        QTest::qWait(300);
+        QByteArray seen;
+        QTRY_VERIFY_WITH_TIMEOUT((seen += process.readAllStandardOutput()).contains("\"event\":\"progress\""), 30000);
+        QTest::qWait(100);
         process.terminate(); // SIGTERM
         QVERIFY(process.waitForFinished(20000));
         QCOMPARE(process.exitStatus(), QProcess::NormalExit);
         QCOMPARE(process.exitCode(), 130);
-        QVERIFY(process.readAllStandardOutput().contains("\"status\":\"cancelled\""));
+        QVERIFY((seen + process.readAllStandardOutput()).contains("\"status\":\"cancelled\""));
     }
     void historyAfterRuns()
     {

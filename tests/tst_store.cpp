@@ -230,9 +230,15 @@ private slots:
             QProcess engine;
             engine.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
                          {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
-                          QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--db"), file});
+                          QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--db"), file,
+                          QStringLiteral("--json")});
             QVERIFY(engine.waitForStarted());
-            QTest::qWait(int(random->bounded(30, 400)));
+            // Events are stored before they are printed: once "start" shows, the run exists.
+            // Half the runs are killed right after it, half once a few steps are done.
+            const QByteArray wanted = i % 2 ? QByteArray("\"step\":3,") : QByteArray("\"event\":\"start\"");
+            QByteArray seen;
+            QTRY_VERIFY_WITH_TIMEOUT((seen += engine.readAllStandardOutput()).contains(wanted), 30000);
+            QTest::qWait(int(random->bounded(0, 200)));
             ::kill(pid_t(engine.processId()), SIGKILL);
             QVERIFY(engine.waitForFinished(10000));
         }

@@ -145,7 +145,7 @@ void run_plan(const PlanArgs& args, const GlobalOptions& options)
             if (!c.estimate.feasible && !args.show_rejected)
                 continue;
             shown += c.estimate.feasible ? 1 : 0;
-            OrderedJson entry = prediction_to_json(c.strategy, c.estimate, model);
+            OrderedJson entry = prediction_to_json(c.strategy, c.estimate);
             entry["rank"] = c.rank;
             entry["pareto"] = c.pareto;
             list.push_back(entry);
@@ -217,7 +217,7 @@ void explain(const std::string& file, const GlobalOptions& options)
     PlannerOptions planner;
     const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload, planner.efficiency);
     if (options.json) {
-        print_json(prediction_to_json(plan.strategy, e, plan.model, true));
+        print_json(prediction_to_json(plan.strategy, e, true));
         return;
     }
     const Workload& w = plan.workload;

@@ -152,6 +152,9 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
                     + (info.compiled ? std::string("the CUDA engine (shard-engine) is not part of this build yet")
                                      : info.reason));
     }
+    // Ctrl-C / SIGTERM from here on stop the run cleanly (an error event, exit code 130).
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
     const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
     // Every event goes to stdout (--json) and into the run store as it happens, so a run
     // killed halfway keeps what it measured.
@@ -159,27 +162,23 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     if (!args.no_store)
         store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
     auto emit = [&](const OrderedJson& e) {
-        if (options.json)
-            std::cout << e.dump() << std::endl;
+        // Stored before shown: whatever a reader of the stream has seen is in the database.
         if (store)
             store->ingest(Json::parse(e.dump()), e.value("event", "") == "start" ? plan_to_json(plan).dump() : std::string());
+        if (options.json)
+            std::cout << e.dump() << std::endl;
     };
     emit(cpu::start_event(plan, args.backend, steps));
     if (!options.json)
         std::cout << "Running " << plan.name << " on the CPU reference backend: " << plan.strategy.devices() << " ranks ("
                   << plan.strategy.label() << "), batch " << plan.workload.batch << ", prompt " << plan.workload.prompt
                   << ", " << steps - 1 << " decode steps, fp32\n";
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     Workload fp32 = plan.workload;
     fp32.dtype = DType::FP32;
     fp32.kv_dtype = DType::FP32;
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
     const Estimate predicted32 = estimate(plan.model, plan.strategy, plan.topology, fp32);
-    std::vector<int> stages(std::size_t(plan.strategy.devices()));
-    for (std::size_t r = 0; r < stages.size(); ++r)
-        stages[r] = int(r) / (plan.strategy.dp * plan.strategy.tensor_size());
-    const cpu::PredictionIndex predictions(plan.model, predicted, predicted32, stages);
+    const cpu::PredictionIndex predictions(plan.model, predicted, predicted32);
     cpu::CpuRunOptions run_options;
     run_options.decode_steps = steps - 1;
     run_options.cancel = &g_cancel;
@@ -188,10 +187,10 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     std::size_t sent_collectives = 0;
     auto emit_rank0 = [&](const RankLog& log) {
         for (; sent_ops < log.ops.size(); ++sent_ops)
-            emit(cpu::op_event(0, log.ops[sent_ops], predictions.op_us(0, log.ops[sent_ops])));
+            emit(cpu::op_event(0, log.ops[sent_ops], predictions.op_us(log.ops[sent_ops])));
         for (; sent_collectives < log.records.size(); ++sent_collectives)
             emit(cpu::collective_event(0, log.records[sent_collectives],
-                                       predictions.collective_bytes(0, log.records[sent_collectives])));
+                                       predictions.collective_bytes(log.records[sent_collectives])));
     };
     run_options.on_step = [&](int step, int total, const RankLog& log) {
         emit(cpu::progress_event(step + 1, total));
@@ -213,9 +212,9 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         emit_rank0(run.logs[0]);
         for (std::size_t rank = 1; rank < run.logs.size(); ++rank) {
             for (const auto& op : run.logs[rank].ops)
-                emit(cpu::op_event(int(rank), op, predictions.op_us(int(rank), op)));
+                emit(cpu::op_event(int(rank), op, predictions.op_us(op)));
             for (const auto& c : run.logs[rank].records)
-                emit(cpu::collective_event(int(rank), c, predictions.collective_bytes(int(rank), c)));
+                emit(cpu::collective_event(int(rank), c, predictions.collective_bytes(c)));
         }
         emit(cpu::result_event(plan, args.backend, run, check, predicted));
         if (store)

@@ -173,7 +173,7 @@ Plan make_plan(const ModelSpec& model, const Topology& topology, const Workload&
     plan.topology = topology;
     plan.workload = workload;
     plan.strategy = candidate.strategy;
-    plan.prediction = prediction_to_json(candidate.strategy, candidate.estimate, model);
+    plan.prediction = prediction_to_json(candidate.strategy, candidate.estimate);
     return plan;
 }
 

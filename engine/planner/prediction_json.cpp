@@ -129,7 +129,7 @@ OrderedJson block_to_json(const BlockCost& block)
     return j;
 }
 
-OrderedJson prediction_to_json(const Strategy& s, const Estimate& e, const ModelSpec& model, bool with_blocks)
+OrderedJson prediction_to_json(const Strategy& s, const Estimate& e, bool with_blocks)
 {
     OrderedJson j;
     j["predicted"] = true;
@@ -155,7 +155,6 @@ OrderedJson prediction_to_json(const Strategy& s, const Estimate& e, const Model
         j["decode"] = phase_to_json(e.decode, with_blocks);
     }
     j["notes"] = e.notes;
-    (void)model;
     return j;
 }
 

@@ -108,7 +108,6 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
         m_j = u % m_q;
     }
     const std::int64_t h = m.hidden;
-    const std::int64_t f = m.ffn;
     const int hp = geometry.head_parts;
     const int T = strategy.tensor_size();
     const int parts = m_mode == TensorMode::WeightStationary2D ? T : m_q; // hidden / FFN chunks
@@ -178,7 +177,6 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
     m_embed = weights.get("embed").slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
     if (m.position == PositionKind::Learned)
         m_positions = weights.get("positions").slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
-    (void)f;
 }
 
 int GridModel::row_block() const

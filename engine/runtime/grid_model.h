@@ -27,7 +27,7 @@ private:
     int output_chunk() const; // chunk of N an orientation-A linear leaves on this rank
     void grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std::int64_t rows) const;
     Vec linear(const Vec& x, const Matrix& w, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a);
-    void attention(Layer& layer, Vec& qkv, Vec& out, int first_seq, int seqs, std::int64_t position, int T);
+    void attention(Layer& layer, Vec& qkv, Vec& out, int first_seq, std::int64_t position, int T);
     StepOutput head(const Vec& x, int seqs, int T);
 
     const ModelWeights& m_weights;

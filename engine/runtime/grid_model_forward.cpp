@@ -43,7 +43,6 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
     const std::int64_t d = m.head_dim;
     const std::int64_t f = m.ffn;
     const std::int64_t gm = m.gated_mlp ? 2 : 1;
-    const bool stationary = m_mode == TensorMode::WeightStationary2D;
     // Rows entering a linear: the 3D cube gathers rows itself, SUMMA keeps them.
     for (auto& L : m_layers) {
         Vec hn = x;
@@ -51,7 +50,7 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
         Vec qkv = linear(hn, L.qkv, rows, h, L.qkv_width, true);
         add_chunk_bias(qkv, L.qkv_bias);
         Vec attn;
-        attention(L, qkv, attn, first_seq, seqs, position, T);
+        attention(L, qkv, attn, first_seq, position, T);
         Vec o = linear(attn, L.o, rows, std::int64_t(m.heads) * d, h, false);
         add_chunk_bias(o, L.o_bias);
         add(x, o);
@@ -71,7 +70,6 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
         add_chunk_bias(down, L.down_bias);
         add(x, down);
     }
-    (void)stationary;
     if (m_comms.next) {
         m_comms.next->send(x, 1);
         return std::nullopt;
@@ -79,7 +77,7 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
     return head(x, seqs, T);
 }
 
-void GridModel::attention(Layer& L, Vec& qkv, Vec& out, int first_seq, int seqs, std::int64_t position, int T)
+void GridModel::attention(Layer& L, Vec& qkv, Vec& out, int first_seq, std::int64_t position, int T)
 {
     const ModelSpec& m = m_model;
     ScopedOp timer(m_log, "attention", "attention", L.index);
@@ -89,11 +87,8 @@ void GridModel::attention(Layer& L, Vec& qkv, Vec& out, int first_seq, int seqs,
     const std::int64_t width = std::int64_t(a + 2 * g) * d;
     const std::int64_t rows = std::int64_t(qkv.size()) / width;
     const int seqs_here = int(rows / T);
-    // The rows belong to whole sequences (3D leaves them split over the z axis); the KV
-    // cache only needs their order within this device.
-    const int block = m_mode == TensorMode::Cube3D ? m_i * m_q + m_l : row_block();
-    (void)seqs;
-    (void)block;
+    // The rows are whole sequences (which ones depends on the layout); the KV cache only
+    // needs their order on this device.
     std::vector<std::int64_t> positions(static_cast<std::size_t>(T));
     std::iota(positions.begin(), positions.end(), position);
     const std::int64_t qw = std::int64_t(a) * d;

@@ -32,9 +32,8 @@ Routing route_tokens(std::span<const float> logits, std::int64_t rows, int exper
     for (std::int64_t i = 0; i < rows; ++i) {
         const float* l = logits.data() + i * experts;
         const float best = *std::max_element(l, l + experts);
-        double total = 0;
         for (int e = 0; e < experts; ++e)
-            total += (p[e] = std::exp(double(l[e] - best)));
+            p[e] = std::exp(double(l[e] - best)); // unnormalised: only the chosen k are renormalised
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
         double chosen = 0;
@@ -44,7 +43,6 @@ Routing route_tokens(std::span<const float> logits, std::int64_t rows, int exper
             r.experts[i * k + j] = order[j];
             r.weights[i * k + j] = float(p[order[j]] / chosen);
         }
-        (void)total;
     }
     return r;
 }

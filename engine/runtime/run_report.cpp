@@ -93,16 +93,14 @@ std::string op_group(const std::string& kind)
 
 } // namespace
 
-PredictionIndex::PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32,
-                                 std::vector<int> rank_stage)
+PredictionIndex::PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32)
     : m_model(model)
     , m_predicted(predicted)
     , m_fp32(fp32)
-    , m_stage(std::move(rank_stage))
 {
 }
 
-std::optional<double> PredictionIndex::op_us(int, const OpRecord& op) const
+std::optional<double> PredictionIndex::op_us(const OpRecord& op) const
 {
     const PhaseCost& phase = op.step == 0 ? m_predicted.prefill : m_predicted.decode;
     const char* block_name = op.layer < 0 ? (op.kind == "embedding" ? "embedding" : "lm head")
@@ -123,12 +121,11 @@ std::optional<double> PredictionIndex::op_us(int, const OpRecord& op) const
     return found ? std::optional<double>(us) : std::nullopt;
 }
 
-std::optional<std::int64_t> PredictionIndex::collective_bytes(int rank, const CollectiveRecord& r) const
+std::optional<std::int64_t> PredictionIndex::collective_bytes(const CollectiveRecord& r) const
 {
     if (r.control)
         return std::nullopt;
     const PhaseCost& phase = r.step == 0 ? m_fp32.prefill : m_fp32.decode;
-    (void)rank;
     for (const auto& block : phase.blocks)
         for (const auto& c : block.collectives)
             if (c.op == r.kind && c.payload == r.payload)

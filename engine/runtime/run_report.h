@@ -31,15 +31,16 @@ class PredictionIndex {
 public:
     // `predicted` prices the plan's GPUs and dtype (for op times); `fp32` the same plan with
     // the CPU's fp32 activations (for bytes).
-    PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32, std::vector<int> rank_stage);
-    std::optional<double> op_us(int rank, const OpRecord& op) const;
-    std::optional<std::int64_t> collective_bytes(int rank, const CollectiveRecord& record) const;
+    PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32);
+    // Per microbatch, the planner's time for the ops the executor timed as one.
+    std::optional<double> op_us(const OpRecord& op) const;
+    // Per call, what the planner says one rank receives (averaged over rotating roots).
+    std::optional<std::int64_t> collective_bytes(const CollectiveRecord& record) const;
 
 private:
     const ModelSpec& m_model;
     const Estimate& m_predicted;
     const Estimate& m_fp32;
-    std::vector<int> m_stage;
 };
 
 OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);

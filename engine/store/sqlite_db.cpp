@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -15,9 +16,9 @@ void sqlite_fail(sqlite3* db, int rc, const char* call, const std::string& sql, 
         text = "the run database is read-only: " + message + " (history still reads; writes need a writable file)";
     if (!sql.empty())
         text += " [" + sql.substr(0, 120) + "]";
-    (void)call;
-    (void)file;
-    (void)line;
+    // Where, for bug reports: the call and the source line that made it.
+    text += " (" + std::string(call).substr(0, std::string(call).find('(')) + " at "
+            + std::filesystem::path(file).filename().string() + ":" + std::to_string(line) + ")";
     throw StoreError(text);
 }
 
