@@ -234,7 +234,7 @@ void GridModel::grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std:
 }
 
 GridModel::Vec GridModel::linear(const Vec& x, const Matrix& w, std::int64_t rows, std::int64_t K, std::int64_t N,
-                                 bool orientation_a)
+                                 bool orientation_a, OpName op)
 {
     Vec y;
     switch (m_mode) {
@@ -247,7 +247,10 @@ GridModel::Vec GridModel::linear(const Vec& x, const Matrix& w, std::int64_t row
         along->all_gather(x, blocks);
         const Vec input = interleave(blocks, gather, rows, std::int64_t(x.size()) / rows);
         Vec partial(std::size_t(rows * (N / gather)));
-        gemm(input, w.data, partial, rows, K / scatter, N / gather);
+        {
+            ScopedOp timer(m_log, op.name, op.kind, op.layer);
+            gemm(input, w.data, partial, rows, K / scatter, N / gather);
+        }
         y.resize(partial.size() / scatter);
         across->reduce_scatter(split_columns(partial, scatter, rows, N / gather / scatter), y);
         break;
@@ -260,7 +263,10 @@ GridModel::Vec GridModel::linear(const Vec& x, const Matrix& w, std::int64_t row
         Vec weight(w.data.size() * m_q);
         m_comms.col->all_gather(w.data, weight);
         Vec partial(std::size_t(rows * m_q * (N / m_q)));
-        gemm(input, weight, partial, rows * m_q, K / m_q, N / m_q);
+        {
+            ScopedOp timer(m_log, op.name, op.kind, op.layer);
+            gemm(input, weight, partial, rows * m_q, K / m_q, N / m_q);
+        }
         y.resize(partial.size() / m_q);
         y_group->reduce_scatter(partial, y);
         break;
@@ -276,6 +282,7 @@ GridModel::Vec GridModel::linear(const Vec& x, const Matrix& w, std::int64_t row
             if (m_i == k)
                 wk = w.data;
             m_comms.col->broadcast(wk, k);
+            ScopedOp timer(m_log, op.name, op.kind, op.layer);
             gemm(xk, wk, y, rows, K / m_q, N / m_q, true);
         }
         break;

@@ -26,7 +26,14 @@ private:
     int col_chunk() const;    // chunk of the hidden dimension held between layers
     int output_chunk() const; // chunk of N an orientation-A linear leaves on this rank
     void grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std::int64_t rows) const;
-    Vec linear(const Vec& x, const Matrix& w, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a);
+    // What a linear is, for the op timings: name, planner op kind, layer.
+    struct OpName {
+        const char* name;
+        const char* kind;
+        int layer;
+    };
+    Vec linear(const Vec& x, const Matrix& w, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a,
+               OpName op);
     void attention(Layer& layer, Vec& qkv, Vec& out, int first_seq, std::int64_t position, int T);
     StepOutput head(const Vec& x, int seqs, int T);
 

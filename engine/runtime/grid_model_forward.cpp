@@ -47,16 +47,16 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
     for (auto& L : m_layers) {
         Vec hn = x;
         grid_norm(hn, L.input_norm, L.input_norm_bias, rows);
-        Vec qkv = linear(hn, L.qkv, rows, h, L.qkv_width, true);
+        Vec qkv = linear(hn, L.qkv, rows, h, L.qkv_width, true, {"qkv_proj", "qkv", L.index});
         add_chunk_bias(qkv, L.qkv_bias);
         Vec attn;
         attention(L, qkv, attn, first_seq, position, T);
-        Vec o = linear(attn, L.o, rows, std::int64_t(m.heads) * d, h, false);
+        Vec o = linear(attn, L.o, rows, std::int64_t(m.heads) * d, h, false, {"o_proj", "out_proj", L.index});
         add_chunk_bias(o, L.o_bias);
         add(x, o);
         hn = x;
         grid_norm(hn, L.post_norm, L.post_norm_bias, rows);
-        Vec up = linear(hn, L.gate_up, rows, h, gm * f, true);
+        Vec up = linear(hn, L.gate_up, rows, h, gm * f, true, {"gate_up_proj", "mlp_up", L.index});
         add_chunk_bias(up, L.gate_up_bias);
         ScopedOp act_timer(m_log, "activation", "activation", L.index);
         const std::int64_t width = std::int64_t(up.size()) / rows / gm;
@@ -66,7 +66,7 @@ std::optional<StepOutput> GridModel::step(const std::vector<std::int64_t>& token
         else
             activate(m.activation, act = up);
         act_timer.stop();
-        Vec down = linear(act, L.down, rows, f, h, false);
+        Vec down = linear(act, L.down, rows, f, h, false, {"down_proj", "mlp_down", L.index});
         add_chunk_bias(down, L.down_bias);
         add(x, down);
     }
