@@ -18,6 +18,10 @@ if(SHARDSTUDIO_WITH_CUDA)
     # Hopper by default: builds run on machines with no GPU to query.
     set(CMAKE_CUDA_ARCHITECTURES 90)
   endif()
+  # Kernels are C++17: CMake 3.25 (Debian 12) cannot ask nvcc for C++20, and device code
+  # needs nothing newer. Host code stays C++20.
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
   # NCCL is an optional part inside CUDA: the toolkit folder, then the system folders.

@@ -1,4 +1,6 @@
 // shardstudio-cli end to end: the commands, their --json output and their errors.
+#include "cuda/backend_info.h"
+
 #include <QtTest>
 
 #include <QJsonArray>
@@ -311,10 +313,14 @@ private slots:
         QTest::addRow("mla on the cpu")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")}
             << QByteArray("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
+        // What stops a cuda run depends on the build and the machine; each answer names it.
+        const auto info = shard::cuda::backend_info();
         QTest::addRow("cuda backend")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                            QStringLiteral("--backend"), QStringLiteral("cuda")}
-            << QByteArray("backend 'cuda' is not available");
+            << QByteArray(!info.compiled ? "backend 'cuda' is not available: this build has no CUDA engine (built without the CUDA toolkit)"
+                          : !info.usable() ? "the CUDA backend cannot run here: "
+                                           : "the plan cannot run on the CUDA engine: MoE layers are not in the CUDA engine yet");
         QTest::addRow("model too big for the cpu")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
             << QByteArray("the CPU reference executor runs models up to 400 M parameters");

@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "engine_process.h"
 
 #include "runtime/cpu_executor.h"
 #include "runtime/run_report.h"
@@ -31,6 +32,9 @@ struct RunArgs {
     std::string trace;
     std::string weights;
     std::string db;
+    std::string dtype = "bf16";   // cuda backends
+    std::string graphs = "on";    // cuda backends
+    std::string overlap = "off";  // cuda backends
     bool no_store = false;
     int steps = -1;
     std::uint64_t seed = 42;
@@ -141,16 +145,71 @@ void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::Ru
     std::cout << comm.render();
 }
 
+// The cuda backends run in shard-engine, a separate process: its events are stored as they
+// arrive and echoed with --json; its own progress and summary come through stderr.
+int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& options)
+{
+    const auto info = cuda::backend_info();
+    const std::string engine = find_engine();
+    if (!info.compiled || engine.empty())
+        throw Error("backend '" + args.backend + "' is not available: this build has no CUDA engine"
+                    + (info.compiled ? std::string(" (shard-engine not found beside shardstudio-cli or on PATH)")
+                                     : std::string(" (built without the CUDA toolkit)")));
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::unique_ptr<RunStore> store;
+    if (!args.no_store)
+        store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
+    std::vector<std::string> engine_args{"run", args.file, "--backend", args.backend, "--dtype", args.dtype,
+                                         "--graphs", args.graphs, "--overlap", args.overlap, "--seed",
+                                         std::to_string(args.seed)};
+    if (args.steps >= 0)
+        engine_args.insert(engine_args.end(), {"--steps", std::to_string(args.steps)});
+    if (!args.weights.empty())
+        engine_args.insert(engine_args.end(), {"--weights", args.weights});
+    bool started = false, finished = false;
+    std::string last_error;
+    const std::string plan_json = plan_to_json(plan).dump();
+    auto on_line = [&](const std::string& line) {
+        Json event;
+        try {
+            event = Json::parse(line);
+        } catch (const std::exception&) {
+            std::cerr << line << "\n"; // not an event: pass it on
+            return;
+        }
+        const std::string kind = event.value("event", "");
+        started = started || kind == "start";
+        finished = finished || kind == "result" || kind == "error";
+        if (kind == "error")
+            last_error = event.value("message", "");
+        // Stored before shown, as for the cpu backend; an error before the start is not a run.
+        if (store && (started || kind != "error"))
+            store->ingest(event, kind == "start" ? plan_json : std::string());
+        if (options.json && (started || kind != "error")) // a refusal is printed by main()
+            std::cout << line << std::endl;
+    };
+    const int code = run_engine(engine, engine_args, on_line, [] { return g_cancel.load(); });
+    if (started && !finished) { // crashed or killed: the run is kept as failed with what it measured
+        const std::string why = "shard-engine ended without a result (exit code " + std::to_string(code) + ")";
+        if (store)
+            store->ingest(Json::parse(cpu::error_event(why).dump()));
+        std::cerr << "error: " << why << "\n";
+    }
+    if (store)
+        store->flush();
+    if (!started && !last_error.empty()) // refused before it started: an error like any other
+        throw Error(last_error);
+    return code == 0 ? 0 : code;
+}
+
 int run_plan_file(const RunArgs& args, const GlobalOptions& options)
 {
     const Plan plan = load_plan(args.file);
     if (args.backend != "cpu") {
         if (args.backend != "cuda" && args.backend != "cuda-emulated")
             throw Error("unknown backend '" + args.backend + "' (expected cpu, cuda or cuda-emulated)");
-        const auto info = cuda::backend_info();
-        throw Error("backend '" + args.backend + "' is not available: "
-                    + (info.compiled ? std::string("the CUDA engine (shard-engine) is not part of this build yet")
-                                     : info.reason));
+        return run_on_engine(plan, args, options);
     }
     // Ctrl-C / SIGTERM from here on stop the run cleanly (an error event, exit code 130).
     std::signal(SIGINT, on_signal);
@@ -246,7 +305,14 @@ void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exi
     auto args = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run a plan for real and check it against the reference and the planner");
     run->add_option("FILE", args->file, "A *.shardplan.json")->required();
-    run->add_option("--backend", args->backend, "cpu, cuda or cuda-emulated")->capture_default_str();
+    run->add_option("--backend", args->backend,
+                    "cpu (reference, fp32), cuda (one GPU per rank) or cuda-emulated (every rank on GPU 0)")
+        ->capture_default_str();
+    run->add_option("--dtype", args->dtype, "cuda backends: bf16, fp16 or fp32")->capture_default_str();
+    run->add_option("--graphs", args->graphs, "cuda backends: replay decode steps from a CUDA graph (on/off)")
+        ->capture_default_str();
+    run->add_option("--overlap", args->overlap, "cuda backends: overlap communication with compute (on/off)")
+        ->capture_default_str();
     run->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of every rank's ops and collectives");
     run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
     run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();

@@ -25,6 +25,7 @@ struct CollectiveRecord {
     double start_us = 0;  // since the run's epoch (RankLog::epoch), for the trace
     int step = 0;         // forward step of the run (0 = prefill, then one per decode step)
     bool control = false; // routing metadata or token feedback, not activations the planner prices
+    bool modeled = false; // `seconds` comes from the cost model (emulated ranks), not a clock
 };
 
 // One timed computation of one rank (collectives are timed separately).

@@ -39,7 +39,7 @@ Matrix Matrix::slice_rows(std::int64_t begin, std::int64_t end) const
     return out;
 }
 
-std::string cpu_unsupported_reason(const ModelSpec& m)
+std::string cpu_unsupported_reason(const ModelSpec& m, bool size_limit)
 {
     if (m.mla)
         return "multi-head latent attention (MLA) is not implemented in the CPU reference executor";
@@ -47,17 +47,17 @@ std::string cpu_unsupported_reason(const ModelSpec& m)
         return "models with " + std::to_string(m.norms_per_layer) + " norms per layer are not implemented in the CPU reference executor";
     if (m.position == PositionKind::Rotary && m.head_dim % 2 != 0)
         return "rotary embedding needs an even head dimension";
-    if (m.total_params() > 400'000'000)
+    if (size_limit && m.total_params() > 400'000'000)
         return "the CPU reference executor runs models up to 400 M parameters (fp32 weights in memory); " + m.name
                + " has " + std::to_string(m.total_params());
     return {};
 }
 
-ModelWeights::ModelWeights(const ModelSpec& model, std::uint64_t seed)
+ModelWeights::ModelWeights(const ModelSpec& model, std::uint64_t seed, bool size_limit)
     : m_model(model)
     , m_seed(seed)
 {
-    if (const auto why = cpu_unsupported_reason(model); !why.empty())
+    if (const auto why = cpu_unsupported_reason(model, size_limit); !why.empty())
         throw Error(why);
     const ModelSpec& m = m_model;
     const std::int64_t h = m.hidden;

@@ -26,7 +26,9 @@ struct Matrix {
 // Linear weights are stored as W[K, N] (Y = X W).
 class ModelWeights {
 public:
-    ModelWeights(const ModelSpec& model, std::uint64_t seed);
+    // `size_limit`: refuse models too large for the CPU reference (the CUDA benchmarks
+    // generate larger layers).
+    ModelWeights(const ModelSpec& model, std::uint64_t seed, bool size_limit = true);
 
     const ModelSpec& model() const { return m_model; }
     const Matrix& get(const std::string& name) const; // throws Error for an unknown name
@@ -49,6 +51,6 @@ private:
 };
 
 // Why the CPU reference cannot run a model, or empty when it can.
-std::string cpu_unsupported_reason(const ModelSpec& model);
+std::string cpu_unsupported_reason(const ModelSpec& model, bool size_limit = true);
 
 } // namespace shard::cpu

@@ -165,7 +165,10 @@ OrderedJson collective_event(int rank, const CollectiveRecord& c, std::optional<
     j["algbw"] = algbw;
     j["busbw"] = algbw * bus_factor(c.kind, c.group_size);
     j["control"] = c.control;
-    j["measured"] = true;
+    // Emulated ranks on one GPU: the bytes are real, the time is the cost model's.
+    j["measured"] = !c.modeled;
+    if (c.modeled)
+        j["time"] = "modeled";
     if (predicted_bytes) // per call, what this rank receives (nccl-tests' accounting)
         j["predicted_bytes"] = *predicted_bytes;
     return j;

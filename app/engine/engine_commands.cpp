@@ -1,0 +1,271 @@
+#include "engine_commands.h"
+
+#include "cuda/backend_info.h"
+#include "cuda/gpu_bench.h"
+#include "cuda/gpu_devices.h"
+#include "cuda/gpu_executor.h"
+#include "cuda/gpu_selftest.h"
+
+#include "runtime/run_report.h"
+#include "runtime/safetensors.h"
+
+#include "core/json_util.h"
+#include "core/plan.h"
+#include "core/units.h"
+#include "cost/estimate.h"
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+namespace shard::engine {
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_signal(int)
+{
+    g_cancel.store(true);
+}
+
+void emit(const OrderedJson& event)
+{
+    std::cout << event.dump() << std::endl;
+}
+
+bool parse_on_off(const std::string& text, const char* option)
+{
+    if (text == "on")
+        return true;
+    if (text == "off")
+        return false;
+    throw Error(std::string(option) + " takes on or off, not '" + text + "'");
+}
+
+// Refuses early, with the reason, when the CUDA backends cannot run here.
+void require_gpu()
+{
+    const auto info = cuda::backend_info();
+    if (!info.usable())
+        throw Error("the CUDA backend cannot run here: " + (info.compiled ? info.reason : std::string("not compiled")));
+}
+
+struct RunArgs {
+    std::string file, backend = "cuda", dtype = "bf16", overlap = "off", graphs = "on", weights;
+    int steps = -1;
+    std::uint64_t seed = 42;
+};
+
+int run_plan(const RunArgs& args)
+{
+    if (args.backend != "cuda" && args.backend != "cuda-emulated")
+        throw Error("unknown backend '" + args.backend + "' for shard-engine (expected cuda or cuda-emulated)");
+    require_gpu();
+    Plan plan = load_plan(args.file);
+    cuda::GpuRunOptions options;
+    options.dtype = cuda::parse_gpu_dtype(args.dtype);
+    options.graphs = parse_on_off(args.graphs, "--graphs");
+    options.overlap = parse_on_off(args.overlap, "--overlap");
+    if (options.overlap)
+        throw Error("--overlap on is not implemented in this engine build yet (communication runs in stream order)");
+    options.emulated = args.backend == "cuda-emulated";
+    options.decode_steps = args.steps;
+    options.cancel = &g_cancel;
+    if (const auto why = cuda::gpu_unsupported_reason(plan.model, plan.strategy); !why.empty())
+        throw Error("the plan cannot run on the CUDA engine: " + why);
+    // The run's dtype decides the predicted bytes and times.
+    plan.workload.dtype = plan.workload.kv_dtype = cuda::to_plan_dtype(options.dtype);
+    const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    OrderedJson start = cpu::start_event(plan, args.backend, steps);
+    start["dtype"] = args.dtype;
+    start["graphs"] = options.graphs;
+    start["overlap"] = options.overlap;
+    start["network"] = options.emulated ? "modeled" : "measured";
+    emit(start);
+    const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
+    const cpu::PredictionIndex predictions(plan.model, predicted, predicted);
+    std::size_t sent_ops = 0, sent_collectives = 0;
+    auto emit_rank0 = [&](const RankLog& log) {
+        for (; sent_ops < log.ops.size(); ++sent_ops)
+            emit(cpu::op_event(0, log.ops[sent_ops], predictions.op_us(log.ops[sent_ops])));
+        for (; sent_collectives < log.records.size(); ++sent_collectives)
+            emit(cpu::collective_event(0, log.records[sent_collectives],
+                                       predictions.collective_bytes(log.records[sent_collectives])));
+    };
+    options.on_step = [&](int step, int total, const RankLog& log) {
+        emit(cpu::progress_event(step + 1, total));
+        emit_rank0(log);
+        std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
+    };
+    try {
+        const bool small = cpu::cpu_unsupported_reason(plan.model).empty();
+        const cpu::ModelWeights weights = args.weights.empty() ? cpu::ModelWeights(plan.model, args.seed, false)
+                                                               : cpu::load_safetensors(plan.model, args.weights);
+        const cuda::GpuRunResult run = cuda::run_gpu(plan, weights, options);
+        std::cerr << "\n";
+        for (std::size_t rank = 1; rank < run.run.logs.size(); ++rank) {
+            for (const auto& op : run.run.logs[rank].ops)
+                emit(cpu::op_event(int(rank), op, predictions.op_us(op)));
+            for (const auto& c : run.run.logs[rank].records)
+                emit(cpu::collective_event(int(rank), c, predictions.collective_bytes(c)));
+        }
+        // Models small enough for the CPU reference are checked against it.
+        cpu::RunCheck check;
+        if (small) {
+            const auto reference = cpu::run_reference(plan, weights, steps - 1);
+            check = cuda::check_gpu_run(run, reference, predicted);
+        } else {
+            for (const auto& t : run.times)
+                check.step_ms.push_back(t.total_ms());
+        }
+        OrderedJson result = cpu::result_event(plan, args.backend, run.run, check, predicted);
+        result["dtype"] = args.dtype;
+        result["checked"] = small;
+        result["tolerance"] = cuda::tolerance(options.dtype);
+        result["network"] = options.emulated ? "modeled" : "measured";
+        OrderedJson times = OrderedJson::array();
+        for (const auto& t : run.times)
+            times.push_back({{"compute_ms", t.compute_ms}, {"network_ms", t.network_ms}, {"gpu_ms", t.gpu_ms}, {"graph", t.graph}});
+        result["step_times"] = times;
+        result["weight_bytes_per_rank"] = run.weight_bytes;
+        result["workspace_bytes_per_rank"] = run.workspace_bytes;
+        emit(result);
+        std::cerr << "TTFT " << format_fixed(check.step_ms.empty() ? 0 : check.step_ms.front(), 3) << " ms measured"
+                  << (options.emulated ? " (compute measured, network modeled)" : "") << ", predicted "
+                  << format_fixed(predicted.ttft_ms, 3) << " ms\n";
+        if (small)
+            std::cerr << "Checked against the fp32 CPU reference: max relative error "
+                      << format_scientific(check.max_relative_error, 2) << " (limit "
+                      << format_scientific(cuda::tolerance(options.dtype), 0) << "), greedy tokens "
+                      << (check.tokens_match ? "identical" : "different") << "\n";
+        const bool ok = !small || (check.max_relative_error < cuda::tolerance(options.dtype)
+                                   && (options.dtype != cuda::GpuDType::F32 || check.tokens_match)
+                                   && check.traffic_differences.empty());
+        return ok ? 0 : 4;
+    } catch (const cpu::Cancelled&) {
+        emit(cpu::error_event("run cancelled by signal", "cancelled"));
+        return 130;
+    }
+}
+
+int selftest(const std::string& dtype_arg, bool json, const std::string& filter, int repeat, const std::string& graphs,
+             int prompt, int generate)
+{
+    const auto info = cuda::backend_info();
+    if (!info.usable()) {
+        const std::string why = info.compiled ? info.reason : "not compiled";
+        if (json)
+            emit({{"v", 1}, {"event", "selftest"}, {"skipped", true}, {"reason", why}});
+        std::cerr << "selftest skipped: " << why << "\n";
+        return 77; // ctest's skip code
+    }
+    std::vector<cuda::GpuDType> dtypes;
+    if (dtype_arg == "all")
+        dtypes = {cuda::GpuDType::F32, cuda::GpuDType::BF16, cuda::GpuDType::F16};
+    else
+        dtypes = {cuda::parse_gpu_dtype(dtype_arg)};
+    int failed = 0;
+    const auto cases = cuda::selftest_cases(dtypes, info.device_count);
+    int ran = 0;
+    for (const auto& test : cases) {
+        if (!filter.empty() && test.name.find(filter) == std::string::npos)
+            continue;
+        for (int again = 0; again < repeat; ++again) {
+        ++ran;
+        cuda::SelftestCase run_case = test;
+        if (!graphs.empty())
+            run_case.graphs = parse_on_off(graphs, "--graphs");
+        if (prompt > 0)
+            run_case.plan.workload.prompt = prompt;
+        if (generate > 0)
+            run_case.plan.workload.generate = generate;
+        const auto r = cuda::run_selftest_case(run_case);
+        failed += r.passed ? 0 : 1;
+        if (json) {
+            OrderedJson j = cuda::to_json(r);
+            j["v"] = 1;
+            j["event"] = "selftest";
+            emit(j);
+        }
+        std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
+                  << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0)
+                  << "), tokens " << (r.tokens_match ? "identical" : "differ") << ", collectives "
+                  << (r.traffic_exact ? "as planned" : "DIFFER") << (r.error.empty() ? "" : " - " + r.error) << "\n";
+        if (!r.passed)
+            std::cerr << "     per step (error/sequences with another token): " << r.detail << "\n";
+        }
+    }
+    std::cerr << ran - failed << " of " << ran << " cases passed\n";
+    return failed == 0 ? 0 : 1;
+}
+
+} // namespace
+
+std::string error_line(const std::string& message)
+{
+    return cpu::error_event(message).dump();
+}
+
+void register_commands(CLI::App& app, int& exit_code)
+{
+    auto args = std::make_shared<RunArgs>();
+    auto* run = app.add_subcommand("run", "Run a plan on the GPU and stream events (JSON Lines) on stdout");
+    run->add_option("FILE", args->file, "A *.shardplan.json")->required();
+    run->add_option("--backend", args->backend, "cuda (one GPU per rank) or cuda-emulated (all ranks on GPU 0)")
+        ->capture_default_str();
+    run->add_option("--dtype", args->dtype, "bf16, fp16 or fp32")->capture_default_str();
+    run->add_option("--graphs", args->graphs, "Replay decode steps from a CUDA graph: on or off")->capture_default_str();
+    run->add_option("--overlap", args->overlap, "Overlap communication with compute: on or off")->capture_default_str();
+    run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
+    run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
+    run->add_option("--weights", args->weights, "Read the weights from a .safetensors file");
+    run->callback([&exit_code, args] { exit_code = run_plan(*args); });
+
+    auto dtype = std::make_shared<std::string>("all");
+    auto json = std::make_shared<bool>(false);
+    auto filter = std::make_shared<std::string>();
+    auto repeat = std::make_shared<int>(1);
+    auto graphs = std::make_shared<std::string>();
+    auto prompt = std::make_shared<int>(0);
+    auto generate = std::make_shared<int>(0);
+    auto* test = app.add_subcommand("selftest", "Run every layout the engine supports on the GPU and check it against the CPU reference");
+    test->add_option("--dtype", *dtype, "fp32, bf16, fp16 or all")->capture_default_str();
+    test->add_flag("--json", *json, "One JSON line per case on stdout");
+    test->add_option("--filter", *filter, "Only the cases whose name contains this text");
+    test->add_option("--repeat", *repeat, "Run each case this many times")->capture_default_str();
+    test->add_option("--graphs", *graphs, "Force CUDA graphs for decode steps on or off");
+    test->add_option("--prompt", *prompt, "Prompt tokens of every case (default 12)");
+    test->add_option("--generate", *generate, "Decode steps of every case (default 6)");
+    test->callback([&exit_code, dtype, json, filter, repeat, graphs, prompt, generate] {
+        exit_code = selftest(*dtype, *json, *filter, *repeat, *graphs, *prompt, *generate);
+    });
+
+    auto bench_options = std::make_shared<cuda::BenchOptions>();
+    auto bench_out = std::make_shared<std::string>();
+    auto* bench = app.add_subcommand("bench", "GPU benchmarks: GEMMs, a Llama-3.1-70B layer, graphs, emulated collectives");
+    bench->add_flag("--quick", bench_options->quick, "Fewer shapes and repetitions");
+    bench->add_option("--json", *bench_out, "Also write every figure to this JSON file");
+    bench->callback([&exit_code, bench_options, bench_out] {
+        require_gpu();
+        std::string report;
+        const OrderedJson result = cuda::run_bench(*bench_options, report);
+        std::cout << report;
+        if (!bench_out->empty())
+            write_text_file(*bench_out, result.dump(2) + "\n");
+        exit_code = 0;
+    });
+
+    auto devices_json = std::make_shared<bool>(false);
+    auto* devices = app.add_subcommand("devices", "GPUs, memory, peer access, driver, CUDA and NCCL versions");
+    devices->add_flag("--json", *devices_json, "As JSON");
+    devices->callback([&exit_code, devices_json] {
+        const OrderedJson j = cuda::describe_devices();
+        std::cout << (*devices_json ? j.dump(2) + "\n" : cuda::format_devices(j));
+        exit_code = 0;
+    });
+}
+
+} // namespace shard::engine

@@ -1,0 +1,53 @@
+#pragma once
+
+// Collectives over the device buffers of every member of a group, enqueued on each member's
+// stream. The engine drives all local ranks from one host thread in lockstep, so a call
+// names every member's buffer at once: NCCL gets them inside one ncclGroupStart/End, the
+// emulation runs one reduction or copy kernel over all of them.
+#include "gpu_dtype.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shard::cuda {
+
+class DeviceCollectives {
+public:
+    virtual ~DeviceCollectives() = default;
+
+    virtual int size() const = 0;
+    // True when the transfers are emulated on one GPU, so their time must come from the
+    // cost model ("modeled"), not from the clock.
+    virtual bool emulated() const = 0;
+    virtual cudaStream_t stream(int member) const = 0;
+
+    // Sum of `count` elements over the members, in place in every member's buffer.
+    virtual void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) = 0;
+    // out (size x count) = every member's `count` elements, in member order.
+    virtual void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                            GpuDType type) = 0;
+    // in (size x count): member i gets the sum of chunk i.
+    virtual void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                                GpuDType type) = 0;
+    // Waits for everything enqueued, turning a stuck or failed transfer into an Error after
+    // `timeout_s` seconds.
+    virtual void synchronize(double timeout_s) = 0;
+};
+
+// N virtual ranks on one device sharing one stream: collectives are reduction and copy
+// kernels between the members' buffers.
+std::unique_ptr<DeviceCollectives> make_emulated_collectives(int device, cudaStream_t stream, int members);
+
+// One rank per device with NCCL: communicators from ncclCommInitAll, the tensor group
+// split from them with ncclCommSplit; member i runs on devices[i] with streams[i].
+std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>& devices,
+                                                         const std::vector<cudaStream_t>& streams);
+
+// "2.28.3" or "not compiled"
+std::string nccl_version();
+
+} // namespace shard::cuda

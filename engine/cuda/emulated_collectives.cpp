@@ -1,0 +1,72 @@
+#include "device_collectives.h"
+
+#include "cuda_check.h"
+#include "device_resources.h"
+#include "kernels.h"
+
+namespace shard::cuda {
+
+namespace {
+
+kernels::Pointers pack(const std::vector<void*>& bufs)
+{
+    kernels::Pointers p{};
+    for (std::size_t i = 0; i < bufs.size(); ++i)
+        p.p[i] = bufs[i];
+    return p;
+}
+
+class EmulatedCollectives final : public DeviceCollectives {
+public:
+    EmulatedCollectives(int device, cudaStream_t stream, int members)
+        : m_device(device)
+        , m_stream(stream)
+        , m_members(members)
+    {
+        if (members > kernels::kMaxRanks)
+            throw Error("cuda-emulated runs at most " + std::to_string(kernels::kMaxRanks) + " ranks in one group, the plan needs "
+                        + std::to_string(members));
+    }
+
+    int size() const override { return m_members; }
+    bool emulated() const override { return true; }
+    cudaStream_t stream(int) const override { return m_stream; }
+
+    void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) override
+    {
+        if (m_members > 1)
+            kernels::sum_all(type, pack(bufs), m_members, count, m_stream);
+    }
+
+    void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
+    {
+        kernels::gather_all(type, pack(out), pack(in), m_members, count, m_stream);
+    }
+
+    void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                        GpuDType type) override
+    {
+        kernels::reduce_scatter_all(type, pack(out), pack(in), m_members, count, m_stream);
+    }
+
+    void synchronize(double timeout_s) override
+    {
+        DeviceGuard guard(m_device);
+        wait_stream(m_stream, timeout_s);
+    }
+
+private:
+    int m_device;
+    cudaStream_t m_stream;
+    int m_members;
+};
+
+} // namespace
+
+std::unique_ptr<DeviceCollectives> make_emulated_collectives(int device, cudaStream_t stream, int members)
+{
+    return std::make_unique<EmulatedCollectives>(device, stream, members);
+}
+
+} // namespace shard::cuda

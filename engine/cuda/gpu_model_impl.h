@@ -1,0 +1,143 @@
+#pragma once
+
+// Private to gpu_model*.cpp: one rank's device state and the group that drives them.
+#include "gpu_model.h"
+
+#include "cost/collective.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace shard::cuda {
+
+struct GpuLayer {
+    void* wqkv = nullptr;   // [hidden, q | k | v] of this rank's heads
+    void* wo = nullptr;     // [heads_local * d, hidden]
+    void* wgu = nullptr;    // [hidden, gate | up] (or up alone) of this rank's ffn slice
+    void* wdown = nullptr;  // [ffn_local, hidden]
+    float* qkv_bias = nullptr;
+    float* o_bias = nullptr;
+    float* gu_bias = nullptr;
+    float* down_bias = nullptr;
+    float* in_norm = nullptr;
+    float* in_norm_b = nullptr;
+    float* post_norm = nullptr;
+    float* post_norm_b = nullptr;
+    float* q_norm = nullptr;
+    float* k_norm = nullptr;
+    void* k_cache = nullptr; // [batch][max_ctx][kv_heads_local][d]
+    void* v_cache = nullptr;
+};
+
+struct GpuRank {
+    int index = 0;
+    int device = 0;
+    cudaStream_t stream = nullptr;
+    std::shared_ptr<BlasHandle> blas; // one per stream: emulated ranks share rank 0's
+    DeviceMemory weight_block;
+    DeviceMemory work_block;
+    std::size_t weight_bytes = 0;
+
+    std::vector<GpuLayer> layers;
+    void* embed = nullptr;      // [vocab_local, hidden], padding rows zero
+    void* positions = nullptr;  // learned positions [max_positions, hidden] or null
+    void* head = nullptr;       // [hidden, vocab_local]
+    float* final_norm = nullptr;
+    float* final_norm_b = nullptr;
+    std::int64_t vocab_begin = 0;
+
+    // Workspace, carved once from work_block.
+    void *x = nullptr, *hn = nullptr, *hn_local = nullptr, *qkv = nullptr, *attn = nullptr, *part = nullptr,
+         *reduced = nullptr, *gu = nullptr, *act = nullptr, *full = nullptr, *last = nullptr, *last_n = nullptr,
+         *logits = nullptr, *logits_all = nullptr, *probs = nullptr, *blas_ws = nullptr;
+    float *scores = nullptr, *partials = nullptr, *pairs = nullptr, *pairs_all = nullptr, *last_f32 = nullptr;
+    int *tokens = nullptr, *pos = nullptr;
+
+    RankLog log;
+    std::vector<Event> events;
+    std::size_t next_event = 0;
+    struct PendingOp {
+        const char* name;
+        const char* kind;
+        int layer;
+        std::size_t start, end;
+    };
+    std::vector<PendingOp> pending;
+    std::vector<std::pair<std::size_t, std::size_t>> pending_collectives; // events of records.back()...
+};
+
+// A collective of one step, as planned before the step runs (sizes are static).
+struct StepCollective {
+    CollectiveKind kind;
+    std::int64_t payload; // bytes, nccl-tests' "size"
+    std::string name;
+};
+
+struct GpuModel::Impl {
+    const cpu::ModelWeights& weights;
+    const ModelSpec& model;
+    Plan plan;
+    GpuModelOptions options;
+    ShardGeometry geometry;
+    int t = 1;
+    bool sp = false;                 // sequence parallel: residual rows sharded
+    std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
+    int heads = 0, kv_heads = 0;
+    std::vector<std::unique_ptr<Stream>> streams;
+    std::vector<GpuRank> ranks;
+    std::unique_ptr<DeviceCollectives> comm;
+    PinnedMemory host_hidden, host_tokens;
+    std::unique_ptr<Event> step_start, step_end;
+    GraphExec decode_graph;
+    std::vector<StepCollective> graph_collectives;
+    std::vector<StepCollective> step_collectives;
+    bool timed = false;
+    int batch = 1;        // sequences of the current step (at most options.batch)
+    int graph_batch = 0;
+    // Debugging aid (SHARD_CHECK_RANKS=1): buffers every rank must hold identically are
+    // compared after each collective and block; the first difference is printed.
+    bool check_ranks = false;
+    bool capturing = false;
+    void check_same(const char* what, int layer, void* GpuRank::*buffer, std::int64_t elements);  // sequences the decode graph was captured for
+    double modeled_link_busbw = 0, modeled_link_latency = 0;
+
+    Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o);
+    int max_seq_tokens() const
+    {
+        return options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
+    }
+    void load_weights(GpuRank& rank);
+    void bind_workspace(GpuRank& rank, Arena& arena);
+    void forward(int position, int T);
+    void embed(int T);
+    void attention_block(int layer, int position, int T);
+    void mlp_block(int layer, int T);
+    void head(int T);
+    void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind);
+
+    template <class F>
+    void op(GpuRank& r, const char* name, const char* kind, int layer, F&& f);
+    void collective(CollectiveKind kind, std::int64_t payload, const std::string& name, const std::function<void()>& run);
+    void record_collectives(const std::vector<StepCollective>& list, bool with_events);
+    void finish_timing();
+    double modeled_seconds(CollectiveKind kind, std::int64_t payload) const;
+};
+
+template <class F>
+inline void GpuModel::Impl::op(GpuRank& R, const char* name, const char* kind, int layer, F&& f)
+{
+    if (!timed) {
+        f();
+        return;
+    }
+    const std::size_t start = R.next_event++;
+    R.events.at(start).record(R.stream);
+    f();
+    const std::size_t end = R.next_event++;
+    R.events.at(end).record(R.stream);
+    R.pending.push_back({name, kind, layer, start, end});
+}
+
+} // namespace shard::cuda

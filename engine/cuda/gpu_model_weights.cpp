@@ -1,0 +1,239 @@
+// GpuModel: slicing each rank's weights (the layout of the CPU ShardedModel's Megatron
+// branch), uploading them in the run's dtype, and carving the workspace.
+#include "gpu_model_impl.h"
+
+#include "kernels.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace shard::cuda {
+
+namespace {
+
+using cpu::Matrix;
+
+// Host staging of one rank's weights: matrices that become `dtype`, and fp32 vectors
+// (norm weights, biases) that stay fp32.
+struct HostPack {
+    std::vector<float> typed;
+    std::vector<float> floats;
+
+    std::size_t add_typed(const Matrix& m)
+    {
+        const std::size_t at = typed.size();
+        typed.insert(typed.end(), m.data.begin(), m.data.end());
+        return at;
+    }
+    // npos for an absent (empty) tensor.
+    std::size_t add_float(const Matrix& m)
+    {
+        if (m.data.empty())
+            return std::size_t(-1);
+        const std::size_t at = floats.size();
+        floats.insert(floats.end(), m.data.begin(), m.data.end());
+        return at;
+    }
+};
+
+Matrix maybe(const cpu::ModelWeights& w, const std::string& name)
+{
+    return w.has(name) ? w.get(name) : Matrix{};
+}
+
+Matrix cols(const Matrix& m, std::int64_t begin, std::int64_t end)
+{
+    return m.data.empty() ? Matrix{} : m.slice_cols(begin, end);
+}
+
+// [rows, a | b | ...] from matrices of the same row count.
+Matrix concat_cols(const std::vector<const Matrix*>& parts)
+{
+    Matrix out;
+    out.rows = parts.front()->rows;
+    for (const Matrix* p : parts)
+        out.cols += p->cols;
+    out.data.resize(std::size_t(out.rows * out.cols));
+    std::int64_t offset = 0;
+    for (const Matrix* p : parts) {
+        for (std::int64_t r = 0; r < out.rows; ++r)
+            std::copy_n(p->data.begin() + r * p->cols, p->cols, out.data.begin() + r * out.cols + offset);
+        offset += p->cols;
+    }
+    return out;
+}
+
+Matrix concat_bias(const std::vector<Matrix>& parts)
+{
+    bool any = false;
+    for (const auto& p : parts)
+        any = any || !p.data.empty();
+    if (!any)
+        return {};
+    Matrix out{1, 0, {}};
+    for (const auto& p : parts)
+        out.data.insert(out.data.end(), p.data.begin(), p.data.end());
+    out.cols = std::int64_t(out.data.size());
+    return out;
+}
+
+} // namespace
+
+void GpuModel::Impl::load_weights(GpuRank& R)
+{
+    const ModelSpec& m = model;
+    const int r = R.index;
+    const std::int64_t h = m.hidden;
+    const std::int64_t d = m.head_dim;
+    const std::int64_t first_head = t > 1 ? std::int64_t(r) * heads : 0;
+    const std::int64_t first_kv = t > 1 ? first_head / (m.heads / m.kv_heads) : 0;
+    const std::int64_t f0 = std::int64_t(r) * fl;
+    HostPack pack;
+    struct LayerOffsets {
+        std::size_t wqkv, wo, wgu, wdown, qkv_bias, o_bias, gu_bias, down_bias, in_norm, in_norm_b, post_norm,
+            post_norm_b, q_norm, k_norm;
+    };
+    std::vector<LayerOffsets> offsets;
+    for (int l = 0; l < m.layers; ++l) {
+        auto name = [&](const char* n) { return cpu::ModelWeights::layer(l, n); };
+        LayerOffsets o{};
+        const Matrix q = weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d);
+        const Matrix k = weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d);
+        const Matrix v = weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d);
+        o.wqkv = pack.add_typed(concat_cols({&q, &k, &v}));
+        o.qkv_bias = pack.add_float(concat_bias({cols(maybe(weights, name("q.bias")), first_head * d, (first_head + heads) * d),
+                                                 cols(maybe(weights, name("k.bias")), first_kv * d, (first_kv + kv_heads) * d),
+                                                 cols(maybe(weights, name("v.bias")), first_kv * d, (first_kv + kv_heads) * d)}));
+        o.wo = pack.add_typed(weights.get(name("o")).slice_rows(first_head * d, (first_head + heads) * d));
+        o.o_bias = pack.add_float(maybe(weights, name("o.bias")));
+        const std::string p = name("mlp");
+        const Matrix gate = cols(maybe(weights, p + ".gate"), f0, f0 + fl);
+        const Matrix up = weights.get(p + ".up").slice_cols(f0, f0 + fl);
+        o.wgu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
+        o.gu_bias = pack.add_float(concat_bias({cols(maybe(weights, p + ".gate.bias"), f0, f0 + fl),
+                                                cols(maybe(weights, p + ".up.bias"), f0, f0 + fl)}));
+        o.wdown = pack.add_typed(weights.get(p + ".down").slice_rows(f0, f0 + fl));
+        o.down_bias = pack.add_float(maybe(weights, p + ".down.bias"));
+        o.in_norm = pack.add_float(weights.get(name("input_norm")));
+        o.in_norm_b = pack.add_float(maybe(weights, name("input_norm.bias")));
+        o.post_norm = pack.add_float(weights.get(name("post_attention_norm")));
+        o.post_norm_b = pack.add_float(maybe(weights, name("post_attention_norm.bias")));
+        o.q_norm = pack.add_float(maybe(weights, name("q_norm")));
+        o.k_norm = pack.add_float(maybe(weights, name("k_norm")));
+        offsets.push_back(o);
+    }
+    // Vocabulary-parallel embedding and head, padding rows zero (as VocabParallelHead).
+    R.vocab_begin = std::int64_t(r) * vl;
+    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - R.vocab_begin, 0, vl);
+    const Matrix& E = weights.get("embed");
+    Matrix embed{vl, h, std::vector<float>(std::size_t(vl * h), 0.0f)};
+    if (valid > 0)
+        std::copy_n(E.data.begin() + R.vocab_begin * h, valid * h, embed.data.begin());
+    Matrix head{h, vl, std::vector<float>(std::size_t(h * vl), 0.0f)};
+    if (m.tied_embeddings) {
+        for (std::int64_t v = 0; v < valid; ++v)
+            for (std::int64_t c = 0; c < h; ++c)
+                head.data[c * vl + v] = E.data[(R.vocab_begin + v) * h + c];
+    } else {
+        const Matrix& lm = weights.get("lm_head");
+        for (std::int64_t c = 0; c < h; ++c)
+            std::copy_n(lm.data.begin() + c * m.vocab + R.vocab_begin, valid, head.data.begin() + c * vl);
+    }
+    const std::size_t embed_at = pack.add_typed(embed);
+    const std::size_t head_at = pack.add_typed(head);
+    const std::size_t positions_at = m.position == PositionKind::Learned ? pack.add_typed(weights.get("positions"))
+                                                                         : std::size_t(-1);
+    const std::size_t final_at = pack.add_float(weights.get("final_norm"));
+    const std::size_t final_b_at = pack.add_float(maybe(weights, "final_norm.bias"));
+
+    // One block: typed part, then the fp32 part.
+    const std::size_t e = element_size(options.dtype);
+    const std::size_t typed_bytes = (pack.typed.size() * e + 255) / 256 * 256;
+    R.weight_bytes = typed_bytes + pack.floats.size() * sizeof(float);
+    const std::string owner = "rank " + std::to_string(r) + " (weights)";
+    R.weight_block = DeviceMemory(R.weight_bytes, R.device, owner);
+    char* base = static_cast<char*>(R.weight_block.data());
+    float* fbase = reinterpret_cast<float*>(base + typed_bytes);
+    {
+        DeviceGuard guard(R.device);
+        DeviceMemory staging(pack.typed.size() * sizeof(float), R.device, "rank " + std::to_string(r) + " (weight upload)");
+        // Stream-ordered copies: a plain cudaMemcpy from pageable memory may return before
+        // its DMA lands, and R.stream (non-blocking) would not wait for it.
+        SHARD_CUDA_CHECK(cudaMemcpyAsync(staging.data(), pack.typed.data(), pack.typed.size() * sizeof(float),
+                                         cudaMemcpyHostToDevice, R.stream));
+        kernels::convert_from_f32(options.dtype, base, static_cast<const float*>(staging.data()), std::int64_t(pack.typed.size()),
+                                  R.stream);
+        if (!pack.floats.empty())
+            SHARD_CUDA_CHECK(cudaMemcpyAsync(fbase, pack.floats.data(), pack.floats.size() * sizeof(float),
+                                             cudaMemcpyHostToDevice, R.stream));
+        SHARD_CUDA_CHECK(cudaStreamSynchronize(R.stream)); // before the host copies and staging go away
+    }
+    auto typed = [&](std::size_t at) -> void* { return at == std::size_t(-1) ? nullptr : base + at * e; };
+    auto fp = [&](std::size_t at) -> float* { return at == std::size_t(-1) ? nullptr : fbase + at; };
+    R.layers.resize(offsets.size());
+    for (std::size_t l = 0; l < offsets.size(); ++l) {
+        const LayerOffsets& o = offsets[l];
+        GpuLayer& L = R.layers[l];
+        L.wqkv = typed(o.wqkv);
+        L.wo = typed(o.wo);
+        L.wgu = typed(o.wgu);
+        L.wdown = typed(o.wdown);
+        L.qkv_bias = fp(o.qkv_bias);
+        L.o_bias = fp(o.o_bias);
+        L.gu_bias = fp(o.gu_bias);
+        L.down_bias = fp(o.down_bias);
+        L.in_norm = fp(o.in_norm);
+        L.in_norm_b = fp(o.in_norm_b);
+        L.post_norm = fp(o.post_norm);
+        L.post_norm_b = fp(o.post_norm_b);
+        L.q_norm = fp(o.q_norm);
+        L.k_norm = fp(o.k_norm);
+    }
+    R.embed = typed(embed_at);
+    R.head = typed(head_at);
+    R.positions = typed(positions_at);
+    R.final_norm = fp(final_at);
+    R.final_norm_b = fp(final_b_at);
+}
+
+void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
+{
+    const std::size_t e = element_size(options.dtype);
+    const std::int64_t M = options.max_rows;
+    const std::int64_t Ml = sp ? M / t : M;
+    const std::int64_t h = model.hidden;
+    const std::int64_t B = options.batch;
+    const std::int64_t ctx = options.max_context;
+    const std::int64_t Tmax = max_seq_tokens();
+    const std::int64_t gm = model.gated_mlp ? 2 : 1;
+    auto typed = [&](std::int64_t n) { return a.take(std::size_t(n) * e); };
+    R.x = typed(Ml * h);
+    R.hn = typed(M * h);
+    R.hn_local = typed(Ml * h);
+    R.qkv = typed(M * W);
+    R.attn = typed(M * qw);
+    R.part = typed(M * h);
+    R.reduced = typed(Ml * h);
+    R.gu = typed(M * gm * fl);
+    R.act = typed(M * fl);
+    R.full = typed(M * h);
+    R.last = typed(B * h);
+    R.last_n = typed(B * h);
+    R.logits = typed(B * vl);
+    R.logits_all = typed(B * vl * t);
+    R.probs = typed(std::int64_t(heads) * Tmax * ctx);
+    R.scores = a.take_as<float>(std::size_t(std::int64_t(heads) * Tmax * ctx)); // prefill: heads x T x context
+    R.partials = a.take_as<float>(std::size_t(B * heads * kernels::attention_splits(int(ctx)) * (model.head_dim + 2)));
+    R.pairs = a.take_as<float>(std::size_t(B * 2));
+    R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
+    R.last_f32 = a.take_as<float>(std::size_t(B * h));
+    R.tokens = a.take_as<int>(std::size_t(M));
+    R.pos = a.take_as<int>(1);
+    R.blas_ws = a.take(32u << 20);
+    for (auto& L : R.layers) {
+        L.k_cache = typed(B * ctx * kw);
+        L.v_cache = typed(B * ctx * kw);
+    }
+}
+
+} // namespace shard::cuda

@@ -1,0 +1,178 @@
+#include "gpu_selftest.h"
+
+#include "gpu_executor.h"
+
+#include "core/presets.h"
+#include "cost/estimate.h"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+namespace shard::cuda {
+
+ModelSpec selftest_model(const std::string& id)
+{
+    ModelSpec m = PresetLibrary::instance().model("tiny-dense");
+    if (id == "tiny-dense")
+        return m;
+    m.id = m.name = id;
+    if (id == "tiny-gpt2") {
+        m.family = "gpt2";
+        m.layers = 2;
+        m.hidden = 96;
+        m.heads = m.kv_heads = 12;
+        m.head_dim = 8;
+        m.ffn = 384;
+        m.gated_mlp = false;
+        m.activation = Activation::GELUTanh;
+        m.qkv_bias = m.out_bias = m.mlp_bias = true;
+        m.norm = NormKind::LayerNorm;
+        m.position = PositionKind::Learned;
+        m.max_context = 128;
+        m.tied_embeddings = true;
+        m.vocab = 501;
+    } else if (id == "tiny-qk-norm") {
+        m.family = "qwen3";
+        m.qk_norm = true;
+        m.kv_heads = 24;
+    } else if (id == "tiny-gqa-d32") { // wider heads: warps span a whole head
+        m.hidden = 256;
+        m.heads = 8;
+        m.kv_heads = 2;
+        m.head_dim = 32;
+        m.ffn = 512;
+    } else {
+        throw Error("unknown selftest model '" + id + "'");
+    }
+    return m;
+}
+
+std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, int gpus)
+{
+    struct Layout {
+        TensorMode mode;
+        int t;
+        LmHeadMode head;
+    };
+    const std::vector<Layout> layouts{{TensorMode::None, 1, LmHeadMode::DistributedArgmax},
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax},
+                                      {TensorMode::Megatron1D, 4, LmHeadMode::GatherLogits},
+                                      {TensorMode::Megatron1D, 8, LmHeadMode::DistributedArgmax},
+                                      {TensorMode::MegatronSP, 2, LmHeadMode::DistributedArgmax},
+                                      {TensorMode::MegatronSP, 4, LmHeadMode::GatherLogits}};
+    const Topology topology = PresetLibrary::instance().topology("dgx-h100");
+    std::vector<SelftestCase> cases;
+    for (const GpuDType dtype : dtypes) {
+        for (const char* id : {"tiny-dense", "tiny-gpt2", "tiny-qk-norm", "tiny-gqa-d32"}) {
+            for (const Layout& layout : layouts) {
+                const ModelSpec model = selftest_model(id);
+                if (layout.t > 1 && model.kv_heads % layout.t != 0 && layout.t % model.kv_heads != 0)
+                    continue;
+                if (model.heads % layout.t != 0)
+                    continue;
+                SelftestCase c;
+                c.dtype = dtype;
+                c.emulated = gpus < layout.t;
+                c.plan.name = "selftest";
+                c.plan.model = model;
+                c.plan.topology = topology;
+                c.plan.workload.batch = 8;
+                c.plan.workload.prompt = 12;
+                c.plan.workload.generate = 6;
+                c.plan.workload.dtype = c.plan.workload.kv_dtype = to_plan_dtype(dtype);
+                c.plan.strategy.tensor_mode = layout.mode;
+                c.plan.strategy.tensor_shape = layout.t > 1 ? std::vector<int>{layout.t} : std::vector<int>{};
+                c.plan.strategy.lm_head = layout.head;
+                c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
+                         + to_string(dtype);
+                cases.push_back(std::move(c));
+                // The same layout without graphs: the eager decode path.
+                if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32) {
+                    SelftestCase eager = cases.back();
+                    eager.graphs = false;
+                    eager.name += " graphs off";
+                    cases.push_back(std::move(eager));
+                }
+            }
+        }
+    }
+    return cases;
+}
+
+SelftestResult run_selftest_case(const SelftestCase& test)
+{
+    static std::map<std::string, std::unique_ptr<cpu::ModelWeights>> weights_cache;
+    static std::map<std::string, std::vector<cpu::StepOutput>> reference_cache;
+    SelftestResult result;
+    result.test = test;
+    result.limit = tolerance(test.dtype);
+    try {
+        const std::string id = test.plan.model.id;
+        const std::string key = id + "/" + std::to_string(test.plan.workload.prompt) + "/"
+                                + std::to_string(test.plan.workload.generate);
+        auto& weights = weights_cache[id];
+        if (!weights)
+            weights = std::make_unique<cpu::ModelWeights>(test.plan.model, 42);
+        auto it = reference_cache.find(key);
+        if (it == reference_cache.end())
+            it = reference_cache.emplace(key, cpu::run_reference(test.plan, *weights)).first;
+        GpuRunOptions options;
+        options.dtype = test.dtype;
+        options.emulated = test.emulated;
+        options.graphs = test.graphs;
+        const GpuRunResult run = run_gpu(test.plan, *weights, options);
+        const Estimate predicted = estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
+        const cpu::RunCheck check = check_gpu_run(run, it->second, predicted);
+        for (std::size_t step = 0; step < run.run.steps.size() && step < it->second.size(); ++step) {
+            const auto& got = run.run.steps[step];
+            const auto& want = it->second[step];
+            double diff = 0, norm = 0;
+            for (std::size_t i = 0; i < want.hidden.size(); ++i) {
+                diff += (double(got.hidden[i]) - want.hidden[i]) * (double(got.hidden[i]) - want.hidden[i]);
+                norm += double(want.hidden[i]) * want.hidden[i];
+            }
+            int differ = 0;
+            for (std::size_t b = 0; b < want.next_tokens.size(); ++b)
+                differ += got.next_tokens[b] != want.next_tokens[b] ? 1 : 0;
+            char text[96];
+            std::snprintf(text, sizeof(text), "%s%zu:%.1e/%d", step ? " " : "", step, std::sqrt(diff / norm), differ);
+            result.detail += text;
+        }
+        result.max_relative_error = check.max_relative_error;
+        result.tokens_match = check.tokens_match;
+        result.traffic_exact = check.traffic_differences.empty();
+        if (!result.traffic_exact)
+            result.error = "collectives differ from the planner: " + check.traffic_differences.front();
+        // fp32 must pick the same tokens; bf16/fp16 may pick another near-tie token, after
+        // which the error is only measured up to that step.
+        result.passed = result.max_relative_error < result.limit && result.traffic_exact
+                        && (test.dtype != GpuDType::F32 || result.tokens_match);
+    } catch (const std::exception& e) {
+        result.error = e.what();
+        result.passed = false;
+    }
+    return result;
+}
+
+OrderedJson to_json(const SelftestResult& r)
+{
+    OrderedJson j;
+    j["case"] = r.test.name;
+    j["dtype"] = to_string(r.test.dtype);
+    j["ranks"] = r.test.plan.strategy.tensor_size();
+    j["emulated"] = r.test.emulated;
+    j["graphs"] = r.test.graphs;
+    j["passed"] = r.passed;
+    j["max_rel_error"] = r.max_relative_error;
+    j["limit"] = r.limit;
+    j["tokens_match"] = r.tokens_match;
+    j["traffic_exact"] = r.traffic_exact;
+    if (!r.error.empty())
+        j["error"] = r.error;
+    j["steps"] = r.detail;
+    return j;
+}
+
+} // namespace shard::cuda

@@ -1,0 +1,81 @@
+#pragma once
+
+// Private to the .cu files: element conversions, warp and block reductions, launch helpers
+// and the dtype dispatch of every launcher.
+#include "cuda_check.h"
+#include "gpu_dtype.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cfloat>
+#include <cstdint>
+
+namespace shard::cuda::kernels::detail {
+
+__device__ __forceinline__ float to_f(float v) { return v; }
+__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <class T>
+__device__ __forceinline__ T from_f(float v);
+template <>
+__device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the block (blockDim a multiple of 32, at most 1024); every thread gets the result.
+__device__ inline float block_sum(float v)
+{
+    __shared__ float partial[32];
+    const int lane = threadIdx.x % 32;
+    const int warp = threadIdx.x / 32;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0)
+        partial[warp] = v;
+    __syncthreads();
+    const int warps = blockDim.x / 32;
+    float total = lane < warps ? partial[lane] : 0.0f;
+    total = warp_sum(total);
+    return total;
+}
+
+inline unsigned blocks_for(std::int64_t n, int threads)
+{
+    const std::int64_t b = (n + threads - 1) / threads;
+    return unsigned(b < 1 ? 1 : (b > 65535LL * 16 ? 65535LL * 16 : b));
+}
+
+inline void check_launch()
+{
+    SHARD_CUDA_CHECK(cudaGetLastError());
+}
+
+#define SHARD_DISPATCH(type, ...)                                                                                      \
+    switch (type) {                                                                                                    \
+    case GpuDType::F32: { using T = float; __VA_ARGS__; break; }                                                       \
+    case GpuDType::F16: { using T = __half; __VA_ARGS__; break; }                                                      \
+    case GpuDType::BF16: { using T = __nv_bfloat16; __VA_ARGS__; break; }                                              \
+    }                                                                                                                  \
+    check_launch()
+
+constexpr int kThreads = 256;
+
+} // namespace shard::cuda::kernels::detail

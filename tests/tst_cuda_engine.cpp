@@ -1,0 +1,239 @@
+// The CUDA engine: what runs everywhere (dtype parsing, the layouts it refuses, the selftest
+// matrix, the workspace arena, shard-engine's answers without a GPU) and, where a GPU is
+// present, the selftest matrix itself against the CPU reference. GPU-only checks skip with
+// the reason when the machine has no usable GPU.
+#include "test_support.h"
+
+#include "cuda/backend_info.h"
+#include "cuda/device_resources.h"
+#include "cuda/gpu_executor.h"
+#include "cuda/gpu_selftest.h"
+
+#include "core/plan.h"
+#include "core/presets.h"
+
+#include <QtTest>
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include <set>
+
+using namespace shard;
+using shard::test::errorOf;
+
+namespace {
+
+struct Result {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+Result runProgram(const QString& program, const QStringList& arguments)
+{
+    static QTemporaryDir data;
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("XDG_DATA_HOME"), data.path());
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(SHARD_BIN_DIR "/") + program, arguments);
+    if (!process.waitForFinished(300'000))
+        return {};
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
+            process.readAllStandardError()};
+}
+
+Plan examplePlan(const char* file)
+{
+    return load_plan(std::string(SHARD_SOURCE_DIR "/plans/") + file);
+}
+
+QString gpuReason()
+{
+    const auto info = cuda::backend_info();
+    return info.usable() ? QString() : QString::fromStdString(info.reason);
+}
+
+} // namespace
+
+class TestCudaEngine : public QObject {
+    Q_OBJECT
+
+private slots:
+    void dtypes_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("bytes");
+        QTest::addRow("bf16") << QStringLiteral("bf16") << 2;
+        QTest::addRow("fp16") << QStringLiteral("fp16") << 2;
+        QTest::addRow("fp32") << QStringLiteral("fp32") << 4;
+    }
+
+    void dtypes()
+    {
+        QFETCH(QString, text);
+        QFETCH(int, bytes);
+        const cuda::GpuDType type = cuda::parse_gpu_dtype(text.toStdString());
+        QCOMPARE(int(cuda::element_size(type)), bytes);
+        QCOMPARE(QString::fromStdString(cuda::to_string(type)), text);
+        QCOMPARE(bytes_per_element(cuda::to_plan_dtype(type)), bytes);
+    }
+
+    void unknownDtypeIsNamed()
+    {
+        QCOMPARE(errorOf([] { cuda::parse_gpu_dtype("fp8"); }),
+                 QStringLiteral("unknown dtype 'fp8' for the CUDA engine (expected bf16, fp16 or fp32)"));
+    }
+
+    void toleranceFollowsTheDtype()
+    {
+        QCOMPARE(cuda::tolerance(cuda::GpuDType::F32), 1e-5);
+        QCOMPARE(cuda::tolerance(cuda::GpuDType::BF16), 2e-2);
+    }
+
+    void layoutsTheEngineRefuses_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("reason");
+        QTest::addRow("tp8") << QStringLiteral("tiny-dense-dgx-h100-tp8.shardplan.json") << QString();
+        QTest::addRow("llama tp8") << QStringLiteral("llama-3.1-70b-dgx-h100-tp8.shardplan.json") << QString();
+        QTest::addRow("summa") << QStringLiteral("tiny-dense-summa-2x2.shardplan.json")
+                               << QStringLiteral("the CUDA engine runs Megatron 1D tensor parallelism (with or without "
+                                                 "sequence parallelism); 2d-summa runs on the CPU backend");
+        QTest::addRow("moe") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json")
+                             << QStringLiteral("MoE layers are not in the CUDA engine yet (the CPU backend runs them)");
+        QTest::addRow("mla") << QStringLiteral("deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")
+                             << QStringLiteral("MoE layers are not in the CUDA engine yet (the CPU backend runs them)");
+    }
+
+    void layoutsTheEngineRefuses()
+    {
+        QFETCH(QString, file);
+        QFETCH(QString, reason);
+        const Plan plan = examplePlan(file.toUtf8().constData());
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), reason);
+    }
+
+    void pipelinePlansAreRefusedWithTheirMesh()
+    {
+        Plan plan = examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json");
+        plan.strategy.pp = 2;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)),
+                 QStringLiteral("pipeline and data parallel meshes are not in the CUDA engine yet (pp 2, dp 1; the CPU "
+                                "backend runs them)"));
+    }
+
+    void selftestMatrix()
+    {
+        const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
+        std::set<std::string> names;
+        int emulated = 0, sequence_parallel = 0, eager = 0;
+        for (const auto& c : cases) {
+            QVERIFY2(names.insert(c.name).second, c.name.c_str());
+            QVERIFY(cuda::gpu_unsupported_reason(c.plan.model, c.plan.strategy).empty());
+            const int t = c.plan.strategy.tensor_size();
+            QCOMPARE(c.emulated, t > 1); // one GPU: every multi-rank case is emulated
+            emulated += c.emulated ? 1 : 0;
+            sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
+            eager += c.graphs ? 0 : 1;
+            QCOMPARE(to_plan_dtype(c.dtype) == c.plan.workload.dtype, true);
+        }
+        // Per dtype 23 cases: 6 layouts for tiny-dense, tiny-qk-norm and tiny-gqa-d32, 5 for
+        // tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per model.
+        QCOMPARE(int(cases.size()), 2 * 23 + 4);
+        QCOMPARE(emulated, 2 * 19 + 4);
+        QCOMPARE(sequence_parallel, 2 * 8);
+        QCOMPARE(eager, 4);
+        // With eight GPUs nothing is emulated.
+        for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32}, 8))
+            QVERIFY(!c.emulated);
+    }
+
+    void arenaMeasuresThenBinds()
+    {
+        cuda::Arena measure;
+        QVERIFY(measure.take(10) == nullptr);
+        QVERIFY(measure.take(300) == nullptr);
+        QCOMPARE(measure.used(), std::size_t(256 + 300)); // every slice starts 256-byte aligned
+        std::vector<char> block(measure.used());
+        cuda::Arena arena(block.data(), block.size());
+        QCOMPARE(static_cast<char*>(arena.take(10)), block.data());
+        QCOMPARE(static_cast<char*>(arena.take(300)), block.data() + 256);
+        QVERIFY(errorOf([&] { arena.take(1); }).startsWith(QStringLiteral("workspace arena overflow")));
+    }
+
+    void engineWithoutAGpuSaysWhy()
+    {
+        if (gpuReason().isEmpty())
+            QSKIP("this machine has a usable GPU");
+        const Result devices = runProgram(QStringLiteral("shard-engine"), {QStringLiteral("devices")});
+        QCOMPARE(devices.exitCode, 0);
+        QVERIFY2(devices.out.contains("CUDA backends unavailable: " + gpuReason().toUtf8()), devices.out.constData());
+        const Result selftest = runProgram(QStringLiteral("shard-engine"), {QStringLiteral("selftest"), QStringLiteral("--json")});
+        QCOMPARE(selftest.exitCode, 77); // ctest's skip code
+        QVERIFY(selftest.out.contains("\"skipped\":true"));
+        const Result run = runProgram(QStringLiteral("shard-engine"),
+                                      {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
+                                       QStringLiteral("--backend"), QStringLiteral("cuda-emulated")});
+        QCOMPARE(run.exitCode, 1);
+        const QJsonObject error = QJsonDocument::fromJson(run.out.trimmed()).object();
+        QCOMPARE(error.value(QStringLiteral("event")).toString(), QStringLiteral("error"));
+        QCOMPARE(error.value(QStringLiteral("message")).toString(),
+                 QStringLiteral("the CUDA backend cannot run here: ") + gpuReason());
+    }
+
+    void cliHandsCudaRunsToTheEngine()
+    {
+        const Result r = runProgram(QStringLiteral("shardstudio-cli"),
+                                    {QStringLiteral("--json"), QStringLiteral("run"),
+                                     QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
+                                     QStringLiteral("--backend"), QStringLiteral("cuda-emulated"), QStringLiteral("--dtype"),
+                                     QStringLiteral("fp32"), QStringLiteral("--steps"), QStringLiteral("4")});
+        if (!gpuReason().isEmpty()) {
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY2(r.err.contains("the CUDA backend cannot run here: " + gpuReason().toUtf8()), r.err.constData());
+            return;
+        }
+        QCOMPARE(r.exitCode, 0);
+        const QList<QByteArray> lines = r.out.trimmed().split('\n');
+        const QJsonObject last = QJsonDocument::fromJson(lines.last()).object();
+        QCOMPARE(last.value(QStringLiteral("event")).toString(), QStringLiteral("result"));
+        QCOMPARE(last.value(QStringLiteral("network")).toString(), QStringLiteral("modeled"));
+        QVERIFY(last.value(QStringLiteral("tokens_match")).toBool());
+        QVERIFY(last.value(QStringLiteral("max_rel_error")).toDouble() < 1e-5);
+        const Result history = runProgram(QStringLiteral("shardstudio-cli"), {QStringLiteral("history"), QStringLiteral("list")});
+        QVERIFY2(history.out.contains("cuda-emulated"), history.out.constData());
+    }
+
+    void gpuSelftestMatchesTheCpuReference()
+    {
+        if (!gpuReason().isEmpty())
+            QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
+        const auto info = cuda::backend_info();
+        for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, info.device_count)) {
+            const auto r = cuda::run_selftest_case(c);
+            QVERIFY2(r.passed, (c.name + ": " + r.error + " " + r.detail).c_str());
+        }
+    }
+
+    void outOfMemoryNamesTheRankAndTheBytes()
+    {
+        if (!gpuReason().isEmpty())
+            QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
+        const Plan plan = examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json");
+        const cpu::ModelWeights weights(plan.model, 1);
+        cuda::GpuModelOptions options;
+        options.batch = 4096;
+        options.max_rows = 4096;
+        options.max_context = 1 << 20; // a KV cache of terabytes
+        const QString message = errorOf([&] { cuda::GpuModel model(weights, plan, options); });
+        QVERIFY2(message.startsWith(QStringLiteral("out of GPU memory: rank 0 (workspace and KV cache) asked for ")),
+                 qPrintable(message));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCudaEngine)
+#include "tst_cuda_engine.moc"
