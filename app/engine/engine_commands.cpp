@@ -80,6 +80,14 @@ int run_plan(const RunArgs& args)
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     OrderedJson start = cpu::start_event(plan, args.backend, steps);
+    const OrderedJson devices = cuda::describe_devices();
+    OrderedJson gpus = OrderedJson::array();
+    for (const auto& g : devices["gpus"])
+        gpus.push_back(g["name"]);
+    start["environment"]["gpus"] = gpus;
+    start["environment"]["driver"] = devices["driver"];
+    start["environment"]["cuda"] = devices["cuda_runtime"];
+    start["environment"]["nccl"] = devices["nccl"];
     start["dtype"] = args.dtype;
     start["graphs"] = options.graphs;
     start["overlap"] = options.overlap;

@@ -183,13 +183,15 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
         keep.bind(1, hash).bind(2, plan).step();
         Statement insert = m_db.prepare(
             "INSERT INTO runs (plan_hash, plan_name, model, topology, strategy, backend, status, started_at, "
-            "host, gpus, engine_version, writer_pid, workload) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)");
+            "host, gpus, engine_version, writer_pid, workload, driver, cuda, nccl) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         insert.bind(1, hash).bind(2, str(event, "plan")).bind(3, str(event, "model"))
             .bind(4, str(event, "topology")).bind(5, str(event, "strategy")).bind(6, str(event, "backend"))
             .bind(7, now_iso()).bind(8, str(env, "host")).bind(9, env.value("gpus", Json::array()).dump())
             .bind(10, str(env, "engine_version")).bind(11, std::int64_t(getpid()))
             .bind(12, Json{{"batch", event.value("batch", 0)}, {"prompt", event.value("prompt", 0)},
-                           {"steps", event.value("steps", 0)}}.dump());
+                           {"steps", event.value("steps", 0)}}.dump())
+            .bind(13, str(env, "driver")).bind(14, str(env, "cuda")).bind(15, str(env, "nccl"));
         insert.step();
         tx.commit();
         m_current = m_db.last_insert_id();
