@@ -3,12 +3,14 @@
 # installs only what is missing), configures and builds with a CMake preset, then
 # optionally runs the tests or the main job.
 #
-#   installer/setup.sh [--preset NAME] [--test] [--run] [--deps-only]
+#   installer/setup.sh [--preset NAME] [--test] [--run] [--package] [--deps-only]
 #
 #   --preset NAME  CMake preset to configure, build and test (default: default)
 #   --test         run the whole test suite (ctest --preset NAME)
 #   --run          open the main job: the studio on the default model and topology, or,
 #                  on a machine without a display or without the GUI, the CLI's plan
+#   --package      build the Debian package (build/NAME/shardstudio_*.deb) and test it
+#                  unpacked in a temporary root (installer/package_test.sh)
 #   --deps-only    install the packages and stop
 set -euo pipefail
 
@@ -18,13 +20,15 @@ preset=default
 do_test=0
 do_run=0
 deps_only=0
+do_package=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) preset=$2; shift 2 ;;
     --test) do_test=1; shift ;;
     --run) do_run=1; shift ;;
+    --package) do_package=1; shift ;;
     --deps-only) deps_only=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,6 +64,11 @@ bin="$root/build/$preset/bin"
 
 if [ $do_test -eq 1 ]; then
   ctest --preset "$preset" --parallel "$jobs"
+fi
+
+if [ $do_package -eq 1 ]; then
+  bash "$here/package_test.sh" "$root/build/$preset"
+  echo "install it with: sudo apt install $(ls -t "$root/build/$preset"/shardstudio_*.deb | head -1)"
 fi
 
 if [ $do_run -eq 1 ]; then
