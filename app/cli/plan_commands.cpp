@@ -19,18 +19,6 @@ std::string ms(double value)
     return value >= 100 ? format_fixed(value, 1) : value >= 1 ? format_fixed(value, 2) : format_fixed(value, 3);
 }
 
-std::string mesh_text(const Strategy& s)
-{
-    std::string text;
-    for (const auto& axis : s.mesh()) {
-        if (axis.size > 1 || axis.name == "tp")
-            text += (text.empty() ? "" : " ") + axis.name + "=" + std::to_string(axis.size);
-    }
-    if (s.ep > 1)
-        text += " ep=" + std::to_string(s.ep);
-    return text.empty() ? "1 GPU" : text;
-}
-
 struct PlanArgs {
     std::string model = PresetLibrary::kDefaultModel;
     std::string topology = PresetLibrary::kDefaultTopology;
@@ -66,7 +54,7 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
             continue;
         ++shown;
         const Estimate& e = c.estimate;
-        table.add_row({std::to_string(c.rank), c.strategy.label(), mesh_text(c.strategy), format_bytes(double(e.memory.total())),
+        table.add_row({std::to_string(c.rank), c.strategy.label(), c.strategy.mesh_text(), format_bytes(double(e.memory.total())),
                        format_bytes(double(e.decode.traffic_per_device)), ms(e.ttft_ms), ms(e.tpot_ms),
                        format_fixed(e.tokens_per_s, 0), c.pareto ? "*" : ""});
     }
@@ -83,7 +71,7 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
         TextTable rej({"strategy", "mesh", "reason"});
         for (const auto& c : result.candidates) {
             if (!c.estimate.feasible)
-                rej.add_row({c.strategy.label(), mesh_text(c.strategy), c.estimate.reason});
+                rej.add_row({c.strategy.label(), c.strategy.mesh_text(), c.estimate.reason});
         }
         std::cout << rej.render();
         return;
@@ -222,7 +210,7 @@ void explain(const std::string& file, const GlobalOptions& options)
     }
     const Workload& w = plan.workload;
     std::cout << plan.model.name << " on " << plan.topology.name << ": " << plan.strategy.label() << " (mesh "
-              << mesh_text(plan.strategy) << ")\n"
+              << plan.strategy.mesh_text() << ")\n"
               << "workload: batch " << w.batch << ", prompt " << w.prompt << ", generate " << w.generate << ", "
               << to_string(w.dtype) << " weights, " << to_string(w.kv_dtype) << " KV cache\n";
     if (!e.feasible) {

@@ -294,4 +294,16 @@ Strategy strategy_from_json(const Json& json, const std::string& context)
     return s;
 }
 
+std::string Strategy::mesh_text() const
+{
+    std::string text;
+    for (const auto& axis : mesh()) {
+        if (axis.size > 1 || axis.name == "tp")
+            text += (text.empty() ? "" : " ") + axis.name + "=" + std::to_string(axis.size);
+    }
+    if (ep > 1)
+        text += " ep=" + std::to_string(ep);
+    return text.empty() ? "1 GPU" : text;
+}
+
 } // namespace shard

@@ -59,6 +59,7 @@ struct Strategy {
     std::vector<int> resolved_stage_layers(int layers) const;
     int gpu_of(int mesh_position) const;
     std::string label() const; // "TP8 Megatron", "PP2 x TP4 Megatron", "2D SUMMA 2x2"
+    std::string mesh_text() const; // "pp=2 tp=4 ep=2", "1 GPU"
     // Structural checks only (shape matches mode, sizes positive, placement a permutation).
     void validate(int layers, int available_gpus) const;
 };

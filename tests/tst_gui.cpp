@@ -1,0 +1,189 @@
+// The studio's widgets and models offscreen: the candidates model under
+// QAbstractItemModelTester, replanning after edits (off the UI thread, stale results
+// dropped), selection driving the details and the Pareto chart, a broken config.json that
+// leaves the model alone, plan files, and a screenshot of each main view at 1600x1000.
+#include "ui/candidate_details.h"
+#include "ui/candidates_filter.h"
+#include "ui/candidates_model.h"
+#include "ui/main_window.h"
+#include "ui/model_panel.h"
+#include "ui/pareto_chart.h"
+#include "ui/planner_controller.h"
+#include "ui/topology_panel.h"
+#include "ui/workload_panel.h"
+
+#include "core/plan.h"
+#include "core/presets.h"
+
+#include <QAbstractItemModelTester>
+#include <QDir>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace shard;
+using namespace shard::ui;
+
+class TestGui : public QObject {
+    Q_OBJECT
+
+private:
+    static int expectedCandidates(const char* model, const char* topology, int batch, int prompt, int generate)
+    {
+        Workload w;
+        w.batch = batch;
+        w.prompt = prompt;
+        w.generate = generate;
+        return int(plan_candidates(PresetLibrary::instance().model(model), PresetLibrary::instance().topology(topology), w)
+                       .candidates.size());
+    }
+
+    QTemporaryDir m_settings;
+
+private slots:
+    void initTestCase()
+    {
+        // Keep the tests away from the user's settings (window state, recent files).
+        QSettings::setDefaultFormat(QSettings::IniFormat);
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settings.path());
+        QCoreApplication::setOrganizationName(QStringLiteral("ShardStudioTests"));
+    }
+
+    void candidatesModelIsAProperItemModel()
+    {
+        CandidatesModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        Workload w;
+        w.batch = 8;
+        model.setResult(plan_candidates(PresetLibrary::instance().model("llama-3.1-70b"),
+                                        PresetLibrary::instance().topology("dgx-h100"), w));
+        QCOMPARE(model.rowCount(), 42);
+        QCOMPARE(model.columnCount(), int(CandidatesModel::ColumnCount));
+        CandidatesFilter filter;
+        QAbstractItemModelTester proxyTester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        filter.setSourceModel(&model);
+        filter.setFeasibleOnly(true);
+        QCOMPARE(filter.rowCount(), model.feasibleCount());
+        filter.setFilterFixedString(QStringLiteral("SUMMA"));
+        for (int r = 0; r < filter.rowCount(); ++r)
+            QVERIFY(filter.index(r, CandidatesModel::Strategy).data().toString().contains(QStringLiteral("SUMMA")));
+        // Infeasible rows carry their reason in the row and the tooltip.
+        for (int r = 0; r < model.rowCount(); ++r) {
+            if (model.index(r, 0).data(CandidatesModel::FeasibleRole).toBool())
+                continue;
+            QVERIFY(!model.index(r, CandidatesModel::Reason).data().toString().isEmpty());
+            QVERIFY(model.index(r, CandidatesModel::Strategy).data(Qt::ToolTipRole).toString().startsWith(QStringLiteral("Rejected: ")));
+        }
+    }
+
+    void defaultWindowPlansTheDefaultModel()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        window.show();
+        QVERIFY(shown.wait(20000));
+        QCOMPARE(window.candidatesModel()->rowCount(), expectedCandidates("llama-3.1-70b", "dgx-h100", 8, 2048, 256));
+        QCOMPARE(window.selectedCandidate(), 0); // the best candidate is selected
+        QVERIFY(window.details()->text().contains(QStringLiteral("Memory per GPU (predicted)")));
+        QCOMPARE(window.pareto()->pointCount(), window.candidatesModel()->feasibleCount());
+        QCOMPARE(window.pareto()->selectedPointCount(), 1);
+    }
+
+    void editsReplanAndStaleResultsAreDropped()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+        shown.clear();
+        // Three edits in a row: only the last one's candidates may end up in the table.
+        window.topologyPanel()->selectPreset(QStringLiteral("2x-dgx-h100"));
+        QCoreApplication::processEvents();
+        window.modelPanel()->selectPreset(QStringLiteral("mixtral-8x7b"));
+        QCoreApplication::processEvents();
+        window.modelPanel()->selectPreset(QStringLiteral("tiny-dense"));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.planner()->busy() && !shown.isEmpty(), 20000);
+        QCOMPARE(window.planner()->inputs().model.id, std::string("tiny-dense"));
+        QCOMPARE(window.candidatesModel()->rowCount(), expectedCandidates("tiny-dense", "2x-dgx-h100", 8, 2048, 256));
+    }
+
+    void selectingARowUpdatesDetailsAndChart()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+        const int last = window.candidatesModel()->rowCount() - 1; // ranked last: infeasible
+        window.selectCandidate(last);
+        QCOMPARE(window.selectedCandidate(), last);
+        QVERIFY(window.details()->text().contains(QStringLiteral("Rejected:")));
+        QCOMPARE(window.pareto()->selectedPointCount(), 0); // infeasible: not on the chart
+        window.selectCandidate(1);
+        QVERIFY(window.details()->text().contains(QStringLiteral("Collectives of one decode step")));
+        QCOMPARE(window.pareto()->selectedPointCount(), 1);
+    }
+
+    void brokenConfigLeavesTheModelAlone()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+        const ModelSpec before = window.modelPanel()->model();
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("config.json"));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("{\"model_type\": \"llama\", \"hidden_size\": 4096,\n  \"num_attention_heads\": }\n");
+        file.close();
+        QVERIFY(!window.modelPanel()->importConfig(path));
+        QVERIFY2(window.modelPanel()->errorText().contains(QStringLiteral("line 2")), qPrintable(window.modelPanel()->errorText()));
+        QVERIFY(window.modelPanel()->model() == before);
+        // A valid one is taken.
+        QVERIFY(window.modelPanel()->importConfig(QStringLiteral(SHARD_TEST_FIXTURES "/hf/llama-2-7b.json")));
+        QCOMPARE(window.modelPanel()->model().total_params(), std::int64_t(6'738'415'616));
+        QVERIFY(window.modelPanel()->errorText().isEmpty());
+    }
+
+    void savedPlanOpensOnItsCandidate()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+        window.selectCandidate(2);
+        const Strategy chosen = window.candidatesModel()->candidate(2)->strategy;
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("chosen.shardplan.json"));
+        QVERIFY(window.savePlan(path));
+        const Plan plan = load_plan(path.toStdString());
+        QVERIFY(plan.strategy == chosen);
+
+        MainWindow other;
+        QSignalSpy otherShown(&other, &MainWindow::candidatesShown);
+        QVERIFY(otherShown.wait(20000));
+        otherShown.clear();
+        QVERIFY(other.openPlan(path));
+        QVERIFY(otherShown.wait(20000));
+        QVERIFY(other.candidatesModel()->candidate(other.selectedCandidate())->strategy == chosen);
+    }
+
+    void screenshots()
+    {
+        MainWindow window;
+        window.resize(1600, 1000);
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        window.show();
+        QVERIFY(shown.wait(20000));
+        const QString dir = QStringLiteral(SHARD_BIN_DIR "/../screenshots");
+        QDir().mkpath(dir);
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-candidates.png")));
+        window.views()->setCurrentIndex(1);
+        QCoreApplication::processEvents();
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-pareto.png")));
+        QVERIFY(window.pareto()->exportTo(dir + QStringLiteral("/pareto.svg")));
+        QVERIFY(QFileInfo(dir + QStringLiteral("/pareto.svg")).size() > 1000);
+    }
+};
+
+QTEST_MAIN(TestGui)
+#include "tst_gui.moc"

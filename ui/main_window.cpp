@@ -1,0 +1,290 @@
+#include "main_window.h"
+
+#include "candidate_details.h"
+#include "candidates_filter.h"
+#include "candidates_model.h"
+#include "model_panel.h"
+#include "pareto_chart.h"
+#include "topology_panel.h"
+#include "workload_panel.h"
+
+#include "core/error.h"
+#include "core/presets.h"
+
+#include <QAction>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace shard::ui {
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
+{
+    setWindowTitle(tr("ShardStudio"));
+    setObjectName(QStringLiteral("ShardStudioMainWindow"));
+    m_planner = new PlannerController(this);
+    m_candidates = new CandidatesModel(this);
+    m_filter = new CandidatesFilter(this);
+    m_filter->setSourceModel(m_candidates);
+
+    // Left: what to plan for.
+    m_modelPanel = new ModelPanel;
+    m_topologyPanel = new TopologyPanel;
+    m_workloadPanel = new WorkloadPanel;
+    auto dock = [this](QWidget* panel, const QString& title, const QString& name) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(panel);
+        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+        addDockWidget(Qt::LeftDockWidgetArea, d);
+        return d;
+    };
+    dock(m_modelPanel, tr("Model"), QStringLiteral("modelDock"));
+    dock(m_topologyPanel, tr("Topology"), QStringLiteral("topologyDock"));
+    dock(m_workloadPanel, tr("Workload"), QStringLiteral("workloadDock"));
+
+    // Middle: the candidates.
+    auto* top = new QWidget;
+    auto* topLayout = new QVBoxLayout(top);
+    topLayout->setContentsMargins(4, 4, 4, 0);
+    auto* bar = new QHBoxLayout;
+    m_search = new QLineEdit;
+    m_search->setPlaceholderText(tr("Filter by strategy or mesh (e.g. TP8, pp=2, SUMMA)"));
+    m_search->setClearButtonEnabled(true);
+    auto* feasible = new QCheckBox(tr("Feasible only"));
+    bar->addWidget(m_search, 1);
+    bar->addWidget(feasible);
+    topLayout->addLayout(bar);
+    m_table = new QTableView;
+    m_table->setObjectName(QStringLiteral("candidatesView"));
+    m_table->setModel(m_filter);
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(CandidatesModel::Rank, Qt::AscendingOrder);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setAlternatingRowColors(true);
+    m_table->verticalHeader()->hide();
+    m_table->verticalHeader()->setDefaultSectionSize(22);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    topLayout->addWidget(m_table);
+
+    m_views = new QTabWidget;
+    m_details = new CandidateDetails;
+    m_pareto = new ParetoChart;
+    m_views->addTab(m_details, tr("Details"));
+    m_views->addTab(m_pareto, tr("Pareto: latency vs memory"));
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(top);
+    split->addWidget(m_views);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    setCentralWidget(split);
+
+    m_status = new QLabel;
+    statusBar()->addWidget(m_status, 1);
+    buildMenus();
+
+    connect(m_search, &QLineEdit::textChanged, m_filter, &QSortFilterProxyModel::setFilterFixedString);
+    connect(feasible, &QCheckBox::toggled, m_filter, &CandidatesFilter::setFeasibleOnly);
+    connect(m_modelPanel, &ModelPanel::modelChanged, this, &MainWindow::scheduleReplan);
+    connect(m_topologyPanel, &TopologyPanel::topologyChanged, this, &MainWindow::scheduleReplan);
+    connect(m_workloadPanel, &WorkloadPanel::workloadChanged, this, &MainWindow::scheduleReplan);
+    connect(m_planner, &PlannerController::started, this, [this] { m_status->setText(tr("Planning…")); });
+    connect(m_planner, &PlannerController::planned, this, &MainWindow::showPlanned);
+    connect(m_planner, &PlannerController::failed, this,
+            [this](const QString& message) { m_status->setText(tr("Planning failed: %1").arg(message)); });
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::selectionChanged);
+    connect(m_pareto, &ParetoChart::candidateClicked, this, &MainWindow::selectCandidate);
+
+    // A sensible default: the CLI's defaults (Llama-3.1-70B on one DGX H100, batch 8,
+    // prompt 2048, 256 generated tokens).
+    Workload workload;
+    workload.batch = 8;
+    workload.prompt = 2048;
+    workload.generate = 256;
+    m_workloadPanel->setWorkload(workload);
+    m_topologyPanel->selectPreset(QString::fromLatin1(PresetLibrary::kDefaultTopology));
+    m_modelPanel->selectPreset(QString::fromLatin1(PresetLibrary::kDefaultModel));
+
+    QSettings settings;
+    resize(1600, 1000);
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open plan…"), QKeySequence::Open, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a plan"), {}, tr("ShardStudio plans (*.shardplan.json)"));
+        if (!path.isEmpty())
+            openPlan(path);
+    });
+    file->addAction(tr("&Save selected plan…"), QKeySequence::Save, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the selected candidate as a plan"), {},
+                                                          tr("ShardStudio plans (*.shardplan.json)"));
+        if (!path.isEmpty())
+            savePlan(path.endsWith(QStringLiteral(".shardplan.json")) ? path : path + QStringLiteral(".shardplan.json"));
+    });
+    m_recent = file->addMenu(tr("Open &recent"));
+    rebuildRecentMenu();
+    file->addAction(tr("&Export Pareto chart…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export the chart"), {}, tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
+        if (!path.isEmpty() && !m_pareto->exportTo(path))
+            QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1").arg(path));
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : findChildren<QDockWidget*>())
+        view->addAction(d->toggleViewAction());
+}
+
+void MainWindow::scheduleReplan()
+{
+    // Edits arrive in bursts (a preset sets many fields): plan once per event-loop turn.
+    if (m_replanQueued)
+        return;
+    m_replanQueued = true;
+    QTimer::singleShot(0, this, [this] {
+        m_replanQueued = false;
+        m_planner->replan({m_modelPanel->model(), m_topologyPanel->topology(), m_workloadPanel->workload()});
+    });
+}
+
+void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
+{
+    std::optional<Strategy> keep = m_wanted;
+    if (!keep) {
+        if (const Candidate* c = m_candidates->candidate(selectedCandidate()))
+            keep = c->strategy;
+    }
+    m_wanted.reset();
+    m_candidates->setResult(result);
+    m_pareto->setResult(result, m_planner->inputs().workload.objective);
+    int select = result.candidates.empty() ? -1 : 0;
+    for (std::size_t i = 0; keep && i < result.candidates.size(); ++i)
+        if (result.candidates[i].strategy == *keep)
+            select = int(i);
+    selectCandidate(select);
+    m_table->resizeColumnsToContents();
+    const auto& in = m_planner->inputs();
+    m_status->setText(tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted by the cost model.")
+                          .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name))
+                          .arg(result.candidates.size())
+                          .arg(result.feasible)
+                          .arg(milliseconds, 0, 'f', 1));
+    emit candidatesShown(int(result.candidates.size()));
+}
+
+int MainWindow::selectedCandidate() const
+{
+    const auto rows = m_table->selectionModel()->selectedRows();
+    return rows.isEmpty() ? -1 : m_filter->mapToSource(rows.front()).row();
+}
+
+void MainWindow::selectCandidate(int candidate)
+{
+    const QModelIndex source = m_candidates->index(candidate, 0);
+    const QModelIndex index = m_filter->mapFromSource(source);
+    if (!index.isValid()) {
+        m_table->clearSelection();
+        selectionChanged();
+        return;
+    }
+    m_table->selectionModel()->select(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_table->scrollTo(index);
+}
+
+void MainWindow::selectionChanged()
+{
+    const int candidate = selectedCandidate();
+    m_details->showCandidate(m_candidates->candidate(candidate), m_planner->inputs().topology);
+    m_pareto->setSelected(candidate);
+}
+
+bool MainWindow::openPlan(const QString& path)
+{
+    try {
+        const Plan plan = load_plan(path.toStdString());
+        m_wanted = plan.strategy;
+        m_workloadPanel->setWorkload(plan.workload);
+        m_topologyPanel->setTopology(plan.topology);
+        m_modelPanel->setModel(plan.model);
+        scheduleReplan();
+        addRecent(path);
+        setWindowTitle(tr("ShardStudio — %1").arg(QFileInfo(path).fileName()));
+        return true;
+    } catch (const Error& e) {
+        QMessageBox::warning(this, tr("Cannot open the plan"), QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+bool MainWindow::savePlan(const QString& path)
+{
+    const Candidate* c = m_candidates->candidate(selectedCandidate());
+    if (!c) {
+        m_status->setText(tr("Select a candidate to save it as a plan."));
+        return false;
+    }
+    try {
+        const auto& in = m_planner->inputs();
+        const Plan plan = make_plan(in.model, in.topology, in.workload, *c);
+        save_plan(plan, path.toStdString());
+        addRecent(path);
+        m_status->setText(tr("Saved %1").arg(path));
+        return true;
+    } catch (const Error& e) {
+        QMessageBox::warning(this, tr("Cannot save the plan"), QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+void MainWindow::addRecent(const QString& path)
+{
+    QSettings settings;
+    QStringList recent = settings.value(QStringLiteral("recentPlans")).toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 8)
+        recent.removeLast();
+    settings.setValue(QStringLiteral("recentPlans"), recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    m_recent->clear();
+    const QStringList recent = QSettings().value(QStringLiteral("recentPlans")).toStringList();
+    for (const QString& path : recent)
+        m_recent->addAction(QFileInfo(path).fileName(), this, [this, path] { openPlan(path); })->setToolTip(path);
+    m_recent->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    event->accept();
+}
+
+} // namespace shard::ui

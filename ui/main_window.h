@@ -1,0 +1,84 @@
+#pragma once
+
+#include "planner_controller.h"
+
+#include <QMainWindow>
+
+#include <optional>
+
+class QLabel;
+class QLineEdit;
+class QMenu;
+class QTableView;
+class QTabWidget;
+
+namespace shard::ui {
+
+class CandidateDetails;
+class CandidatesFilter;
+class CandidatesModel;
+class ModelPanel;
+class ParetoChart;
+class TopologyPanel;
+class WorkloadPanel;
+
+// The studio's window: model, topology and workload docks on the left; the ranked
+// candidates in the middle, replanned off the UI thread after every edit; the selected
+// candidate's details and the Pareto chart below.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    bool openPlan(const QString& path);
+    bool savePlan(const QString& path);
+    // The candidate selected in the table (index into the model's result), or -1.
+    int selectedCandidate() const;
+    void selectCandidate(int candidate);
+
+    ModelPanel* modelPanel() const { return m_modelPanel; }
+    TopologyPanel* topologyPanel() const { return m_topologyPanel; }
+    WorkloadPanel* workloadPanel() const { return m_workloadPanel; }
+    PlannerController* planner() const { return m_planner; }
+    CandidatesModel* candidatesModel() const { return m_candidates; }
+    CandidatesFilter* candidatesFilter() const { return m_filter; }
+    QTableView* candidatesView() const { return m_table; }
+    CandidateDetails* details() const { return m_details; }
+    ParetoChart* pareto() const { return m_pareto; }
+    QTabWidget* views() const { return m_views; }
+
+signals:
+    // After each planning is shown (tests and benchmarks wait for it).
+    void candidatesShown(int candidates);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void buildMenus();
+    void scheduleReplan();
+    void showPlanned(const PlanResult& result, double milliseconds);
+    void selectionChanged();
+    void addRecent(const QString& path);
+    void rebuildRecentMenu();
+
+    PlannerController* m_planner = nullptr;
+    CandidatesModel* m_candidates = nullptr;
+    CandidatesFilter* m_filter = nullptr;
+    ModelPanel* m_modelPanel = nullptr;
+    TopologyPanel* m_topologyPanel = nullptr;
+    WorkloadPanel* m_workloadPanel = nullptr;
+    QTableView* m_table = nullptr;
+    QLineEdit* m_search = nullptr;
+    CandidateDetails* m_details = nullptr;
+    ParetoChart* m_pareto = nullptr;
+    QTabWidget* m_views = nullptr;
+    QLabel* m_status = nullptr;
+    QMenu* m_recent = nullptr;
+    bool m_replanQueued = false;
+    std::optional<Strategy> m_wanted; // reselect this strategy after the next planning
+};
+
+} // namespace shard::ui

@@ -1,0 +1,145 @@
+#include "pareto_chart.h"
+
+#include <qcustomplot.h>
+
+#include <QFileInfo>
+#include <QPainter>
+#include <QSvgGenerator>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace shard::ui {
+
+namespace {
+
+double gib(std::int64_t bytes)
+{
+    return double(bytes) / double(1ull << 30);
+}
+
+} // namespace
+
+ParetoChart::ParetoChart(QWidget* parent) : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_plot = new QCustomPlot(this);
+    m_plot->setObjectName(QStringLiteral("paretoPlot"));
+    layout->addWidget(m_plot);
+    m_all = m_plot->addGraph();
+    m_all->setName(tr("candidates (predicted)"));
+    m_all->setLineStyle(QCPGraph::lsNone);
+    m_all->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x4e, 0x79, 0xa7), QColor(0x4e, 0x79, 0xa7, 90), 7));
+    m_front = m_plot->addGraph();
+    m_front->setName(tr("Pareto front (predicted)"));
+    m_front->setPen(QPen(QColor(0xf2, 0x8e, 0x2b), 2));
+    m_front->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QColor(0xf2, 0x8e, 0x2b), 9));
+    m_selected = m_plot->addGraph();
+    m_selected->setName(tr("selected"));
+    m_selected->setLineStyle(QCPGraph::lsNone);
+    m_selected->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0xe1, 0x57, 0x59), 3), Qt::NoBrush, 16));
+    m_plot->xAxis->setLabel(tr("memory per GPU (GiB, predicted)"));
+    // Latencies span orders of magnitude between the best and the worst layouts.
+    m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    m_plot->legend->setVisible(true);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        // The nearest point within 12 pixels selects its candidate.
+        double best = 144;
+        int chosen = -1;
+        const auto points = m_all->data();
+        int i = 0;
+        for (auto it = points->constBegin(); it != points->constEnd(); ++it, ++i) {
+            const double dx = m_plot->xAxis->coordToPixel(it->key) - event->position().x();
+            const double dy = m_plot->yAxis->coordToPixel(it->value) - event->position().y();
+            if (dx * dx + dy * dy < best) {
+                best = dx * dx + dy * dy;
+                chosen = i;
+            }
+        }
+        if (chosen >= 0 && chosen < int(m_indices.size()))
+            emit candidateClicked(m_indices[std::size_t(chosen)]);
+    });
+}
+
+void ParetoChart::setResult(const PlanResult& result, Objective objective)
+{
+    m_result = result;
+    m_objective = objective;
+    m_plot->yAxis->setLabel(objective == Objective::TTFT ? tr("time to first token (ms, predicted)")
+                                                         : tr("time per output token (ms, predicted)"));
+    // QCustomPlot keeps points sorted by key: sort them (and their candidates) by memory.
+    struct Point {
+        double memory, latency;
+        int candidate;
+        bool pareto;
+    };
+    std::vector<Point> points;
+    for (std::size_t i = 0; i < result.candidates.size(); ++i) {
+        const Candidate& c = result.candidates[i];
+        if (c.estimate.feasible)
+            points.push_back({gib(c.estimate.memory.total()), pareto_latency_ms(c.estimate, objective), int(i), c.pareto});
+    }
+    std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.memory < b.memory; });
+    QVector<double> x, y, fx, fy;
+    m_indices.clear();
+    for (const Point& p : points) {
+        x << p.memory;
+        y << p.latency;
+        m_indices.push_back(p.candidate);
+        if (p.pareto) {
+            fx << p.memory;
+            fy << p.latency;
+        }
+    }
+    m_all->setData(x, y, true);
+    m_front->setData(fx, fy, true);
+    m_selected->data()->clear();
+    m_plot->rescaleAxes();
+    m_plot->xAxis->scaleRange(1.15, m_plot->xAxis->range().center());
+    m_plot->yAxis->setRange(m_plot->yAxis->range().lower / 1.3, m_plot->yAxis->range().upper * 1.3);
+    m_plot->replot();
+}
+
+void ParetoChart::setSelected(int candidate)
+{
+    m_selected->data()->clear();
+    if (candidate >= 0 && candidate < int(m_result.candidates.size())) {
+        const Candidate& c = m_result.candidates[std::size_t(candidate)];
+        if (c.estimate.feasible)
+            m_selected->addData(gib(c.estimate.memory.total()), pareto_latency_ms(c.estimate, m_objective));
+    }
+    m_plot->replot();
+}
+
+int ParetoChart::pointCount() const
+{
+    return m_all->dataCount();
+}
+
+int ParetoChart::selectedPointCount() const
+{
+    return m_selected->dataCount();
+}
+
+bool ParetoChart::exportTo(const QString& path)
+{
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    if (suffix == QStringLiteral("pdf"))
+        return m_plot->savePdf(path);
+    if (suffix == QStringLiteral("svg")) {
+        QSvgGenerator svg;
+        svg.setFileName(path);
+        svg.setSize(m_plot->size());
+        svg.setViewBox(QRect(QPoint(0, 0), m_plot->size()));
+        QCPPainter painter(&svg);
+        m_plot->toPainter(&painter, m_plot->width(), m_plot->height());
+        return painter.end();
+    }
+    return m_plot->savePng(path, 0, 0, 2.0);
+}
+
+} // namespace shard::ui
