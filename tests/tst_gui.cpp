@@ -6,14 +6,19 @@
 #include "ui/candidates_filter.h"
 #include "ui/candidates_model.h"
 #include "ui/main_window.h"
+#include "ui/history_model.h"
+#include "ui/history_view.h"
 #include "ui/model_panel.h"
 #include "ui/pareto_chart.h"
 #include "ui/planner_controller.h"
+#include "ui/run_panel.h"
 #include "ui/topology_panel.h"
 #include "ui/workload_panel.h"
 
 #include "core/plan.h"
 #include "core/presets.h"
+
+#include <qcustomplot.h>
 
 #include <QAbstractItemModelTester>
 #include <QDir>
@@ -50,6 +55,27 @@ private slots:
         QSettings::setDefaultFormat(QSettings::IniFormat);
         QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settings.path());
         QCoreApplication::setOrganizationName(QStringLiteral("ShardStudioTests"));
+        // Runs started from the studio go to a scratch run database.
+        qputenv("XDG_DATA_HOME", m_settings.path().toUtf8());
+    }
+
+    // A window planning tiny-dense on a DGX H100 with the TP8 candidate selected.
+    static void selectTinyTp8(MainWindow& window)
+    {
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+        Workload w;
+        w.batch = 8;
+        w.prompt = 32;
+        w.generate = 16;
+        window.workloadPanel()->setWorkload(w);
+        shown.clear();
+        window.modelPanel()->selectPreset(QStringLiteral("tiny-dense"));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.planner()->busy() && !shown.isEmpty(), 20000);
+        for (int i = 0; i < window.candidatesModel()->rowCount(); ++i)
+            if (window.candidatesModel()->candidate(i)->strategy.label() == "TP8")
+                window.selectCandidate(i);
+        QCOMPARE(window.candidatesModel()->candidate(window.selectedCandidate())->strategy.label(), std::string("TP8"));
     }
 
     void candidatesModelIsAProperItemModel()
@@ -90,6 +116,11 @@ private slots:
         QVERIFY(window.details()->text().contains(QStringLiteral("Memory per GPU (predicted)")));
         QCOMPARE(window.pareto()->pointCount(), window.candidatesModel()->feasibleCount());
         QCOMPARE(window.pareto()->selectedPointCount(), 1);
+        // 70 B parameters are beyond the CPU reference: the run panel says so before a run.
+        QVERIFY(window.runPanel()->setBackend(QStringLiteral("cpu")));
+        QVERIFY2(window.runPanel()->blockedReason().contains(QStringLiteral("up to 400 M parameters")),
+                 qPrintable(window.runPanel()->blockedReason()));
+        QVERIFY(!window.runPanel()->start());
     }
 
     void editsReplanAndStaleResultsAreDropped()
@@ -167,6 +198,76 @@ private slots:
         QVERIFY(other.candidatesModel()->candidate(other.selectedCandidate())->strategy == chosen);
     }
 
+    void cpuRunFromTheRunPanelLandsInHistory()
+    {
+        MainWindow window;
+        selectTinyTp8(window);
+        if (QTest::currentTestFailed())
+            return;
+        RunPanel* run = window.runPanel();
+        QVERIFY(run->setBackend(QStringLiteral("cpu")));
+        run->setSteps(3);
+        QSignalSpy finished(run, &RunPanel::runFinished);
+        QVERIFY(run->start());
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(finished.front().front().toString(), QStringLiteral("completed"));
+        QVERIFY2(run->log().contains(QStringLiteral("tokens identical")), qPrintable(run->log()));
+        QSignalSpy refreshed(window.history(), &HistoryView::refreshed);
+        window.history()->refresh();
+        QVERIFY(refreshed.wait(10000));
+        const HistoryModel* history = window.history()->model();
+        QVERIFY(history->rowCount() >= 1);
+        bool found = false;
+        for (int r = 0; r < history->rowCount(); ++r)
+            found = found || (history->run(r)->backend == "cpu" && history->run(r)->status == RunStatus::Completed
+                              && history->run(r)->model == "tiny-dense");
+        QVERIFY(found);
+    }
+
+    void cancelMidRunStoresACancelledRun()
+    {
+        MainWindow window;
+        selectTinyTp8(window);
+        if (QTest::currentTestFailed())
+            return;
+        RunPanel* run = window.runPanel();
+        QVERIFY(run->setBackend(QStringLiteral("cpu")));
+        run->setSteps(400); // seconds of work: cancelled long before the end
+        QSignalSpy finished(run, &RunPanel::runFinished);
+        QVERIFY(run->start());
+        QTRY_VERIFY_WITH_TIMEOUT(run->log().contains(QStringLiteral("Started")), 30000);
+        run->cancel();
+        QVERIFY(finished.wait(30000));
+        QCOMPARE(finished.front().front().toString(), QStringLiteral("cancelled"));
+        QSignalSpy refreshed(window.history(), &HistoryView::refreshed);
+        window.history()->refresh();
+        QVERIFY(refreshed.wait(10000));
+        const HistoryModel* history = window.history()->model();
+        int cancelled = 0;
+        for (int r = 0; r < history->rowCount(); ++r)
+            cancelled += history->run(r)->status == RunStatus::Cancelled ? 1 : 0;
+        QCOMPARE(cancelled, 1);
+    }
+
+    void historyIsAProperModelAndCompares()
+    {
+        HistoryView view;
+        QAbstractItemModelTester tester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy refreshed(&view, &HistoryView::refreshed);
+        view.refresh();
+        QVERIFY(refreshed.wait(10000));
+        QVERIFY(view.model()->rowCount() >= 2); // the two runs above
+        view.view()->selectAll();
+        view.compareSelected();
+        // Two bar series (measured, predicted) per selected run.
+        QCOMPARE(view.comparePlot()->plottableCount(), 2 * view.model()->rowCount());
+        QTemporaryDir dir;
+        QVERIFY(view.exportCsv(dir.filePath(QStringLiteral("runs.csv"))));
+        QFile csv(dir.filePath(QStringLiteral("runs.csv")));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QCOMPARE(csv.readAll().count('\n'), view.model()->rowCount() + 1);
+    }
+
     void screenshots()
     {
         MainWindow window;
@@ -181,6 +282,14 @@ private slots:
         QCoreApplication::processEvents();
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-pareto.png")));
         QVERIFY(window.pareto()->exportTo(dir + QStringLiteral("/pareto.svg")));
+        window.views()->setCurrentWidget(window.history());
+        QSignalSpy refreshed(window.history(), &HistoryView::refreshed);
+        QVERIFY(refreshed.wait(10000));
+        window.history()->view()->selectAll();
+        window.history()->compareSelected();
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-history.png")));
+        window.views()->setCurrentWidget(window.runPanel());
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-run.png")));
         QVERIFY(QFileInfo(dir + QStringLiteral("/pareto.svg")).size() > 1000);
     }
 };

@@ -3,8 +3,10 @@
 #include "candidate_details.h"
 #include "candidates_filter.h"
 #include "candidates_model.h"
+#include "history_view.h"
 #include "model_panel.h"
 #include "pareto_chart.h"
+#include "run_panel.h"
 #include "topology_panel.h"
 #include "workload_panel.h"
 
@@ -88,6 +90,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_pareto = new ParetoChart;
     m_views->addTab(m_details, tr("Details"));
     m_views->addTab(m_pareto, tr("Pareto: latency vs memory"));
+    m_run = new RunPanel;
+    m_views->addTab(m_run, tr("Run"));
+    m_history = new HistoryView;
+    m_views->addTab(m_history, tr("History"));
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
     split->addWidget(m_views);
@@ -110,6 +116,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
             [this](const QString& message) { m_status->setText(tr("Planning failed: %1").arg(message)); });
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::selectionChanged);
     connect(m_pareto, &ParetoChart::candidateClicked, this, &MainWindow::selectCandidate);
+    connect(m_run, &RunPanel::runFinished, m_history, &HistoryView::refresh);
+    connect(m_views, &QTabWidget::currentChanged, this, [this](int index) {
+        if (m_views->widget(index) == m_history)
+            m_history->refresh();
+    });
 
     // A sensible default: the CLI's defaults (Llama-3.1-70B on one DGX H100, batch 8,
     // prompt 2048, 256 generated tokens).
@@ -216,8 +227,12 @@ void MainWindow::selectCandidate(int candidate)
 void MainWindow::selectionChanged()
 {
     const int candidate = selectedCandidate();
-    m_details->showCandidate(m_candidates->candidate(candidate), m_planner->inputs().topology);
+    const Candidate* c = m_candidates->candidate(candidate);
+    m_details->showCandidate(c, m_planner->inputs().topology);
     m_pareto->setSelected(candidate);
+    const auto& in = m_planner->inputs();
+    m_run->setPlan(c && c->estimate.feasible ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c))
+                                             : std::nullopt);
 }
 
 bool MainWindow::openPlan(const QString& path)

@@ -15,6 +15,8 @@ class QTabWidget;
 namespace shard::ui {
 
 class CandidateDetails;
+class HistoryView;
+class RunPanel;
 class CandidatesFilter;
 class CandidatesModel;
 class ModelPanel;
@@ -48,6 +50,8 @@ public:
     CandidateDetails* details() const { return m_details; }
     ParetoChart* pareto() const { return m_pareto; }
     QTabWidget* views() const { return m_views; }
+    RunPanel* runPanel() const { return m_run; }
+    HistoryView* history() const { return m_history; }
 
 signals:
     // After each planning is shown (tests and benchmarks wait for it).
@@ -74,6 +78,8 @@ private:
     QLineEdit* m_search = nullptr;
     CandidateDetails* m_details = nullptr;
     ParetoChart* m_pareto = nullptr;
+    RunPanel* m_run = nullptr;
+    HistoryView* m_history = nullptr;
     QTabWidget* m_views = nullptr;
     QLabel* m_status = nullptr;
     QMenu* m_recent = nullptr;

@@ -123,15 +123,10 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
         if (!r)
             throw Error("no run " + std::to_string(id) + " in " + store.db().path());
         runs.push_back(*r);
-        Statement s = store.db().prepare(
-            "SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)), "
-            "sum(predicted_us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
-            "WHERE run_id = ? AND step > 0 GROUP BY kind");
-        s.bind(1, id);
-        while (s.step()) {
-            per_kind[s.text(0)][id] = s.real(1) / 1000.0;
-            if (!s.is_null(2))
-                predicted_kind[s.text(0)][id] = s.real(2) / 1000.0;
+        for (const auto& [kind, time] : store.decode_ms_by_kind(id)) {
+            per_kind[kind][id] = time.measured_ms;
+            if (time.predicted_ms)
+                predicted_kind[kind][id] = *time.predicted_ms;
         }
     }
     if (options.json) {

@@ -373,4 +373,20 @@ int RunStore::recover_stale_runs()
     return int(stale.size());
 }
 
+std::map<std::string, RunStore::KindTime> RunStore::decode_ms_by_kind(std::int64_t id)
+{
+    std::map<std::string, KindTime> out;
+    Statement s = m_db.prepare("SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)), "
+                               "sum(predicted_us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
+                               "WHERE run_id = ? AND step > 0 GROUP BY kind");
+    s.bind(1, id);
+    while (s.step()) {
+        KindTime& k = out[s.text(0)];
+        k.measured_ms = s.real(1) / 1000.0;
+        if (!s.is_null(2))
+            k.predicted_ms = s.real(2) / 1000.0;
+    }
+    return out;
+}
+
 } // namespace shard

@@ -5,6 +5,7 @@
 #include "core/json_util.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,13 @@ public:
     std::vector<RunRecord> list(const HistoryFilter& filter = {});
     std::optional<RunRecord> get(std::int64_t id);
     bool remove(std::int64_t id);
+    // Per op kind: measured ms per decode step (mean over ranks and steps) and, where the
+    // events carried it, the predicted ms.
+    struct KindTime {
+        double measured_ms = 0;
+        std::optional<double> predicted_ms;
+    };
+    std::map<std::string, KindTime> decode_ms_by_kind(std::int64_t id);
     // Runs left "running" by a process that no longer exists become "failed", keeping what
     // they measured. Returns how many were marked.
     int recover_stale_runs();

@@ -1,0 +1,237 @@
+#include "history_view.h"
+
+#include "history_model.h"
+
+#include "store/run_store.h"
+
+#include <qcustomplot.h>
+
+#include <QFile>
+#include <QFileDialog>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QTableView>
+#include <QTextStream>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <set>
+
+namespace shard::ui {
+
+namespace {
+
+struct Loaded {
+    std::vector<RunRecord> runs;
+    QString error;
+};
+
+const QColor kColors[] = {QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b), QColor(0x59, 0xa1, 0x4f),
+                          QColor(0xe1, 0x57, 0x59), QColor(0xb0, 0x7a, 0xa1), QColor(0x76, 0xb7, 0xb2)};
+
+} // namespace
+
+HistoryView::HistoryView(QWidget* parent) : QWidget(parent)
+{
+    m_path = QString::fromStdString(RunStore::default_path());
+    auto* layout = new QVBoxLayout(this);
+    auto* bar = new QHBoxLayout;
+    m_filter = new QLineEdit;
+    m_filter->setPlaceholderText(tr("Filter runs (model, topology, strategy, backend, status)"));
+    m_filter->setClearButtonEnabled(true);
+    auto* refresh = new QPushButton(tr("Refresh"));
+    auto* compare = new QPushButton(tr("Compare selected"));
+    compare->setObjectName(QStringLiteral("historyCompare"));
+    auto* remove = new QPushButton(tr("Delete…"));
+    auto* csv = new QPushButton(tr("Export CSV…"));
+    bar->addWidget(m_filter, 1);
+    for (QPushButton* b : {refresh, compare, remove, csv})
+        bar->addWidget(b);
+    layout->addLayout(bar);
+    m_model = new HistoryModel(this);
+    auto* proxy = new QSortFilterProxyModel(this);
+    proxy->setSourceModel(m_model);
+    proxy->setFilterKeyColumn(-1);
+    proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_table = new QTableView;
+    m_table->setObjectName(QStringLiteral("historyView"));
+    m_table->setModel(proxy);
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(HistoryModel::Id, Qt::DescendingOrder);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_table->verticalHeader()->hide();
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_plot = new QCustomPlot;
+    m_plot->setObjectName(QStringLiteral("historyPlot"));
+    m_plot->yAxis->setLabel(tr("ms per decode step (per rank)"));
+    m_plot->legend->setVisible(true);
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(m_table);
+    split->addWidget(m_plot);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3);
+    m_plot->setMinimumHeight(220);
+    layout->addWidget(split, 1);
+    m_status = new QLabel;
+    layout->addWidget(m_status);
+    connect(m_filter, &QLineEdit::textChanged, proxy, &QSortFilterProxyModel::setFilterFixedString);
+    connect(refresh, &QPushButton::clicked, this, &HistoryView::refresh);
+    connect(compare, &QPushButton::clicked, this, &HistoryView::compareSelected);
+    connect(remove, &QPushButton::clicked, this, [this] { deleteSelected(true); });
+    connect(csv, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export runs"), {}, tr("CSV (*.csv)"));
+        if (!path.isEmpty() && !exportCsv(path))
+            QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1").arg(path));
+    });
+}
+
+void HistoryView::setDatabase(const QString& path)
+{
+    m_path = path;
+    refresh();
+}
+
+void HistoryView::refresh()
+{
+    const quint64 generation = ++m_generation;
+    m_status->setText(tr("Reading %1…").arg(m_path));
+    auto* watcher = new QFutureWatcher<Loaded>(this);
+    connect(watcher, &QFutureWatcher<Loaded>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        if (generation != m_generation)
+            return;
+        Loaded loaded = watcher->result();
+        if (!loaded.error.isEmpty()) {
+            m_status->setText(tr("Cannot read the run history: %1").arg(loaded.error));
+            return;
+        }
+        const int count = int(loaded.runs.size());
+        m_model->setRuns(std::move(loaded.runs));
+        m_table->resizeColumnsToContents();
+        m_status->setText(tr("%1 runs in %2. Measured figures come from the runs' own machines; predicted ones from the "
+                             "planner for the plan's GPUs.").arg(count).arg(m_path));
+        emit refreshed(count);
+    });
+    const std::string path = m_path.toStdString();
+    watcher->setFuture(QtConcurrent::run([path] {
+        Loaded loaded;
+        try {
+            RunStore store(path);
+            loaded.runs = store.list({});
+        } catch (const std::exception& e) {
+            loaded.error = QString::fromUtf8(e.what());
+        }
+        return loaded;
+    }));
+}
+
+void HistoryView::compareSelected()
+{
+    auto* proxy = qobject_cast<QSortFilterProxyModel*>(m_table->model());
+    std::vector<const RunRecord*> runs;
+    for (const QModelIndex& index : m_table->selectionModel()->selectedRows())
+        if (const RunRecord* r = m_model->run(proxy->mapToSource(index).row()); r && runs.size() < 6)
+            runs.push_back(r);
+    m_plot->clearPlottables();
+    if (runs.empty()) {
+        m_status->setText(tr("Select one or more runs to compare."));
+        m_plot->replot();
+        return;
+    }
+    try {
+        RunStore store(m_path.toStdString());
+        std::vector<std::map<std::string, RunStore::KindTime>> times;
+        std::set<std::string> kinds;
+        for (const RunRecord* r : runs) {
+            times.push_back(store.decode_ms_by_kind(r->id));
+            for (const auto& [kind, t] : times.back())
+                kinds.insert(kind);
+        }
+        QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+        std::vector<std::string> kindList(kinds.begin(), kinds.end());
+        for (std::size_t k = 0; k < kindList.size(); ++k)
+            ticker->addTick(double(k), QString::fromStdString(kindList[k]));
+        m_plot->xAxis->setTicker(ticker);
+        const double width = 0.8 / double(2 * runs.size());
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            for (const bool predicted : {false, true}) {
+                auto* bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+                const QColor color = kColors[i % 6];
+                bars->setPen(QPen(color.darker(120)));
+                bars->setBrush(predicted ? QBrush(color, Qt::BDiagPattern) : QBrush(color));
+                bars->setWidth(width);
+                bars->setName(tr("run %1 %2").arg(runs[i]->id).arg(predicted ? tr("predicted") : tr("measured")));
+                const double offset = -0.4 + width * (2.0 * double(i) + (predicted ? 1.5 : 0.5));
+                for (std::size_t k = 0; k < kindList.size(); ++k) {
+                    const auto it = times[i].find(kindList[k]);
+                    if (it == times[i].end())
+                        continue;
+                    if (!predicted)
+                        bars->addData(double(k) + offset, it->second.measured_ms);
+                    else if (it->second.predicted_ms)
+                        bars->addData(double(k) + offset, *it->second.predicted_ms);
+                }
+            }
+        }
+        m_plot->xAxis->setRange(-0.6, double(kindList.size()) - 0.4);
+        m_plot->yAxis->rescale();
+        m_plot->yAxis->setRangeLower(0);
+        m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.15);
+        m_plot->replot();
+        m_status->setText(tr("Comparing %1 runs per op kind: solid bars measured, hatched bars predicted.").arg(runs.size()));
+    } catch (const std::exception& e) {
+        m_status->setText(tr("Cannot compare: %1").arg(QString::fromUtf8(e.what())));
+    }
+}
+
+bool HistoryView::deleteSelected(bool confirm)
+{
+    auto* proxy = qobject_cast<QSortFilterProxyModel*>(m_table->model());
+    std::vector<std::int64_t> ids;
+    for (const QModelIndex& index : m_table->selectionModel()->selectedRows())
+        if (const RunRecord* r = m_model->run(proxy->mapToSource(index).row()))
+            ids.push_back(r->id);
+    if (ids.empty())
+        return false;
+    if (confirm && QMessageBox::question(this, tr("Delete runs"), tr("Delete %1 run(s) and their measurements?").arg(ids.size()))
+                       != QMessageBox::Yes)
+        return false;
+    try {
+        RunStore store(m_path.toStdString());
+        for (const auto id : ids)
+            store.remove(id);
+    } catch (const std::exception& e) {
+        m_status->setText(tr("Cannot delete: %1").arg(QString::fromUtf8(e.what())));
+        return false;
+    }
+    refresh();
+    return true;
+}
+
+bool HistoryView::exportCsv(const QString& path) const
+{
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text))
+        return false;
+    QTextStream out(&file);
+    auto quote = [](QString text) { return QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"'); };
+    for (int c = 0; c < m_model->columnCount(); ++c)
+        out << (c ? QStringLiteral(",") : QString()) << quote(m_model->headerData(c, Qt::Horizontal).toString().replace(QLatin1Char('\n'), QLatin1Char(' ')));
+    out << "\n";
+    for (int r = 0; r < m_model->rowCount(); ++r) {
+        for (int c = 0; c < m_model->columnCount(); ++c)
+            out << (c ? QStringLiteral(",") : QString()) << quote(m_model->index(r, c).data().toString());
+        out << "\n";
+    }
+    return true;
+}
+
+} // namespace shard::ui

@@ -1,0 +1,259 @@
+#include "run_panel.h"
+
+#include "cuda/backend_info.h"
+#include "runtime/model_weights.h"
+
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStandardItemModel>
+#include <QTemporaryDir>
+#include <QVBoxLayout>
+
+namespace shard::ui {
+
+RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    auto* bar = new QHBoxLayout;
+    m_backend = new QComboBox;
+    m_backend->setObjectName(QStringLiteral("runBackend"));
+    m_backend->addItem(tr("cpu (reference, fp32)"), QStringLiteral("cpu"));
+    m_backend->addItem(tr("cuda (one GPU per rank)"), QStringLiteral("cuda"));
+    m_backend->addItem(tr("cuda-emulated (all ranks on GPU 0)"), QStringLiteral("cuda-emulated"));
+    // Unavailable backends stay listed, disabled, with the reason.
+    const auto info = cuda::backend_info();
+    if (!info.usable()) {
+        auto* items = qobject_cast<QStandardItemModel*>(m_backend->model());
+        for (int row : {1, 2}) {
+            items->item(row)->setEnabled(false);
+            items->item(row)->setToolTip(tr("Unavailable here: %1").arg(QString::fromStdString(info.reason)));
+            items->item(row)->setText(items->item(row)->text() + tr(" — unavailable"));
+        }
+    }
+    m_dtype = new QComboBox;
+    for (const char* d : {"bf16", "fp16", "fp32"})
+        m_dtype->addItem(QString::fromLatin1(d));
+    m_dtype->setToolTip(tr("Element type of the cuda backends (the cpu backend computes in fp32)"));
+    m_steps = new QSpinBox;
+    m_steps->setRange(0, 100000);
+    m_steps->setValue(16);
+    m_steps->setPrefix(tr("decode steps: "));
+    m_start = new QPushButton(tr("Run"));
+    m_start->setObjectName(QStringLiteral("runStart"));
+    m_cancel = new QPushButton(tr("Cancel"));
+    m_cancel->setObjectName(QStringLiteral("runCancel"));
+    m_cancel->setEnabled(false);
+    bar->addWidget(m_backend, 2);
+    bar->addWidget(m_dtype);
+    bar->addWidget(m_steps);
+    bar->addWidget(m_start);
+    bar->addWidget(m_cancel);
+    layout->addLayout(bar);
+    m_planLabel = new QLabel;
+    layout->addWidget(m_planLabel);
+    m_blocked = new QLabel;
+    m_blocked->setObjectName(QStringLiteral("runBlocked"));
+    m_blocked->setWordWrap(true);
+    m_blocked->setStyleSheet(QStringLiteral("color: #b26b00;"));
+    m_blocked->hide();
+    layout->addWidget(m_blocked);
+    m_progress = new QProgressBar;
+    m_progress->setFormat(tr("step %v of %m"));
+    m_progress->setRange(0, m_steps->value() + 1);
+    m_progress->setValue(0);
+    layout->addWidget(m_progress);
+    m_log = new QPlainTextEdit;
+    m_log->setObjectName(QStringLiteral("runLog"));
+    m_log->setReadOnly(true);
+    m_log->setMaximumBlockCount(5000);
+    layout->addWidget(m_log, 1);
+    connect(m_backend, &QComboBox::currentIndexChanged, this, [this] {
+        m_dtype->setEnabled(backend() != QStringLiteral("cpu"));
+        updateAvailability();
+    });
+    connect(m_steps, &QSpinBox::valueChanged, this, [this](int steps) {
+        if (!running())
+            m_progress->setRange(0, steps + 1);
+    });
+    m_dtype->setEnabled(false);
+    connect(m_start, &QPushButton::clicked, this, &RunPanel::start);
+    connect(m_cancel, &QPushButton::clicked, this, &RunPanel::cancel);
+    setPlan(std::nullopt);
+}
+
+RunPanel::~RunPanel()
+{
+    if (running()) { // the studio is closing: stop the run the way Cancel does
+        m_process->terminate();
+        m_process->waitForFinished(5000);
+    }
+}
+
+void RunPanel::setPlan(const std::optional<Plan>& plan)
+{
+    m_plan = plan;
+    m_planLabel->setText(plan ? tr("Plan: %1").arg(QString::fromStdString(plan->name)) : tr("Select a feasible candidate to run it."));
+    updateAvailability();
+}
+
+QString RunPanel::blockedReason() const
+{
+    return m_blocked->text();
+}
+
+void RunPanel::updateAvailability()
+{
+    QString why;
+    if (m_plan && backend() == QStringLiteral("cpu"))
+        why = QString::fromStdString(cpu::cpu_unsupported_reason(m_plan->model));
+    m_blocked->setText(why.isEmpty() ? QString() : tr("The cpu backend cannot run this plan: %1. Pick a smaller model "
+                                                      "(tiny-dense, tiny-moe, GPT-2) or a cuda backend.").arg(why));
+    m_blocked->setVisible(!why.isEmpty());
+    m_start->setEnabled(m_plan.has_value() && !running() && why.isEmpty());
+}
+
+QString RunPanel::backend() const
+{
+    return m_backend->currentData().toString();
+}
+
+bool RunPanel::setBackend(const QString& name)
+{
+    const int index = m_backend->findData(name);
+    auto* items = qobject_cast<QStandardItemModel*>(m_backend->model());
+    if (index < 0 || !items->item(index)->isEnabled())
+        return false;
+    m_backend->setCurrentIndex(index);
+    return true;
+}
+
+void RunPanel::setSteps(int steps)
+{
+    m_steps->setValue(steps);
+}
+
+bool RunPanel::running() const
+{
+    return m_process && m_process->state() != QProcess::NotRunning;
+}
+
+QString RunPanel::log() const
+{
+    return m_log->toPlainText();
+}
+
+bool RunPanel::start()
+{
+    if (!m_plan || running() || !m_blocked->text().isEmpty())
+        return false;
+    delete m_dir;
+    m_dir = new QTemporaryDir;
+    const QString file = m_dir->filePath(QStringLiteral("run.shardplan.json"));
+    try {
+        save_plan(*m_plan, file.toStdString());
+    } catch (const std::exception& e) {
+        append(tr("Cannot write the plan: %1").arg(QString::fromUtf8(e.what())), QStringLiteral("#c0392b"));
+        return false;
+    }
+    m_log->clear();
+    m_pending.clear();
+    m_lastStatus.clear();
+    m_progress->setRange(0, m_steps->value() + 1);
+    m_progress->setValue(0);
+    delete m_process;
+    m_process = new QProcess(this);
+    m_process->setProcessChannelMode(QProcess::SeparateChannels);
+    connect(m_process, &QProcess::readyReadStandardOutput, this, &RunPanel::readEvents);
+    connect(m_process, &QProcess::finished, this, &RunPanel::finished);
+    QStringList args{QStringLiteral("--json"), QStringLiteral("run"), file, QStringLiteral("--backend"), backend(),
+                     QStringLiteral("--steps"), QString::number(m_steps->value())};
+    if (backend() != QStringLiteral("cpu"))
+        args << QStringLiteral("--dtype") << m_dtype->currentText();
+    const QString cli = QCoreApplication::applicationDirPath() + QStringLiteral("/shardstudio-cli");
+    append(tr("$ shardstudio-cli %1").arg(args.join(QLatin1Char(' '))), QStringLiteral("gray"));
+    m_process->start(cli, args);
+    if (!m_process->waitForStarted(5000)) {
+        append(tr("Cannot start %1: %2").arg(cli, m_process->errorString()), QStringLiteral("#c0392b"));
+        return false;
+    }
+    m_start->setEnabled(false);
+    m_cancel->setEnabled(true);
+    emit runStarted();
+    return true;
+}
+
+void RunPanel::cancel()
+{
+    if (running()) {
+        append(tr("Cancelling…"), QStringLiteral("gray"));
+        m_process->terminate(); // SIGTERM: the CLI stores the run as cancelled
+    }
+}
+
+void RunPanel::readEvents()
+{
+    m_pending += m_process->readAllStandardOutput();
+    for (qsizetype eol; (eol = m_pending.indexOf('\n')) >= 0;) {
+        const QByteArray line = m_pending.left(eol);
+        m_pending.remove(0, eol + 1);
+        const QJsonObject e = QJsonDocument::fromJson(line).object();
+        const QString kind = e.value(QStringLiteral("event")).toString();
+        if (kind == QStringLiteral("start")) {
+            append(tr("Started %1 on %2: %3 ranks").arg(e.value(QStringLiteral("plan")).toString(),
+                                                       e.value(QStringLiteral("backend")).toString())
+                       .arg(e.value(QStringLiteral("ranks")).toInt()));
+        } else if (kind == QStringLiteral("progress")) {
+            m_progress->setMaximum(e.value(QStringLiteral("total")).toInt());
+            m_progress->setValue(e.value(QStringLiteral("step")).toInt());
+        } else if (kind == QStringLiteral("result")) {
+            const QJsonObject measured = e.value(QStringLiteral("measured")).toObject();
+            const QJsonObject predicted = e.value(QStringLiteral("predicted")).toObject();
+            m_lastStatus = QStringLiteral("completed");
+            append(tr("Done. TTFT %1 ms measured (predicted %2 ms on %3), TPOT %4 ms measured (predicted %5 ms); "
+                      "max relative error %6, tokens %7.")
+                       .arg(measured.value(QStringLiteral("ttft_ms")).toDouble(), 0, 'f', 3)
+                       .arg(predicted.value(QStringLiteral("ttft_ms")).toDouble(), 0, 'f', 3)
+                       .arg(predicted.value(QStringLiteral("gpu")).toString())
+                       .arg(measured.value(QStringLiteral("tpot_ms")).toDouble(), 0, 'f', 3)
+                       .arg(predicted.value(QStringLiteral("tpot_ms")).toDouble(), 0, 'f', 3)
+                       .arg(e.value(QStringLiteral("max_rel_error")).toDouble(), 0, 'e', 2)
+                       .arg(e.value(QStringLiteral("tokens_match")).toBool() ? tr("identical") : tr("different")),
+                   QStringLiteral("#2e7d32"));
+        } else if (kind == QStringLiteral("error")) {
+            m_lastStatus = e.value(QStringLiteral("status")).toString();
+            append(tr("Error: %1").arg(e.value(QStringLiteral("message")).toString()), QStringLiteral("#c0392b"));
+        }
+    }
+}
+
+void RunPanel::finished(int exitCode, QProcess::ExitStatus status)
+{
+    readEvents();
+    updateAvailability();
+    m_cancel->setEnabled(false);
+    QString outcome = m_lastStatus;
+    if (status == QProcess::CrashExit && outcome.isEmpty())
+        outcome = QStringLiteral("crashed");
+    if (outcome.isEmpty())
+        outcome = exitCode == 0 ? QStringLiteral("completed") : QStringLiteral("failed");
+    append(tr("Run %1 (exit code %2). It is in the history.").arg(outcome).arg(exitCode), QStringLiteral("gray"));
+    emit runFinished(outcome);
+}
+
+void RunPanel::append(const QString& line, const QString& color)
+{
+    if (color.isEmpty())
+        m_log->appendPlainText(line);
+    else
+        m_log->appendHtml(QStringLiteral("<span style='color:%1'>%2</span>").arg(color, line.toHtmlEscaped()));
+}
+
+} // namespace shard::ui
