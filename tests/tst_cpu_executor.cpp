@@ -1,6 +1,7 @@
 // The CPU reference executor: every layout computes the unsharded model's hidden states and
 // greedy tokens, and moves exactly the bytes the planner predicted.
 #include "runtime/cpu_executor.h"
+#include "runtime/test_models.h"
 #include "runtime/inprocess_communicator.h"
 #include "runtime/safetensors.h"
 #include "runtime/traffic_check.h"
@@ -19,40 +20,9 @@ using namespace shard::cpu;
 
 namespace {
 
-// A GPT-2-style model (LayerNorm, learned positions, biases everywhere, plain GELU MLP, tied
-// embeddings, a vocabulary that pads) and a Qwen3-style one (qk-norm), beside the presets.
-ModelSpec customModel(const std::string& id)
-{
-    ModelSpec m = PresetLibrary::instance().model("tiny-dense");
-    m.id = id;
-    m.name = id;
-    if (id == "tiny-gpt2") {
-        m.family = "gpt2";
-        m.layers = 2;
-        m.hidden = 96;
-        m.heads = 12;
-        m.kv_heads = 12;
-        m.head_dim = 8;
-        m.ffn = 384;
-        m.gated_mlp = false;
-        m.activation = Activation::GELUTanh;
-        m.qkv_bias = m.out_bias = m.mlp_bias = true;
-        m.norm = NormKind::LayerNorm;
-        m.position = PositionKind::Learned;
-        m.max_context = 128;
-        m.tied_embeddings = true;
-        m.vocab = 501;
-    } else if (id == "tiny-qk-norm") {
-        m.family = "qwen3";
-        m.qk_norm = true;
-        m.kv_heads = 24;
-    }
-    return m;
-}
-
 ModelSpec modelOf(const std::string& id)
 {
-    return id.rfind("tiny-gpt2", 0) == 0 || id == "tiny-qk-norm" ? customModel(id) : PresetLibrary::instance().model(id);
+    return test_model(id); // presets, or the small test models of runtime/test_models.h
 }
 
 Plan makePlan(const char* model, TensorMode mode, int t, int pp = 1, int dp = 1, int ep = 1,

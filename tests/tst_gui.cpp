@@ -8,6 +8,7 @@
 #include "ui/main_window.h"
 #include "ui/history_model.h"
 #include "ui/history_view.h"
+#include "ui/layout_view.h"
 #include "ui/model_panel.h"
 #include "ui/pareto_chart.h"
 #include "ui/planner_controller.h"
@@ -155,6 +156,36 @@ private slots:
         QCOMPARE(window.pareto()->selectedPointCount(), 1);
     }
 
+    void layoutViewDrawsMeshTilesStagesAndExperts()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+        auto select = [&](const std::string& label) {
+            for (int i = 0; i < window.candidatesModel()->rowCount(); ++i)
+                if (window.candidatesModel()->candidate(i)->strategy.label() == label) {
+                    window.selectCandidate(i);
+                    return true;
+                }
+            return false;
+        };
+        LayoutView* layout = window.layoutView();
+        QVERIFY(select("TP8"));
+        QCOMPARE(layout->count(QStringLiteral("gpu")), 8);
+        QCOMPARE(layout->count(QStringLiteral("tile")), 16); // up split 8 ways by columns, down by rows
+        QCOMPARE(layout->count(QStringLiteral("stage")), 0);
+        QVERIFY(select("PP2 x TP4"));
+        QCOMPARE(layout->count(QStringLiteral("stage")), 80); // one cell per layer
+        QCOMPARE(layout->count(QStringLiteral("tile")), 8);
+        QVERIFY(select("2D-WS 2x4"));
+        QCOMPARE(layout->count(QStringLiteral("tile")), 16); // 2 x 4 blocks of each matrix
+        shown.clear();
+        window.modelPanel()->selectPreset(QStringLiteral("mixtral-8x7b"));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.planner()->busy() && !shown.isEmpty(), 20000);
+        QVERIFY(window.candidatesModel()->candidate(window.selectedCandidate())->strategy.ep >= 1);
+        QCOMPARE(layout->count(QStringLiteral("expert")), 8);
+    }
+
     void brokenConfigLeavesTheModelAlone()
     {
         MainWindow window;
@@ -277,8 +308,10 @@ private slots:
         QVERIFY(shown.wait(20000));
         const QString dir = QStringLiteral(SHARD_BIN_DIR "/../screenshots");
         QDir().mkpath(dir);
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-layout.png")));
+        window.views()->setCurrentWidget(window.details());
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-candidates.png")));
-        window.views()->setCurrentIndex(1);
+        window.views()->setCurrentWidget(window.pareto());
         QCoreApplication::processEvents();
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-pareto.png")));
         QVERIFY(window.pareto()->exportTo(dir + QStringLiteral("/pareto.svg")));

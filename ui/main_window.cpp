@@ -4,6 +4,7 @@
 #include "candidates_filter.h"
 #include "candidates_model.h"
 #include "history_view.h"
+#include "layout_view.h"
 #include "model_panel.h"
 #include "pareto_chart.h"
 #include "run_panel.h"
@@ -88,6 +89,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_views = new QTabWidget;
     m_details = new CandidateDetails;
     m_pareto = new ParetoChart;
+    m_layout = new LayoutView;
+    m_views->addTab(m_layout, tr("Layout"));
     m_views->addTab(m_details, tr("Details"));
     m_views->addTab(m_pareto, tr("Pareto: latency vs memory"));
     m_run = new RunPanel;
@@ -229,6 +232,7 @@ void MainWindow::selectionChanged()
     const int candidate = selectedCandidate();
     const Candidate* c = m_candidates->candidate(candidate);
     m_details->showCandidate(c, m_planner->inputs().topology);
+    m_layout->showCandidate(c, m_planner->inputs().model, m_planner->inputs().topology);
     m_pareto->setSelected(candidate);
     const auto& in = m_planner->inputs();
     m_run->setPlan(c && c->estimate.feasible ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c))

@@ -16,6 +16,7 @@ namespace shard::ui {
 
 class CandidateDetails;
 class HistoryView;
+class LayoutView;
 class RunPanel;
 class CandidatesFilter;
 class CandidatesModel;
@@ -51,6 +52,7 @@ public:
     ParetoChart* pareto() const { return m_pareto; }
     QTabWidget* views() const { return m_views; }
     RunPanel* runPanel() const { return m_run; }
+    LayoutView* layoutView() const { return m_layout; }
     HistoryView* history() const { return m_history; }
 
 signals:
@@ -79,6 +81,7 @@ private:
     CandidateDetails* m_details = nullptr;
     ParetoChart* m_pareto = nullptr;
     RunPanel* m_run = nullptr;
+    LayoutView* m_layout = nullptr;
     HistoryView* m_history = nullptr;
     QTabWidget* m_views = nullptr;
     QLabel* m_status = nullptr;

@@ -242,18 +242,10 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     run_options.decode_steps = steps - 1;
     run_options.cancel = &g_cancel;
     // Rank 0's measurements are emitted as each step ends; the other ranks' after the run.
-    std::size_t sent_ops = 0;
-    std::size_t sent_collectives = 0;
-    auto emit_rank0 = [&](const RankLog& log) {
-        for (; sent_ops < log.ops.size(); ++sent_ops)
-            emit(cpu::op_event(0, log.ops[sent_ops], predictions.op_us(log.ops[sent_ops])));
-        for (; sent_collectives < log.records.size(); ++sent_collectives)
-            emit(cpu::collective_event(0, log.records[sent_collectives],
-                                       predictions.collective_bytes(log.records[sent_collectives])));
-    };
+    cpu::RankEventStream rank0(0, predictions, emit);
     run_options.on_step = [&](int step, int total, const RankLog& log) {
         emit(cpu::progress_event(step + 1, total));
-        emit_rank0(log);
+        rank0.flush(log);
         if (!options.json)
             std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     };
@@ -268,13 +260,9 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         const cpu::RunCheck check = cpu::check_run(run, reference, predicted32, plan.strategy.pp);
         if (!args.trace.empty())
             write_text_file(args.trace, cpu::chrome_trace(run, plan.name).dump() + "\n");
-        emit_rank0(run.logs[0]);
-        for (std::size_t rank = 1; rank < run.logs.size(); ++rank) {
-            for (const auto& op : run.logs[rank].ops)
-                emit(cpu::op_event(int(rank), op, predictions.op_us(op)));
-            for (const auto& c : run.logs[rank].records)
-                emit(cpu::collective_event(int(rank), c, predictions.collective_bytes(c)));
-        }
+        rank0.flush(run.logs[0]);
+        for (std::size_t rank = 1; rank < run.logs.size(); ++rank)
+            cpu::RankEventStream(int(rank), predictions, emit).flush(run.logs[rank]);
         emit(cpu::result_event(plan, args.backend, run, check, predicted));
         if (store)
             store->flush();

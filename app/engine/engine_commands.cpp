@@ -95,17 +95,10 @@ int run_plan(const RunArgs& args)
     emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
     const cpu::PredictionIndex predictions(plan.model, predicted, predicted);
-    std::size_t sent_ops = 0, sent_collectives = 0;
-    auto emit_rank0 = [&](const RankLog& log) {
-        for (; sent_ops < log.ops.size(); ++sent_ops)
-            emit(cpu::op_event(0, log.ops[sent_ops], predictions.op_us(log.ops[sent_ops])));
-        for (; sent_collectives < log.records.size(); ++sent_collectives)
-            emit(cpu::collective_event(0, log.records[sent_collectives],
-                                       predictions.collective_bytes(log.records[sent_collectives])));
-    };
+    cpu::RankEventStream rank0(0, predictions, emit);
     options.on_step = [&](int step, int total, const RankLog& log) {
         emit(cpu::progress_event(step + 1, total));
-        emit_rank0(log);
+        rank0.flush(log);
         std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     };
     try {
@@ -114,12 +107,8 @@ int run_plan(const RunArgs& args)
                                                                : cpu::load_safetensors(plan.model, args.weights);
         const cuda::GpuRunResult run = cuda::run_gpu(plan, weights, options);
         std::cerr << "\n";
-        for (std::size_t rank = 1; rank < run.run.logs.size(); ++rank) {
-            for (const auto& op : run.run.logs[rank].ops)
-                emit(cpu::op_event(int(rank), op, predictions.op_us(op)));
-            for (const auto& c : run.run.logs[rank].records)
-                emit(cpu::collective_event(int(rank), c, predictions.collective_bytes(c)));
-        }
+        for (std::size_t rank = 1; rank < run.run.logs.size(); ++rank)
+            cpu::RankEventStream(int(rank), predictions, emit).flush(run.run.logs[rank]);
         // Models small enough for the CPU reference are checked against it.
         cpu::RunCheck check;
         if (small) {

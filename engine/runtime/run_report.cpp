@@ -174,6 +174,14 @@ OrderedJson collective_event(int rank, const CollectiveRecord& c, std::optional<
     return j;
 }
 
+void RankEventStream::flush(const RankLog& log)
+{
+    for (; m_ops < log.ops.size(); ++m_ops)
+        m_emit(op_event(m_rank, log.ops[m_ops], m_predictions.op_us(log.ops[m_ops])));
+    for (; m_collectives < log.records.size(); ++m_collectives)
+        m_emit(collective_event(m_rank, log.records[m_collectives], m_predictions.collective_bytes(log.records[m_collectives])));
+}
+
 std::vector<OrderedJson> op_events(const CpuRunResult& run)
 {
     std::vector<OrderedJson> events;

@@ -5,8 +5,10 @@
 #include "cost/estimate.h"
 #include "core/json_util.h"
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shard::cpu {
@@ -44,6 +46,22 @@ private:
 };
 
 OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);
+
+// Emits what one rank measured since the last call (ops, then collectives), each next to
+// its prediction: rank 0 as every step ends, the other ranks once at the end.
+class RankEventStream {
+public:
+    RankEventStream(int rank, const PredictionIndex& predictions, std::function<void(const OrderedJson&)> sink)
+        : m_rank(rank), m_predictions(predictions), m_emit(std::move(sink)) {}
+    void flush(const RankLog& log);
+
+private:
+    int m_rank;
+    const PredictionIndex& m_predictions;
+    std::function<void(const OrderedJson&)> m_emit;
+    std::size_t m_ops = 0;
+    std::size_t m_collectives = 0;
+};
 OrderedJson collective_event(int rank, const CollectiveRecord& record,
                              std::optional<std::int64_t> predicted_bytes = std::nullopt);
 std::vector<OrderedJson> op_events(const CpuRunResult& run);

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "planner/planner.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QGraphicsScene;
+class QGraphicsView;
+
+namespace shard::ui {
+
+// The selected candidate drawn: its device mesh on the topology's nodes and GPUs (what each
+// GPU is in the mesh, which fabric each axis runs over), the weight matrices of one layer
+// tiled and coloured by the GPU that owns each tile (hover a tile: device, shape, bytes),
+// the layer-to-stage strip of pipeline plans and the expert-to-device grid of MoE plans.
+class LayoutView : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit LayoutView(QWidget* parent = nullptr);
+    void showCandidate(const Candidate* candidate, const ModelSpec& model, const Topology& topology);
+    QGraphicsScene* scene() const { return m_scene; }
+    // Items tagged by what they draw ("gpu", "tile", "stage", "expert"), for tests.
+    int count(const QString& tag) const;
+
+private:
+    void rebuild();
+
+    std::optional<Candidate> m_candidate;
+    ModelSpec m_model;
+    Topology m_topology;
+    QComboBox* m_layer = nullptr;
+    QGraphicsScene* m_scene = nullptr;
+    QGraphicsView* m_view = nullptr;
+};
+
+} // namespace shard::ui
