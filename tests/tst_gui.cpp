@@ -6,6 +6,7 @@
 #include "ui/candidates_filter.h"
 #include "ui/candidates_model.h"
 #include "ui/main_window.h"
+#include "ui/cost_charts.h"
 #include "ui/history_model.h"
 #include "ui/history_view.h"
 #include "ui/layout_view.h"
@@ -29,6 +30,8 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <set>
 
 using namespace shard;
 using namespace shard::ui;
@@ -151,9 +154,23 @@ private slots:
         QCOMPARE(window.selectedCandidate(), last);
         QVERIFY(window.details()->text().contains(QStringLiteral("Rejected:")));
         QCOMPARE(window.pareto()->selectedPointCount(), 0); // infeasible: not on the chart
+        QCOMPARE(window.costCharts()->communicationPlot()->plottableCount(), 0); // nothing to show
         window.selectCandidate(1);
         QVERIFY(window.details()->text().contains(QStringLiteral("Collectives of one decode step")));
         QCOMPARE(window.pareto()->selectedPointCount(), 1);
+        // TP8+SP: ReduceScatter and AllGather in the layers, AllGather for the argmax.
+        const Candidate* c = window.candidatesModel()->candidate(1);
+        std::set<CollectiveKind> kinds;
+        for (const auto& block : c->estimate.decode.blocks)
+            for (const auto& col : block.collectives)
+                kinds.insert(col.op);
+        QCOMPARE(window.costCharts()->communicationPlot()->plottableCount(), int(kinds.size()));
+        // Ten best feasible candidates (the selection among them), compute + communication +
+        // bubble stacked, plus the selection's outline.
+        QCPBars* compute = qobject_cast<QCPBars*>(window.costCharts()->breakdownPlot()->plottable(0));
+        QVERIFY(compute);
+        QCOMPARE(compute->dataCount(), 10);
+        QCOMPARE(window.costCharts()->breakdownPlot()->plottableCount(), 4);
     }
 
     void layoutViewDrawsMeshTilesStagesAndExperts()
@@ -314,6 +331,8 @@ private slots:
         window.views()->setCurrentWidget(window.pareto());
         QCoreApplication::processEvents();
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-pareto.png")));
+        window.views()->setCurrentWidget(window.costCharts());
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-charts.png")));
         QVERIFY(window.pareto()->exportTo(dir + QStringLiteral("/pareto.svg")));
         window.views()->setCurrentWidget(window.history());
         QSignalSpy refreshed(window.history(), &HistoryView::refreshed);

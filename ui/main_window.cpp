@@ -3,6 +3,7 @@
 #include "candidate_details.h"
 #include "candidates_filter.h"
 #include "candidates_model.h"
+#include "cost_charts.h"
 #include "history_view.h"
 #include "layout_view.h"
 #include "model_panel.h"
@@ -93,6 +94,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_views->addTab(m_layout, tr("Layout"));
     m_views->addTab(m_details, tr("Details"));
     m_views->addTab(m_pareto, tr("Pareto: latency vs memory"));
+    m_charts = new CostCharts;
+    m_views->addTab(m_charts, tr("Cost charts"));
     m_run = new RunPanel;
     m_views->addTab(m_run, tr("Run"));
     m_history = new HistoryView;
@@ -193,6 +196,7 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
     m_wanted.reset();
     m_candidates->setResult(result);
     m_pareto->setResult(result, m_planner->inputs().workload.objective);
+    m_charts->setResult(result);
     int select = result.candidates.empty() ? -1 : 0;
     for (std::size_t i = 0; keep && i < result.candidates.size(); ++i)
         if (result.candidates[i].strategy == *keep)
@@ -234,6 +238,7 @@ void MainWindow::selectionChanged()
     m_details->showCandidate(c, m_planner->inputs().topology);
     m_layout->showCandidate(c, m_planner->inputs().model, m_planner->inputs().topology);
     m_pareto->setSelected(candidate);
+    m_charts->setSelected(candidate);
     const auto& in = m_planner->inputs();
     m_run->setPlan(c && c->estimate.feasible ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c))
                                              : std::nullopt);

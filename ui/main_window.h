@@ -15,6 +15,7 @@ class QTabWidget;
 namespace shard::ui {
 
 class CandidateDetails;
+class CostCharts;
 class HistoryView;
 class LayoutView;
 class RunPanel;
@@ -53,6 +54,7 @@ public:
     QTabWidget* views() const { return m_views; }
     RunPanel* runPanel() const { return m_run; }
     LayoutView* layoutView() const { return m_layout; }
+    CostCharts* costCharts() const { return m_charts; }
     HistoryView* history() const { return m_history; }
 
 signals:
@@ -82,6 +84,7 @@ private:
     ParetoChart* m_pareto = nullptr;
     RunPanel* m_run = nullptr;
     LayoutView* m_layout = nullptr;
+    CostCharts* m_charts = nullptr;
     HistoryView* m_history = nullptr;
     QTabWidget* m_views = nullptr;
     QLabel* m_status = nullptr;
