@@ -36,16 +36,6 @@ struct HostPack {
     }
 };
 
-Matrix maybe(const cpu::ModelWeights& w, const std::string& name)
-{
-    return w.has(name) ? w.get(name) : Matrix{};
-}
-
-Matrix cols(const Matrix& m, std::int64_t begin, std::int64_t end)
-{
-    return m.data.empty() ? Matrix{} : m.slice_cols(begin, end);
-}
-
 // [rows, a | b | ...] from matrices of the same row count.
 Matrix concat_cols(const std::vector<const Matrix*>& parts)
 {
@@ -101,25 +91,25 @@ void GpuModel::Impl::load_weights(GpuRank& R)
         const Matrix k = weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d);
         const Matrix v = weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d);
         o.wqkv = pack.add_typed(concat_cols({&q, &k, &v}));
-        o.qkv_bias = pack.add_float(concat_bias({cols(maybe(weights, name("q.bias")), first_head * d, (first_head + heads) * d),
-                                                 cols(maybe(weights, name("k.bias")), first_kv * d, (first_kv + kv_heads) * d),
-                                                 cols(maybe(weights, name("v.bias")), first_kv * d, (first_kv + kv_heads) * d)}));
+        o.qkv_bias = pack.add_float(concat_bias({weights.get_or_empty(name("q.bias")).slice_cols(first_head * d, (first_head + heads) * d),
+                                                 weights.get_or_empty(name("k.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d),
+                                                 weights.get_or_empty(name("v.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d)}));
         o.wo = pack.add_typed(weights.get(name("o")).slice_rows(first_head * d, (first_head + heads) * d));
-        o.o_bias = pack.add_float(maybe(weights, name("o.bias")));
+        o.o_bias = pack.add_float(weights.get_or_empty(name("o.bias")));
         const std::string p = name("mlp");
-        const Matrix gate = cols(maybe(weights, p + ".gate"), f0, f0 + fl);
+        const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(f0, f0 + fl);
         const Matrix up = weights.get(p + ".up").slice_cols(f0, f0 + fl);
         o.wgu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
-        o.gu_bias = pack.add_float(concat_bias({cols(maybe(weights, p + ".gate.bias"), f0, f0 + fl),
-                                                cols(maybe(weights, p + ".up.bias"), f0, f0 + fl)}));
+        o.gu_bias = pack.add_float(concat_bias({weights.get_or_empty(p + ".gate.bias").slice_cols(f0, f0 + fl),
+                                                weights.get_or_empty(p + ".up.bias").slice_cols(f0, f0 + fl)}));
         o.wdown = pack.add_typed(weights.get(p + ".down").slice_rows(f0, f0 + fl));
-        o.down_bias = pack.add_float(maybe(weights, p + ".down.bias"));
+        o.down_bias = pack.add_float(weights.get_or_empty(p + ".down.bias"));
         o.in_norm = pack.add_float(weights.get(name("input_norm")));
-        o.in_norm_b = pack.add_float(maybe(weights, name("input_norm.bias")));
+        o.in_norm_b = pack.add_float(weights.get_or_empty(name("input_norm.bias")));
         o.post_norm = pack.add_float(weights.get(name("post_attention_norm")));
-        o.post_norm_b = pack.add_float(maybe(weights, name("post_attention_norm.bias")));
-        o.q_norm = pack.add_float(maybe(weights, name("q_norm")));
-        o.k_norm = pack.add_float(maybe(weights, name("k_norm")));
+        o.post_norm_b = pack.add_float(weights.get_or_empty(name("post_attention_norm.bias")));
+        o.q_norm = pack.add_float(weights.get_or_empty(name("q_norm")));
+        o.k_norm = pack.add_float(weights.get_or_empty(name("k_norm")));
         offsets.push_back(o);
     }
     // Vocabulary-parallel embedding and head, padding rows zero (as VocabParallelHead).
@@ -144,7 +134,7 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     const std::size_t positions_at = m.position == PositionKind::Learned ? pack.add_typed(weights.get("positions"))
                                                                          : std::size_t(-1);
     const std::size_t final_at = pack.add_float(weights.get("final_norm"));
-    const std::size_t final_b_at = pack.add_float(maybe(weights, "final_norm.bias"));
+    const std::size_t final_b_at = pack.add_float(weights.get_or_empty("final_norm.bias"));
 
     // One block: typed part, then the fp32 part.
     const std::size_t e = element_size(options.dtype);

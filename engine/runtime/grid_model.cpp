@@ -69,11 +69,6 @@ Matrix bias_chunk(const Matrix& bias, int parts, int index)
     return bias.slice_cols(index * w, (index + 1) * w);
 }
 
-Matrix maybe(const ModelWeights& w, const std::string& name)
-{
-    return w.has(name) ? w.get(name) : Matrix{};
-}
-
 } // namespace
 
 
@@ -141,9 +136,9 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
         auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
         const int chunk = col_chunk();
         L.input_norm = bias_chunk(weights.get(name("input_norm")), parts, chunk);
-        L.input_norm_bias = bias_chunk(maybe(weights, name("input_norm.bias")), parts, chunk);
+        L.input_norm_bias = bias_chunk(weights.get_or_empty(name("input_norm.bias")), parts, chunk);
         L.post_norm = bias_chunk(weights.get(name("post_attention_norm")), parts, chunk);
-        L.post_norm_bias = bias_chunk(maybe(weights, name("post_attention_norm.bias")), parts, chunk);
+        L.post_norm_bias = bias_chunk(weights.get_or_empty(name("post_attention_norm.bias")), parts, chunk);
         if (m.qk_norm) {
             L.q_norm = weights.get(name("q_norm"));
             L.k_norm = weights.get(name("k_norm"));
@@ -158,17 +153,17 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
                                                weights.get(name("v.bias")), m, hp, a_l, g_l),
                                     hp, output_chunk());
         L.o = store(weights.get(name("o")), false);
-        L.o_bias = bias_chunk(maybe(weights, name("o.bias")), parts, chunk);
-        const Matrix gate = maybe(weights, name("mlp.gate"));
+        L.o_bias = bias_chunk(weights.get_or_empty(name("o.bias")), parts, chunk);
+        const Matrix gate = weights.get_or_empty(name("mlp.gate"));
         L.gate_up = store(fuse_chunks(gate.data.empty() ? nullptr : &gate, weights.get(name("mlp.up")), parts), true);
         if (m.mlp_bias) {
-            const Matrix gate_bias = maybe(weights, name("mlp.gate.bias"));
+            const Matrix gate_bias = weights.get_or_empty(name("mlp.gate.bias"));
             L.gate_up_bias = bias_chunk(fuse_chunks(gate_bias.data.empty() ? nullptr : &gate_bias,
                                                     weights.get(name("mlp.up.bias")), parts),
                                         parts, output_chunk());
         }
         L.down = store(weights.get(name("mlp.down")), false);
-        L.down_bias = bias_chunk(maybe(weights, name("mlp.down.bias")), parts, chunk);
+        L.down_bias = bias_chunk(weights.get_or_empty(name("mlp.down.bias")), parts, chunk);
         const std::size_t cache = std::size_t(seqs) * max_context * geometry.kv_heads_local * m.head_dim;
         L.k_cache.assign(cache, 0.0f);
         L.v_cache.assign(cache, 0.0f);

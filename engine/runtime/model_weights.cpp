@@ -25,6 +25,8 @@ std::uint64_t name_hash(const std::string& name)
 
 Matrix Matrix::slice_cols(std::int64_t begin, std::int64_t end) const
 {
+    if (data.empty())
+        return {};
     Matrix out{rows, end - begin, {}};
     out.data.resize(std::size_t(out.rows * out.cols));
     for (std::int64_t r = 0; r < rows; ++r)
@@ -34,6 +36,8 @@ Matrix Matrix::slice_cols(std::int64_t begin, std::int64_t end) const
 
 Matrix Matrix::slice_rows(std::int64_t begin, std::int64_t end) const
 {
+    if (data.empty())
+        return {};
     Matrix out{end - begin, cols, {}};
     out.data.assign(data.begin() + begin * cols, data.begin() + end * cols);
     return out;

@@ -17,6 +17,7 @@ struct Matrix {
     std::vector<float> data;
 
     std::span<const float> row(std::int64_t r) const { return {data.data() + r * cols, std::size_t(cols)}; }
+    // Slices of an empty matrix (an absent optional tensor) stay empty.
     Matrix slice_cols(std::int64_t begin, std::int64_t end) const;
     Matrix slice_rows(std::int64_t begin, std::int64_t end) const;
 };
@@ -32,6 +33,8 @@ public:
 
     const ModelSpec& model() const { return m_model; }
     const Matrix& get(const std::string& name) const; // throws Error for an unknown name
+    // The tensor, or an empty matrix when the model has none (optional biases and norms).
+    Matrix get_or_empty(const std::string& name) const { return has(name) ? get(name) : Matrix{}; }
     bool has(const std::string& name) const { return m_tensors.count(name) > 0; }
     std::int64_t parameter_count() const;
     const std::map<std::string, Matrix>& tensors() const { return m_tensors; }

@@ -17,21 +17,6 @@ namespace {
 
 using Vec = std::vector<float>;
 
-Matrix maybe(const ModelWeights& w, const std::string& name)
-{
-    return w.has(name) ? w.get(name) : Matrix{};
-}
-
-Matrix cols(const Matrix& m, std::int64_t begin, std::int64_t end)
-{
-    return m.data.empty() ? Matrix{} : m.slice_cols(begin, end);
-}
-
-Matrix rows(const Matrix& m, std::int64_t begin, std::int64_t end)
-{
-    return m.data.empty() ? Matrix{} : m.slice_rows(begin, end);
-}
-
 const Matrix* ptr(const Matrix& m)
 {
     return m.data.empty() ? nullptr : &m;
@@ -94,72 +79,72 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
         L.moe = m.is_moe_layer(l);
         auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
         L.input_norm = weights.get(name("input_norm"));
-        L.input_norm_bias = maybe(weights, name("input_norm.bias"));
+        L.input_norm_bias = weights.get_or_empty(name("input_norm.bias"));
         L.post_norm = weights.get(name("post_attention_norm"));
-        L.post_norm_bias = maybe(weights, name("post_attention_norm.bias"));
-        L.q_norm = maybe(weights, name("q_norm"));
-        L.k_norm = maybe(weights, name("k_norm"));
+        L.post_norm_bias = weights.get_or_empty(name("post_attention_norm.bias"));
+        L.q_norm = weights.get_or_empty(name("q_norm"));
+        L.k_norm = weights.get_or_empty(name("k_norm"));
         const Matrix& Wq = weights.get(name("q"));
         const Matrix& Wk = weights.get(name("k"));
         const Matrix& Wv = weights.get(name("v"));
         const Matrix& Wo = weights.get(name("o"));
-        const Matrix qb = maybe(weights, name("q.bias"));
-        const Matrix kb = maybe(weights, name("k.bias"));
-        const Matrix vb = maybe(weights, name("v.bias"));
+        const Matrix qb = weights.get_or_empty(name("q.bias"));
+        const Matrix kb = weights.get_or_empty(name("k.bias"));
+        const Matrix vb = weights.get_or_empty(name("v.bias"));
         if (mode == TensorMode::Row1D) { // every linear split by rows; attention replicated
             L.heads = m.heads;
             L.kv_heads = m.kv_heads;
-            L.q = rows(Wq, r * h / t, (r + 1) * h / t);
-            L.k = rows(Wk, r * h / t, (r + 1) * h / t);
-            L.v = rows(Wv, r * h / t, (r + 1) * h / t);
+            L.q = Wq.slice_rows(r * h / t, (r + 1) * h / t);
+            L.k = Wk.slice_rows(r * h / t, (r + 1) * h / t);
+            L.v = Wv.slice_rows(r * h / t, (r + 1) * h / t);
             L.q_bias = qb;
             L.k_bias = kb;
             L.v_bias = vb;
             const std::int64_t aw = std::int64_t(m.heads) * d;
-            L.o = rows(Wo, r * aw / t, (r + 1) * aw / t);
+            L.o = Wo.slice_rows(r * aw / t, (r + 1) * aw / t);
         } else {
             L.heads = a_l;
             L.kv_heads = g_l;
-            L.q = cols(Wq, first_head * d, (first_head + a_l) * d);
-            L.k = cols(Wk, first_kv * d, (first_kv + g_l) * d);
-            L.v = cols(Wv, first_kv * d, (first_kv + g_l) * d);
-            L.q_bias = cols(qb, first_head * d, (first_head + a_l) * d);
-            L.k_bias = cols(kb, first_kv * d, (first_kv + g_l) * d);
-            L.v_bias = cols(vb, first_kv * d, (first_kv + g_l) * d);
+            L.q = Wq.slice_cols(first_head * d, (first_head + a_l) * d);
+            L.k = Wk.slice_cols(first_kv * d, (first_kv + g_l) * d);
+            L.v = Wv.slice_cols(first_kv * d, (first_kv + g_l) * d);
+            L.q_bias = qb.slice_cols(first_head * d, (first_head + a_l) * d);
+            L.k_bias = kb.slice_cols(first_kv * d, (first_kv + g_l) * d);
+            L.v_bias = vb.slice_cols(first_kv * d, (first_kv + g_l) * d);
             L.o = mode == TensorMode::Column1D ? Wo.slice_cols(r * h / t, (r + 1) * h / t)
                                                : Wo.slice_rows(first_head * d, (first_head + a_l) * d);
         }
-        L.o_bias = maybe(weights, name("o.bias"));
+        L.o_bias = weights.get_or_empty(name("o.bias"));
         if (mode == TensorMode::Column1D)
-            L.o_bias = cols(L.o_bias, r * h / t, (r + 1) * h / t);
+            L.o_bias = L.o_bias.slice_cols(r * h / t, (r + 1) * h / t);
         const std::size_t cache = std::size_t(seqs) * max_context * L.kv_heads * d;
         L.k_cache.assign(cache, 0.0f);
         L.v_cache.assign(cache, 0.0f);
 
         auto load_mlp = [&](const std::string& p, std::int64_t width, int parts, int index) {
             ExpertWeights e;
-            const Matrix gate = maybe(weights, p + ".gate");
+            const Matrix gate = weights.get_or_empty(p + ".gate");
             const Matrix& up = weights.get(p + ".up");
             const Matrix& down = weights.get(p + ".down");
             const std::int64_t b0 = index * width / parts;
             const std::int64_t b1 = (index + 1) * width / parts;
             if (mode == TensorMode::Row1D && parts > 1) {
-                e.gate = rows(gate, r * h / t, (r + 1) * h / t);
+                e.gate = gate.slice_rows(r * h / t, (r + 1) * h / t);
                 e.up = up.slice_rows(r * h / t, (r + 1) * h / t);
                 e.down = down.slice_rows(b0, b1);
-                e.gate_bias = maybe(weights, p + ".gate.bias");
-                e.up_bias = maybe(weights, p + ".up.bias");
+                e.gate_bias = weights.get_or_empty(p + ".gate.bias");
+                e.up_bias = weights.get_or_empty(p + ".up.bias");
             } else {
-                e.gate = cols(gate, b0, b1);
+                e.gate = gate.slice_cols(b0, b1);
                 e.up = up.slice_cols(b0, b1);
-                e.gate_bias = cols(maybe(weights, p + ".gate.bias"), b0, b1);
-                e.up_bias = cols(maybe(weights, p + ".up.bias"), b0, b1);
+                e.gate_bias = weights.get_or_empty(p + ".gate.bias").slice_cols(b0, b1);
+                e.up_bias = weights.get_or_empty(p + ".up.bias").slice_cols(b0, b1);
                 e.down = mode == TensorMode::Column1D && parts > 1 ? down.slice_cols(r * h / t, (r + 1) * h / t)
                                                                    : down.slice_rows(b0, b1);
             }
-            e.down_bias = maybe(weights, p + ".down.bias");
+            e.down_bias = weights.get_or_empty(p + ".down.bias");
             if (mode == TensorMode::Column1D && parts > 1)
-                e.down_bias = cols(e.down_bias, r * h / t, (r + 1) * h / t);
+                e.down_bias = e.down_bias.slice_cols(r * h / t, (r + 1) * h / t);
             return e;
         };
         if (!L.moe) {
@@ -182,7 +167,7 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
             if (moe.shared_experts > 0)
                 L.shared = load_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep == 1 ? t : 1,
                                     ep == 1 ? r : 0);
-            L.shared_gate = maybe(weights, name("shared_gate"));
+            L.shared_gate = weights.get_or_empty(name("shared_gate"));
         }
         m_layers.push_back(std::move(L));
     }
