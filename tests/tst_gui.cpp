@@ -14,6 +14,8 @@
 #include "ui/pareto_chart.h"
 #include "ui/planner_controller.h"
 #include "ui/run_panel.h"
+#include "ui/run_trend_chart.h"
+#include "ui/timeline_view.h"
 #include "ui/topology_panel.h"
 #include "ui/workload_panel.h"
 
@@ -24,6 +26,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QDir>
+#include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -270,6 +273,11 @@ private slots:
             found = found || (history->run(r)->backend == "cpu" && history->run(r)->status == RunStatus::Completed
                               && history->run(r)->model == "tiny-dense");
         QVERIFY(found);
+        // The finished run's step shows in the timeline, per rank, under its prediction.
+        QTRY_COMPARE_WITH_TIMEOUT(window.timeline()->shownRun(), run->runId(), 20000);
+        QVERIFY(run->runId() > 0);
+        QCOMPARE(window.timeline()->measuredRows().size(), 8);
+        QVERIFY(window.timeline()->measuredSpanCount() > 0);
     }
 
     void cancelMidRunStoresACancelledRun()
@@ -306,7 +314,9 @@ private slots:
         QVERIFY(refreshed.wait(10000));
         QVERIFY(view.model()->rowCount() >= 2); // the two runs above
         view.view()->selectAll();
+        QSignalSpy compared(&view, &HistoryView::compared);
         view.compareSelected();
+        QVERIFY(compared.wait(10000));
         // Two bar series (measured, predicted) per selected run.
         QCOMPARE(view.comparePlot()->plottableCount(), 2 * view.model()->rowCount());
         QTemporaryDir dir;
@@ -334,12 +344,35 @@ private slots:
         window.views()->setCurrentWidget(window.costCharts());
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-charts.png")));
         QVERIFY(window.pareto()->exportTo(dir + QStringLiteral("/pareto.svg")));
+        // Three runs of one plan for the run-over-run chart (the CLI, into the same store).
+        for (int i = 0; i < 3; ++i) {
+            QProcess cli;
+            cli.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
+                      {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
+                       QStringLiteral("--steps"), QString::number(4 + 4 * i)});
+            QVERIFY(cli.waitForFinished(120000));
+            QCOMPARE(cli.exitCode(), 0);
+        }
         window.views()->setCurrentWidget(window.history());
         QSignalSpy refreshed(window.history(), &HistoryView::refreshed);
         QVERIFY(refreshed.wait(10000));
         window.history()->view()->selectAll();
+        QSignalSpy compared(window.history(), &HistoryView::compared);
         window.history()->compareSelected();
+        QVERIFY(compared.wait(10000));
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-history.png")));
+        window.history()->view()->selectRow(0); // the newest: one of the three
+        window.history()->compareSelected();
+        QVERIFY(compared.wait(10000));
+        QVERIFY(window.history()->trendChart()->runCount() >= 3); // and the studio's own runs of that plan
+        window.history()->charts()->setCurrentIndex(1);
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-history-trend.png")));
+        // That run's timeline, measured under its plan's prediction.
+        QSignalSpy runShown(window.timeline(), &TimelineView::runShown);
+        window.history()->showSelectedTimeline();
+        QVERIFY(runShown.wait(20000));
+        QCOMPARE(window.views()->currentWidget(), window.timeline());
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-timeline.png")));
         window.views()->setCurrentWidget(window.runPanel());
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-run.png")));
         QVERIFY(QFileInfo(dir + QStringLiteral("/pareto.svg")).size() > 1000);

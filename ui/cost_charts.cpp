@@ -1,5 +1,7 @@
 #include "cost_charts.h"
 
+#include "chart_export.h"
+
 #include <qcustomplot.h>
 
 #include <QHBoxLayout>
@@ -51,6 +53,13 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent)
     m_breakdown->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     layout->addWidget(m_comm, 1);
     layout->addWidget(m_breakdown, 1);
+    add_export_menu(m_comm, QStringLiteral("communication-by-block"));
+    add_export_menu(m_breakdown, QStringLiteral("decode-step-breakdown"));
+}
+
+bool CostCharts::exportTo(const QString& path)
+{
+    return export_plots({m_comm, m_breakdown}, path, Qt::Horizontal);
 }
 
 void CostCharts::setResult(const PlanResult& result)

@@ -21,6 +21,7 @@ public:
     void setSelected(int candidate);
     QCustomPlot* communicationPlot() const { return m_comm; }
     QCustomPlot* breakdownPlot() const { return m_breakdown; }
+    bool exportTo(const QString& path); // both charts side by side: .png, .pdf or .svg
 
 private:
     void drawCommunication();

@@ -1,6 +1,8 @@
 #include "history_view.h"
 
 #include "history_model.h"
+#include "chart_export.h"
+#include "run_trend_chart.h"
 
 #include "store/run_store.h"
 
@@ -17,6 +19,7 @@
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTextStream>
 #include <QVBoxLayout>
@@ -49,10 +52,13 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent)
     auto* refresh = new QPushButton(tr("Refresh"));
     auto* compare = new QPushButton(tr("Compare selected"));
     compare->setObjectName(QStringLiteral("historyCompare"));
+    auto* timeline = new QPushButton(tr("Timeline"));
+    timeline->setObjectName(QStringLiteral("historyTimeline"));
+    timeline->setToolTip(tr("Show the selected run's step per rank, measured, next to its plan's prediction"));
     auto* remove = new QPushButton(tr("Delete…"));
     auto* csv = new QPushButton(tr("Export CSV…"));
     bar->addWidget(m_filter, 1);
-    for (QPushButton* b : {refresh, compare, remove, csv})
+    for (QPushButton* b : {refresh, compare, timeline, remove, csv})
         bar->addWidget(b);
     layout->addLayout(bar);
     m_model = new HistoryModel(this);
@@ -73,18 +79,25 @@ HistoryView::HistoryView(QWidget* parent) : QWidget(parent)
     m_plot->setObjectName(QStringLiteral("historyPlot"));
     m_plot->yAxis->setLabel(tr("ms per decode step (per rank)"));
     m_plot->legend->setVisible(true);
+    add_export_menu(m_plot, QStringLiteral("runs-per-op-kind"));
+    m_trend = new RunTrendChart;
+    m_charts = new QTabWidget;
+    m_charts->addTab(m_plot, tr("Per op kind"));
+    m_charts->addTab(m_trend, tr("Run over run"));
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(m_table);
-    split->addWidget(m_plot);
+    split->addWidget(m_charts);
     split->setStretchFactor(0, 2);
     split->setStretchFactor(1, 3);
-    m_plot->setMinimumHeight(220);
+    m_charts->setMinimumHeight(240);
     layout->addWidget(split, 1);
     m_status = new QLabel;
     layout->addWidget(m_status);
     connect(m_filter, &QLineEdit::textChanged, proxy, &QSortFilterProxyModel::setFilterFixedString);
     connect(refresh, &QPushButton::clicked, this, &HistoryView::refresh);
     connect(compare, &QPushButton::clicked, this, &HistoryView::compareSelected);
+    connect(timeline, &QPushButton::clicked, this, &HistoryView::showSelectedTimeline);
+    connect(m_table, &QTableView::doubleClicked, this, &HistoryView::showSelectedTimeline);
     connect(remove, &QPushButton::clicked, this, [this] { deleteSelected(true); });
     connect(csv, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Export runs"), {}, tr("CSV (*.csv)"));
@@ -133,63 +146,126 @@ void HistoryView::refresh()
     }));
 }
 
-void HistoryView::compareSelected()
+std::vector<RunRecord> HistoryView::selectedRuns() const
 {
     auto* proxy = qobject_cast<QSortFilterProxyModel*>(m_table->model());
-    std::vector<const RunRecord*> runs;
+    std::vector<RunRecord> runs;
     for (const QModelIndex& index : m_table->selectionModel()->selectedRows())
-        if (const RunRecord* r = m_model->run(proxy->mapToSource(index).row()); r && runs.size() < 6)
-            runs.push_back(r);
-    m_plot->clearPlottables();
+        if (const RunRecord* r = m_model->run(proxy->mapToSource(index).row()))
+            runs.push_back(*r);
+    std::sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
+    return runs;
+}
+
+void HistoryView::showSelectedTimeline()
+{
+    const auto runs = selectedRuns();
+    if (runs.empty()) {
+        m_status->setText(tr("Select a run to see its timeline."));
+        return;
+    }
+    emit timelineRequested(m_path, runs.back().id);
+}
+
+void HistoryView::compareSelected()
+{
+    std::vector<RunRecord> runs = selectedRuns();
     if (runs.empty()) {
         m_status->setText(tr("Select one or more runs to compare."));
+        m_plot->clearPlottables();
         m_plot->replot();
         return;
     }
-    try {
-        RunStore store(m_path.toStdString());
-        std::vector<std::map<std::string, RunStore::KindTime>> times;
-        std::set<std::string> kinds;
-        for (const RunRecord* r : runs) {
-            times.push_back(store.decode_ms_by_kind(r->id));
-            for (const auto& [kind, t] : times.back())
-                kinds.insert(kind);
+    // Run over run: one selected run brings every stored run of the same plan.
+    std::vector<RunRecord> trend;
+    QString title;
+    if (runs.size() == 1) {
+        for (int row = 0; row < m_model->rowCount(); ++row)
+            if (const RunRecord* r = m_model->run(row); r && r->plan_hash == runs.front().plan_hash)
+                trend.push_back(*r);
+        std::sort(trend.begin(), trend.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
+        title = tr("Run over run: the %1 stored run(s) of %2").arg(trend.size()).arg(QString::fromStdString(runs.front().plan_name));
+    } else {
+        trend = runs;
+        title = tr("Run over run: %1 selected runs").arg(trend.size());
+    }
+    m_trend->setRuns(std::move(trend), title);
+
+    if (runs.size() > 6) // six pairs of bars per op kind stay readable
+        runs.erase(runs.begin(), runs.end() - 6);
+    const quint64 generation = ++m_compareGeneration;
+    struct Compared {
+        KindTimes times;
+        QString error;
+    };
+    auto* watcher = new QFutureWatcher<Compared>(this);
+    connect(watcher, &QFutureWatcher<Compared>::finished, this, [this, watcher, generation, runs] {
+        watcher->deleteLater();
+        if (generation != m_compareGeneration)
+            return;
+        const Compared compared = watcher->result();
+        if (!compared.error.isEmpty()) {
+            m_status->setText(tr("Cannot compare: %1").arg(compared.error));
+            return;
         }
-        QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-        std::vector<std::string> kindList(kinds.begin(), kinds.end());
-        for (std::size_t k = 0; k < kindList.size(); ++k)
-            ticker->addTick(double(k), QString::fromStdString(kindList[k]));
-        m_plot->xAxis->setTicker(ticker);
-        const double width = 0.8 / double(2 * runs.size());
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            for (const bool predicted : {false, true}) {
-                auto* bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
-                const QColor color = kColors[i % 6];
-                bars->setPen(QPen(color.darker(120)));
-                bars->setBrush(predicted ? QBrush(color, Qt::BDiagPattern) : QBrush(color));
-                bars->setWidth(width);
-                bars->setName(tr("run %1 %2").arg(runs[i]->id).arg(predicted ? tr("predicted") : tr("measured")));
-                const double offset = -0.4 + width * (2.0 * double(i) + (predicted ? 1.5 : 0.5));
-                for (std::size_t k = 0; k < kindList.size(); ++k) {
-                    const auto it = times[i].find(kindList[k]);
-                    if (it == times[i].end())
-                        continue;
-                    if (!predicted)
-                        bars->addData(double(k) + offset, it->second.measured_ms);
-                    else if (it->second.predicted_ms)
-                        bars->addData(double(k) + offset, *it->second.predicted_ms);
-                }
+        drawKinds(runs, compared.times);
+        emit this->compared(int(runs.size()));
+    });
+    std::vector<std::int64_t> ids;
+    for (const auto& r : runs)
+        ids.push_back(r.id);
+    watcher->setFuture(QtConcurrent::run([path = m_path.toStdString(), ids] {
+        Compared out;
+        try {
+            RunStore store(path);
+            for (const auto id : ids)
+                out.times.push_back(store.decode_ms_by_kind(id));
+        } catch (const std::exception& e) {
+            out.error = QString::fromUtf8(e.what());
+        }
+        return out;
+    }));
+}
+
+void HistoryView::drawKinds(const std::vector<RunRecord>& runs, const KindTimes& times)
+{
+    m_plot->clearPlottables();
+    std::set<std::string> kinds;
+    for (const auto& t : times)
+        for (const auto& [kind, time] : t)
+            kinds.insert(kind);
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    const std::vector<std::string> kindList(kinds.begin(), kinds.end());
+    for (std::size_t k = 0; k < kindList.size(); ++k)
+        ticker->addTick(double(k), QString::fromStdString(kindList[k]));
+    m_plot->xAxis->setTicker(ticker);
+    const double width = 0.8 / double(2 * runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        for (const bool predicted : {false, true}) {
+            auto* bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+            const QColor color = kColors[i % 6];
+            bars->setPen(QPen(color.darker(120)));
+            bars->setBrush(predicted ? QBrush(color, Qt::BDiagPattern) : QBrush(color));
+            bars->setWidth(width);
+            bars->setName(tr("run %1 %2").arg(runs[i].id).arg(predicted ? tr("predicted") : tr("measured")));
+            const double offset = -0.4 + width * (2.0 * double(i) + (predicted ? 1.5 : 0.5));
+            for (std::size_t k = 0; k < kindList.size(); ++k) {
+                const auto it = times[i].find(kindList[k]);
+                if (it == times[i].end())
+                    continue;
+                if (!predicted)
+                    bars->addData(double(k) + offset, it->second.measured_ms);
+                else if (it->second.predicted_ms)
+                    bars->addData(double(k) + offset, *it->second.predicted_ms);
             }
         }
-        m_plot->xAxis->setRange(-0.6, double(kindList.size()) - 0.4);
-        m_plot->yAxis->rescale();
-        m_plot->yAxis->setRangeLower(0);
-        m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.15);
-        m_plot->replot();
-        m_status->setText(tr("Comparing %1 runs per op kind: solid bars measured, hatched bars predicted.").arg(runs.size()));
-    } catch (const std::exception& e) {
-        m_status->setText(tr("Cannot compare: %1").arg(QString::fromUtf8(e.what())));
     }
+    m_plot->xAxis->setRange(-0.6, double(kindList.size()) - 0.4);
+    m_plot->yAxis->rescale();
+    m_plot->yAxis->setRangeLower(0);
+    m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.15);
+    m_plot->replot();
+    m_status->setText(tr("Comparing %1 runs per op kind: solid bars measured, hatched bars predicted.").arg(runs.size()));
 }
 
 bool HistoryView::deleteSelected(bool confirm)

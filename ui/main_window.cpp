@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include "candidate_details.h"
+#include "chart_export.h"
 #include "candidates_filter.h"
 #include "candidates_model.h"
 #include "cost_charts.h"
@@ -9,11 +10,15 @@
 #include "model_panel.h"
 #include "pareto_chart.h"
 #include "run_panel.h"
+#include "run_trend_chart.h"
+#include "timeline_view.h"
 #include "topology_panel.h"
 #include "workload_panel.h"
 
 #include "core/error.h"
+#include "core/model_json.h"
 #include "core/presets.h"
+#include "planner/planner.h"
 
 #include <QAction>
 #include <QCheckBox>
@@ -39,7 +44,7 @@ namespace shard::ui {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 {
-    setWindowTitle(tr("ShardStudio"));
+    updateTitle();
     setObjectName(QStringLiteral("ShardStudioMainWindow"));
     m_planner = new PlannerController(this);
     m_candidates = new CandidatesModel(this);
@@ -96,6 +101,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_views->addTab(m_pareto, tr("Pareto: latency vs memory"));
     m_charts = new CostCharts;
     m_views->addTab(m_charts, tr("Cost charts"));
+    m_timeline = new TimelineView;
+    m_views->addTab(m_timeline, tr("Timeline"));
     m_run = new RunPanel;
     m_views->addTab(m_run, tr("Run"));
     m_history = new HistoryView;
@@ -123,6 +130,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::selectionChanged);
     connect(m_pareto, &ParetoChart::candidateClicked, this, &MainWindow::selectCandidate);
     connect(m_run, &RunPanel::runFinished, m_history, &HistoryView::refresh);
+    connect(m_run, &RunPanel::runFinished, this, [this] {
+        if (m_run->runId() > 0) // measured next to predicted, whatever became of the run
+            m_timeline->showRun(m_run->database(), m_run->runId());
+    });
+    connect(m_history, &HistoryView::timelineRequested, this, [this](const QString& database, qint64 run) {
+        m_timeline->showRun(database, run);
+        m_views->setCurrentWidget(m_timeline);
+    });
     connect(m_views, &QTabWidget::currentChanged, this, [this](int index) {
         if (m_views->widget(index) == m_history)
             m_history->refresh();
@@ -150,22 +165,36 @@ void MainWindow::buildMenus()
 {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open plan…"), QKeySequence::Open, this, [this] {
+        if (!maybeSave())
+            return;
         const QString path = QFileDialog::getOpenFileName(this, tr("Open a plan"), {}, tr("ShardStudio plans (*.shardplan.json)"));
         if (!path.isEmpty())
             openPlan(path);
     });
-    file->addAction(tr("&Save selected plan…"), QKeySequence::Save, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save the selected candidate as a plan"), {},
-                                                          tr("ShardStudio plans (*.shardplan.json)"));
-        if (!path.isEmpty())
-            savePlan(path.endsWith(QStringLiteral(".shardplan.json")) ? path : path + QStringLiteral(".shardplan.json"));
+    file->addAction(tr("&Save plan"), QKeySequence::Save, this, [this] {
+        if (m_path.isEmpty())
+            saveWithDialog();
+        else
+            savePlan(m_path);
     });
+    file->addAction(tr("Save plan &as…"), QKeySequence::SaveAs, this, &MainWindow::saveWithDialog);
     m_recent = file->addMenu(tr("Open &recent"));
     rebuildRecentMenu();
-    file->addAction(tr("&Export Pareto chart…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export the chart"), {}, tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg)"));
-        if (!path.isEmpty() && !m_pareto->exportTo(path))
-            QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1").arg(path));
+    file->addAction(tr("&Export the charts of this tab…"), this, [this] {
+        QWidget* tab = m_views->currentWidget();
+        if (tab == m_pareto)
+            export_plots_with_dialog(this, {m_pareto->plot()}, QStringLiteral("pareto"));
+        else if (tab == m_charts)
+            export_plots_with_dialog(this, {m_charts->communicationPlot(), m_charts->breakdownPlot()}, QStringLiteral("cost-charts"));
+        else if (tab == m_timeline)
+            export_plots_with_dialog(this, {m_timeline->predictedPlot(), m_timeline->measuredPlot()}, QStringLiteral("timeline"),
+                                     Qt::Vertical);
+        else if (tab == m_history)
+            export_plots_with_dialog(this, {m_history->comparePlot(), m_history->trendChart()->plot()},
+                                     QStringLiteral("run-comparison"));
+        else
+            QMessageBox::information(this, tr("Nothing to export"),
+                                     tr("This tab has no chart. The Pareto, Cost charts, Timeline and History tabs do."));
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -202,6 +231,8 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
         if (result.candidates[i].strategy == *keep)
             select = int(i);
     selectCandidate(select);
+    if (m_baselinePending)
+        markClean();
     m_table->resizeColumnsToContents();
     const auto& in = m_planner->inputs();
     m_status->setText(tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted by the cost model.")
@@ -240,8 +271,10 @@ void MainWindow::selectionChanged()
     m_pareto->setSelected(candidate);
     m_charts->setSelected(candidate);
     const auto& in = m_planner->inputs();
-    m_run->setPlan(c && c->estimate.feasible ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c))
-                                             : std::nullopt);
+    const std::optional<Plan> plan = c ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c)) : std::nullopt;
+    m_run->setPlan(c && c->estimate.feasible ? plan : std::nullopt);
+    m_timeline->showPlan(plan, c ? &c->estimate : nullptr);
+    updateTitle();
 }
 
 bool MainWindow::openPlan(const QString& path)
@@ -254,7 +287,9 @@ bool MainWindow::openPlan(const QString& path)
         m_modelPanel->setModel(plan.model);
         scheduleReplan();
         addRecent(path);
-        setWindowTitle(tr("ShardStudio — %1").arg(QFileInfo(path).fileName()));
+        m_path = path;
+        m_baselinePending = true; // clean once the plan's candidate is selected again
+        updateTitle();
         return true;
     } catch (const Error& e) {
         QMessageBox::warning(this, tr("Cannot open the plan"), QString::fromUtf8(e.what()));
@@ -274,6 +309,8 @@ bool MainWindow::savePlan(const QString& path)
         const Plan plan = make_plan(in.model, in.topology, in.workload, *c);
         save_plan(plan, path.toStdString());
         addRecent(path);
+        m_path = path;
+        markClean();
         m_status->setText(tr("Saved %1").arg(path));
         return true;
     } catch (const Error& e) {
@@ -299,12 +336,76 @@ void MainWindow::rebuildRecentMenu()
     m_recent->clear();
     const QStringList recent = QSettings().value(QStringLiteral("recentPlans")).toStringList();
     for (const QString& path : recent)
-        m_recent->addAction(QFileInfo(path).fileName(), this, [this, path] { openPlan(path); })->setToolTip(path);
+        m_recent->addAction(QFileInfo(path).fileName(), this, [this, path] {
+                    if (maybeSave())
+                        openPlan(path);
+                })->setToolTip(path);
     m_recent->setEnabled(!recent.isEmpty());
+}
+
+std::string MainWindow::snapshot() const
+{
+    OrderedJson j;
+    j["model"] = model_to_json(m_modelPanel->model());
+    j["topology"] = topology_to_json(m_topologyPanel->topology());
+    j["workload"] = workload_to_json(m_workloadPanel->workload());
+    if (const Candidate* c = m_candidates->candidate(selectedCandidate()))
+        j["strategy"] = strategy_to_json(c->strategy, m_modelPanel->model().layers);
+    return j.dump();
+}
+
+void MainWindow::markClean()
+{
+    m_baselinePending = false;
+    m_saved = snapshot();
+    updateTitle();
+}
+
+bool MainWindow::isModified() const
+{
+    return !m_baselinePending && snapshot() != m_saved;
+}
+
+void MainWindow::updateTitle()
+{
+    const QString name = m_path.isEmpty() ? tr("untitled plan") : QFileInfo(m_path).fileName();
+    setWindowTitle(tr("ShardStudio — %1[*]").arg(name));
+    setWindowModified(isModified());
+}
+
+bool MainWindow::saveWithDialog()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save the selected candidate as a plan"), m_path,
+                                                      tr("ShardStudio plans (*.shardplan.json)"));
+    if (path.isEmpty())
+        return false;
+    return savePlan(path.endsWith(QStringLiteral(".shardplan.json")) ? path : path + QStringLiteral(".shardplan.json"));
+}
+
+bool MainWindow::maybeSave()
+{
+    if (!isModified())
+        return true;
+    QMessageBox box(QMessageBox::Warning, tr("Unsaved changes"),
+                    tr("The model, topology, workload or chosen candidate changed since %1 was saved.")
+                        .arg(m_path.isEmpty() ? tr("the plan") : QFileInfo(m_path).fileName()),
+                    QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+    box.setObjectName(QStringLiteral("unsavedChanges"));
+    box.setInformativeText(tr("Save the selected candidate as a plan before going on?"));
+    box.setDefaultButton(QMessageBox::Save);
+    switch (box.exec()) {
+    case QMessageBox::Save: return m_path.isEmpty() ? saveWithDialog() : savePlan(m_path);
+    case QMessageBox::Discard: return true;
+    default: return false;
+    }
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (!maybeSave()) {
+        event->ignore();
+        return;
+    }
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());

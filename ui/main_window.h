@@ -19,6 +19,7 @@ class CostCharts;
 class HistoryView;
 class LayoutView;
 class RunPanel;
+class TimelineView;
 class CandidatesFilter;
 class CandidatesModel;
 class ModelPanel;
@@ -38,6 +39,12 @@ public:
 
     bool openPlan(const QString& path);
     bool savePlan(const QString& path);
+    // The model, topology, workload or chosen candidate differ from the last plan opened or
+    // saved (or from the defaults the window opened on).
+    bool isModified() const;
+    // Asks to save unsaved changes: true when it is fine to go on (saved or discarded).
+    bool maybeSave();
+    QString currentPath() const { return m_path; }
     // The candidate selected in the table (index into the model's result), or -1.
     int selectedCandidate() const;
     void selectCandidate(int candidate);
@@ -56,6 +63,7 @@ public:
     LayoutView* layoutView() const { return m_layout; }
     CostCharts* costCharts() const { return m_charts; }
     HistoryView* history() const { return m_history; }
+    TimelineView* timeline() const { return m_timeline; }
 
 signals:
     // After each planning is shown (tests and benchmarks wait for it).
@@ -71,6 +79,10 @@ private:
     void selectionChanged();
     void addRecent(const QString& path);
     void rebuildRecentMenu();
+    std::string snapshot() const; // what "unsaved changes" compares
+    void markClean();
+    void updateTitle();
+    bool saveWithDialog();
 
     PlannerController* m_planner = nullptr;
     CandidatesModel* m_candidates = nullptr;
@@ -86,11 +98,15 @@ private:
     LayoutView* m_layout = nullptr;
     CostCharts* m_charts = nullptr;
     HistoryView* m_history = nullptr;
+    TimelineView* m_timeline = nullptr;
     QTabWidget* m_views = nullptr;
     QLabel* m_status = nullptr;
     QMenu* m_recent = nullptr;
     bool m_replanQueued = false;
     std::optional<Strategy> m_wanted; // reselect this strategy after the next planning
+    QString m_path;                   // the plan file opened or saved last
+    std::string m_saved;              // its snapshot
+    bool m_baselinePending = true;    // take the snapshot once the next planning is shown
 };
 
 } // namespace shard::ui

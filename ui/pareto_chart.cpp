@@ -1,10 +1,9 @@
 #include "pareto_chart.h"
 
+#include "chart_export.h"
+
 #include <qcustomplot.h>
 
-#include <QFileInfo>
-#include <QPainter>
-#include <QSvgGenerator>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -46,6 +45,7 @@ ParetoChart::ParetoChart(QWidget* parent) : QWidget(parent)
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    add_export_menu(m_plot, QStringLiteral("pareto"));
     connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
         // The nearest point within 12 pixels selects its candidate.
         double best = 144;
@@ -127,19 +127,7 @@ int ParetoChart::selectedPointCount() const
 
 bool ParetoChart::exportTo(const QString& path)
 {
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix == QStringLiteral("pdf"))
-        return m_plot->savePdf(path);
-    if (suffix == QStringLiteral("svg")) {
-        QSvgGenerator svg;
-        svg.setFileName(path);
-        svg.setSize(m_plot->size());
-        svg.setViewBox(QRect(QPoint(0, 0), m_plot->size()));
-        QCPPainter painter(&svg);
-        m_plot->toPainter(&painter, m_plot->width(), m_plot->height());
-        return painter.end();
-    }
-    return m_plot->savePng(path, 0, 0, 2.0);
+    return export_plots({m_plot}, path);
 }
 
 } // namespace shard::ui

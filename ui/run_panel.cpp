@@ -5,6 +5,7 @@
 
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -16,6 +17,7 @@
 #include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace shard::ui {
 
@@ -28,15 +30,12 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     m_backend->addItem(tr("cpu (reference, fp32)"), QStringLiteral("cpu"));
     m_backend->addItem(tr("cuda (one GPU per rank)"), QStringLiteral("cuda"));
     m_backend->addItem(tr("cuda-emulated (all ranks on GPU 0)"), QStringLiteral("cuda-emulated"));
-    // Unavailable backends stay listed, disabled, with the reason.
-    const auto info = cuda::backend_info();
-    if (!info.usable()) {
-        auto* items = qobject_cast<QStandardItemModel*>(m_backend->model());
-        for (int row : {1, 2}) {
-            items->item(row)->setEnabled(false);
-            items->item(row)->setToolTip(tr("Unavailable here: %1").arg(QString::fromStdString(info.reason)));
-            items->item(row)->setText(items->item(row)->text() + tr(" — unavailable"));
-        }
+    // The cuda backends wait, disabled, for a check of the driver and libraries (see
+    // checkCudaBackends); unavailable ones stay listed, disabled, with the reason.
+    auto* items = qobject_cast<QStandardItemModel*>(m_backend->model());
+    for (int row : {1, 2}) {
+        items->item(row)->setEnabled(false);
+        items->item(row)->setToolTip(tr("Looking for the NVIDIA driver and the CUDA libraries…"));
     }
     m_dtype = new QComboBox;
     for (const char* d : {"bf16", "fp16", "fp32"})
@@ -104,6 +103,38 @@ void RunPanel::setPlan(const std::optional<Plan>& plan)
     updateAvailability();
 }
 
+void RunPanel::showEvent(QShowEvent* event)
+{
+    QWidget::showEvent(event);
+    checkCudaBackends();
+}
+
+void RunPanel::checkCudaBackends()
+{
+    // Loading cuBLAS takes about 0.1 s and holds the dynamic loader's lock, which stalls the
+    // UI thread's own plugin loading: the check runs once, in the background, when the
+    // panel is first shown rather than while the window opens.
+    if (m_checkStarted)
+        return;
+    m_checkStarted = true;
+    auto* items = qobject_cast<QStandardItemModel*>(m_backend->model());
+    auto* check = new QFutureWatcher<cuda::BackendInfo>(this);
+    connect(check, &QFutureWatcher<cuda::BackendInfo>::finished, this, [this, check, items] {
+        check->deleteLater();
+        const cuda::BackendInfo info = check->result();
+        for (int row : {1, 2}) {
+            items->item(row)->setEnabled(info.usable());
+            items->item(row)->setToolTip(info.usable() ? QString::fromStdString(info.status)
+                                                       : tr("Unavailable here: %1").arg(QString::fromStdString(info.reason)));
+            if (!info.usable())
+                items->item(row)->setText(items->item(row)->text() + tr(" — unavailable"));
+        }
+        m_backendsChecked = true;
+        emit backendsChecked(info.usable());
+    });
+    check->setFuture(QtConcurrent::run(&cuda::backend_info));
+}
+
 QString RunPanel::blockedReason() const
 {
     return m_blocked->text();
@@ -166,6 +197,8 @@ bool RunPanel::start()
     m_log->clear();
     m_pending.clear();
     m_lastStatus.clear();
+    m_runId = 0;
+    m_database.clear();
     m_progress->setRange(0, m_steps->value() + 1);
     m_progress->setValue(0);
     delete m_process;
@@ -210,6 +243,9 @@ void RunPanel::readEvents()
             append(tr("Started %1 on %2: %3 ranks").arg(e.value(QStringLiteral("plan")).toString(),
                                                        e.value(QStringLiteral("backend")).toString())
                        .arg(e.value(QStringLiteral("ranks")).toInt()));
+        } else if (kind == QStringLiteral("stored")) {
+            m_runId = e.value(QStringLiteral("run")).toInteger();
+            m_database = e.value(QStringLiteral("database")).toString();
         } else if (kind == QStringLiteral("progress")) {
             m_progress->setMaximum(e.value(QStringLiteral("total")).toInt());
             m_progress->setValue(e.value(QStringLiteral("step")).toInt());

@@ -38,11 +38,23 @@ public:
     void setSteps(int steps);
     // Why Run is disabled for this plan and backend, or empty.
     QString blockedReason() const;
+    // The run the last start stored (0 until the CLI said) and the database it went to.
+    qint64 runId() const { return m_runId; }
+    QString database() const { return m_database; }
+
+    // Starts the background check of the cuda backends (once; showing the panel does too).
+    void checkCudaBackends();
+    bool cudaChecked() const { return m_backendsChecked; }
 
 signals:
+    // The background check of the cuda backends finished; `usable`: they can run here.
+    void backendsChecked(bool usable);
     void runStarted();
     // "completed", "failed", "cancelled" or "crashed".
     void runFinished(const QString& status);
+
+protected:
+    void showEvent(QShowEvent* event) override;
 
 private:
     void readEvents();
@@ -55,6 +67,10 @@ private:
     QTemporaryDir* m_dir = nullptr;
     QByteArray m_pending;
     QString m_lastStatus;
+    qint64 m_runId = 0;
+    bool m_backendsChecked = false;
+    bool m_checkStarted = false;
+    QString m_database;
     QComboBox* m_backend = nullptr;
     QComboBox* m_dtype = nullptr;
     QSpinBox* m_steps = nullptr;

@@ -16,6 +16,7 @@ WorkloadPanel::WorkloadPanel(QWidget* parent) : QWidget(parent)
         m_phase->addItem(QString::fromLatin1(p), QString::fromLatin1(p));
     m_batch = new QSpinBox;
     m_batch->setRange(1, 1 << 16);
+    m_batch->setObjectName(QStringLiteral("batch"));
     m_prompt = new QSpinBox;
     m_prompt->setRange(1, 1 << 21);
     m_prompt->setSuffix(tr(" tokens"));

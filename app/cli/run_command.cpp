@@ -147,6 +147,17 @@ void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::Ru
 
 // The cuda backends run in shard-engine, a separate process: its events are stored as they
 // arrive and echoed with --json; its own progress and summary come through stderr.
+// Tells a reader of the stream (the studio) which run in which database holds these events.
+OrderedJson stored_event(std::int64_t run_id, RunStore& store)
+{
+    OrderedJson j;
+    j["v"] = 1;
+    j["event"] = "stored";
+    j["run"] = run_id;
+    j["database"] = store.db().path();
+    return j;
+}
+
 int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& options)
 {
     const auto info = cuda::backend_info();
@@ -184,10 +195,13 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
         if (kind == "error")
             last_error = event.value("message", "");
         // Stored before shown, as for the cpu backend; an error before the start is not a run.
+        std::int64_t run_id = 0;
         if (store && (started || kind != "error"))
-            store->ingest(event, kind == "start" ? plan_json : std::string());
+            run_id = store->ingest(event, kind == "start" ? plan_json : std::string());
         if (options.json && (started || kind != "error")) // a refusal is printed by main()
             std::cout << line << std::endl;
+        if (options.json && kind == "start" && store)
+            std::cout << stored_event(run_id, *store).dump() << std::endl;
     };
     const int code = run_engine(engine, engine_args, on_line, [] { return g_cancel.load(); });
     if (started && !finished) { // crashed or killed: the run is kept as failed with what it measured
@@ -222,10 +236,14 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
     auto emit = [&](const OrderedJson& e) {
         // Stored before shown: whatever a reader of the stream has seen is in the database.
+        const bool start = e.value("event", "") == "start";
+        std::int64_t run_id = 0;
         if (store)
-            store->ingest(Json::parse(e.dump()), e.value("event", "") == "start" ? plan_to_json(plan).dump() : std::string());
+            run_id = store->ingest(Json::parse(e.dump()), start ? plan_to_json(plan).dump() : std::string());
         if (options.json)
             std::cout << e.dump() << std::endl;
+        if (options.json && start && store)
+            std::cout << stored_event(run_id, *store).dump() << std::endl;
     };
     emit(cpu::start_event(plan, args.backend, steps));
     if (!options.json)

@@ -40,6 +40,7 @@ struct CollectiveCost {
     bool cross_node = false;
     double busbw_gbps = 0;
     double time_us = 0;       // predicted, all calls
+    int after_ops = 0;        // ops of its block the recipe wrote before it (execution order)
 };
 
 // One block of a step: a dense layer, an MoE layer, the embedding or the LM head.

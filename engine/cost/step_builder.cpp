@@ -119,6 +119,7 @@ CollectiveCost& StepBuilder::Writer::collective(std::string name, OpKind kind, C
     else
         c.traffic = std::int64_t(calls) * traffic_per_call(op, group, payload);
     c.time_us = calls * collective_time_us(double(payload), bus_factor(op, group), link.busbw_gbps, link.latency_us);
+    c.after_ops = int(block.ops.size());
     block.collectives.push_back(std::move(c));
     return block.collectives.back();
 }

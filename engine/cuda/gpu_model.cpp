@@ -153,7 +153,8 @@ void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list,
             } else if (with_events && i < R.pending_collectives.size()) {
                 const auto [s, e] = R.pending_collectives[i];
                 c.seconds = R.events[e].ms_since(R.events[s]) / 1e3;
-                c.start_us = R.log.now_us() - c.seconds * 1e6;
+                // On the rank's device clock from its first event of the step, like its ops.
+                c.start_us = timing_origin_us + R.events[s].ms_since(R.events[0]) * 1e3;
             }
             R.log.records.push_back(c);
         }
@@ -185,13 +186,12 @@ void GpuModel::Impl::check_same(const char* what, int layer, void* GpuRank::*buf
 
 void GpuModel::Impl::finish_timing()
 {
-    const double step_begin_us = ranks[0].log.now_us();
+    timing_origin_us = ranks[0].log.now_us();
     for (auto& R : ranks) {
-        double at = 0;
         for (const auto& p : R.pending) {
             const double us = R.events[p.end].ms_since(R.events[p.start]) * 1e3;
-            R.log.ops.push_back({p.name, p.kind, p.layer, R.log.step, step_begin_us + at, us});
-            at += us;
+            const double start = R.events[p.start].ms_since(R.events[0]) * 1e3;
+            R.log.ops.push_back({p.name, p.kind, p.layer, R.log.step, timing_origin_us + start, us});
         }
         R.pending.clear();
         R.next_event = 0;

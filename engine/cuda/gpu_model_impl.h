@@ -100,6 +100,7 @@ struct GpuModel::Impl {
     // compared after each collective and block; the first difference is printed.
     bool check_ranks = false;
     bool capturing = false;
+    double timing_origin_us = 0; // the host clock when the last timed step's events were read
     void check_same(const char* what, int layer, void* GpuRank::*buffer, std::int64_t elements);  // sequences the decode graph was captured for
     double modeled_link_busbw = 0, modeled_link_latency = 0;
 

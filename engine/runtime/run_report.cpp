@@ -142,6 +142,7 @@ OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predict
     j["op"] = op.name;
     j["kind"] = op.kind;
     j["us"] = op.us;
+    j["start_us"] = op.start_us; // on this rank's clock, from the run's start
     j["measured"] = true;
     if (predicted_us)
         j["predicted_us"] = *predicted_us;
@@ -160,6 +161,7 @@ OrderedJson collective_event(int rank, const CollectiveRecord& c, std::optional<
     j["sent"] = c.sent;
     j["received"] = c.received;
     j["us"] = c.seconds * 1e6;
+    j["start_us"] = c.start_us;
     // nccl-tests: algbw = size / time, busbw = algbw x bus factor (GB/s).
     const double algbw = c.seconds > 0 ? double(c.payload) / c.seconds / 1e9 : 0.0;
     j["algbw"] = algbw;

@@ -59,6 +59,13 @@ const std::vector<const char*> kMigrations = {
     CREATE INDEX runs_by_status ON runs(status);
     CREATE INDEX ops_by_run ON op_measurements(run_id, kind);
     CREATE INDEX collectives_by_run ON collective_measurements(run_id, op);)",
+    // v2: when each op and collective started on its rank (for the timeline) and whether a
+    // collective's time was modeled (emulated ranks) rather than measured.
+    R"(ALTER TABLE op_measurements ADD COLUMN start_us REAL;
+    ALTER TABLE collective_measurements ADD COLUMN start_us REAL;
+    ALTER TABLE collective_measurements ADD COLUMN modeled INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX ops_by_step ON op_measurements(run_id, step);
+    CREATE INDEX collectives_by_step ON collective_measurements(run_id, step);)",
 };
 
 std::string now_iso()
@@ -234,13 +241,16 @@ void RunStore::flush()
 void RunStore::write_batch()
 {
     Transaction tx(m_db);
-    Statement op = m_db.prepare("INSERT INTO op_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    Statement coll = m_db.prepare("INSERT INTO collective_measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement op = m_db.prepare("INSERT INTO op_measurements (run_id, rank, step, layer, op, kind, us, predicted_us, "
+                                "start_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement coll = m_db.prepare("INSERT INTO collective_measurements (run_id, rank, step, op, grp, group_size, bytes, "
+                                  "sent, received, us, algbw, busbw, predicted_bytes, start_us, modeled) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const Json& e : m_pending) {
         if (str(e, "event") == "op") {
             op.bind(1, m_current).bind(2, e.value("rank", std::int64_t(0))).bind(3, e.value("step", std::int64_t(0)))
                 .bind(4, e.value("layer", std::int64_t(-1))).bind(5, str(e, "op")).bind(6, str(e, "kind"))
-                .bind(7, e.value("us", 0.0)).bind(8, num(e, "predicted_us"));
+                .bind(7, e.value("us", 0.0)).bind(8, num(e, "predicted_us")).bind(9, num(e, "start_us"));
             op.step();
             op.reset();
         } else {
@@ -253,6 +263,7 @@ void RunStore::write_batch()
                 coll.bind(13, std::int64_t(*p));
             else
                 coll.bind_null(13);
+            coll.bind(14, num(e, "start_us")).bind(15, std::int64_t(str(e, "time") == "modeled"));
             coll.step();
             coll.reset();
         }
@@ -387,6 +398,15 @@ std::map<std::string, RunStore::KindTime> RunStore::decode_ms_by_kind(std::int64
             k.predicted_ms = s.real(2) / 1000.0;
     }
     return out;
+}
+
+std::optional<std::string> RunStore::plan_json(std::int64_t id)
+{
+    Statement s = m_db.prepare("SELECT plans.json FROM runs JOIN plans ON plans.hash = runs.plan_hash WHERE runs.id = ?");
+    s.bind(1, id);
+    if (!s.step())
+        return std::nullopt;
+    return s.text(0);
 }
 
 } // namespace shard

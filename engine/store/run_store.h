@@ -48,7 +48,7 @@ struct HistoryFilter {
 // of a newer schema is refused, a file that is not SQLite is refused and left untouched.
 class RunStore {
 public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
     static std::string default_path(); // $XDG_DATA_HOME/shardstudio/runs.db
 
     RunStore(const std::string& path, SqliteDb::Mode mode = SqliteDb::Mode::ReadWrite);
@@ -72,6 +72,8 @@ public:
         std::optional<double> predicted_ms;
     };
     std::map<std::string, KindTime> decode_ms_by_kind(std::int64_t id);
+    // The plan a run ran, as it was stored (a *.shardplan.json text), or nullopt.
+    std::optional<std::string> plan_json(std::int64_t id);
     // Runs left "running" by a process that no longer exists become "failed", keeping what
     // they measured. Returns how many were marked.
     int recover_stale_runs();

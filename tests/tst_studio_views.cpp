@@ -1,0 +1,325 @@
+// The studio's timeline, run-over-run comparison, chart export and unsaved-change prompt,
+// offscreen: what each view draws is checked against the engine's own numbers.
+#include "ui/candidates_model.h"
+#include "ui/cost_charts.h"
+#include "ui/gantt_bars.h"
+#include "ui/history_model.h"
+#include "ui/history_view.h"
+#include "ui/main_window.h"
+#include "ui/run_panel.h"
+#include "ui/run_trend_chart.h"
+#include "ui/timeline_view.h"
+#include "ui/workload_panel.h"
+
+#include "core/plan.h"
+#include "cost/predicted_timeline.h"
+#include "cuda/backend_info.h"
+#include "planner/planner.h"
+#include "store/run_timeline.h"
+
+#include <qcustomplot.h>
+
+#include <QComboBox>
+#include <QMessageBox>
+#include <QProcess>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+using namespace shard;
+using namespace shard::ui;
+
+namespace {
+
+const QString kTinyTp8 = QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json");
+const QString kTinySumma = QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json");
+
+// Runs a plan on the CPU backend into `db` with the CLI; returns its run id (0 on failure).
+qint64 runPlan(const QString& plan, const QString& db, int steps = 2)
+{
+    QProcess cli;
+    cli.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
+              {QStringLiteral("run"), plan, QStringLiteral("--steps"), QString::number(steps), QStringLiteral("--db"), db});
+    if (!cli.waitForFinished(120000) || cli.exitCode() != 0)
+        return 0;
+    RunStore store(db.toStdString());
+    return store.list().front().id;
+}
+
+// Clicks `button` on the modal message box once it shows; returns whether it did.
+void answerPrompt(QMessageBox::StandardButton button, bool* answered)
+{
+    *answered = false;
+    auto* timer = new QTimer;
+    timer->setInterval(20);
+    QObject::connect(timer, &QTimer::timeout, timer, [timer, button, answered] {
+        if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+            *answered = true;
+            box->button(button)->click();
+            timer->deleteLater();
+        }
+    });
+    timer->start();
+    QTimer::singleShot(10000, timer, &QObject::deleteLater);
+}
+
+} // namespace
+
+class TestStudioViews : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_db;
+    qint64 m_tp8Run = 0;
+
+    static void waitPlanned(MainWindow& window)
+    {
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        QVERIFY(shown.wait(20000));
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QSettings::setDefaultFormat(QSettings::IniFormat);
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir.path());
+        QCoreApplication::setOrganizationName(QStringLiteral("ShardStudioTests"));
+        qputenv("XDG_DATA_HOME", m_dir.path().toUtf8());
+        m_db = m_dir.filePath(QStringLiteral("runs.db"));
+        m_tp8Run = runPlan(kTinyTp8, m_db);
+        QVERIFY(m_tp8Run > 0);
+        QVERIFY(runPlan(kTinyTp8, m_db) > 0);
+        QVERIFY(runPlan(kTinySumma, m_db) > 0);
+    }
+
+    void timelineFollowsTheSelectedCandidate()
+    {
+        MainWindow window;
+        waitPlanned(window);
+        const auto& in = window.planner()->inputs();
+        const Candidate* c = window.candidatesModel()->candidate(window.selectedCandidate());
+        QVERIFY(c && c->estimate.feasible);
+        TimelineView* timeline = window.timeline();
+        // A hidden tab draws nothing; its counts already say what it will show.
+        QCOMPARE(timeline->predictedSpanCount(),
+                 int(predicted_timeline(c->estimate, in.model, c->strategy, true).spans.size()));
+        window.views()->setCurrentWidget(timeline);
+        window.resize(1600, 1000);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        for (const bool decode : {true, false}) {
+            timeline->setDecode(decode);
+            const StepTimeline want = predicted_timeline(c->estimate, in.model, c->strategy, decode);
+            QCOMPARE(timeline->predictedSpanCount(), int(want.spans.size()));
+            QCOMPARE(timeline->predictedRows().size(), int(want.rows.size()));
+            int bars = 0;
+            for (int i = 0; i < timeline->predictedPlot()->plottableCount(); ++i)
+                if (auto* g = dynamic_cast<GanttBars*>(timeline->predictedPlot()->plottable(i)))
+                    bars += int(g->bars().size());
+            QCOMPARE(bars, int(want.spans.size()));
+        }
+        QCOMPARE(timeline->measuredSpanCount(), 0);
+
+        // Hovering the middle of a span names it, says "predicted" and gives its unit.
+        timeline->setDecode(true);
+        QCustomPlot* plot = timeline->predictedPlot();
+        GanttBars* series = nullptr;
+        for (int i = 0; i < plot->plottableCount() && !series; ++i)
+            if (auto* g = dynamic_cast<GanttBars*>(plot->plottable(i)); g && g->name().startsWith(QStringLiteral("attention")))
+                series = g;
+        QVERIFY(series);
+        // Zoom in on the first layer so its spans are wide enough to hit.
+        const auto& first = series->bars().front();
+        plot->xAxis->setRange(first.start - first.duration, first.start + 2 * first.duration);
+        plot->replot();
+        const QPointF centre(plot->xAxis->coordToPixel(first.start + first.duration / 2), plot->yAxis->coordToPixel(first.row));
+        const QString text = timeline->describeAt(plot, centre);
+        const StepTimeline want = predicted_timeline(c->estimate, in.model, c->strategy, true);
+        QVERIFY2(text.startsWith(QString::fromStdString(want.spans[std::size_t(first.tag)].name)), qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("predicted")) && text.contains(QStringLiteral(" us")), qPrintable(text));
+    }
+
+    void timelineShowsAStoredRunMeasuredAndPredicted()
+    {
+        TimelineView timeline;
+        QSignalSpy shown(&timeline, &TimelineView::runShown);
+        timeline.showRun(m_db, m_tp8Run);
+        QVERIFY(shown.wait(20000));
+        QCOMPARE(shown.front().at(1).toString(), QString());
+        QCOMPARE(timeline.shownRun(), m_tp8Run);
+        // Measured: one row per rank, every op and collective of the last decode step.
+        QCOMPARE(timeline.measuredRows().size(), 8);
+        QCOMPARE(timeline.measuredRows().front(), QStringLiteral("rank 0"));
+        RunStore store(m_db.toStdString());
+        Statement rows = store.db().prepare(
+            "SELECT (SELECT count(*) FROM op_measurements WHERE run_id = ?1 AND step = 2) + "
+            "(SELECT count(*) FROM collective_measurements WHERE run_id = ?1 AND step = 2)");
+        rows.bind(1, std::int64_t(m_tp8Run)).step();
+        QCOMPARE(timeline.measuredSpanCount(), int(rows.int64(0)));
+        // Predicted: the run's own plan, TP8 on one row.
+        QCOMPARE(timeline.predictedRows(), QStringList{QStringLiteral("all 8 GPUs 0-7")});
+        timeline.setDecode(false);
+        QVERIFY(timeline.measuredSpanCount() > 0); // the prefill, step 0
+
+        // Selecting the same plan keeps the run; another plan replaces it.
+        const Plan same = load_plan(kTinyTp8.toStdString());
+        const Estimate e = estimate(same.model, same.strategy, same.topology, same.workload);
+        timeline.showPlan(same, &e);
+        QCOMPARE(timeline.shownRun(), m_tp8Run);
+        const Plan other = load_plan(kTinySumma.toStdString());
+        const Estimate e2 = estimate(other.model, other.strategy, other.topology, other.workload);
+        timeline.showPlan(other, &e2);
+        QCOMPARE(timeline.shownRun(), qint64(0));
+        QCOMPARE(timeline.measuredSpanCount(), 0);
+    }
+
+    void aMissingRunSaysSo()
+    {
+        TimelineView timeline;
+        QSignalSpy shown(&timeline, &TimelineView::runShown);
+        timeline.showRun(m_db, 9999);
+        QVERIFY(shown.wait(20000));
+        QVERIFY2(shown.front().at(1).toString().contains(QStringLiteral("run 9999 is not in")), qPrintable(shown.front().at(1).toString()));
+        QCOMPARE(timeline.measuredSpanCount(), 0);
+    }
+
+    void historyComparesRunOverRun()
+    {
+        HistoryView view;
+        QSignalSpy refreshed(&view, &HistoryView::refreshed);
+        view.setDatabase(m_db);
+        QVERIFY(refreshed.wait(10000));
+        QCOMPARE(view.model()->rowCount(), 3);
+        // One run selected: every run of its plan, oldest first.
+        view.view()->selectRow(view.view()->model()->rowCount() - 1); // sorted newest first: the oldest
+        QSignalSpy compared(&view, &HistoryView::compared);
+        view.compareSelected();
+        QCOMPARE(view.trendChart()->runCount(), 2);
+        QCOMPARE(view.trendChart()->pointCount(QStringLiteral("TPOT measured")), 2);
+        QCOMPARE(view.trendChart()->pointCount(QStringLiteral("TTFT predicted")), 2);
+        QVERIFY(compared.wait(10000));
+        QCOMPARE(view.comparePlot()->plottableCount(), 2);
+        // Several selected: exactly those.
+        view.view()->selectAll();
+        view.compareSelected();
+        QCOMPARE(view.trendChart()->runCount(), 3);
+        QVERIFY(compared.wait(10000));
+        QCOMPARE(view.comparePlot()->plottableCount(), 6);
+
+        QSignalSpy timeline(&view, &HistoryView::timelineRequested);
+        view.view()->selectRow(view.view()->model()->rowCount() - 1);
+        view.showSelectedTimeline();
+        QCOMPARE(timeline.size(), 1);
+        QCOMPARE(timeline.front().at(0).toString(), m_db);
+        QCOMPARE(timeline.front().at(1).toLongLong(), m_tp8Run);
+    }
+
+    void cudaBackendsAreCheckedOffTheUiThread()
+    {
+        // The answer must match what backend_info says here: disabled with the reason on a
+        // machine without a GPU, selectable on one with.
+        const cuda::BackendInfo info = cuda::backend_info();
+        RunPanel panel;
+        QVERIFY(!panel.cudaChecked());
+        QVERIFY(!panel.setBackend(QStringLiteral("cuda"))); // not before the check
+        QSignalSpy checked(&panel, &RunPanel::backendsChecked);
+        panel.checkCudaBackends();
+        QVERIFY(checked.wait(20000));
+        QCOMPARE(checked.front().front().toBool(), info.usable());
+        QCOMPARE(panel.setBackend(QStringLiteral("cuda-emulated")), info.usable());
+        auto* combo = panel.findChild<QComboBox*>(QStringLiteral("runBackend"));
+        const QString tip = combo->itemData(1, Qt::ToolTipRole).toString();
+        if (!info.usable())
+            QVERIFY2(tip.contains(QStringLiteral("Unavailable here: ") + QString::fromStdString(info.reason)), qPrintable(tip));
+        QVERIFY(panel.setBackend(QStringLiteral("cpu")));
+    }
+
+    void chartsExport_data()
+    {
+        QTest::addColumn<QString>("suffix");
+        QTest::addColumn<QByteArray>("magic");
+        QTest::addRow("png") << QStringLiteral("png") << QByteArray("\x89PNG");
+        QTest::addRow("pdf") << QStringLiteral("pdf") << QByteArray("%PDF");
+        QTest::addRow("svg") << QStringLiteral("svg") << QByteArray("<?xml");
+    }
+
+    void chartsExport()
+    {
+        QFETCH(QString, suffix);
+        QFETCH(QByteArray, magic);
+        MainWindow window;
+        window.resize(1600, 1000);
+        window.show();
+        waitPlanned(window);
+        QTemporaryDir dir;
+        const QString costs = dir.filePath(QStringLiteral("costs.") + suffix);
+        const QString timeline = dir.filePath(QStringLiteral("timeline.") + suffix);
+        window.views()->setCurrentWidget(window.costCharts());
+        QVERIFY(window.costCharts()->exportTo(costs));
+        const QCustomPlot* a = window.costCharts()->communicationPlot();
+        const QCustomPlot* b = window.costCharts()->breakdownPlot();
+        const QSize costsSize(2 * (a->width() + b->width()), 2 * std::max(a->height(), b->height()));
+        window.views()->setCurrentWidget(window.timeline());
+        QVERIFY(window.timeline()->exportTo(timeline));
+        for (const QString& path : {costs, timeline}) {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QByteArray bytes = f.readAll();
+            QVERIFY2(bytes.startsWith(magic), qPrintable(path));
+            QVERIFY(bytes.size() > 2000);
+        }
+        if (suffix == QStringLiteral("png")) { // the two cost charts side by side, at 2x
+            QCOMPARE(QImage(costs).size(), costsSize);
+        }
+        QVERIFY(!window.costCharts()->exportTo(dir.filePath(QStringLiteral("costs.bmp")))); // not offered
+    }
+
+    void unsavedChangesAreAskedAbout()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("mine.shardplan.json"));
+        {
+            MainWindow window;
+            window.show();
+            waitPlanned(window);
+            QVERIFY(!window.isModified()); // the defaults it opened on
+            QVERIFY(window.close());       // nothing to ask
+            window.show();
+            window.workloadPanel()->findChild<QSpinBox*>(QStringLiteral("batch"))->setValue(32); // as a user would
+            waitPlanned(window);
+            QVERIFY(window.isModified());
+            QVERIFY(window.isWindowModified());
+            bool answered = false;
+            answerPrompt(QMessageBox::Cancel, &answered);
+            QVERIFY(!window.close()); // cancelled: stays open, nothing lost
+            QVERIFY(answered);
+            QVERIFY(window.isVisible());
+            QVERIFY(window.savePlan(path));
+            QVERIFY(!window.isModified());
+            QVERIFY(window.close());
+        }
+        MainWindow window;
+        window.show();
+        waitPlanned(window);
+        QVERIFY(window.openPlan(path));
+        waitPlanned(window);
+        QVERIFY(!window.isModified());
+        QCOMPARE(window.workloadPanel()->workload().batch, 32);
+        window.workloadPanel()->findChild<QSpinBox*>(QStringLiteral("batch"))->setValue(16);
+        waitPlanned(window);
+        QVERIFY(window.isModified());
+        bool answered = false;
+        answerPrompt(QMessageBox::Save, &answered); // saves to the file it came from
+        QVERIFY(window.close());
+        QVERIFY(answered);
+        QCOMPARE(load_plan(path.toStdString()).workload.batch, 16);
+    }
+};
+
+QTEST_MAIN(TestStudioViews)
+#include "tst_studio_views.moc"

@@ -1,0 +1,30 @@
+#pragma once
+
+#include "store/run_store.h"
+
+#include <QWidget>
+
+class QCustomPlot;
+
+namespace shard::ui {
+
+// Run over run: time per output token and time to first token of a series of runs in the
+// order they ran, measured next to predicted (log scale: a CPU reference run and an H100
+// prediction sit orders of magnitude apart).
+class RunTrendChart : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit RunTrendChart(QWidget* parent = nullptr);
+    void setRuns(std::vector<RunRecord> runs, const QString& title);
+    QCustomPlot* plot() const { return m_plot; }
+    int runCount() const { return int(m_runs.size()); }
+    // Points drawn in the series named `name` ("TPOT measured"...), for tests.
+    int pointCount(const QString& name) const;
+
+private:
+    QCustomPlot* m_plot = nullptr;
+    std::vector<RunRecord> m_runs;
+};
+
+} // namespace shard::ui
