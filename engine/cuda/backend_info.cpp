@@ -16,7 +16,7 @@ namespace {
 // A library loaded for the lifetime of the process (the CUDA runtime must not be unloaded).
 void* open_library(const char* soname)
 {
-    return dlopen(soname, RTLD_LAZY | RTLD_LOCAL); // lazy: binding every symbol of cuBLAS costs ~0.1 s
+    return dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 }
 #endif
 
