@@ -125,7 +125,8 @@ private slots:
         QCOMPARE(window.pareto()->selectedPointCount(), 1);
         // 70 B parameters are beyond the CPU reference: the run panel says so before a run.
         QVERIFY(window.runPanel()->setBackend(QStringLiteral("cpu")));
-        QVERIFY2(window.runPanel()->blockedReason().contains(QStringLiteral("up to 400 M parameters")),
+        QVERIFY2(window.runPanel()->blockedReason().contains(QStringLiteral("up to 400 M parameters"))
+                     && window.runPanel()->blockedReason().contains(QStringLiteral("has 70.6 B (70,553,706,496)")),
                  qPrintable(window.runPanel()->blockedReason()));
         QVERIFY(!window.runPanel()->start());
     }

@@ -73,6 +73,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     m_log->setObjectName(QStringLiteral("runLog"));
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(5000);
+    m_log->setPlaceholderText(tr("The run's log appears here: the command, each step, the result next to the prediction."));
     layout->addWidget(m_log, 1);
     connect(m_backend, &QComboBox::currentIndexChanged, this, [this] {
         m_dtype->setEnabled(backend() != QStringLiteral("cpu"));

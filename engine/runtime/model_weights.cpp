@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include "core/error.h"
+#include "core/units.h"
 
 #include <cmath>
 
@@ -53,7 +54,7 @@ std::string cpu_unsupported_reason(const ModelSpec& m, bool size_limit)
         return "rotary embedding needs an even head dimension";
     if (size_limit && m.total_params() > 400'000'000)
         return "the CPU reference executor runs models up to 400 M parameters (fp32 weights in memory); " + m.name
-               + " has " + std::to_string(m.total_params());
+               + " has " + format_params(m.total_params()) + " (" + format_count(m.total_params()) + ")";
     return {};
 }
 
