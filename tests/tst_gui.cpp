@@ -195,9 +195,21 @@ private slots:
         QCOMPARE(layout->count(QStringLiteral("gpu")), 8);
         QCOMPARE(layout->count(QStringLiteral("tile")), 16); // up split 8 ways by columns, down by rows
         QCOMPARE(layout->count(QStringLiteral("stage")), 0);
+        // The decode step's collectives, each block's once, with their first group's GPUs.
+        auto collectives = [&] {
+            int n = 0;
+            for (const auto& block : window.candidatesModel()->candidate(window.selectedCandidate())->estimate.decode.blocks)
+                n += int(block.collectives.size());
+            return n;
+        };
+        QCOMPARE(layout->count(QStringLiteral("collective")), collectives());
+        QVERIFY(layout->texts(QStringLiteral("collective")).filter(QStringLiteral("AllReduce o_proj · tp of 8: GPUs 0-7 · ")).size() == 1);
         QVERIFY(select("PP2 x TP4"));
         QCOMPARE(layout->count(QStringLiteral("stage")), 80); // one cell per layer
         QCOMPARE(layout->count(QStringLiteral("tile")), 8);
+        QCOMPARE(layout->count(QStringLiteral("collective")), collectives());
+        QVERIFY2(layout->texts(QStringLiteral("collective")).filter(QStringLiteral("SendRecv activations · pp of 2: GPUs 0, 4 (1 of 4) · ")).size() == 1,
+                 qPrintable(layout->texts(QStringLiteral("collective")).join(QLatin1Char('\n'))));
         QVERIFY(select("2D-WS 2x4"));
         QCOMPARE(layout->count(QStringLiteral("tile")), 16); // 2 x 4 blocks of each matrix
         shown.clear();

@@ -1,6 +1,7 @@
 #include "layout_view.h"
 
 #include "cost/device_mesh.h"
+#include "cost/predicted_timeline.h"
 #include "core/units.h"
 
 #include <QComboBox>
@@ -135,6 +136,16 @@ int LayoutView::count(const QString& tag) const
     return n;
 }
 
+QStringList LayoutView::texts(const QString& tag) const
+{
+    QStringList out;
+    for (const QGraphicsItem* item : m_scene->items())
+        if (item->data(kTagKey).toString() == tag)
+            if (const auto* text = dynamic_cast<const QGraphicsSimpleTextItem*>(item))
+                out << text->text();
+    return out;
+}
+
 void LayoutView::rebuild()
 {
     m_scene->clear();
@@ -264,7 +275,63 @@ void LayoutView::rebuild()
             item->setToolTip(tr("expert %1: EP rank %2").arg(ex).arg(owner));
         }
     }
+    drawCollectives(m_scene->itemsBoundingRect().right() + 40);
     m_scene->setSceneRect(m_scene->itemsBoundingRect().adjusted(-10, -10, 10, 10));
+}
+
+void LayoutView::drawCollectives(double x)
+{
+    // The collectives of one decode step, block by block in issue order, each with the GPUs
+    // of its first group (the other groups are the same shape, shifted).
+    const Strategy& s = m_candidate->strategy;
+    const PhaseCost& phase = m_candidate->estimate.decode;
+    label(m_scene, tr("Collectives of one decode step (predicted)"), x, 0, true);
+    double y = 24;
+    const int stage_size = s.devices() / std::max(1, s.pp);
+    int listed = 0;
+    for (const BlockCost& block : phase.blocks) {
+        if (block.collectives.empty())
+            continue;
+        int repeat = 1;
+        if (block.name == "dense layer" || block.name == "moe layer") {
+            repeat = 0;
+            for (int l = 0; l < m_model.layers; ++l)
+                repeat += (m_model.is_moe_layer(l) == (block.name == "moe layer")) ? 1 : 0;
+        } else if (block.name == "stage handoff") {
+            repeat = s.pp - 1;
+        }
+        label(m_scene, tr("%1 (x%2 per step)").arg(QString::fromStdString(block.name)).arg(repeat), x, y, true);
+        y += 18;
+        for (const CollectiveCost& c : block.collectives) {
+            std::vector<int> gpus;
+            if (c.op == CollectiveKind::SendRecv)
+                gpus = {s.gpu_of(0), s.gpu_of(stage_size)};
+            else
+                for (int m = 0; m < c.group; ++m)
+                    gpus.push_back(s.gpu_of(m * c.stride));
+            const int groups = c.op == CollectiveKind::SendRecv ? stage_size * (s.pp - 1) : s.devices() / std::max(1, c.group);
+            const QString size = c.calls > 1 ? tr("%1 x %2").arg(c.calls).arg(QString::fromStdString(format_bytes(double(c.payload))))
+                                             : QString::fromStdString(format_bytes(double(c.payload)));
+            const QString time = c.time_us >= 1000 ? tr("%1 ms").arg(c.time_us / 1000, 0, 'f', 2) : tr("%1 us").arg(c.time_us, 0, 'f', 1);
+            const QString text = tr("%1 %2 · %3 of %4: GPUs %5%6 · %7 · %8%9")
+                                     .arg(QString::fromStdString(to_string(c.op)), QString::fromStdString(c.name),
+                                          QString::fromStdString(c.axis))
+                                     .arg(c.group)
+                                     .arg(QString::fromStdString(gpu_ranges(gpus)),
+                                          groups > 1 ? tr(" (1 of %1)").arg(groups) : QString(), size, time,
+                                          c.cross_node ? tr(" · crosses nodes") : QString());
+            auto* item = label(m_scene, text, x + 12, y);
+            item->setData(kTagKey, QStringLiteral("collective"));
+            item->setToolTip(tr("%1 bytes per call (nccl-tests size), %2 sent per GPU over all calls, %3 GB/s busbw")
+                                 .arg(c.payload)
+                                 .arg(QString::fromStdString(format_bytes(double(c.traffic))))
+                                 .arg(c.busbw_gbps, 0, 'f', 0));
+            y += 18;
+            ++listed;
+        }
+    }
+    if (listed == 0)
+        label(m_scene, tr("none: every GPU works alone"), x, y);
 }
 
 } // namespace shard::ui

@@ -13,7 +13,8 @@ namespace shard::ui {
 // The selected candidate drawn: its device mesh on the topology's nodes and GPUs (what each
 // GPU is in the mesh, which fabric each axis runs over), the weight matrices of one layer
 // tiled and coloured by the GPU that owns each tile (hover a tile: device, shape, bytes),
-// the layer-to-stage strip of pipeline plans and the expert-to-device grid of MoE plans.
+// the layer-to-stage strip of pipeline plans, the expert-to-device grid of MoE plans, and the
+// collectives of one decode step with the GPUs of their groups.
 class LayoutView : public QWidget {
     Q_OBJECT
 
@@ -21,11 +22,13 @@ public:
     explicit LayoutView(QWidget* parent = nullptr);
     void showCandidate(const Candidate* candidate, const ModelSpec& model, const Topology& topology);
     QGraphicsScene* scene() const { return m_scene; }
-    // Items tagged by what they draw ("gpu", "tile", "stage", "expert"), for tests.
+    // Items tagged by what they draw ("gpu", "tile", "stage", "expert", "collective"), for tests.
     int count(const QString& tag) const;
+    QStringList texts(const QString& tag) const; // of the tagged text items
 
 private:
     void rebuild();
+    void drawCollectives(double x);
 
     std::optional<Candidate> m_candidate;
     ModelSpec m_model;

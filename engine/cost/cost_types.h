@@ -34,6 +34,7 @@ struct CollectiveCost {
     CollectiveKind op = CollectiveKind::AllReduce;
     std::string axis;         // mesh axis or group: "tp", "tp_row", "ep", "pp", "tensor"
     int group = 1;            // devices in the group
+    int stride = 1;           // mesh positions between members (inside a stage block)
     std::int64_t payload = 0; // nccl-tests "size" of one call, bytes
     int calls = 1;
     std::int64_t traffic = 0; // bytes one device sends (= receives) over all calls

@@ -109,6 +109,7 @@ CollectiveCost& StepBuilder::Writer::collective(std::string name, OpKind kind, C
     c.op = op;
     c.axis = std::move(axis);
     c.group = group;
+    c.stride = stride;
     c.payload = payload;
     c.calls = calls;
     const GroupLink link = op == CollectiveKind::SendRecv ? b.mesh().stage_link() : b.mesh().group(group, stride);
