@@ -8,6 +8,8 @@
 #include "cuda/device_resources.h"
 #include "cuda/gpu_executor.h"
 #include "cuda/gpu_selftest.h"
+#include "cuda/kernels.h"
+#include "cuda/moe_kernel_check.h"
 
 #include "core/plan.h"
 #include "core/presets.h"
@@ -216,6 +218,35 @@ private slots:
         for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, info.device_count)) {
             const auto r = cuda::run_selftest_case(c);
             QVERIFY2(r.passed, (c.name + ": " + r.error + " " + r.detail).c_str());
+        }
+    }
+
+    void routingRefusesATopKItCannotHold()
+    {
+        // Checked on the host before any launch, so it holds without a GPU too.
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 cuda::kernels::route_top_k(nullptr, 4, 64, cuda::kernels::kMaxTopK + 1, nullptr, nullptr, nullptr));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::kernels::route_top_k(nullptr, 4, 2, 3, nullptr, nullptr, nullptr));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::kernels::route_top_k(nullptr, 4, 8, 0, nullptr, nullptr, nullptr));
+        // The cases cover every dtype and the top-k of Mixtral (2), DeepSeek (6) and Qwen3 (8).
+        std::set<int> ks;
+        std::set<std::string> dtypes;
+        for (const auto& c : cuda::moe_kernel_cases()) {
+            ks.insert(c.k);
+            dtypes.insert(to_string(c.dtype));
+            QVERIFY(c.k <= cuda::kernels::kMaxTopK && c.k <= c.experts);
+        }
+        QCOMPARE(ks, (std::set<int>{2, 6, 8}));
+        QCOMPARE(dtypes.size(), std::size_t(3));
+    }
+
+    void moeKernelsMatchTheReference()
+    {
+        if (!gpuReason().isEmpty())
+            QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
+        for (const auto& c : cuda::moe_kernel_cases()) {
+            const auto r = cuda::run_moe_kernel_case(c);
+            QVERIFY2(r.passed, (c.name + ": " + r.failure).c_str());
         }
     }
 

@@ -5,6 +5,7 @@
 #include "cuda/gpu_devices.h"
 #include "cuda/gpu_executor.h"
 #include "cuda/gpu_selftest.h"
+#include "cuda/moe_kernel_check.h"
 
 #include "runtime/run_report.h"
 #include "runtime/safetensors.h"
@@ -14,6 +15,7 @@
 #include "core/units.h"
 #include "cost/estimate.h"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -194,6 +196,25 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
         if (!r.passed)
             std::cerr << "     per step (error/sequences with another token): " << r.detail << "\n";
         }
+    }
+    // The MoE kernels on their own (the whole-model MoE path is not in the engine yet).
+    for (const auto& test : cuda::moe_kernel_cases()) {
+        if (!filter.empty() && test.name.find(filter) == std::string::npos)
+            continue;
+        if (std::find(dtypes.begin(), dtypes.end(), test.dtype) == dtypes.end())
+            continue;
+        ++ran;
+        const auto r = cuda::run_moe_kernel_case(test);
+        failed += r.passed ? 0 : 1;
+        if (json) {
+            OrderedJson j = cuda::to_json(r);
+            j["v"] = 1;
+            j["event"] = "selftest";
+            emit(j);
+        }
+        std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
+                  << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0) << ")"
+                  << (r.failure.empty() ? "" : " - " + r.failure) << "\n";
     }
     std::cerr << ran - failed << " of " << ran << " cases passed\n";
     return failed == 0 ? 0 : 1;

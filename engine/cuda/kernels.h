@@ -61,6 +61,25 @@ void argmax_rows(GpuDType type, float* pairs, const void* logits, int rows, std:
 // Combines gathered pairs [parts][rows][2] into tokens[rows] (strict >: the lower rank wins ties).
 void argmax_pairs(int* tokens, const float* pairs, int parts, int rows, cudaStream_t s);
 
+// MoE (kernels_moe.cu). Routing: per row of fp32 router logits [rows][experts], the k
+// largest (ties to the lower expert) and their softmax weights, into [rows][k]; throws
+// std::invalid_argument unless 1 <= k <= min(kMaxTopK, experts).
+constexpr int kMaxTopK = 8;
+void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights, cudaStream_t s);
+// Groups the `slots` (= rows x k) routed pairs by expert, stably: counts[experts],
+// offsets[experts + 1], order[p] = the slot at expert-ordered place p, position[slot] = p.
+void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order, int* position,
+                     cudaStream_t s);
+// out[p] = x[order[p] / k]: each routed slot's token row, in expert order.
+void permute_rows(GpuDType type, void* out, const void* x, std::int64_t hidden, const int* order, int slots, int k,
+                  cudaStream_t s);
+// out[row] = sum over j of weights[row k + j] * y[position[row k + j]], only for slots whose
+// expert is in [expert_begin, expert_end) (a rank's local experts; the rest is summed over
+// ranks afterwards); fp32 accumulation in slot order; `out` is overwritten.
+void unpermute_rows(GpuDType type, void* out, const void* y, std::int64_t hidden, const int* position,
+                    const int* slot_experts, const float* weights, int rows, int k, int expert_begin, int expert_end,
+                    cudaStream_t s);
+
 // Emulated collectives between `n` buffers on one device (at most kMaxRanks).
 constexpr int kMaxRanks = 16;
 struct Pointers {
