@@ -166,10 +166,10 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent)
     };
     m_predictedPlot = make_plot(QStringLiteral("predictedTimeline"));
     m_measuredPlot = make_plot(QStringLiteral("measuredTimeline"));
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(m_predictedPlot);
-    split->addWidget(m_measuredPlot);
-    layout->addWidget(split, 1);
+    m_split = new QSplitter(Qt::Vertical);
+    m_split->addWidget(m_predictedPlot);
+    m_split->addWidget(m_measuredPlot);
+    layout->addWidget(m_split, 1);
 
     for (QCustomPlot* plot : {m_predictedPlot, m_measuredPlot}) {
         add_export_menu(plot, plot == m_predictedPlot ? QStringLiteral("timeline-predicted") : QStringLiteral("timeline-measured"));
@@ -308,6 +308,12 @@ void TimelineView::redraw()
         emptyMeasured = !m_runError.isEmpty() ? tr("Cannot show run #%1: %2").arg(m_run).arg(m_runError)
                                               : tr("Run #%1 stored no measurements for %2.").arg(m_run).arg(phaseText);
     draw(m_measuredPlot, measured, measuredTitle, emptyMeasured);
+    // Height by rows: eight measured ranks under a one-row prediction need the room; an
+    // empty plot only its message.
+    const auto weight = [](const StepTimeline* t) { return t && !t->rows.empty() ? 3.0 + double(t->rows.size()) : 1.5; };
+    const double total = double(std::max(m_split->height(), 200));
+    const double a = weight(predicted), b = weight(measured);
+    m_split->setSizes({int(total * a / (a + b)), int(total * b / (a + b))});
 
     if (runShown)
         m_source->setText(!runReplacesPlan() ? tr("Showing %1, a run of the selected candidate.").arg(m_runTitle)

@@ -13,6 +13,7 @@ class QComboBox;
 class QCustomPlot;
 class QLabel;
 class QPushButton;
+class QSplitter;
 
 namespace shard::ui {
 
@@ -71,6 +72,7 @@ private:
     QPushButton* m_backToCandidate = nullptr;
     QCustomPlot* m_predictedPlot = nullptr;
     QCustomPlot* m_measuredPlot = nullptr;
+    QSplitter* m_split = nullptr;
 
     std::optional<Plan> m_plan; // the selected candidate's
     PhasePair m_planTimeline;
