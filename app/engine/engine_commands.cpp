@@ -167,34 +167,34 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
     else
         dtypes = {cuda::parse_gpu_dtype(dtype_arg)};
     int failed = 0;
-    const auto cases = cuda::selftest_cases(dtypes, info.device_count);
     int ran = 0;
-    for (const auto& test : cases) {
+    auto report = [&](OrderedJson j) {
+        j["v"] = 1;
+        j["event"] = "selftest";
+        emit(j);
+    };
+    for (const auto& test : cuda::selftest_cases(dtypes, info.device_count)) {
         if (!filter.empty() && test.name.find(filter) == std::string::npos)
             continue;
         for (int again = 0; again < repeat; ++again) {
-        ++ran;
-        cuda::SelftestCase run_case = test;
-        if (!graphs.empty())
-            run_case.graphs = parse_on_off(graphs, "--graphs");
-        if (prompt > 0)
-            run_case.plan.workload.prompt = prompt;
-        if (generate > 0)
-            run_case.plan.workload.generate = generate;
-        const auto r = cuda::run_selftest_case(run_case);
-        failed += r.passed ? 0 : 1;
-        if (json) {
-            OrderedJson j = cuda::to_json(r);
-            j["v"] = 1;
-            j["event"] = "selftest";
-            emit(j);
-        }
-        std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
-                  << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0)
-                  << "), tokens " << (r.tokens_match ? "identical" : "differ") << ", collectives "
-                  << (r.traffic_exact ? "as planned" : "DIFFER") << (r.error.empty() ? "" : " - " + r.error) << "\n";
-        if (!r.passed)
-            std::cerr << "     per step (error/sequences with another token): " << r.detail << "\n";
+            ++ran;
+            cuda::SelftestCase run_case = test;
+            if (!graphs.empty())
+                run_case.graphs = parse_on_off(graphs, "--graphs");
+            if (prompt > 0)
+                run_case.plan.workload.prompt = prompt;
+            if (generate > 0)
+                run_case.plan.workload.generate = generate;
+            const auto r = cuda::run_selftest_case(run_case);
+            failed += r.passed ? 0 : 1;
+            if (json)
+                report(cuda::to_json(r));
+            std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
+                      << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0)
+                      << "), tokens " << (r.tokens_match ? "identical" : "differ") << ", collectives "
+                      << (r.traffic_exact ? "as planned" : "DIFFER") << (r.error.empty() ? "" : " - " + r.error) << "\n";
+            if (!r.passed)
+                std::cerr << "     per step (error/sequences with another token): " << r.detail << "\n";
         }
     }
     // The MoE kernels on their own (the whole-model MoE path is not in the engine yet).
@@ -206,12 +206,8 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
         ++ran;
         const auto r = cuda::run_moe_kernel_case(test);
         failed += r.passed ? 0 : 1;
-        if (json) {
-            OrderedJson j = cuda::to_json(r);
-            j["v"] = 1;
-            j["event"] = "selftest";
-            emit(j);
-        }
+        if (json)
+            report(cuda::to_json(r));
         std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
                   << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0) << ")"
                   << (r.failure.empty() ? "" : " - " + r.failure) << "\n";
