@@ -6,6 +6,7 @@
 #include "ui/history_model.h"
 #include "ui/history_view.h"
 #include "ui/main_window.h"
+#include "ui/model_panel.h"
 #include "ui/run_panel.h"
 #include "ui/run_trend_chart.h"
 #include "ui/timeline_view.h"
@@ -50,14 +51,16 @@ qint64 runPlan(const QString& plan, const QString& db, int steps = 2)
     return store.list().front().id;
 }
 
-// Clicks `button` on the modal message box once it shows; returns whether it did.
-void answerPrompt(QMessageBox::StandardButton button, bool* answered)
+// Clicks `button` on the modal message box named `name` once it shows; `answered` says
+// whether it did.
+void answerPrompt(const QString& name, QMessageBox::StandardButton button, bool* answered)
 {
     *answered = false;
     auto* timer = new QTimer;
     timer->setInterval(20);
-    QObject::connect(timer, &QTimer::timeout, timer, [timer, button, answered] {
-        if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+    QObject::connect(timer, &QTimer::timeout, timer, [timer, name, button, answered] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (box && box->objectName() == name) {
             *answered = true;
             box->button(button)->click();
             timer->deleteLater();
@@ -295,7 +298,7 @@ private slots:
             QVERIFY(window.isModified());
             QVERIFY(window.isWindowModified());
             bool answered = false;
-            answerPrompt(QMessageBox::Cancel, &answered);
+            answerPrompt(QStringLiteral("unsavedChanges"), QMessageBox::Cancel, &answered);
             QVERIFY(!window.close()); // cancelled: stays open, nothing lost
             QVERIFY(answered);
             QVERIFY(window.isVisible());
@@ -314,10 +317,44 @@ private slots:
         waitPlanned(window);
         QVERIFY(window.isModified());
         bool answered = false;
-        answerPrompt(QMessageBox::Save, &answered); // saves to the file it came from
+        answerPrompt(QStringLiteral("unsavedChanges"), QMessageBox::Save, &answered); // saves to the file it came from
         QVERIFY(window.close());
         QVERIFY(answered);
         QCOMPARE(load_plan(path.toStdString()).workload.batch, 16);
+    }
+
+    void closingDuringARunAsksFirst()
+    {
+        MainWindow window;
+        window.show();
+        waitPlanned(window);
+        Workload w = window.workloadPanel()->workload();
+        w.batch = 8;
+        w.prompt = 32;
+        window.workloadPanel()->setWorkload(w);
+        window.modelPanel()->selectPreset(QStringLiteral("tiny-dense"));
+        waitPlanned(window);
+        for (int i = 0; i < window.candidatesModel()->rowCount(); ++i)
+            if (window.candidatesModel()->candidate(i)->strategy.label() == "TP8")
+                window.selectCandidate(i);
+        RunPanel* run = window.runPanel();
+        QVERIFY(run->setBackend(QStringLiteral("cpu")));
+        run->setSteps(400); // long enough to still run when the window closes
+        QSignalSpy finished(run, &RunPanel::runFinished);
+        QVERIFY(run->start());
+        QTRY_VERIFY_WITH_TIMEOUT(run->log().contains(QStringLiteral("Started")), 30000);
+        bool answered = false;
+        answerPrompt(QStringLiteral("runInProgress"), QMessageBox::Cancel, &answered);
+        QVERIFY(!window.close()); // kept open, the run goes on
+        QVERIFY(answered);
+        QVERIFY(run->running());
+        bool discarded = false;
+        answerPrompt(QStringLiteral("runInProgress"), QMessageBox::Close, &answered);
+        answerPrompt(QStringLiteral("unsavedChanges"), QMessageBox::Discard, &discarded); // tiny-dense was an edit
+        QVERIFY(window.close());
+        QVERIFY(answered && discarded);
+        QVERIFY(finished.wait(30000));
+        QCOMPARE(finished.front().front().toString(), QStringLiteral("cancelled"));
     }
 };
 

@@ -402,6 +402,19 @@ bool MainWindow::maybeSave()
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (m_run->running()) {
+        QMessageBox box(QMessageBox::Question, tr("A run is in progress"),
+                        tr("Closing the studio cancels the run; it is kept in the history as cancelled with what it "
+                           "measured so far."),
+                        QMessageBox::Close | QMessageBox::Cancel, this);
+        box.setObjectName(QStringLiteral("runInProgress"));
+        box.setDefaultButton(QMessageBox::Cancel);
+        if (box.exec() != QMessageBox::Close) {
+            event->ignore();
+            return;
+        }
+        m_run->cancel(); // the CLI stores it as cancelled on its way out
+    }
     if (!maybeSave()) {
         event->ignore();
         return;
