@@ -5,6 +5,7 @@
 #include "test_support.h"
 
 #include "cuda/backend_info.h"
+#include "cuda/collective_check.h"
 #include "cuda/device_resources.h"
 #include "cuda/gpu_executor.h"
 #include "cuda/gpu_selftest.h"
@@ -246,6 +247,31 @@ private slots:
             QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
         for (const auto& c : cuda::moe_kernel_cases()) {
             const auto r = cuda::run_moe_kernel_case(c);
+            QVERIFY2(r.passed, (c.name + ": " + r.failure).c_str());
+        }
+    }
+
+    void collectiveCasesCoverEveryKind()
+    {
+        std::set<std::string> ops;
+        for (const auto& c : cuda::collective_cases(1)) {
+            ops.insert(c.op);
+            QVERIFY(c.emulated); // one GPU: emulation only
+        }
+        QCOMPARE(ops, (std::set<std::string>{"all_gather", "all_reduce", "all_to_all", "reduce_scatter"}));
+        QCOMPARE(int(cuda::collective_cases(1).size()), 3 * 4 * 3);
+        int nccl = 0;
+        for (const auto& c : cuda::collective_cases(4))
+            nccl += c.emulated ? 0 : 1;
+        QCOMPARE(nccl, 4 * 3);
+    }
+
+    void collectivesMatchTheHost()
+    {
+        if (!gpuReason().isEmpty())
+            QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
+        for (const auto& c : cuda::collective_cases(cuda::backend_info().device_count)) {
+            const auto r = cuda::run_collective_case(c);
             QVERIFY2(r.passed, (c.name + ": " + r.failure).c_str());
         }
     }

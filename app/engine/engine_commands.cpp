@@ -1,6 +1,7 @@
 #include "engine_commands.h"
 
 #include "cuda/backend_info.h"
+#include "cuda/collective_check.h"
 #include "cuda/gpu_bench.h"
 #include "cuda/gpu_devices.h"
 #include "cuda/gpu_executor.h"
@@ -211,6 +212,19 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
         std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
                   << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0) << ")"
                   << (r.failure.empty() ? "" : " - " + r.failure) << "\n";
+    }
+    // The collectives on their own, bit for bit against the host.
+    for (const auto& test : cuda::collective_cases(info.device_count)) {
+        if (!filter.empty() && test.name.find(filter) == std::string::npos)
+            continue;
+        if (std::find(dtypes.begin(), dtypes.end(), test.dtype) == dtypes.end())
+            continue;
+        ++ran;
+        const auto r = cuda::run_collective_case(test);
+        failed += r.passed ? 0 : 1;
+        if (json)
+            report(cuda::to_json(r));
+        std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << (r.failure.empty() ? "" : " - " + r.failure) << "\n";
     }
     std::cerr << ran - failed << " of " << ran << " cases passed\n";
     return failed == 0 ? 0 : 1;

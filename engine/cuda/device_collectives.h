@@ -33,6 +33,10 @@ public:
     // in (size x count): member i gets the sum of chunk i.
     virtual void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
                                 GpuDType type) = 0;
+    // in (size x count): chunk j goes to member j; out (size x count): chunk i came from
+    // member i (expert-parallel dispatch and combine). NCCL: grouped Send/Recv pairs.
+    virtual void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                            GpuDType type) = 0;
     // Waits for everything enqueued, turning a stuck or failed transfer into an Error after
     // `timeout_s` seconds.
     virtual void synchronize(double timeout_s) = 0;

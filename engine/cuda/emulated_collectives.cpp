@@ -50,6 +50,12 @@ public:
         kernels::reduce_scatter_all(type, pack(out), pack(in), m_members, count, m_stream);
     }
 
+    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
+    {
+        kernels::all_to_all(type, pack(out), pack(in), m_members, count, m_stream);
+    }
+
     void synchronize(double timeout_s) override
     {
         DeviceGuard guard(m_device);

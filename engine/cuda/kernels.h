@@ -88,5 +88,7 @@ struct Pointers {
 void sum_all(GpuDType type, Pointers bufs, int n, std::int64_t count, cudaStream_t s);
 void gather_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s);
 void reduce_scatter_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s);
+// out[r][i count + c] = in[i][r count + c]: chunk r of every member's input lands in member r.
+void all_to_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s);
 
 } // namespace shard::cuda::kernels

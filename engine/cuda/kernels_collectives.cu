@@ -46,7 +46,28 @@ __global__ void reduce_scatter_all_kernel(Pointers out, Pointers in, int n, std:
     }
 }
 
+template <class T>
+__global__ void all_to_all_kernel(Pointers out, Pointers in, int n, std::int64_t count)
+{
+    // One pass over every destination element: member r, chunk i (from member i), element c.
+    const std::int64_t per_member = count * n;
+    const std::int64_t total = per_member * n;
+    for (std::int64_t x = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; x < total; x += std::int64_t(gridDim.x) * blockDim.x) {
+        const int r = int(x / per_member);
+        const std::int64_t rest = x % per_member;
+        const int i = int(rest / count);
+        const std::int64_t c = rest % count;
+        static_cast<T*>(out.p[r])[rest] = static_cast<const T*>(in.p[i])[std::int64_t(r) * count + c];
+    }
+}
+
 } // namespace
+
+void all_to_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s)
+{
+    const std::int64_t total = count * n * n;
+    SHARD_DISPATCH(type, all_to_all_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, s>>>(out, in, n, count));
+}
 
 void sum_all(GpuDType type, Pointers bufs, int n, std::int64_t count, cudaStream_t s)
 {

@@ -92,6 +92,23 @@ public:
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
+    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
+    {
+        // NCCL has no all-to-all call: every pair exchanges one chunk, all in one group so the
+        // sends and receives of every member are matched together.
+        const std::size_t bytes = std::size_t(count) * element_size(type);
+        SHARD_NCCL_CHECK(ncclGroupStart());
+        for (int r = 0; r < size(); ++r)
+            for (int peer = 0; peer < size(); ++peer) {
+                SHARD_NCCL_CHECK(ncclSend(static_cast<const char*>(in[r]) + std::size_t(peer) * bytes, std::size_t(count),
+                                          nccl_type(type), peer, m_comms[r], m_streams[r]));
+                SHARD_NCCL_CHECK(ncclRecv(static_cast<char*>(out[r]) + std::size_t(peer) * bytes, std::size_t(count),
+                                          nccl_type(type), peer, m_comms[r], m_streams[r]));
+            }
+        SHARD_NCCL_CHECK(ncclGroupEnd());
+    }
+
     void synchronize(double timeout_s) override
     {
         auto poll = [this] {
