@@ -106,10 +106,14 @@ private slots:
         QTest::addRow("summa") << QStringLiteral("tiny-dense-summa-2x2.shardplan.json")
                                << QStringLiteral("the CUDA engine runs Megatron 1D tensor parallelism (with or without "
                                                  "sequence parallelism); 2d-summa runs on the CPU backend");
-        QTest::addRow("moe") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json")
-                             << QStringLiteral("MoE layers are not in the CUDA engine yet (the CPU backend runs them)");
+        QTest::addRow("moe ep2") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json")
+                                 << QStringLiteral("expert parallelism (EP 2) is not in the CUDA engine yet: it splits every "
+                                                   "expert over the tensor group (EP 1); the CPU backend runs EP plans");
+        QTest::addRow("mixtral ep8") << QStringLiteral("mixtral-8x7b-dgx-h100-tp8-ep8.shardplan.json")
+                                     << QStringLiteral("expert parallelism (EP 8) is not in the CUDA engine yet: it splits every "
+                                                       "expert over the tensor group (EP 1); the CPU backend runs EP plans");
         QTest::addRow("mla") << QStringLiteral("deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")
-                             << QStringLiteral("MoE layers are not in the CUDA engine yet (the CPU backend runs them)");
+                             << QStringLiteral("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
     }
 
     void layoutsTheEngineRefuses()
@@ -118,6 +122,23 @@ private slots:
         QFETCH(QString, reason);
         const Plan plan = examplePlan(file.toUtf8().constData());
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), reason);
+    }
+
+    void moeWithTensorParallelExpertsIsAccepted()
+    {
+        Plan plan = examplePlan("tiny-moe-pp2-tp2-ep2.shardplan.json");
+        plan.strategy.pp = 1;
+        plan.strategy.ep = 1;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
+        ModelSpec biased = plan.model;
+        biased.moe->router_bias = true;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(biased, plan.strategy)),
+                 QStringLiteral("routers with a score-correction bias are not in the CUDA engine yet (the CPU backend runs them)"));
+        ModelSpec wide = plan.model;
+        wide.moe->experts_per_token = 9;
+        wide.moe->experts = 16;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(wide, plan.strategy)),
+                 QStringLiteral("top-9 routing is above the engine's top-8"));
     }
 
     void pipelinePlansAreRefusedWithTheirMesh()
@@ -145,11 +166,19 @@ private slots:
             QCOMPARE(to_plan_dtype(c.dtype) == c.plan.workload.dtype, true);
         }
         // Per dtype 23 cases: 6 layouts for tiny-dense, tiny-qk-norm and tiny-gqa-d32, 5 for
-        // tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per model.
-        QCOMPARE(int(cases.size()), 2 * 23 + 4);
-        QCOMPARE(emulated, 2 * 19 + 4);
-        QCOMPARE(sequence_parallel, 2 * 8);
+        // tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per dense
+        // model and the 6 layouts of tiny-moe (MoE is checked in fp32 only).
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5);
+        QCOMPARE(sequence_parallel, 2 * 8 + 2);
         QCOMPARE(eager, 4);
+        int moe = 0;
+        for (const auto& c : cases)
+            if (c.plan.model.is_moe()) {
+                ++moe;
+                QCOMPARE(c.dtype, cuda::GpuDType::F32);
+            }
+        QCOMPARE(moe, 6);
         // With eight GPUs nothing is emulated.
         for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32}, 8))
             QVERIFY(!c.emulated);

@@ -21,7 +21,7 @@ GpuRunResult run_gpu(const Plan& plan, const cpu::ModelWeights& weights, const G
     GpuModelOptions mo;
     mo.dtype = options.dtype;
     mo.emulated = options.emulated;
-    mo.graphs = options.graphs;
+    mo.graphs = options.graphs && !plan.model.is_moe(); // MoE steps read expert row counts back to the host
     mo.overlap = options.overlap;
     mo.batch = B;
     mo.max_rows = B * prompt;

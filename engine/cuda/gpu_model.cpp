@@ -15,10 +15,22 @@ namespace shard::cuda {
 
 std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
 {
-    if (model.is_moe())
-        return "MoE layers are not in the CUDA engine yet (the CPU backend runs them)";
     if (const auto why = cpu::cpu_unsupported_reason(model, false); !why.empty())
         return why;
+    if (model.is_moe()) {
+        const MoeSpec& moe = *model.moe;
+        if (s.ep > 1)
+            return "expert parallelism (EP " + std::to_string(s.ep)
+                   + ") is not in the CUDA engine yet: it splits every expert over the tensor group (EP 1); the CPU "
+                     "backend runs EP plans";
+        if (moe.router_bias)
+            return "routers with a score-correction bias are not in the CUDA engine yet (the CPU backend runs them)";
+        if (model.mlp_bias)
+            return "experts with biases are not in the CUDA engine yet (the CPU backend runs them)";
+        if (moe.experts_per_token > kernels::kMaxTopK)
+            return "top-" + std::to_string(moe.experts_per_token) + " routing is above the engine's top-"
+                   + std::to_string(kernels::kMaxTopK);
+    }
     if (s.pp > 1 || s.dp > 1)
         return "pipeline and data parallel meshes are not in the CUDA engine yet (pp " + std::to_string(s.pp) + ", dp "
                + std::to_string(s.dp) + "; the CPU backend runs them)";
@@ -54,6 +66,10 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     kw = std::int64_t(kv_heads) * model.head_dim;
     W = qw + 2 * kw;
     fl = model.ffn / t;
+    if (model.is_moe()) {
+        efl = model.moe->expert_ffn / t;
+        sfl = model.moe->shared_expert_ffn * model.moe->shared_experts / t;
+    }
     vl = geometry.vocab_padded / t;
     if (sp && options.max_rows % t != 0)
         throw Error("sequence parallelism needs the tokens of a step (" + std::to_string(options.max_rows)
@@ -263,7 +279,8 @@ cpu::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int posi
     }
     const cudaStream_t s0 = I.ranks[0].stream;
     const bool single_stream = I.options.emulated || I.t == 1;
-    const bool use_graph = I.options.graphs && single_stream && T == 1 && tokens.empty() && !timed;
+    // MoE layers read each expert's row count back to the host: no graph capture.
+    const bool use_graph = I.options.graphs && single_stream && T == 1 && tokens.empty() && !timed && !I.model.is_moe();
     I.step_start->record(s0);
     if (use_graph) {
         if (!I.decode_graph.ready() || I.graph_batch != B) {

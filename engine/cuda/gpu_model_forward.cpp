@@ -12,17 +12,6 @@ namespace shard::cuda {
 
 namespace {
 
-kernels::Act act_of(Activation a)
-{
-    switch (a) {
-    case Activation::SiLU: return kernels::Act::SiLU;
-    case Activation::GELU: return kernels::Act::GELU;
-    case Activation::GELUTanh: return kernels::Act::GELUTanh;
-    case Activation::ReLU: return kernels::Act::ReLU;
-    }
-    return kernels::Act::SiLU;
-}
-
 constexpr float kNormEps = 1e-5f;
 
 template <class F>
@@ -41,7 +30,10 @@ void GpuModel::Impl::forward(int position, int T)
     embed(T);
     for (int l = 0; l < model.layers; ++l) {
         attention_block(l, position, T);
-        mlp_block(l, T);
+        if (model.is_moe_layer(l))
+            moe_block(l, T);
+        else
+            mlp_block(l, T);
     }
     head(T);
 }
@@ -80,8 +72,9 @@ void GpuModel::Impl::embed(int T)
 }
 
 // Normalises the residual rows into hn (gathering the rows under sequence parallelism).
-static void normalise(GpuModel::Impl& I, int layer, int T, bool post)
+void GpuModel::Impl::normalise(int layer, int T, bool post)
 {
+    Impl& I = *this;
     const GpuDType type = I.options.dtype;
     const std::int64_t M = std::int64_t(I.batch) * T;
     const std::int64_t h = I.model.hidden;
@@ -111,9 +104,10 @@ void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias
     const GpuDType type = options.dtype;
     const std::int64_t h = model.hidden;
     const std::int64_t e = std::int64_t(element_size(type));
+    auto bias_of = [&](GpuRank& R) { return bias ? R.layers[std::size_t(layer)].*bias : nullptr; };
     if (t == 1) {
         for (auto& R : ranks)
-            if (float* b = R.layers[std::size_t(layer)].*bias)
+            if (float* b = bias_of(R))
                 op(R, "bias", kind, layer, [&] { kernels::add_bias(type, R.x, b, M, h, R.stream); });
         return;
     }
@@ -133,7 +127,7 @@ void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias
         DeviceGuard guard(R.device);
         void* out = sp ? R.reduced : R.part;
         op(R, "residual_add", "residual", layer, [&] {
-            if (float* b = R.layers[std::size_t(layer)].*bias)
+            if (float* b = bias_of(R))
                 kernels::add_bias(type, out, b, rows, h, R.stream);
             kernels::add(type, R.x, out, rows * h, R.stream);
         });
@@ -149,7 +143,7 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
     const int d = model.head_dim;
     const int ctx_max = options.max_context;
     const std::int64_t e = std::int64_t(element_size(type));
-    normalise(*this, layer, T, false);
+    normalise(layer, T, false);
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         GpuLayer& L = R.layers[std::size_t(layer)];
@@ -201,7 +195,7 @@ void GpuModel::Impl::mlp_block(int layer, int T)
     const std::int64_t M = std::int64_t(batch) * T;
     const std::int64_t h = model.hidden;
     const bool gated = model.gated_mlp;
-    normalise(*this, layer, T, true);
+    normalise(layer, T, true);
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         GpuLayer& L = R.layers[std::size_t(layer)];

@@ -2,6 +2,7 @@
 
 // Private to gpu_model*.cpp: one rank's device state and the group that drives them.
 #include "gpu_model.h"
+#include "kernels.h"
 
 #include "cost/collective.h"
 
@@ -29,6 +30,13 @@ struct GpuLayer {
     float* k_norm = nullptr;
     void* k_cache = nullptr; // [batch][max_ctx][kv_heads_local][d]
     void* v_cache = nullptr;
+    // MoE layers (experts split like a Megatron MLP: every expert, a 1/t slice of each).
+    float* router = nullptr;              // [hidden, experts], fp32
+    std::vector<void*> expert_gu;         // per expert: [hidden, gate | up] of its ffn slice
+    std::vector<void*> expert_down;       // per expert: [ffn slice, hidden]
+    void* shared_gu = nullptr;            // shared experts, sliced the same way
+    void* shared_down = nullptr;
+    float* shared_gate = nullptr;         // [hidden, 1], fp32
 };
 
 struct GpuRank {
@@ -54,6 +62,13 @@ struct GpuRank {
          *logits = nullptr, *logits_all = nullptr, *probs = nullptr, *blas_ws = nullptr;
     float *scores = nullptr, *partials = nullptr, *pairs = nullptr, *pairs_all = nullptr, *last_f32 = nullptr;
     int *tokens = nullptr, *pos = nullptr;
+    // MoE workspace (null for dense models).
+    float *hn_f32 = nullptr, *router_logits = nullptr, *slot_weights = nullptr, *gate_logits = nullptr;
+    int *slot_experts = nullptr, *expert_counts = nullptr, *expert_offsets = nullptr, *slot_order = nullptr,
+        *slot_position = nullptr;
+    void *permuted = nullptr, *expert_gu_ws = nullptr, *expert_act_ws = nullptr, *expert_out = nullptr,
+         *shared_gu_ws = nullptr, *shared_act_ws = nullptr, *shared_out = nullptr;
+    std::vector<int> host_offsets; // each expert's first routed row, read back to size its GEMMs
 
     RankLog log;
     std::vector<Event> events;
@@ -84,6 +99,7 @@ struct GpuModel::Impl {
     int t = 1;
     bool sp = false;                 // sequence parallel: residual rows sharded
     std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
+    std::int64_t efl = 0, sfl = 0; // this rank's slice of each routed expert's and of the shared experts' ffn
     int heads = 0, kv_heads = 0;
     std::vector<std::unique_ptr<Stream>> streams;
     std::vector<GpuRank> ranks;
@@ -114,7 +130,9 @@ struct GpuModel::Impl {
     void forward(int position, int T);
     void embed(int T);
     void attention_block(int layer, int position, int T);
+    void normalise(int layer, int T, bool post);
     void mlp_block(int layer, int T);
+    void moe_block(int layer, int T); // gpu_model_moe.cpp
     void head(int T);
     void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind);
 
@@ -125,6 +143,17 @@ struct GpuModel::Impl {
     void finish_timing();
     double modeled_seconds(CollectiveKind kind, std::int64_t payload) const;
 };
+
+inline kernels::Act act_of(Activation a)
+{
+    switch (a) {
+    case Activation::SiLU: return kernels::Act::SiLU;
+    case Activation::GELU: return kernels::Act::GELU;
+    case Activation::GELUTanh: return kernels::Act::GELUTanh;
+    case Activation::ReLU: return kernels::Act::ReLU;
+    }
+    return kernels::Act::SiLU;
+}
 
 template <class F>
 inline void GpuModel::Impl::op(GpuRank& R, const char* name, const char* kind, int layer, F&& f)

@@ -82,6 +82,18 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     struct LayerOffsets {
         std::size_t wqkv, wo, wgu, wdown, qkv_bias, o_bias, gu_bias, down_bias, in_norm, in_norm_b, post_norm,
             post_norm_b, q_norm, k_norm;
+        std::size_t router = std::size_t(-1), shared_gu = std::size_t(-1), shared_down = std::size_t(-1),
+                    shared_gate = std::size_t(-1);
+        std::vector<std::size_t> expert_gu, expert_down;
+    };
+    // An MLP's [gate | up] and down, the ffn split `t` ways, this rank's slice (as the CPU
+    // ShardedModel's load_mlp for Megatron).
+    auto add_mlp = [&](const std::string& p, std::int64_t width, std::size_t& gu, std::size_t& down) {
+        const std::int64_t b0 = std::int64_t(r) * width / t, b1 = std::int64_t(r + 1) * width / t;
+        const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(b0, b1);
+        const Matrix up = weights.get(p + ".up").slice_cols(b0, b1);
+        gu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
+        down = pack.add_typed(weights.get(p + ".down").slice_rows(b0, b1));
     };
     std::vector<LayerOffsets> offsets;
     for (int l = 0; l < m.layers; ++l) {
@@ -96,6 +108,27 @@ void GpuModel::Impl::load_weights(GpuRank& R)
                                                  weights.get_or_empty(name("v.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d)}));
         o.wo = pack.add_typed(weights.get(name("o")).slice_rows(first_head * d, (first_head + heads) * d));
         o.o_bias = pack.add_float(weights.get_or_empty(name("o.bias")));
+        o.in_norm = pack.add_float(weights.get(name("input_norm")));
+        o.in_norm_b = pack.add_float(weights.get_or_empty(name("input_norm.bias")));
+        o.post_norm = pack.add_float(weights.get(name("post_attention_norm")));
+        o.post_norm_b = pack.add_float(weights.get_or_empty(name("post_attention_norm.bias")));
+        o.q_norm = pack.add_float(weights.get_or_empty(name("q_norm")));
+        o.k_norm = pack.add_float(weights.get_or_empty(name("k_norm")));
+        if (m.is_moe_layer(l)) {
+            const MoeSpec& moe = *m.moe;
+            o.router = pack.add_float(weights.get(name("router")));
+            o.expert_gu.resize(std::size_t(moe.experts));
+            o.expert_down.resize(std::size_t(moe.experts));
+            for (int x = 0; x < moe.experts; ++x)
+                add_mlp(name(("experts." + std::to_string(x)).c_str()), moe.expert_ffn, o.expert_gu[std::size_t(x)],
+                        o.expert_down[std::size_t(x)]);
+            if (moe.shared_experts > 0)
+                add_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, o.shared_gu, o.shared_down);
+            o.shared_gate = pack.add_float(weights.get_or_empty(name("shared_gate")));
+            o.wgu = o.wdown = o.gu_bias = o.down_bias = std::size_t(-1);
+            offsets.push_back(o);
+            continue;
+        }
         const std::string p = name("mlp");
         const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(f0, f0 + fl);
         const Matrix up = weights.get(p + ".up").slice_cols(f0, f0 + fl);
@@ -104,12 +137,6 @@ void GpuModel::Impl::load_weights(GpuRank& R)
                                                 weights.get_or_empty(p + ".up.bias").slice_cols(f0, f0 + fl)}));
         o.wdown = pack.add_typed(weights.get(p + ".down").slice_rows(f0, f0 + fl));
         o.down_bias = pack.add_float(weights.get_or_empty(p + ".down.bias"));
-        o.in_norm = pack.add_float(weights.get(name("input_norm")));
-        o.in_norm_b = pack.add_float(weights.get_or_empty(name("input_norm.bias")));
-        o.post_norm = pack.add_float(weights.get(name("post_attention_norm")));
-        o.post_norm_b = pack.add_float(weights.get_or_empty(name("post_attention_norm.bias")));
-        o.q_norm = pack.add_float(weights.get_or_empty(name("q_norm")));
-        o.k_norm = pack.add_float(weights.get_or_empty(name("k_norm")));
         offsets.push_back(o);
     }
     // Vocabulary-parallel embedding and head, padding rows zero (as VocabParallelHead).
@@ -178,6 +205,14 @@ void GpuModel::Impl::load_weights(GpuRank& R)
         L.post_norm_b = fp(o.post_norm_b);
         L.q_norm = fp(o.q_norm);
         L.k_norm = fp(o.k_norm);
+        L.router = fp(o.router);
+        L.shared_gu = typed(o.shared_gu);
+        L.shared_down = typed(o.shared_down);
+        L.shared_gate = fp(o.shared_gate);
+        for (std::size_t x = 0; x < o.expert_gu.size(); ++x) {
+            L.expert_gu.push_back(typed(o.expert_gu[x]));
+            L.expert_down.push_back(typed(o.expert_down[x]));
+        }
     }
     R.embed = typed(embed_at);
     R.head = typed(head_at);
@@ -220,6 +255,28 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     R.tokens = a.take_as<int>(std::size_t(M));
     R.pos = a.take_as<int>(1);
     R.blas_ws = a.take(32u << 20);
+    if (model.is_moe()) {
+        const MoeSpec& moe = *model.moe;
+        const std::int64_t E = moe.experts;
+        const std::int64_t slots = M * moe.experts_per_token;
+        R.hn_f32 = a.take_as<float>(std::size_t(M * h));
+        R.router_logits = a.take_as<float>(std::size_t(M * E));
+        R.slot_weights = a.take_as<float>(std::size_t(slots));
+        R.gate_logits = a.take_as<float>(std::size_t(M));
+        R.slot_experts = a.take_as<int>(std::size_t(slots));
+        R.expert_counts = a.take_as<int>(std::size_t(E));
+        R.expert_offsets = a.take_as<int>(std::size_t(E + 1));
+        R.slot_order = a.take_as<int>(std::size_t(slots));
+        R.slot_position = a.take_as<int>(std::size_t(slots));
+        R.permuted = typed(slots * h);
+        R.expert_gu_ws = typed(slots * gm * efl); // every slot may go to one expert
+        R.expert_act_ws = typed(slots * efl);
+        R.expert_out = typed(slots * h);
+        R.shared_gu_ws = typed(M * gm * std::max<std::int64_t>(sfl, 1));
+        R.shared_act_ws = typed(M * std::max<std::int64_t>(sfl, 1));
+        R.shared_out = typed(M * h);
+        R.host_offsets.assign(std::size_t(E + 1), 0);
+    }
     for (auto& L : R.layers) {
         L.k_cache = typed(B * ctx * kw);
         L.v_cache = typed(B * ctx * kw);

@@ -35,7 +35,11 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
     const Topology topology = PresetLibrary::instance().topology("dgx-h100");
     std::vector<SelftestCase> cases;
     for (const GpuDType dtype : dtypes) {
-        for (const char* id : {"tiny-dense", "tiny-gpt2", "tiny-qk-norm", "tiny-gqa-d32"}) {
+        for (const char* id : {"tiny-dense", "tiny-gpt2", "tiny-qk-norm", "tiny-gqa-d32", "tiny-moe"}) {
+            // MoE in fp32 only: in bf16 a router logit rounded differently from the fp32
+            // reference may pick another expert, a real difference no tolerance covers.
+            if (std::string(id) == "tiny-moe" && dtype != GpuDType::F32)
+                continue;
             for (const Layout& layout : layouts) {
                 const ModelSpec model = selftest_model(id);
                 if (layout.t > 1 && model.kv_heads % layout.t != 0 && layout.t % model.kv_heads != 0)
@@ -59,7 +63,8 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                          + to_string(dtype);
                 cases.push_back(std::move(c));
                 // The same layout without graphs: the eager decode path.
-                if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32) {
+                if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32
+                    && !model.is_moe()) { // MoE steps are never graph-captured
                     SelftestCase eager = cases.back();
                     eager.graphs = false;
                     eager.name += " graphs off";

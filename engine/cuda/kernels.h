@@ -80,6 +80,9 @@ void unpermute_rows(GpuDType type, void* out, const void* y, std::int64_t hidden
                     const int* slot_experts, const float* weights, int rows, int k, int expert_begin, int expert_end,
                     cudaStream_t s);
 
+// y[r][c] *= sigmoid(gate[r]) (the shared experts' gate; gate is fp32 [rows]).
+void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols, cudaStream_t s);
+
 // Emulated collectives between `n` buffers on one device (at most kMaxRanks).
 constexpr int kMaxRanks = 16;
 struct Pointers {

@@ -142,7 +142,23 @@ __global__ void unpermute_kernel(T* out, const T* y, std::int64_t hidden, const 
     }
 }
 
+template <class T>
+__global__ void scale_rows_kernel(T* y, const float* gate, std::int64_t rows, std::int64_t cols)
+{
+    const std::int64_t total = rows * cols;
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total; i += std::int64_t(gridDim.x) * blockDim.x) {
+        const float s = 1.0f / (1.0f + expf(-gate[i / cols]));
+        y[i] = from_f<T>(to_f(y[i]) * s);
+    }
+}
+
 } // namespace
+
+void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols, cudaStream_t s)
+{
+    SHARD_DISPATCH(type, scale_rows_kernel<T><<<blocks_for(rows * cols, kThreads), kThreads, 0, s>>>(static_cast<T*>(y), gate,
+                                                                                                      rows, cols));
+}
 
 void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights, cudaStream_t s)
 {
