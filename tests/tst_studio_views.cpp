@@ -5,6 +5,7 @@
 #include "ui/gantt_bars.h"
 #include "ui/history_model.h"
 #include "ui/history_view.h"
+#include "ui/layout_view.h"
 #include "ui/main_window.h"
 #include "ui/model_panel.h"
 #include "ui/run_panel.h"
@@ -269,7 +270,9 @@ private slots:
         const QSize costsSize(2 * (a->width() + b->width()), 2 * std::max(a->height(), b->height()));
         window.views()->setCurrentWidget(window.timeline());
         QVERIFY(window.timeline()->exportTo(timeline));
-        for (const QString& path : {costs, timeline}) {
+        const QString layout = dir.filePath(QStringLiteral("layout.") + suffix);
+        QVERIFY(window.layoutView()->exportTo(layout));
+        for (const QString& path : {costs, timeline, layout}) {
             QFile f(path);
             QVERIFY(f.open(QIODevice::ReadOnly));
             const QByteArray bytes = f.readAll();

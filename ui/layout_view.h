@@ -25,6 +25,8 @@ public:
     // Items tagged by what they draw ("gpu", "tile", "stage", "expert", "collective"), for tests.
     int count(const QString& tag) const;
     QStringList texts(const QString& tag) const; // of the tagged text items
+    // The whole drawing (not just what the view shows) as .png, .pdf or .svg.
+    bool exportTo(const QString& path) const;
 
 private:
     void rebuild();

@@ -192,9 +192,14 @@ void MainWindow::buildMenus()
         else if (tab == m_history)
             export_plots_with_dialog(this, {m_history->comparePlot(), m_history->trendChart()->plot()},
                                      QStringLiteral("run-comparison"));
-        else
+        else if (tab == m_layout) {
+            QString path = QFileDialog::getSaveFileName(this, tr("Export the layout"), QStringLiteral("layout.png"),
+                                                        tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
+            if (!path.isEmpty() && !m_layout->exportTo(path))
+                QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1 (use .png, .pdf or .svg)").arg(path));
+        } else
             QMessageBox::information(this, tr("Nothing to export"),
-                                     tr("This tab has no chart. The Pareto, Cost charts, Timeline and History tabs do."));
+                                     tr("This tab has no chart. The Layout, Pareto, Cost charts, Timeline and History tabs do."));
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
