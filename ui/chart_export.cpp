@@ -9,6 +9,8 @@
 #include <QPdfWriter>
 #include <QSvgGenerator>
 
+#include <memory>
+
 namespace shard::ui {
 
 namespace {
@@ -39,50 +41,54 @@ void paint_plots(QCPPainter& painter, const QList<QCustomPlot*>& plots, Qt::Orie
 
 } // namespace
 
-bool export_plots(const QList<QCustomPlot*>& plots, const QString& path, Qt::Orientation orientation)
+bool paint_to_file(const QString& path, QSize size, const std::function<void(QCPPainter&)>& paint)
 {
-    if (plots.isEmpty())
-        return false;
-    const QSize size = total_size(plots, orientation);
     const QString suffix = QFileInfo(path).suffix().toLower();
     if (suffix == QStringLiteral("png")) {
-        const double scale = 2.0;
+        const double scale = 2.0; // sharp text when the image is viewed at its size
         QImage image(size * scale, QImage::Format_ARGB32);
         image.fill(Qt::white);
         QCPPainter painter(&image);
         painter.scale(scale, scale);
-        paint_plots(painter, plots, orientation);
+        paint(painter);
         painter.end();
         return image.save(path, "PNG");
     }
+    std::unique_ptr<QPaintDevice> device;
     if (suffix == QStringLiteral("pdf")) {
-        QPdfWriter pdf(path);
-        pdf.setResolution(72); // one point per pixel: the page is the charts' size
-        pdf.setPageSize(QPageSize(QSizeF(size), QPageSize::Point));
-        pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
-        pdf.setCreator(QStringLiteral("ShardStudio"));
-        QCPPainter painter;
-        if (!painter.begin(&pdf))
-            return false;
-        painter.setMode(QCPPainter::pmVectorized);
-        painter.setMode(QCPPainter::pmNoCaching);
-        paint_plots(painter, plots, orientation);
-        return painter.end() && QFileInfo(path).size() > 0;
+        auto pdf = std::make_unique<QPdfWriter>(path);
+        pdf->setResolution(72); // one point per pixel: the page is the drawing's size
+        pdf->setPageSize(QPageSize(QSizeF(size), QPageSize::Point));
+        pdf->setPageMargins(QMarginsF(0, 0, 0, 0));
+        pdf->setCreator(QStringLiteral("ShardStudio"));
+        device = std::move(pdf);
+    } else if (suffix == QStringLiteral("svg")) {
+        auto svg = std::make_unique<QSvgGenerator>();
+        svg->setFileName(path);
+        svg->setSize(size);
+        svg->setViewBox(QRect(QPoint(0, 0), size));
+        svg->setTitle(QStringLiteral("ShardStudio"));
+        device = std::move(svg);
+    } else {
+        return false;
     }
-    if (suffix == QStringLiteral("svg")) {
-        QSvgGenerator svg;
-        svg.setFileName(path);
-        svg.setSize(size);
-        svg.setViewBox(QRect(QPoint(0, 0), size));
-        svg.setTitle(QStringLiteral("ShardStudio chart"));
-        QCPPainter painter;
-        if (!painter.begin(&svg))
-            return false;
-        painter.setMode(QCPPainter::pmVectorized);
-        paint_plots(painter, plots, orientation);
-        return painter.end() && QFileInfo(path).size() > 0;
-    }
-    return false;
+    QCPPainter painter;
+    if (!painter.begin(device.get()))
+        return false;
+    painter.setMode(QCPPainter::pmVectorized);
+    painter.setMode(QCPPainter::pmNoCaching);
+    paint(painter);
+    const bool ok = painter.end();
+    device.reset(); // the writers finish the file when they go
+    return ok && QFileInfo(path).size() > 0;
+}
+
+bool export_plots(const QList<QCustomPlot*>& plots, const QString& path, Qt::Orientation orientation)
+{
+    if (plots.isEmpty())
+        return false;
+    return paint_to_file(path, total_size(plots, orientation),
+                         [&](QCPPainter& painter) { paint_plots(painter, plots, orientation); });
 }
 
 void export_plots_with_dialog(QWidget* parent, const QList<QCustomPlot*>& plots, const QString& suggested_name,

@@ -1,12 +1,20 @@
 #pragma once
 
 #include <QList>
+#include <QSize>
 #include <QString>
 
+#include <functional>
+
+class QCPPainter;
 class QCustomPlot;
 class QWidget;
 
 namespace shard::ui {
+
+// Paints a drawing of `size` pixels into a file by its suffix: .png (at 2x, for sharp text),
+// .pdf or .svg (vector). False when the file cannot be written or the suffix is none of those.
+bool paint_to_file(const QString& path, QSize size, const std::function<void(QCPPainter&)>& paint);
 
 // Writes one or more plots into one file, side by side or stacked, by the file's suffix:
 // .png (2x for sharp text), .pdf and .svg (vector). Returns false when the file cannot be

@@ -1,15 +1,14 @@
 #include "layout_view.h"
 
+#include "chart_export.h"
+
 #include "cost/device_mesh.h"
 #include "cost/predicted_timeline.h"
 #include "core/units.h"
 
+#include <qcustomplot.h>
+
 #include <QComboBox>
-#include <QFileInfo>
-#include <QImage>
-#include <QPainter>
-#include <QPdfWriter>
-#include <QSvgGenerator>
 #include <QGraphicsRectItem>
 #include <QGraphicsScene>
 #include <QGraphicsSimpleTextItem>
@@ -154,38 +153,12 @@ QStringList LayoutView::texts(const QString& tag) const
 bool LayoutView::exportTo(const QString& path) const
 {
     const QRectF source = m_scene->sceneRect();
-    const QSize size = source.size().toSize();
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    auto paint = [&](QPaintDevice* device, const QRectF& target) {
-        QPainter painter;
-        if (!painter.begin(device))
-            return false;
+    const QRectF target(QPointF(0, 0), source.size());
+    return paint_to_file(path, source.size().toSize(), [&](QCPPainter& painter) {
         painter.setRenderHint(QPainter::Antialiasing);
         painter.fillRect(target, Qt::white);
         m_scene->render(&painter, target, source);
-        return painter.end();
-    };
-    if (suffix == QStringLiteral("png")) {
-        QImage image(size * 2, QImage::Format_ARGB32);
-        image.fill(Qt::white);
-        return paint(&image, QRectF(QPointF(0, 0), QSizeF(size * 2))) && image.save(path, "PNG");
-    }
-    if (suffix == QStringLiteral("svg")) {
-        QSvgGenerator svg;
-        svg.setFileName(path);
-        svg.setSize(size);
-        svg.setViewBox(QRect(QPoint(0, 0), size));
-        svg.setTitle(QStringLiteral("ShardStudio layout"));
-        return paint(&svg, QRectF(QPointF(0, 0), QSizeF(size)));
-    }
-    if (suffix == QStringLiteral("pdf")) {
-        QPdfWriter pdf(path);
-        pdf.setResolution(72);
-        pdf.setPageSize(QPageSize(QSizeF(size), QPageSize::Point));
-        pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
-        return paint(&pdf, QRectF(QPointF(0, 0), QSizeF(size)));
-    }
-    return false;
+    });
 }
 
 void LayoutView::rebuild()
