@@ -2,6 +2,8 @@
 // QAbstractItemModelTester, replanning after edits (off the UI thread, stale results
 // dropped), selection driving the details and the Pareto chart, a broken config.json that
 // leaves the model alone, plan files, and a screenshot of each main view at 1600x1000.
+#include "studio_test_support.h"
+
 #include "ui/candidate_details.h"
 #include "ui/candidates_filter.h"
 #include "ui/candidates_model.h"
@@ -38,6 +40,7 @@
 
 using namespace shard;
 using namespace shard::ui;
+using shard::test::selectTinyTp8;
 
 class TestGui : public QObject {
     Q_OBJECT
@@ -64,25 +67,6 @@ private slots:
         QCoreApplication::setOrganizationName(QStringLiteral("ShardStudioTests"));
         // Runs started from the studio go to a scratch run database.
         qputenv("XDG_DATA_HOME", m_settings.path().toUtf8());
-    }
-
-    // A window planning tiny-dense on a DGX H100 with the TP8 candidate selected.
-    static void selectTinyTp8(MainWindow& window)
-    {
-        QSignalSpy shown(&window, &MainWindow::candidatesShown);
-        QVERIFY(shown.wait(20000));
-        Workload w;
-        w.batch = 8;
-        w.prompt = 32;
-        w.generate = 16;
-        window.workloadPanel()->setWorkload(w);
-        shown.clear();
-        window.modelPanel()->selectPreset(QStringLiteral("tiny-dense"));
-        QTRY_VERIFY_WITH_TIMEOUT(!window.planner()->busy() && !shown.isEmpty(), 20000);
-        for (int i = 0; i < window.candidatesModel()->rowCount(); ++i)
-            if (window.candidatesModel()->candidate(i)->strategy.label() == "TP8")
-                window.selectCandidate(i);
-        QCOMPARE(window.candidatesModel()->candidate(window.selectedCandidate())->strategy.label(), std::string("TP8"));
     }
 
     void candidatesModelIsAProperItemModel()

@@ -1,5 +1,7 @@
 // The studio's timeline, run-over-run comparison, chart export and unsaved-change prompt,
 // offscreen: what each view draws is checked against the engine's own numbers.
+#include "studio_test_support.h"
+
 #include "ui/candidates_model.h"
 #include "ui/cost_charts.h"
 #include "ui/gantt_bars.h"
@@ -330,16 +332,9 @@ private slots:
     {
         MainWindow window;
         window.show();
-        waitPlanned(window);
-        Workload w = window.workloadPanel()->workload();
-        w.batch = 8;
-        w.prompt = 32;
-        window.workloadPanel()->setWorkload(w);
-        window.modelPanel()->selectPreset(QStringLiteral("tiny-dense"));
-        waitPlanned(window);
-        for (int i = 0; i < window.candidatesModel()->rowCount(); ++i)
-            if (window.candidatesModel()->candidate(i)->strategy.label() == "TP8")
-                window.selectCandidate(i);
+        shard::test::selectTinyTp8(window);
+        if (QTest::currentTestFailed())
+            return;
         RunPanel* run = window.runPanel();
         QVERIFY(run->setBackend(QStringLiteral("cpu")));
         run->setSteps(400); // long enough to still run when the window closes
