@@ -9,6 +9,7 @@
 #include "cuda/device_resources.h"
 #include "cuda/gpu_executor.h"
 #include "cuda/gpu_selftest.h"
+#include "cuda/gpu_mesh_layout.h"
 #include "cuda/kernels.h"
 #include "cuda/moe_kernel_check.h"
 
@@ -141,36 +142,102 @@ private slots:
                  QStringLiteral("top-9 routing is above the engine's top-8"));
     }
 
-    void pipelinePlansAreRefusedWithTheirMesh()
+    void pipelineAndDataParallelPlansAreAccepted()
     {
         Plan plan = examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json");
+        plan.strategy.tensor_shape = {2};
         plan.strategy.pp = 2;
-        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)),
-                 QStringLiteral("pipeline and data parallel meshes are not in the CUDA engine yet (pp 2, dp 1; the CPU "
-                                "backend runs them)"));
+        plan.strategy.dp = 2;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
+    }
+
+    void graphsAreOffWhereTheStepCannotBeCaptured()
+    {
+        Plan plan = examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json");
+        QVERIFY(cuda::gpu_graphs_apply(plan, true));
+        QVERIFY(!cuda::gpu_graphs_apply(plan, false));
+        plan.strategy.dp = 2;
+        QVERIFY(cuda::gpu_graphs_apply(plan, true)); // each replica captures its own
+        plan.strategy.pp = 2;
+        QVERIFY(!cuda::gpu_graphs_apply(plan, true));
+        QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(plan)).startsWith(QStringLiteral("CUDA graphs are off for pipelines")));
+        const Plan moe = examplePlan("tiny-moe-pp2-tp2-ep2.shardplan.json");
+        QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(moe)).startsWith(QStringLiteral("CUDA graphs are off for MoE")));
+    }
+
+    void meshLayoutNumbersRanksAsTheCpuExecutor_data()
+    {
+        QTest::addColumn<int>("pp");
+        QTest::addColumn<int>("dp");
+        QTest::addColumn<int>("t");
+        QTest::addRow("tp8") << 1 << 1 << 8;
+        QTest::addRow("pp4") << 4 << 1 << 1;
+        QTest::addRow("dp2 x tp2") << 1 << 2 << 2;
+        QTest::addRow("pp2 x dp2 x tp2") << 2 << 2 << 2;
+        QTest::addRow("pp3 x tp4") << 3 << 1 << 4;
+    }
+
+    void meshLayoutNumbersRanksAsTheCpuExecutor()
+    {
+        QFETCH(int, pp);
+        QFETCH(int, dp);
+        QFETCH(int, t);
+        Strategy s;
+        s.tensor_mode = t > 1 ? TensorMode::Megatron1D : TensorMode::None;
+        s.tensor_shape = t > 1 ? std::vector<int>{t} : std::vector<int>{};
+        s.pp = pp;
+        s.dp = dp;
+        const cuda::GpuMeshLayout L = cuda::gpu_mesh_layout(s);
+        QCOMPARE(L.ranks(), pp * dp * t);
+        QCOMPARE(int(L.groups.size()), pp * dp);
+        std::set<int> seen;
+        for (std::size_t g = 0; g < L.groups.size(); ++g) {
+            const cuda::GpuMeshGroup& group = L.groups[g];
+            QCOMPARE(group.stage, int(g) / dp); // stage-major
+            QCOMPARE(group.replica, int(g) % dp);
+            QCOMPARE(int(group.ranks.size()), t);
+            for (int i = 0; i < t; ++i) {
+                const int rank = group.ranks[std::size_t(i)];
+                QVERIFY(seen.insert(rank).second);
+                // The CPU executor's RankPlace of the same rank.
+                const int stage_size = dp * t;
+                QCOMPARE(rank / stage_size, group.stage);
+                QCOMPARE((rank % stage_size) / t, group.replica);
+                QCOMPARE(rank % t, i);
+                QCOMPARE(L.stage_of(rank), group.stage);
+                QCOMPARE(L.rank(group.stage, group.replica, i), rank);
+                // One tensor communicator per group; one pipeline chain per offset in a stage.
+                QCOMPARE(L.tensor_color[std::size_t(rank)], t > 1 ? int(g) : -1);
+                QCOMPARE(L.pipeline_color[std::size_t(rank)], pp > 1 ? group.replica * t + i : -1);
+            }
+        }
+        QCOMPARE(int(seen.size()), L.ranks());
     }
 
     void selftestMatrix()
     {
         const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
         std::set<std::string> names;
-        int emulated = 0, sequence_parallel = 0, eager = 0;
+        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0;
         for (const auto& c : cases) {
             QVERIFY2(names.insert(c.name).second, c.name.c_str());
             QVERIFY(cuda::gpu_unsupported_reason(c.plan.model, c.plan.strategy).empty());
-            const int t = c.plan.strategy.tensor_size();
-            QCOMPARE(c.emulated, t > 1); // one GPU: every multi-rank case is emulated
+            QCOMPARE(c.emulated, c.plan.strategy.devices() > 1); // one GPU: every multi-rank case is emulated
+            meshes += c.plan.strategy.pp > 1 || c.plan.strategy.dp > 1 ? 1 : 0;
             emulated += c.emulated ? 1 : 0;
             sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
             eager += c.graphs ? 0 : 1;
             QCOMPARE(to_plan_dtype(c.dtype) == c.plan.workload.dtype, true);
         }
-        // Per dtype 23 cases: 6 layouts for tiny-dense, tiny-qk-norm and tiny-gqa-d32, 5 for
-        // tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per dense
-        // model and the 6 layouts of tiny-moe (MoE is checked in fp32 only).
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5);
-        QCOMPARE(sequence_parallel, 2 * 8 + 2);
+        // Per dtype 23 one-group cases: 6 layouts for tiny-dense, tiny-qk-norm and tiny-gqa-d32,
+        // 5 for tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per
+        // dense model and the 6 layouts of tiny-moe (MoE is checked in fp32 only). Meshes per
+        // dtype: 6 for tiny-dense (pp2, pp4, dp2, pp2 x tp2, dp2 x tp2, pp2 x tp2+sp), 5 for
+        // tiny-gpt2 (2 layers: no pp4); fp32 adds the 6 of tiny-moe.
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 11 + 6);
+        QCOMPARE(meshes, 2 * 11 + 6);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 11 + 6);
+        QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1);
         QCOMPARE(eager, 4);
         int moe = 0;
         for (const auto& c : cases)
@@ -178,7 +245,7 @@ private slots:
                 ++moe;
                 QCOMPARE(c.dtype, cuda::GpuDType::F32);
             }
-        QCOMPARE(moe, 6);
+        QCOMPARE(moe, 12);
         // With eight GPUs nothing is emulated.
         for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32}, 8))
             QVERIFY(!c.emulated);

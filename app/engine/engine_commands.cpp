@@ -92,9 +92,9 @@ int run_plan(const RunArgs& args)
     start["environment"]["cuda"] = devices["cuda_runtime"];
     start["environment"]["nccl"] = devices["nccl"];
     start["dtype"] = args.dtype;
-    start["graphs"] = options.graphs && !plan.model.is_moe(); // MoE steps read expert row counts back: never captured
-    if (options.graphs && plan.model.is_moe())
-        start["note"] = "CUDA graphs are off for MoE models: each MoE layer reads its experts' row counts back to the host";
+    start["graphs"] = cuda::gpu_graphs_apply(plan, options.graphs);
+    if (options.graphs && !cuda::gpu_graphs_apply(plan, true))
+        start["note"] = cuda::gpu_graphs_note(plan);
     start["overlap"] = options.overlap;
     start["network"] = options.emulated ? "modeled" : "measured";
     emit(start);

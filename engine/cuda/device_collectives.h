@@ -37,6 +37,9 @@ public:
     // member i (expert-parallel dispatch and combine). NCCL: grouped Send/Recv pairs.
     virtual void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
                             GpuDType type) = 0;
+    // Member `from` sends `count` elements to member `to` (pipeline stage handoff). Bytes are
+    // moved as they are, so int32 token ids travel as F32.
+    virtual void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) = 0;
     // Waits for everything enqueued, turning a stuck or failed transfer into an Error after
     // `timeout_s` seconds.
     virtual void synchronize(double timeout_s) = 0;
@@ -50,6 +53,14 @@ std::unique_ptr<DeviceCollectives> make_emulated_collectives(int device, cudaStr
 // split from them with ncclCommSplit; member i runs on devices[i] with streams[i].
 std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>& devices,
                                                          const std::vector<cudaStream_t>& streams);
+
+// The communicators of a mesh: every local GPU in `devices` (rank i on devices[i], stream
+// streams[i]) joins one world from ncclCommInitAll, and each axis splits it with
+// ncclCommSplit: rank i joins group axis_colors[a][i] of axis a (-1: none), members in rank
+// order. Returns, per axis, one DeviceCollectives per color 0, 1, ...
+std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
+make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>& streams,
+               const std::vector<std::vector<int>>& axis_colors);
 
 // "2.28.3" or "not compiled"
 std::string nccl_version();

@@ -56,6 +56,13 @@ public:
         kernels::all_to_all(type, pack(out), pack(in), m_members, count, m_stream);
     }
 
+    void send_recv(int, const void* src, int, void* dst, std::int64_t count, GpuDType type) override
+    {
+        DeviceGuard guard(m_device);
+        SHARD_CUDA_CHECK(cudaMemcpyAsync(dst, src, std::size_t(count) * element_size(type), cudaMemcpyDeviceToDevice,
+                                         m_stream));
+    }
+
     void synchronize(double timeout_s) override
     {
         DeviceGuard guard(m_device);

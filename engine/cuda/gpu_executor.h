@@ -41,6 +41,11 @@ struct GpuRunResult {
     std::size_t workspace_bytes = 0;
 };
 
+// Whether decode steps of this plan replay CUDA graphs when `requested`, and if not, why
+// (empty when they can).
+bool gpu_graphs_apply(const Plan& plan, bool requested);
+std::string gpu_graphs_note(const Plan& plan);
+
 // Relative-error limit of the check against the fp32 CPU reference.
 double tolerance(GpuDType type);
 

@@ -31,9 +31,6 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
             return "top-" + std::to_string(moe.experts_per_token) + " routing is above the engine's top-"
                    + std::to_string(kernels::kMaxTopK);
     }
-    if (s.pp > 1 || s.dp > 1)
-        return "pipeline and data parallel meshes are not in the CUDA engine yet (pp " + std::to_string(s.pp) + ", dp "
-               + std::to_string(s.dp) + "; the CPU backend runs them)";
     if (s.tensor_mode != TensorMode::None && s.tensor_mode != TensorMode::Megatron1D
         && s.tensor_mode != TensorMode::MegatronSP)
         return "the CUDA engine runs Megatron 1D tensor parallelism (with or without sequence parallelism); "
@@ -43,7 +40,7 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
     return {};
 }
 
-GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o)
+GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place)
     : weights(w)
     , model(w.model())
     , plan(p)
@@ -59,6 +56,22 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     if (t > 1 && geometry.head_parts != t)
         throw Error("the CUDA engine needs the attention heads split " + std::to_string(t) + " ways");
     sp = plan.strategy.tensor_mode == TensorMode::MegatronSP && t > 1;
+    const Strategy& s = plan.strategy;
+    if (!place && (s.pp > 1 || s.dp > 1))
+        throw Error("a plan with pipeline stages or data-parallel replicas runs on a GpuMesh, not one GpuModel");
+    if (place) {
+        stage = place->stage;
+        replica = place->replica;
+        if (int(place->devices.size()) != t || int(place->streams.size()) != t || (t > 1 && !place->tensor))
+            throw Error("a tensor group of " + std::to_string(t) + " ranks got " + std::to_string(place->devices.size())
+                        + " devices and " + std::to_string(place->streams.size()) + " streams");
+    }
+    const auto split = s.resolved_stage_layers(model.layers);
+    for (int i = 0; i < stage; ++i)
+        first_layer += split[std::size_t(i)];
+    layer_count = split.at(std::size_t(stage));
+    first_stage = stage == 0;
+    last_stage = stage == s.pp - 1;
     check_ranks = std::getenv("SHARD_CHECK_RANKS") != nullptr;
     heads = geometry.heads_local;
     kv_heads = geometry.kv_heads_local;
@@ -75,23 +88,26 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         throw Error("sequence parallelism needs the tokens of a step (" + std::to_string(options.max_rows)
                     + ") to divide by the tensor group (" + std::to_string(t) + ")");
 
-    int device_count = 0;
-    SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
-    if (!options.emulated && device_count < t)
-        throw Error("the plan needs " + std::to_string(t) + " GPUs and this machine has " + std::to_string(device_count)
-                    + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
-    const int stream_count = options.emulated ? 1 : t;
-    for (int i = 0; i < stream_count; ++i)
-        streams.push_back(std::make_unique<Stream>(options.emulated ? 0 : i));
+    if (!place) {
+        int device_count = 0;
+        SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
+        if (!options.emulated && device_count < t)
+            throw Error("the plan needs " + std::to_string(t) + " GPUs and this machine has " + std::to_string(device_count)
+                        + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+        const int stream_count = options.emulated ? 1 : t;
+        for (int i = 0; i < stream_count; ++i)
+            streams.push_back(std::make_unique<Stream>(options.emulated ? 0 : i));
+    }
     ranks.resize(std::size_t(t));
-    const int events_per_step = 2 * (16 + model.layers * 20);
+    // An origin event, then a start and an end per op and collective of every microbatch.
+    const int events_per_step = 1 + 2 * (16 + layer_count * 20) * std::max(1, options.microbatches);
     for (int r = 0; r < t; ++r) {
         GpuRank& R = ranks[r];
         R.index = r;
-        R.device = options.emulated ? 0 : r;
-        R.stream = streams[options.emulated ? 0 : r]->get();
+        R.device = place ? place->devices[std::size_t(r)] : options.emulated ? 0 : r;
+        R.stream = place ? place->streams[std::size_t(r)] : streams[options.emulated ? 0 : std::size_t(r)]->get();
         // One cuBLAS handle (and workspace) per stream: emulated ranks take turns on one.
-        const bool share = options.emulated && r > 0 && !std::getenv("SHARD_BLAS_PER_RANK");
+        const bool share = r > 0 && R.stream == ranks[0].stream && !std::getenv("SHARD_BLAS_PER_RANK");
         R.blas = share ? ranks[0].blas : std::make_shared<BlasHandle>(R.device, R.stream);
         for (int e = 0; e < events_per_step; ++e)
             R.events.emplace_back(R.device);
@@ -112,10 +128,17 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         rank_streams.push_back(R.stream);
         devices.push_back(R.device);
     }
-    if (t > 1)
-        comm = options.emulated ? make_emulated_collectives(0, streams[0]->get(), t) : make_nccl_collectives(devices, rank_streams);
+    if (place) {
+        comm = place->tensor;
+    } else if (t > 1) {
+        owned_comm = options.emulated ? make_emulated_collectives(0, streams[0]->get(), t)
+                                      : make_nccl_collectives(devices, rank_streams);
+        comm = owned_comm.get();
+    }
     host_hidden = PinnedMemory(std::size_t(options.batch) * model.hidden * sizeof(float));
     host_tokens = PinnedMemory(std::size_t(options.batch) * sizeof(int));
+    host_ids = PinnedMemory(std::size_t(std::max<std::int64_t>(options.max_rows, std::int64_t(options.batch) * max_seq_tokens()))
+                            * sizeof(int));
     step_start = std::make_unique<Event>(ranks[0].device);
     step_end = std::make_unique<Event>(ranks[0].device);
     const DeviceMesh mesh(plan.strategy, plan.topology);
@@ -202,7 +225,9 @@ void GpuModel::Impl::check_same(const char* what, int layer, void* GpuRank::*buf
 
 void GpuModel::Impl::finish_timing()
 {
-    timing_origin_us = ranks[0].log.now_us();
+    // Every rank's events are placed from its origin event, recorded at begin_step: the
+    // host clock then is the best estimate of when the device clock started the step.
+    timing_origin_us = step_begin_us;
     for (auto& R : ranks) {
         for (const auto& p : R.pending) {
             const double us = R.events[p.end].ms_since(R.events[p.start]) * 1e3;
@@ -214,8 +239,14 @@ void GpuModel::Impl::finish_timing()
     }
 }
 
-GpuModel::GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options)
-    : m(std::make_unique<Impl>(weights, plan, options))
+std::size_t GpuModel::Impl::cache_offset() const
+{
+    return std::size_t(first_seq) * std::size_t(options.max_context) * std::size_t(kw) * element_size(options.dtype);
+}
+
+GpuModel::GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+                   const GpuGroupPlace* place)
+    : m(std::make_unique<Impl>(weights, plan, options, place))
 {
 }
 
@@ -231,6 +262,17 @@ const RankLog& GpuModel::log(int rank) const
     return m->ranks[std::size_t(rank)].log;
 }
 
+RankLog& GpuModel::mutable_log(int rank)
+{
+    return m->ranks[std::size_t(rank)].log;
+}
+
+void GpuModel::set_epoch(RankLog::Clock::time_point epoch)
+{
+    for (auto& R : m->ranks)
+        R.log.epoch = epoch;
+}
+
 void GpuModel::set_graphs(bool on)
 {
     m->options.graphs = on;
@@ -239,6 +281,21 @@ void GpuModel::set_graphs(bool on)
 double GpuModel::last_step_gpu_ms() const
 {
     return m->step_end->ms_since(*m->step_start);
+}
+
+const Event* GpuModel::timing_origin(int rank) const
+{
+    return m->timed ? &m->ranks[std::size_t(rank)].events.at(0) : nullptr;
+}
+
+double GpuModel::timing_origin_us() const
+{
+    return m->step_begin_us;
+}
+
+bool GpuModel::graph_replayed() const
+{
+    return m->graph_used;
 }
 
 std::size_t GpuModel::weight_bytes(int rank) const
@@ -251,11 +308,58 @@ std::size_t GpuModel::workspace_bytes(int rank) const
     return m->ranks[std::size_t(rank)].work_block.bytes();
 }
 
+void* GpuModel::activations(int rank) const
+{
+    return m->ranks[std::size_t(rank)].x;
+}
+
+void* GpuModel::next_tokens(int rank) const
+{
+    return m->ranks[std::size_t(rank)].next_tokens;
+}
+
+std::int64_t GpuModel::handoff_elements(int seqs, int T) const
+{
+    const std::int64_t rows = std::int64_t(seqs) * T;
+    return (m->sp ? rows / m->t : rows) * m->model.hidden;
+}
+
 cpu::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences)
 {
+    if (!m->first_stage || !m->last_stage)
+        throw Error("GpuModel::step runs a whole model; a pipeline stage runs through GpuMesh");
+    const int B = sequences > 0 ? std::min(sequences, m->options.batch) : m->options.batch;
+    begin_step(timed);
+    enqueue(tokens, 0, B, position, T, true);
+    end_step();
+    return output(B);
+}
+
+void GpuModel::begin_step(bool timed)
+{
     Impl& I = *m;
-    const int B = sequences > 0 ? std::min(sequences, I.options.batch) : I.options.batch;
-    I.batch = B;
+    I.timed = timed;
+    I.graph_used = false;
+    I.step_collectives.clear();
+    I.step_begin_us = I.ranks[0].log.now_us();
+    for (auto& R : I.ranks) {
+        R.next_event = 0;
+        R.pending.clear();
+        R.pending_collectives.clear();
+        if (timed)
+            R.events.at(R.next_event++).record(R.stream); // the origin of the step's timings
+    }
+    I.step_start->record(I.ranks[0].stream);
+}
+
+void GpuModel::enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T,
+                       bool allow_graph)
+{
+    Impl& I = *m;
+    const int B = seqs;
+    if (B < 1 || first_seq < 0 || first_seq + B > I.options.batch)
+        throw Error("sequences " + std::to_string(first_seq) + ".." + std::to_string(first_seq + B - 1)
+                    + " are outside the group's " + std::to_string(I.options.batch));
     if (!tokens.empty() && std::int64_t(tokens.size()) != std::int64_t(B) * T)
         throw Error("a step of " + std::to_string(B) + " x " + std::to_string(T) + " tokens got " +
                     std::to_string(tokens.size()));
@@ -268,24 +372,29 @@ cpu::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int posi
     if (position + T > I.options.max_context)
         throw Error("position " + std::to_string(position + T) + " is past the KV cache (" +
                     std::to_string(I.options.max_context) + ")");
+    I.batch = B;
+    I.first_seq = first_seq;
+    I.feedback = tokens.empty();
+    // Staged in pinned memory, each microbatch in its own slots, so the copies stay
+    // asynchronous; the buffer is rewritten only after end_step has waited for them.
+    int* ids = static_cast<int*>(I.host_ids.data()) + std::int64_t(first_seq) * T;
+    if (!tokens.empty() && I.first_stage)
+        for (std::size_t i = 0; i < tokens.size(); ++i)
+            ids[i] = int(tokens[i]);
     for (auto& R : I.ranks) {
         DeviceGuard guard(R.device);
         kernels::set_int(R.pos, position, R.stream);
-        if (!tokens.empty()) {
-            std::vector<int> ids(tokens.begin(), tokens.end());
-            SHARD_CUDA_CHECK(cudaMemcpyAsync(R.tokens, ids.data(), ids.size() * sizeof(int), cudaMemcpyHostToDevice, R.stream));
-            SHARD_CUDA_CHECK(cudaStreamSynchronize(R.stream)); // ids is about to go away
-        }
+        if (!tokens.empty() && I.first_stage)
+            SHARD_CUDA_CHECK(cudaMemcpyAsync(R.tokens, ids, tokens.size() * sizeof(int), cudaMemcpyHostToDevice, R.stream));
     }
     const cudaStream_t s0 = I.ranks[0].stream;
     const bool single_stream = I.options.emulated || I.t == 1;
     // MoE layers read each expert's row count back to the host: no graph capture.
-    const bool use_graph = I.options.graphs && single_stream && T == 1 && tokens.empty() && !timed && !I.model.is_moe();
-    I.step_start->record(s0);
+    const bool use_graph = allow_graph && I.options.graphs && single_stream && T == 1 && tokens.empty() && !I.timed
+                           && !I.model.is_moe() && first_seq == 0;
     if (use_graph) {
         if (!I.decode_graph.ready() || I.graph_batch != B) {
             I.graph_batch = B;
-            I.timed = false;
             I.step_collectives.clear();
             I.decode_graph.begin_capture(s0);
             I.capturing = true;
@@ -296,28 +405,42 @@ cpu::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int posi
         }
         I.decode_graph.launch(s0);
         I.step_collectives = I.graph_collectives;
+        I.graph_used = true;
     } else {
-        I.timed = timed;
-        I.step_collectives.clear();
         I.forward(position, T);
     }
-    I.step_end->record(s0);
+}
+
+void GpuModel::end_step()
+{
+    Impl& I = *m;
+    I.step_end->record(I.ranks[0].stream);
     if (I.comm)
         I.comm->synchronize(I.options.timeout_s);
     else
-        wait_stream(s0, I.options.timeout_s);
-    if (timed)
+        for (auto& R : I.ranks) {
+            DeviceGuard guard(R.device);
+            wait_stream(R.stream, I.options.timeout_s);
+        }
+    if (I.timed)
         I.finish_timing();
-    I.record_collectives(I.step_collectives, timed && !use_graph);
+    I.record_collectives(I.step_collectives, I.timed && !I.graph_used);
     for (auto& R : I.ranks) {
         R.log.step_end_us.push_back(R.log.now_us());
         ++R.log.step;
     }
+}
+
+cpu::StepOutput GpuModel::output(int seqs) const
+{
+    const Impl& I = *m;
     cpu::StepOutput out;
+    if (!I.last_stage)
+        return out;
     out.hidden.assign(static_cast<const float*>(I.host_hidden.data()),
-                      static_cast<const float*>(I.host_hidden.data()) + std::size_t(B) * I.model.hidden);
+                      static_cast<const float*>(I.host_hidden.data()) + std::size_t(seqs) * I.model.hidden);
     const int* ids = static_cast<const int*>(I.host_tokens.data());
-    out.next_tokens.assign(ids, ids + B);
+    out.next_tokens.assign(ids, ids + seqs);
     return out;
 }
 

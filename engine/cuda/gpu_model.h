@@ -1,10 +1,11 @@
 #pragma once
 
-// The CUDA forward of a plan's tensor group: every rank's shard of the weights, its KV cache
-// and one preallocated workspace, driven from one host thread in lockstep (each op is
-// enqueued for every rank before the next op). Same shard layout, op order and collectives
-// as the CPU reference's ShardedModel, so both are checked against the same oracle and the
-// same planner prediction.
+// The CUDA forward of one tensor group of a plan (one pipeline stage of one data-parallel
+// replica): every rank's shard of the stage's layers, its KV cache and one preallocated
+// workspace, driven from one host thread in lockstep (each op is enqueued for every rank
+// before the next op). Same shard layout, op order and collectives as the CPU reference's
+// ShardedModel, so both are checked against the same oracle and the same planner
+// prediction. GpuMesh strings the groups of a pipeline / data-parallel plan together.
 #include "device_collectives.h"
 #include "device_resources.h"
 #include "gpu_dtype.h"
@@ -26,7 +27,8 @@ struct GpuModelOptions {
     bool emulated = true;      // N virtual ranks on device 0; else one rank per device
     bool graphs = true;        // decode steps replay a captured CUDA graph
     bool overlap = false;      // NCCL on its own stream, chunked behind the producing GEMM
-    int batch = 1;             // sequences
+    int batch = 1;             // sequences (of the group's replica)
+    int microbatches = 1;      // enqueue() calls per step
     int max_rows = 1;          // most tokens of one step (batch x prompt)
     int max_seq_tokens = 0;    // most tokens of one sequence in a step; 0: max_rows / batch
     int max_context = 1;       // KV cache length
@@ -36,9 +38,21 @@ struct GpuModelOptions {
 // Why the CUDA engine cannot run this plan yet, or empty.
 std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& strategy);
 
+// Where a group sits in its mesh and what the mesh lends it. Without one, the model is a
+// plan of one stage and one replica, on devices 0..t-1 (or emulated on device 0), and owns
+// its streams and communicator.
+struct GpuGroupPlace {
+    int stage = 0;
+    int replica = 0;
+    std::vector<int> devices;            // per tensor rank
+    std::vector<cudaStream_t> streams;   // per tensor rank
+    DeviceCollectives* tensor = nullptr; // the tensor group's collectives (null with one rank)
+};
+
 class GpuModel {
 public:
-    GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options);
+    GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+             const GpuGroupPlace* place = nullptr);
     ~GpuModel();
     GpuModel(const GpuModel&) = delete;
     GpuModel& operator=(const GpuModel&) = delete;
@@ -49,6 +63,27 @@ public:
     // the device. With `timed`, every op is timed with CUDA events into the rank logs.
     // `sequences` (default: the batch) runs the first sequences only, for benchmarks.
     cpu::StepOutput step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences = 0);
+
+    // The same step in pieces, for a mesh: begin_step, then one enqueue per microbatch
+    // (sequences first_seq... of the replica; a later stage finds its input already in
+    // activations()), then end_step, which waits and reads the timings, then output() on the
+    // last stage. A decode step replays a graph only where `allow_graph` (one microbatch).
+    void begin_step(bool timed);
+    void enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T, bool allow_graph);
+    void end_step();
+    cpu::StepOutput output(int seqs) const;
+    bool graph_replayed() const; // the last step replayed a captured graph
+    // A rank's residual rows (what a stage hands to the next) and its greedy tokens (what the
+    // last stage hands back to the first); handoff_elements counts one handoff.
+    void* activations(int rank) const;
+    void* next_tokens(int rank) const;
+    std::int64_t handoff_elements(int seqs, int T) const;
+    void set_epoch(RankLog::Clock::time_point epoch);
+    // A timed step's origin: the event begin_step recorded on a rank's stream, and the host
+    // clock (us since the epoch) it stands for. Null when the step is not timed.
+    const Event* timing_origin(int rank) const;
+    double timing_origin_us() const;
+    RankLog& mutable_log(int rank);
     // Decode steps replay a CUDA graph (captured at the first untimed decode step) or not.
     void set_graphs(bool on);
     // Per rank: what it measured (ops, collectives with modeled or measured time).

@@ -27,15 +27,17 @@ std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
 
 void GpuModel::Impl::forward(int position, int T)
 {
-    embed(T);
-    for (int l = 0; l < model.layers; ++l) {
+    if (first_stage)
+        embed(T); // later stages find the previous stage's activations in x
+    for (int l = first_layer; l < first_layer + layer_count; ++l) {
         attention_block(l, position, T);
         if (model.is_moe_layer(l))
             moe_block(l, T);
         else
             mlp_block(l, T);
     }
-    head(T);
+    if (last_stage)
+        head(T);
 }
 
 void GpuModel::Impl::embed(int T)
@@ -45,8 +47,10 @@ void GpuModel::Impl::embed(int T)
     const std::int64_t h = model.hidden;
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
+        // Decode reads the tokens the last step picked, on the device.
+        const int* ids = feedback ? R.next_tokens + first_seq : R.tokens;
         op(R, "embed_lookup", "embedding", -1,
-           [&] { kernels::embed(type, sp ? R.part : R.x, R.embed, R.tokens, M, h, R.vocab_begin, vl, R.stream); });
+           [&] { kernels::embed(type, sp ? R.part : R.x, R.embed, ids, M, h, R.vocab_begin, vl, R.stream); });
     }
     const std::int64_t e = std::int64_t(element_size(type));
     if (sp) {
@@ -82,7 +86,7 @@ void GpuModel::Impl::normalise(int layer, int T, bool post)
     const bool layer_norm = I.model.norm == NormKind::LayerNorm;
     for (auto& R : I.ranks) {
         DeviceGuard guard(R.device);
-        const GpuLayer& L = R.layers[std::size_t(layer)];
+        const GpuLayer& L = I.layer_of(R, layer);
         I.op(R, post ? "post_attention_norm" : "input_norm", "norm", layer, [&] {
             kernels::norm(type, I.sp ? R.hn_local : R.hn, R.x, post ? L.post_norm : L.in_norm,
                           post ? L.post_norm_b : L.in_norm_b, layer_norm, rows, h, kNormEps, R.stream);
@@ -104,7 +108,7 @@ void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias
     const GpuDType type = options.dtype;
     const std::int64_t h = model.hidden;
     const std::int64_t e = std::int64_t(element_size(type));
-    auto bias_of = [&](GpuRank& R) { return bias ? R.layers[std::size_t(layer)].*bias : nullptr; };
+    auto bias_of = [&](GpuRank& R) { return bias ? layer_of(R, layer).*bias : nullptr; };
     if (t == 1) {
         for (auto& R : ranks)
             if (float* b = bias_of(R))
@@ -146,7 +150,7 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
     normalise(layer, T, false);
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
-        GpuLayer& L = R.layers[std::size_t(layer)];
+        GpuLayer& L = layer_of(R, layer);
         op(R, "qkv_proj", "qkv", layer, [&] {
             gemm(R.blas->get(), type, R.hn, L.wqkv, R.qkv, M, h, W);
             if (L.qkv_bias)
@@ -161,10 +165,13 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
                 kernels::rotary(type, R.qkv, W, 0, M, heads, d, T, R.pos, R.stream);
                 kernels::rotary(type, R.qkv, W, qw, M, kv_heads, d, T, R.pos, R.stream);
             }
-            kernels::write_cache(type, L.k_cache, R.qkv, W, qw, B, T, kv_heads, d, ctx_max, R.pos, R.stream);
-            kernels::write_cache(type, L.v_cache, R.qkv, W, qw + kw, B, T, kv_heads, d, ctx_max, R.pos, R.stream);
+            // This microbatch's sequences own the cache rows from first_seq on.
+            char* k_cache = static_cast<char*>(L.k_cache) + cache_offset();
+            char* v_cache = static_cast<char*>(L.v_cache) + cache_offset();
+            kernels::write_cache(type, k_cache, R.qkv, W, qw, B, T, kv_heads, d, ctx_max, R.pos, R.stream);
+            kernels::write_cache(type, v_cache, R.qkv, W, qw + kw, B, T, kv_heads, d, ctx_max, R.pos, R.stream);
             if (T == 1) { // decode: split-context kernel, graph-safe (reads *pos)
-                kernels::attention(type, R.qkv, W, L.k_cache, L.v_cache, R.attn, R.partials, B, 1, heads, kv_heads, d,
+                kernels::attention(type, R.qkv, W, k_cache, v_cache, R.attn, R.partials, B, 1, heads, kv_heads, d,
                                    ctx_max, R.pos, R.stream);
                 return;
             }
@@ -172,11 +179,11 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
             const int ctx = position + T;
             for (int b = 0; b < B; ++b) {
                 const char* q = static_cast<const char*>(R.qkv) + std::int64_t(b) * T * W * e;
-                const std::int64_t cache_offset = std::int64_t(b) * ctx_max * kw * e;
-                attention_scores(R.blas->get(), type, q, W, static_cast<const char*>(L.k_cache) + cache_offset, R.scores,
+                const std::int64_t row_offset = std::int64_t(b) * ctx_max * kw * e;
+                attention_scores(R.blas->get(), type, q, W, k_cache + row_offset, R.scores,
                                  heads, kv_heads, d, T, ctx);
                 kernels::causal_softmax(type, R.probs, R.scores, heads, T, ctx, position, R.stream);
-                attention_values(R.blas->get(), type, R.probs, static_cast<const char*>(L.v_cache) + cache_offset,
+                attention_values(R.blas->get(), type, R.probs, v_cache + row_offset,
                                  static_cast<char*>(R.attn) + std::int64_t(b) * T * qw * e, heads, kv_heads, d, T, ctx);
             }
         });
@@ -198,7 +205,7 @@ void GpuModel::Impl::mlp_block(int layer, int T)
     normalise(layer, T, true);
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
-        GpuLayer& L = R.layers[std::size_t(layer)];
+        GpuLayer& L = layer_of(R, layer);
         op(R, "mlp", "mlp_up", layer, [&] {
             const std::int64_t width = gated ? 2 * fl : fl;
             gemm(R.blas->get(), type, R.hn, L.wgu, R.gu, M, h, width);
@@ -263,7 +270,7 @@ void GpuModel::Impl::head(int T)
         }
     }
     if (t == 1) {
-        kernels::argmax_pairs(ranks[0].tokens, ranks[0].pairs, 1, B, ranks[0].stream);
+        kernels::argmax_pairs(ranks[0].next_tokens + first_seq, ranks[0].pairs, 1, B, ranks[0].stream);
     } else if (plan.strategy.lm_head == LmHeadMode::DistributedArgmax) {
         collective(CollectiveKind::AllGather, std::int64_t(t) * B * 8, "argmax", [&] {
             comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return static_cast<void*>(R.pairs); }),
@@ -272,7 +279,7 @@ void GpuModel::Impl::head(int T)
         });
         for (auto& R : ranks) {
             DeviceGuard guard(R.device);
-            kernels::argmax_pairs(R.tokens, R.pairs_all, t, B, R.stream);
+            kernels::argmax_pairs(R.next_tokens + first_seq, R.pairs_all, t, B, R.stream);
         }
     } else {
         collective(CollectiveKind::AllGather, std::int64_t(t) * B * vl * e, "logits", [&] {
@@ -285,17 +292,17 @@ void GpuModel::Impl::head(int T)
                 kernels::argmax_rows(type, R.pairs_all + std::int64_t(part) * B * 2,
                                      static_cast<const char*>(R.logits_all) + std::int64_t(part) * B * vl * e, B, vl,
                                      std::int64_t(part) * vl, model.vocab, R.stream);
-            kernels::argmax_pairs(R.tokens, R.pairs_all, t, B, R.stream);
+            kernels::argmax_pairs(R.next_tokens + first_seq, R.pairs_all, t, B, R.stream);
         }
     }
-    // Rank 0 hands the final hidden states and the tokens to the host.
+    // Rank 0 hands the final hidden states and the tokens of the microbatch to the host.
     GpuRank& R0 = ranks[0];
     DeviceGuard guard(R0.device);
     kernels::convert_to_f32(type, R0.last_f32, R0.last_n, B * h, R0.stream);
-    SHARD_CUDA_CHECK(cudaMemcpyAsync(host_hidden.data(), R0.last_f32, std::size_t(B * h) * sizeof(float),
-                                     cudaMemcpyDeviceToHost, R0.stream));
-    SHARD_CUDA_CHECK(cudaMemcpyAsync(host_tokens.data(), R0.tokens, std::size_t(B) * sizeof(int), cudaMemcpyDeviceToHost,
-                                     R0.stream));
+    SHARD_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(host_hidden.data()) + std::int64_t(first_seq) * h, R0.last_f32,
+                                     std::size_t(B * h) * sizeof(float), cudaMemcpyDeviceToHost, R0.stream));
+    SHARD_CUDA_CHECK(cudaMemcpyAsync(static_cast<int*>(host_tokens.data()) + first_seq, R0.next_tokens + first_seq,
+                                     std::size_t(B) * sizeof(int), cudaMemcpyDeviceToHost, R0.stream));
 }
 
 } // namespace shard::cuda

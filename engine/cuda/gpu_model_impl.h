@@ -62,6 +62,7 @@ struct GpuRank {
          *logits = nullptr, *logits_all = nullptr, *probs = nullptr, *blas_ws = nullptr;
     float *scores = nullptr, *partials = nullptr, *pairs = nullptr, *pairs_all = nullptr, *last_f32 = nullptr;
     int *tokens = nullptr, *pos = nullptr;
+    int* next_tokens = nullptr; // [batch] greedy tokens of the replica's sequences, fed back to decode
     // MoE workspace (null for dense models).
     float *hn_f32 = nullptr, *router_logits = nullptr, *slot_weights = nullptr, *gate_logits = nullptr;
     int *slot_experts = nullptr, *expert_counts = nullptr, *expert_offsets = nullptr, *slot_order = nullptr,
@@ -97,34 +98,44 @@ struct GpuModel::Impl {
     GpuModelOptions options;
     ShardGeometry geometry;
     int t = 1;
+    int stage = 0, replica = 0;
+    int first_layer = 0, layer_count = 0; // this stage's layers
+    bool first_stage = true, last_stage = true;
     bool sp = false;                 // sequence parallel: residual rows sharded
     std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
     std::int64_t efl = 0, sfl = 0; // this rank's slice of each routed expert's and of the shared experts' ffn
     int heads = 0, kv_heads = 0;
-    std::vector<std::unique_ptr<Stream>> streams;
+    std::vector<std::unique_ptr<Stream>> streams; // owned when the model has no mesh
     std::vector<GpuRank> ranks;
-    std::unique_ptr<DeviceCollectives> comm;
-    PinnedMemory host_hidden, host_tokens;
+    std::unique_ptr<DeviceCollectives> owned_comm;
+    DeviceCollectives* comm = nullptr;
+    PinnedMemory host_hidden, host_tokens, host_ids;
     std::unique_ptr<Event> step_start, step_end;
     GraphExec decode_graph;
     std::vector<StepCollective> graph_collectives;
     std::vector<StepCollective> step_collectives;
     bool timed = false;
-    int batch = 1;        // sequences of the current step (at most options.batch)
-    int graph_batch = 0;
+    int batch = 1;        // sequences of the current microbatch (at most options.batch)
+    int first_seq = 0;    // its first sequence in the replica (KV cache rows, token slots)
+    bool feedback = false; // the embedding reads next_tokens (decode) rather than uploaded ids
+    bool graph_used = false;
+    double step_begin_us = 0;
+    int graph_batch = 0;  // sequences the decode graph was captured for
     // Debugging aid (SHARD_CHECK_RANKS=1): buffers every rank must hold identically are
     // compared after each collective and block; the first difference is printed.
     bool check_ranks = false;
     bool capturing = false;
-    double timing_origin_us = 0; // the host clock when the last timed step's events were read
-    void check_same(const char* what, int layer, void* GpuRank::*buffer, std::int64_t elements);  // sequences the decode graph was captured for
+    double timing_origin_us = 0; // the host clock at the step's first (origin) event
+    void check_same(const char* what, int layer, void* GpuRank::*buffer, std::int64_t elements);
     double modeled_link_busbw = 0, modeled_link_latency = 0;
 
-    Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o);
+    Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place);
     int max_seq_tokens() const
     {
         return options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
     }
+    GpuLayer& layer_of(GpuRank& rank, int layer) { return rank.layers[std::size_t(layer - first_layer)]; }
+    std::size_t cache_offset() const; // bytes from a cache's start to first_seq's rows
     void load_weights(GpuRank& rank);
     void bind_workspace(GpuRank& rank, Arena& arena);
     void forward(int position, int T);

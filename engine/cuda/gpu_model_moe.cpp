@@ -24,7 +24,7 @@ void GpuModel::Impl::moe_block(int layer, int T)
     normalise(layer, T, true); // every rank holds all M rows of hn (gathered under SP)
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
-        GpuLayer& L = R.layers[std::size_t(layer)];
+        GpuLayer& L = layer_of(R, layer);
         // Router in fp32, as the CPU reference computes it: top-k picks must not hinge on
         // bf16 rounding of the logits.
         op(R, "router", "router", layer, [&] {

@@ -96,7 +96,7 @@ void GpuModel::Impl::load_weights(GpuRank& R)
         down = pack.add_typed(weights.get(p + ".down").slice_rows(b0, b1));
     };
     std::vector<LayerOffsets> offsets;
-    for (int l = 0; l < m.layers; ++l) {
+    for (int l = first_layer; l < first_layer + layer_count; ++l) {
         auto name = [&](const char* n) { return cpu::ModelWeights::layer(l, n); };
         LayerOffsets o{};
         const Matrix q = weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d);
@@ -139,29 +139,36 @@ void GpuModel::Impl::load_weights(GpuRank& R)
         o.down_bias = pack.add_float(weights.get_or_empty(p + ".down.bias"));
         offsets.push_back(o);
     }
-    // Vocabulary-parallel embedding and head, padding rows zero (as VocabParallelHead).
+    // Vocabulary-parallel embedding (first stage) and head (last stage), padding rows zero
+    // (as VocabParallelHead).
     R.vocab_begin = std::int64_t(r) * vl;
     const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - R.vocab_begin, 0, vl);
     const Matrix& E = weights.get("embed");
-    Matrix embed{vl, h, std::vector<float>(std::size_t(vl * h), 0.0f)};
-    if (valid > 0)
-        std::copy_n(E.data.begin() + R.vocab_begin * h, valid * h, embed.data.begin());
-    Matrix head{h, vl, std::vector<float>(std::size_t(h * vl), 0.0f)};
-    if (m.tied_embeddings) {
-        for (std::int64_t v = 0; v < valid; ++v)
-            for (std::int64_t c = 0; c < h; ++c)
-                head.data[c * vl + v] = E.data[(R.vocab_begin + v) * h + c];
-    } else {
-        const Matrix& lm = weights.get("lm_head");
-        for (std::int64_t c = 0; c < h; ++c)
-            std::copy_n(lm.data.begin() + c * m.vocab + R.vocab_begin, valid, head.data.begin() + c * vl);
+    constexpr std::size_t none = std::size_t(-1);
+    std::size_t embed_at = none, head_at = none, positions_at = none, final_at = none, final_b_at = none;
+    if (first_stage) {
+        Matrix embed{vl, h, std::vector<float>(std::size_t(vl * h), 0.0f)};
+        if (valid > 0)
+            std::copy_n(E.data.begin() + R.vocab_begin * h, valid * h, embed.data.begin());
+        embed_at = pack.add_typed(embed);
+        if (m.position == PositionKind::Learned)
+            positions_at = pack.add_typed(weights.get("positions"));
     }
-    const std::size_t embed_at = pack.add_typed(embed);
-    const std::size_t head_at = pack.add_typed(head);
-    const std::size_t positions_at = m.position == PositionKind::Learned ? pack.add_typed(weights.get("positions"))
-                                                                         : std::size_t(-1);
-    const std::size_t final_at = pack.add_float(weights.get("final_norm"));
-    const std::size_t final_b_at = pack.add_float(weights.get_or_empty("final_norm.bias"));
+    if (last_stage) {
+        Matrix head{h, vl, std::vector<float>(std::size_t(h * vl), 0.0f)};
+        if (m.tied_embeddings) {
+            for (std::int64_t v = 0; v < valid; ++v)
+                for (std::int64_t c = 0; c < h; ++c)
+                    head.data[c * vl + v] = E.data[(R.vocab_begin + v) * h + c];
+        } else {
+            const Matrix& lm = weights.get("lm_head");
+            for (std::int64_t c = 0; c < h; ++c)
+                std::copy_n(lm.data.begin() + c * m.vocab + R.vocab_begin, valid, head.data.begin() + c * vl);
+        }
+        head_at = pack.add_typed(head);
+        final_at = pack.add_float(weights.get("final_norm"));
+        final_b_at = pack.add_float(weights.get_or_empty("final_norm.bias"));
+    }
 
     // One block: typed part, then the fp32 part.
     const std::size_t e = element_size(options.dtype);
@@ -185,8 +192,8 @@ void GpuModel::Impl::load_weights(GpuRank& R)
                                              cudaMemcpyHostToDevice, R.stream));
         SHARD_CUDA_CHECK(cudaStreamSynchronize(R.stream)); // before the host copies and staging go away
     }
-    auto typed = [&](std::size_t at) -> void* { return at == std::size_t(-1) ? nullptr : base + at * e; };
-    auto fp = [&](std::size_t at) -> float* { return at == std::size_t(-1) ? nullptr : fbase + at; };
+    auto typed = [&](std::size_t at) -> void* { return at == none ? nullptr : base + at * e; };
+    auto fp = [&](std::size_t at) -> float* { return at == none ? nullptr : fbase + at; };
     R.layers.resize(offsets.size());
     for (std::size_t l = 0; l < offsets.size(); ++l) {
         const LayerOffsets& o = offsets[l];
@@ -253,6 +260,7 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
     R.last_f32 = a.take_as<float>(std::size_t(B * h));
     R.tokens = a.take_as<int>(std::size_t(M));
+    R.next_tokens = a.take_as<int>(std::size_t(B));
     R.pos = a.take_as<int>(1);
     R.blas_ws = a.take(32u << 20);
     if (model.is_moe()) {

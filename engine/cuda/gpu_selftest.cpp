@@ -25,13 +25,22 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
         TensorMode mode;
         int t;
         LmHeadMode head;
+        int pp = 1;
+        int dp = 1;
     };
     const std::vector<Layout> layouts{{TensorMode::None, 1, LmHeadMode::DistributedArgmax},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax},
                                       {TensorMode::Megatron1D, 4, LmHeadMode::GatherLogits},
                                       {TensorMode::Megatron1D, 8, LmHeadMode::DistributedArgmax},
                                       {TensorMode::MegatronSP, 2, LmHeadMode::DistributedArgmax},
-                                      {TensorMode::MegatronSP, 4, LmHeadMode::GatherLogits}};
+                                      {TensorMode::MegatronSP, 4, LmHeadMode::GatherLogits},
+                                      // Meshes: pipeline stages with microbatches, data-parallel replicas.
+                                      {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 2, 1},
+                                      {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 4, 1},
+                                      {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 1, 2},
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1},
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::GatherLogits, 1, 2},
+                                      {TensorMode::MegatronSP, 2, LmHeadMode::DistributedArgmax, 2, 1}};
     const Topology topology = PresetLibrary::instance().topology("dgx-h100");
     std::vector<SelftestCase> cases;
     for (const GpuDType dtype : dtypes) {
@@ -42,13 +51,19 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 continue;
             for (const Layout& layout : layouts) {
                 const ModelSpec model = selftest_model(id);
+                const bool mesh = layout.pp > 1 || layout.dp > 1;
+                // Meshes on the dense, GPT-2-style and MoE models; a stage needs a layer.
+                if (mesh && (std::string(id) == "tiny-qk-norm" || std::string(id) == "tiny-gqa-d32"))
+                    continue;
+                if (layout.pp > model.layers)
+                    continue;
                 if (layout.t > 1 && model.kv_heads % layout.t != 0 && layout.t % model.kv_heads != 0)
                     continue;
                 if (model.heads % layout.t != 0)
                     continue;
                 SelftestCase c;
                 c.dtype = dtype;
-                c.emulated = gpus < layout.t;
+                c.emulated = gpus < layout.t * layout.pp * layout.dp;
                 c.plan.name = "selftest";
                 c.plan.model = model;
                 c.plan.topology = topology;
@@ -59,11 +74,13 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 c.plan.strategy.tensor_mode = layout.mode;
                 c.plan.strategy.tensor_shape = layout.t > 1 ? std::vector<int>{layout.t} : std::vector<int>{};
                 c.plan.strategy.lm_head = layout.head;
+                c.plan.strategy.pp = layout.pp;
+                c.plan.strategy.dp = layout.dp;
                 c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
                          + to_string(dtype);
                 cases.push_back(std::move(c));
                 // The same layout without graphs: the eager decode path.
-                if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32
+                if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32 && !mesh
                     && !model.is_moe()) { // MoE steps are never graph-captured
                     SelftestCase eager = cases.back();
                     eager.graphs = false;
@@ -136,7 +153,7 @@ OrderedJson to_json(const SelftestResult& r)
     OrderedJson j;
     j["case"] = r.test.name;
     j["dtype"] = to_string(r.test.dtype);
-    j["ranks"] = r.test.plan.strategy.tensor_size();
+    j["ranks"] = r.test.plan.strategy.devices();
     j["emulated"] = r.test.emulated;
     j["graphs"] = r.test.graphs;
     j["passed"] = r.passed;

@@ -5,6 +5,8 @@
 #include "cuda_check.h"
 #include "device_resources.h"
 
+#include <algorithm>
+
 #ifdef SHARDSTUDIO_HAVE_NCCL
 #include <nccl.h>
 
@@ -36,22 +38,12 @@ ncclDataType_t nccl_type(GpuDType type)
 
 class NcclCollectives final : public DeviceCollectives {
 public:
-    NcclCollectives(const std::vector<int>& devices, const std::vector<cudaStream_t>& streams)
-        : m_devices(devices)
-        , m_streams(streams)
+    // Takes ownership of `comms` (member i on devices[i] with streams[i]).
+    NcclCollectives(std::vector<ncclComm_t> comms, std::vector<int> devices, std::vector<cudaStream_t> streams)
+        : m_devices(std::move(devices))
+        , m_streams(std::move(streams))
+        , m_comms(std::move(comms))
     {
-        const int n = int(devices.size());
-        std::vector<ncclComm_t> world(std::size_t(n), nullptr);
-        SHARD_NCCL_CHECK(ncclCommInitAll(world.data(), n, devices.data()));
-        // The tensor group as a split of the world (one color: every rank), the way each mesh
-        // axis gets its own communicator.
-        m_comms.assign(std::size_t(n), nullptr);
-        SHARD_NCCL_CHECK(ncclGroupStart());
-        for (int r = 0; r < n; ++r)
-            SHARD_NCCL_CHECK(ncclCommSplit(world[r], 0, r, &m_comms[r], nullptr));
-        SHARD_NCCL_CHECK(ncclGroupEnd());
-        for (auto comm : world)
-            ncclCommDestroy(comm);
     }
 
     ~NcclCollectives() override
@@ -109,6 +101,14 @@ public:
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
+    void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) override
+    {
+        SHARD_NCCL_CHECK(ncclGroupStart());
+        SHARD_NCCL_CHECK(ncclSend(src, std::size_t(count), nccl_type(type), to, m_comms[from], m_streams[from]));
+        SHARD_NCCL_CHECK(ncclRecv(dst, std::size_t(count), nccl_type(type), from, m_comms[to], m_streams[to]));
+        SHARD_NCCL_CHECK(ncclGroupEnd());
+    }
+
     void synchronize(double timeout_s) override
     {
         auto poll = [this] {
@@ -142,10 +142,61 @@ private:
 
 } // namespace
 
+std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
+make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>& streams,
+               const std::vector<std::vector<int>>& axis_colors)
+{
+    const int n = int(devices.size());
+    std::vector<ncclComm_t> world(std::size_t(n), nullptr);
+    SHARD_NCCL_CHECK(ncclCommInitAll(world.data(), n, devices.data()));
+    struct WorldGuard { // the world only seeds the splits
+        std::vector<ncclComm_t>& comms;
+        ~WorldGuard()
+        {
+            for (auto comm : comms)
+                if (comm)
+                    ncclCommDestroy(comm);
+        }
+    } guard{world};
+    std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> axes;
+    for (const auto& colors : axis_colors) {
+        if (int(colors.size()) != n)
+            throw Error("make_nccl_axes: " + std::to_string(colors.size()) + " colors for " + std::to_string(n) + " ranks");
+        // Every rank of the parent calls ncclCommSplit; one thread drives them all, so the
+        // calls are grouped.
+        std::vector<ncclComm_t> split(std::size_t(n), nullptr);
+        SHARD_NCCL_CHECK(ncclGroupStart());
+        for (int r = 0; r < n; ++r)
+            SHARD_NCCL_CHECK(ncclCommSplit(world[std::size_t(r)], colors[std::size_t(r)] < 0 ? NCCL_SPLIT_NOCOLOR : colors[std::size_t(r)], r,
+                                           &split[std::size_t(r)], nullptr));
+        SHARD_NCCL_CHECK(ncclGroupEnd());
+        const int groups = colors.empty() ? 0 : *std::max_element(colors.begin(), colors.end()) + 1;
+        std::vector<std::unique_ptr<DeviceCollectives>> axis;
+        for (int c = 0; c < groups; ++c) {
+            std::vector<ncclComm_t> comms;
+            std::vector<int> member_devices;
+            std::vector<cudaStream_t> member_streams;
+            for (int r = 0; r < n; ++r)
+                if (colors[std::size_t(r)] == c) {
+                    comms.push_back(split[std::size_t(r)]);
+                    member_devices.push_back(devices[std::size_t(r)]);
+                    member_streams.push_back(streams[std::size_t(r)]);
+                }
+            axis.push_back(std::make_unique<NcclCollectives>(std::move(comms), std::move(member_devices),
+                                                             std::move(member_streams)));
+        }
+        axes.push_back(std::move(axis));
+    }
+    return axes;
+}
+
 std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>& devices,
                                                          const std::vector<cudaStream_t>& streams)
 {
-    return std::make_unique<NcclCollectives>(devices, streams);
+    // The tensor group as a split of the world (one color: every rank), the way each mesh
+    // axis gets its own communicator.
+    auto axes = make_nccl_axes(devices, streams, {std::vector<int>(devices.size(), 0)});
+    return std::move(axes.front().front());
 }
 
 std::string nccl_version()
@@ -159,6 +210,12 @@ std::string nccl_version()
 #else
 
 std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>&, const std::vector<cudaStream_t>&)
+{
+    throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
+}
+
+std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
+make_nccl_axes(const std::vector<int>&, const std::vector<cudaStream_t>&, const std::vector<std::vector<int>>&)
 {
     throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
 }

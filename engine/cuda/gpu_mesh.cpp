@@ -1,0 +1,317 @@
+#include "gpu_mesh.h"
+
+#include "cuda_check.h"
+
+#include "cost/collective.h"
+#include "cost/device_mesh.h"
+#include "cost/hardware_model.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace shard::cuda {
+
+namespace {
+
+// A stage handoff of one microbatch, recorded once the step has finished.
+struct Handoff {
+    int from_rank = 0, to_rank = 0;
+    int microbatch = 0;
+    std::int64_t payload = 0; // bytes
+};
+
+} // namespace
+
+struct GpuMesh::Impl {
+    Plan plan;
+    GpuModelOptions options;
+    GpuMeshLayout layout;
+    ShardGeometry geometry;
+    int B = 1; // sequences per replica
+    std::vector<std::unique_ptr<Stream>> streams; // emulated: one on device 0; else one per rank
+    std::vector<cudaStream_t> rank_streams;
+    std::vector<int> rank_devices;
+    std::vector<std::unique_ptr<DeviceCollectives>> owned;              // emulated groups
+    std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> axes; // NCCL splits
+    std::vector<DeviceCollectives*> tensor_comm;   // per group, null with one rank
+    std::vector<DeviceCollectives*> pipeline_comm; // per offset in a stage, with pp > 1
+    std::vector<std::unique_ptr<GpuModel>> groups; // layout order
+    std::vector<std::vector<Event>> handoff_events; // per rank: start, end per microbatch (real GPUs)
+    std::vector<Handoff> handoffs;
+    std::unique_ptr<Event> start, end; // on the emulated stream
+    double wall_ms = 0;
+    bool graphs = false;
+    double stage_busbw = 0, stage_latency = 0;
+
+    GpuModel& group_of_rank(int rank) const
+    {
+        const int stage = layout.stage_of(rank);
+        const int replica = (rank % layout.stage_size()) / layout.t;
+        return *groups[std::size_t(stage * layout.dp + replica)];
+    }
+    int tensor_of(int rank) const { return rank % layout.t; }
+    GpuModel& group(int stage, int replica) const { return *groups[std::size_t(stage * layout.dp + replica)]; }
+    void build_communicators();
+    void record_handoffs(bool timed);
+};
+
+GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options)
+    : m(std::make_unique<Impl>())
+{
+    Impl& I = *m;
+    I.plan = plan;
+    I.options = options;
+    const Strategy& s = plan.strategy;
+    if (const auto why = gpu_unsupported_reason(weights.model(), s); !why.empty())
+        throw Error(why);
+    I.layout = gpu_mesh_layout(s);
+    I.geometry = shard_geometry(weights.model(), s, plan.workload);
+    if (!I.geometry.feasible())
+        throw Error("the plan cannot run: " + I.geometry.reject);
+    if (options.batch != plan.workload.batch)
+        throw Error("the engine was sized for " + std::to_string(options.batch) + " sequences, the plan has "
+                    + std::to_string(plan.workload.batch));
+    I.B = I.geometry.batch_per_replica;
+    const int spm = I.geometry.seqs_per_micro;
+    const int t = I.layout.t;
+    if (s.tensor_mode == TensorMode::MegatronSP && t > 1 && spm % t != 0)
+        throw Error("sequence parallelism needs each microbatch's decode rows (" + std::to_string(spm)
+                    + " sequences) to divide by the tensor group (" + std::to_string(t) + ")");
+    const int ranks = I.layout.ranks();
+    if (!options.emulated) {
+        int device_count = 0;
+        SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
+        if (device_count < ranks)
+            throw Error("the plan needs " + std::to_string(ranks) + " GPUs and this machine has "
+                        + std::to_string(device_count)
+                        + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+    }
+    for (int r = 0; r < (options.emulated ? 1 : ranks); ++r)
+        I.streams.push_back(std::make_unique<Stream>(r));
+    for (int r = 0; r < ranks; ++r) {
+        I.rank_devices.push_back(options.emulated ? 0 : r);
+        I.rank_streams.push_back(I.streams[options.emulated ? 0 : std::size_t(r)]->get());
+    }
+    I.build_communicators();
+
+    GpuModelOptions go = options;
+    go.batch = I.B;
+    go.max_rows = options.max_rows / options.batch * I.B;
+    go.max_seq_tokens = options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
+    go.microbatches = I.geometry.microbatches;
+    const auto epoch = RankLog::Clock::now();
+    for (std::size_t g = 0; g < I.layout.groups.size(); ++g) {
+        const GpuMeshGroup& mg = I.layout.groups[g];
+        GpuGroupPlace place;
+        place.stage = mg.stage;
+        place.replica = mg.replica;
+        for (const int r : mg.ranks) {
+            place.devices.push_back(I.rank_devices[std::size_t(r)]);
+            place.streams.push_back(I.rank_streams[std::size_t(r)]);
+        }
+        place.tensor = I.tensor_comm[g];
+        I.groups.push_back(std::make_unique<GpuModel>(weights, plan, go, &place));
+        I.groups.back()->set_epoch(epoch);
+    }
+    if (!options.emulated && I.layout.pp > 1) {
+        I.handoff_events.resize(std::size_t(ranks));
+        for (int r = 0; r < ranks; ++r)
+            for (int e = 0; e < 2 * I.geometry.microbatches; ++e)
+                I.handoff_events[std::size_t(r)].emplace_back(I.rank_devices[std::size_t(r)]);
+    }
+    I.start = std::make_unique<Event>(0);
+    I.end = std::make_unique<Event>(0);
+    const DeviceMesh mesh(s, plan.topology);
+    const GroupLink link = mesh.stage_link();
+    I.stage_busbw = link.busbw_gbps;
+    I.stage_latency = link.latency_us;
+}
+
+GpuMesh::~GpuMesh() = default;
+
+void GpuMesh::Impl::build_communicators()
+{
+    const int t = layout.t;
+    const int groups_count = int(layout.groups.size());
+    tensor_comm.assign(std::size_t(groups_count), nullptr);
+    if (options.emulated) {
+        const cudaStream_t stream = streams[0]->get();
+        for (int g = 0; g < groups_count && t > 1; ++g) {
+            owned.push_back(make_emulated_collectives(0, stream, t));
+            tensor_comm[std::size_t(g)] = owned.back().get();
+        }
+        for (int offset = 0; offset < layout.stage_size() && layout.pp > 1; ++offset) {
+            owned.push_back(make_emulated_collectives(0, stream, layout.pp));
+            pipeline_comm.push_back(owned.back().get());
+        }
+        return;
+    }
+    // One NCCL world over every rank's GPU, split per mesh axis.
+    std::vector<std::vector<int>> colors;
+    if (t > 1)
+        colors.push_back(layout.tensor_color);
+    if (layout.pp > 1)
+        colors.push_back(layout.pipeline_color);
+    if (colors.empty())
+        return;
+    axes = make_nccl_axes(rank_devices, rank_streams, colors);
+    std::size_t axis = 0;
+    if (t > 1) {
+        for (int g = 0; g < groups_count; ++g)
+            tensor_comm[std::size_t(g)] = axes[axis][std::size_t(g)].get();
+        ++axis;
+    }
+    if (layout.pp > 1)
+        for (auto& chain : axes[axis])
+            pipeline_comm.push_back(chain.get());
+}
+
+const GpuMeshLayout& GpuMesh::layout() const
+{
+    return m->layout;
+}
+
+int GpuMesh::ranks() const
+{
+    return m->layout.ranks();
+}
+
+const RankLog& GpuMesh::log(int rank) const
+{
+    return m->group_of_rank(rank).log(m->tensor_of(rank));
+}
+
+double GpuMesh::last_step_gpu_ms() const
+{
+    if (m->groups.size() == 1)
+        return m->groups.front()->last_step_gpu_ms();
+    return m->options.emulated ? double(m->end->ms_since(*m->start)) : m->wall_ms;
+}
+
+bool GpuMesh::last_step_replayed_graphs() const
+{
+    return m->graphs;
+}
+
+std::size_t GpuMesh::weight_bytes(int rank) const
+{
+    return m->group_of_rank(rank).weight_bytes(m->tensor_of(rank));
+}
+
+std::size_t GpuMesh::workspace_bytes(int rank) const
+{
+    return m->group_of_rank(rank).workspace_bytes(m->tensor_of(rank));
+}
+
+cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed)
+{
+    Impl& I = *m;
+    const GpuMeshLayout& L = I.layout;
+    const int mbs = I.geometry.microbatches;
+    const int spm = I.geometry.seqs_per_micro;
+    const std::int64_t h = I.plan.model.hidden;
+    if (!tokens.empty() && std::int64_t(tokens.size()) != std::int64_t(L.dp) * I.B * T)
+        throw Error("a step of " + std::to_string(L.dp * I.B) + " x " + std::to_string(T) + " tokens got "
+                    + std::to_string(tokens.size()));
+    const auto wall_start = std::chrono::steady_clock::now();
+    if (I.options.emulated)
+        I.start->record(I.streams[0]->get());
+    for (auto& g : I.groups)
+        g->begin_step(timed);
+    I.handoffs.clear();
+    const bool allow_graph = L.pp == 1 && mbs == 1;
+    const std::size_t e = element_size(I.options.dtype);
+    for (int mb = 0; mb < mbs; ++mb) {
+        for (int stage = 0; stage < L.pp; ++stage) {
+            for (int replica = 0; replica < L.dp; ++replica) {
+                GpuModel& G = I.group(stage, replica);
+                std::vector<std::int64_t> slice;
+                if (stage == 0 && !tokens.empty()) {
+                    const auto first = tokens.begin() + (std::int64_t(replica) * I.B + std::int64_t(mb) * spm) * T;
+                    slice.assign(first, first + std::int64_t(spm) * T);
+                }
+                G.enqueue(slice, mb * spm, spm, position, T, allow_graph);
+                if (stage + 1 == L.pp)
+                    continue;
+                GpuModel& next = I.group(stage + 1, replica);
+                const std::int64_t elements = G.handoff_elements(spm, T);
+                for (int i = 0; i < L.t; ++i) {
+                    const int from = L.rank(stage, replica, i);
+                    DeviceCollectives& chain = *I.pipeline_comm[std::size_t(replica * L.t + i)];
+                    if (timed && !I.options.emulated)
+                        I.handoff_events[std::size_t(from)][std::size_t(2 * mb)].record(I.rank_streams[std::size_t(from)]);
+                    chain.send_recv(stage, G.activations(i), stage + 1, next.activations(i), elements, I.options.dtype);
+                    if (timed && !I.options.emulated)
+                        I.handoff_events[std::size_t(from)][std::size_t(2 * mb + 1)].record(I.rank_streams[std::size_t(from)]);
+                    I.handoffs.push_back({from, L.rank(stage + 1, replica, i), mb, elements * std::int64_t(e)});
+                }
+            }
+        }
+    }
+    // Token feedback: every rank of the last stage holds the picked tokens; rank i of the
+    // first stage gets them from rank i of the last (control traffic, not priced).
+    if (L.pp > 1) {
+        for (int replica = 0; replica < L.dp; ++replica)
+            for (int i = 0; i < L.t; ++i)
+                I.pipeline_comm[std::size_t(replica * L.t + i)]->send_recv(
+                    L.pp - 1, I.group(L.pp - 1, replica).next_tokens(i), 0, I.group(0, replica).next_tokens(i), I.B,
+                    GpuDType::F32);
+    }
+    if (I.options.emulated)
+        I.end->record(I.streams[0]->get());
+    for (auto* chain : I.pipeline_comm)
+        chain->synchronize(I.options.timeout_s);
+    I.record_handoffs(timed);
+    I.graphs = true;
+    for (auto& g : I.groups) {
+        g->end_step();
+        I.graphs = I.graphs && g->graph_replayed();
+    }
+    I.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_start).count();
+
+    cpu::StepOutput out;
+    out.hidden.assign(std::size_t(L.dp * I.B * h), 0.0f);
+    out.next_tokens.assign(std::size_t(L.dp * I.B), 0);
+    for (int replica = 0; replica < L.dp; ++replica) {
+        const cpu::StepOutput part = I.group(L.pp - 1, replica).output(I.B);
+        std::copy(part.hidden.begin(), part.hidden.end(), out.hidden.begin() + std::int64_t(replica) * I.B * h);
+        std::copy(part.next_tokens.begin(), part.next_tokens.end(), out.next_tokens.begin() + std::int64_t(replica) * I.B);
+    }
+    return out;
+}
+
+void GpuMesh::Impl::record_handoffs(bool timed)
+{
+    const bool modeled = options.emulated;
+    for (const Handoff& h : handoffs) {
+        CollectiveRecord c;
+        c.kind = CollectiveKind::SendRecv;
+        c.group = "pp";
+        c.group_size = 2;
+        c.payload = h.payload;
+        c.modeled = modeled;
+        if (modeled) {
+            c.seconds = collective_time_us(double(h.payload), bus_factor(CollectiveKind::SendRecv, 2), stage_busbw,
+                                           stage_latency) / 1e6;
+        } else if (timed) {
+            const auto& events = handoff_events[std::size_t(h.from_rank)];
+            const Event& begin = events[std::size_t(2 * h.microbatch)];
+            c.seconds = events[std::size_t(2 * h.microbatch + 1)].ms_since(begin) / 1e3;
+            GpuModel& sender = group_of_rank(h.from_rank);
+            if (const Event* origin = sender.timing_origin(tensor_of(h.from_rank)))
+                c.start_us = sender.timing_origin_us() + begin.ms_since(*origin) * 1e3;
+        }
+        RankLog& from = group_of_rank(h.from_rank).mutable_log(tensor_of(h.from_rank));
+        RankLog& to = group_of_rank(h.to_rank).mutable_log(tensor_of(h.to_rank));
+        c.step = from.step;
+        c.sent = h.payload;
+        c.received = 0;
+        from.records.push_back(c);
+        c.step = to.step;
+        c.sent = 0;
+        c.received = h.payload;
+        to.records.push_back(c);
+    }
+}
+
+} // namespace shard::cuda

@@ -1,0 +1,34 @@
+#include "gpu_mesh_layout.h"
+
+#include <algorithm>
+
+namespace shard::cuda {
+
+GpuMeshLayout gpu_mesh_layout(const Strategy& s)
+{
+    GpuMeshLayout L;
+    L.pp = std::max(1, s.pp);
+    L.dp = std::max(1, s.dp);
+    L.t = std::max(1, s.tensor_size());
+    L.tensor_color.assign(std::size_t(L.ranks()), -1);
+    L.pipeline_color.assign(std::size_t(L.ranks()), -1);
+    for (int stage = 0; stage < L.pp; ++stage) {
+        for (int replica = 0; replica < L.dp; ++replica) {
+            GpuMeshGroup g;
+            g.stage = stage;
+            g.replica = replica;
+            for (int i = 0; i < L.t; ++i) {
+                const int r = L.rank(stage, replica, i);
+                g.ranks.push_back(r);
+                if (L.t > 1)
+                    L.tensor_color[std::size_t(r)] = stage * L.dp + replica;
+                if (L.pp > 1)
+                    L.pipeline_color[std::size_t(r)] = replica * L.t + i; // the rank's offset in its stage
+            }
+            L.groups.push_back(std::move(g));
+        }
+    }
+    return L;
+}
+
+} // namespace shard::cuda
