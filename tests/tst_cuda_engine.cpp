@@ -218,7 +218,7 @@ private slots:
     {
         const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
         std::set<std::string> names;
-        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0;
+        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0;
         for (const auto& c : cases) {
             QVERIFY2(names.insert(c.name).second, c.name.c_str());
             QVERIFY(cuda::gpu_unsupported_reason(c.plan.model, c.plan.strategy).empty());
@@ -227,18 +227,25 @@ private slots:
             emulated += c.emulated ? 1 : 0;
             sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
             eager += c.graphs ? 0 : 1;
+            if (c.overlap) {
+                ++overlapped;
+                QCOMPARE(c.dtype, cuda::GpuDType::F32);
+                QVERIFY(c.plan.strategy.tensor_size() > 1); // something to overlap
+            }
             QCOMPARE(to_plan_dtype(c.dtype) == c.plan.workload.dtype, true);
         }
         // Per dtype 23 one-group cases: 6 layouts for tiny-dense, tiny-qk-norm and tiny-gqa-d32,
         // 5 for tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per
         // dense model and the 6 layouts of tiny-moe (MoE is checked in fp32 only). Meshes per
         // dtype: 6 for tiny-dense (pp2, pp4, dp2, pp2 x tp2, dp2 x tp2, pp2 x tp2+sp), 5 for
-        // tiny-gpt2 (2 layers: no pp4); fp32 adds the 6 of tiny-moe.
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 11 + 6);
-        QCOMPARE(meshes, 2 * 11 + 6);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 11 + 6);
-        QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1);
+        // tiny-gpt2 (2 layers: no pp4); fp32 adds the 6 of tiny-moe. Overlap: tiny-dense fp32
+        // TP2, TP8, TP2+SP, pp2 x TP2 and pp2 x TP2+SP.
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 11 + 6 + 5);
+        QCOMPARE(meshes, 2 * 11 + 6 + 2);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 11 + 6 + 5);
+        QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2);
         QCOMPARE(eager, 4);
+        QCOMPARE(overlapped, 5);
         int moe = 0;
         for (const auto& c : cases)
             if (c.plan.model.is_moe()) {

@@ -70,8 +70,6 @@ int run_plan(const RunArgs& args)
     options.dtype = cuda::parse_gpu_dtype(args.dtype);
     options.graphs = parse_on_off(args.graphs, "--graphs");
     options.overlap = parse_on_off(args.overlap, "--overlap");
-    if (options.overlap)
-        throw Error("--overlap on is not implemented in this engine build yet (communication runs in stream order)");
     options.emulated = args.backend == "cuda-emulated";
     options.decode_steps = args.steps;
     options.cancel = &g_cancel;
@@ -95,7 +93,9 @@ int run_plan(const RunArgs& args)
     start["graphs"] = cuda::gpu_graphs_apply(plan, options.graphs);
     if (options.graphs && !cuda::gpu_graphs_apply(plan, true))
         start["note"] = cuda::gpu_graphs_note(plan);
-    start["overlap"] = options.overlap;
+    start["overlap"] = options.overlap && plan.strategy.tensor_size() > 1;
+    if (options.overlap && plan.strategy.tensor_size() == 1)
+        start["note"] = "--overlap on has nothing to overlap: the plan has no tensor group";
     start["network"] = options.emulated ? "modeled" : "measured";
     emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);

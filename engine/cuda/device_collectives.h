@@ -24,6 +24,9 @@ public:
     // cost model ("modeled"), not from the clock.
     virtual bool emulated() const = 0;
     virtual cudaStream_t stream(int member) const = 0;
+    // Enqueues every later call on these streams (one per member; emulated: the first),
+    // so communication can run on streams of its own beside the compute.
+    virtual void set_streams(const std::vector<cudaStream_t>& streams) = 0;
 
     // Sum of `count` elements over the members, in place in every member's buffer.
     virtual void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) = 0;

@@ -128,10 +128,10 @@ void Stream::synchronize() const
     SHARD_CUDA_CHECK(cudaStreamSynchronize(m_stream));
 }
 
-Event::Event(int device)
+Event::Event(int device, bool timing)
 {
     DeviceGuard guard(device);
-    SHARD_CUDA_CHECK(cudaEventCreate(&m_event));
+    SHARD_CUDA_CHECK(cudaEventCreateWithFlags(&m_event, timing ? cudaEventDefault : cudaEventDisableTiming));
 }
 
 Event::~Event()

@@ -83,10 +83,10 @@ private:
     int m_device = 0;
 };
 
-// A timing event.
+// A timing event, or (timing = false) a light one that only orders streams.
 class Event {
 public:
-    explicit Event(int device);
+    explicit Event(int device, bool timing = true);
     ~Event();
     Event(Event&& other) noexcept : m_event(std::exchange(other.m_event, nullptr)) {}
     Event& operator=(Event&&) = delete;

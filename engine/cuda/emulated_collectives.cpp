@@ -31,6 +31,7 @@ public:
     int size() const override { return m_members; }
     bool emulated() const override { return true; }
     cudaStream_t stream(int) const override { return m_stream; }
+    void set_streams(const std::vector<cudaStream_t>& streams) override { m_stream = streams.at(0); }
 
     void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) override
     {

@@ -135,6 +135,22 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
                                       : make_nccl_collectives(devices, rank_streams);
         comm = owned_comm.get();
     }
+    overlap = options.overlap && t > 1;
+    if (overlap) {
+        // Emulated ranks share one compute stream, so they share one communication stream.
+        const bool shared = std::all_of(ranks.begin(), ranks.end(), [&](const GpuRank& R) { return R.stream == ranks[0].stream; });
+        std::vector<cudaStream_t> comm_of_rank;
+        for (auto& R : ranks) {
+            if (!shared || comm_streams.empty())
+                comm_streams.push_back(std::make_unique<Stream>(R.device));
+            R.comm_stream = comm_streams.back()->get();
+            R.fork = std::make_unique<Event>(R.device, false);
+            R.join = std::make_unique<Event>(R.device, false);
+            R.chunk_ready = std::make_unique<Event>(R.device, false);
+            comm_of_rank.push_back(R.comm_stream);
+        }
+        comm->set_streams(comm_of_rank);
+    }
     host_hidden = PinnedMemory(std::size_t(options.batch) * model.hidden * sizeof(float));
     host_tokens = PinnedMemory(std::size_t(options.batch) * sizeof(int));
     host_ids = PinnedMemory(std::size_t(std::max<std::int64_t>(options.max_rows, std::int64_t(options.batch) * max_seq_tokens()))
@@ -154,23 +170,47 @@ double GpuModel::Impl::modeled_seconds(CollectiveKind kind, std::int64_t payload
     return collective_time_us(double(payload), bus_factor(kind, t), modeled_link_busbw, modeled_link_latency) / 1e6;
 }
 
+void GpuModel::Impl::fork_to_comm()
+{
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        R.fork->record(R.stream);
+        SHARD_CUDA_CHECK(cudaStreamWaitEvent(R.comm_stream, R.fork->get(), 0));
+    }
+}
+
+void GpuModel::Impl::join_from_comm()
+{
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        R.join->record(R.comm_stream);
+        SHARD_CUDA_CHECK(cudaStreamWaitEvent(R.stream, R.join->get(), 0));
+    }
+}
+
 void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const std::string& name,
                                 const std::function<void()>& run)
 {
     const bool measure = timed && !comm->emulated();
+    // With overlap the communicator lives on the communication streams: the call waits for
+    // the compute before it and the compute after it waits for the call.
+    if (overlap)
+        fork_to_comm();
     std::vector<std::size_t> starts;
     if (measure)
         for (auto& R : ranks) {
             starts.push_back(R.next_event++);
-            R.events.at(starts.back()).record(R.stream);
+            R.events.at(starts.back()).record(overlap ? R.comm_stream : R.stream);
         }
     run();
     if (measure)
         for (auto& R : ranks) {
             const std::size_t end = R.next_event++;
-            R.events.at(end).record(R.stream);
+            R.events.at(end).record(overlap ? R.comm_stream : R.stream);
             R.pending_collectives.emplace_back(starts[std::size_t(R.index)], end);
         }
+    if (overlap)
+        join_from_comm();
     step_collectives.push_back({kind, payload, name});
 }
 
@@ -415,13 +455,12 @@ void GpuModel::end_step()
 {
     Impl& I = *m;
     I.step_end->record(I.ranks[0].stream);
-    if (I.comm)
+    if (I.comm) // first, so a failed or stuck NCCL call is reported as such
         I.comm->synchronize(I.options.timeout_s);
-    else
-        for (auto& R : I.ranks) {
-            DeviceGuard guard(R.device);
-            wait_stream(R.stream, I.options.timeout_s);
-        }
+    for (auto& R : I.ranks) {
+        DeviceGuard guard(R.device);
+        wait_stream(R.stream, I.options.timeout_s);
+    }
     if (I.timed)
         I.finish_timing();
     I.record_collectives(I.step_collectives, I.timed && !I.graph_used);

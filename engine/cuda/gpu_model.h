@@ -26,7 +26,7 @@ struct GpuModelOptions {
     GpuDType dtype = GpuDType::BF16;
     bool emulated = true;      // N virtual ranks on device 0; else one rank per device
     bool graphs = true;        // decode steps replay a captured CUDA graph
-    bool overlap = false;      // NCCL on its own stream, chunked behind the producing GEMM
+    bool overlap = false;      // tensor collectives on their own streams, all-reduces chunked behind their GEMM
     int batch = 1;             // sequences (of the group's replica)
     int microbatches = 1;      // enqueue() calls per step
     int max_rows = 1;          // most tokens of one step (batch x prompt)

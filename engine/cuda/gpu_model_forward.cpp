@@ -103,7 +103,7 @@ void GpuModel::Impl::normalise(int layer, int T, bool post)
 
 // After a row-parallel GEMM into `part` (or straight into x with one rank): reduce over the
 // group, add the bias once and the result to the residual stream.
-void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias, int layer, const char* kind)
+void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias, int layer, const char* kind, bool reduced)
 {
     const GpuDType type = options.dtype;
     const std::int64_t h = model.hidden;
@@ -120,6 +120,8 @@ void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias
             comm->reduce_scatter(each_ptr(ranks, [](GpuRank& R) { return R.part; }),
                                  each_ptr(ranks, [](GpuRank& R) { return R.reduced; }), M / t * h, type);
         });
+    } else if (reduced) {
+        // row_parallel has reduced `part` chunk by chunk already.
     } else {
         collective(CollectiveKind::AllReduce, M * h * e, kind,
                    [&] { comm->all_reduce(each_ptr(ranks, [](GpuRank& R) { return R.part; }), M * h, type); });
@@ -136,6 +138,67 @@ void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias
             kernels::add(type, R.x, out, rows * h, R.stream);
         });
     }
+}
+
+bool GpuModel::Impl::row_parallel(int layer, std::int64_t M, std::int64_t K, void* GpuRank::*in, void* GpuLayer::*w,
+                                  const char* name, const char* kind, const char* reduce_name,
+                                  const std::function<void(GpuRank&)>& fused)
+{
+    const GpuDType type = options.dtype;
+    const std::int64_t h = model.hidden;
+    if (!overlap || sp) {
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            const GpuLayer& L = layer_of(R, layer);
+            // One rank: the product accumulates straight into the residual stream.
+            op(R, name, kind, layer, [&] {
+                if (fused)
+                    fused(R);
+                gemm(R.blas->get(), type, R.*in, L.*w, t == 1 ? R.x : R.part, M, K, h, t == 1 ? 1.0f : 0.0f);
+            });
+        }
+        return false;
+    }
+    // Chunked: chunk c's all-reduce (communication streams) runs while chunk c + 1
+    // multiplies (compute streams). Recorded as the one all-reduce the planner prices.
+    const std::int64_t e = std::int64_t(element_size(type));
+    const std::int64_t chunks = std::min<std::int64_t>(kOverlapChunks, M);
+    const bool measure = timed && !comm->emulated();
+    std::vector<std::size_t> op_starts, comm_starts;
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        op_starts.push_back(op_begin(R));
+        if (fused)
+            fused(R);
+    }
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        const std::int64_t r0 = c * M / chunks, r1 = (c + 1) * M / chunks;
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            gemm(R.blas->get(), type, static_cast<const char*>(R.*in) + r0 * K * e, layer_of(R, layer).*w,
+                 static_cast<char*>(R.part) + r0 * h * e, r1 - r0, K, h);
+            R.chunk_ready->record(R.stream);
+            SHARD_CUDA_CHECK(cudaStreamWaitEvent(R.comm_stream, R.chunk_ready->get(), 0));
+            if (c == 0 && measure) {
+                comm_starts.push_back(R.next_event++);
+                R.events.at(comm_starts.back()).record(R.comm_stream);
+            }
+        }
+        comm->all_reduce(each_ptr(ranks, [&](GpuRank& R) { return static_cast<void*>(static_cast<char*>(R.part) + r0 * h * e); }),
+                         (r1 - r0) * h, type);
+    }
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        op_end(R, op_starts[std::size_t(R.index)], name, kind, layer);
+        if (measure) {
+            const std::size_t end = R.next_event++;
+            R.events.at(end).record(R.comm_stream);
+            R.pending_collectives.emplace_back(comm_starts[std::size_t(R.index)], end);
+        }
+    }
+    join_from_comm();
+    step_collectives.push_back({CollectiveKind::AllReduce, M * h * e, reduce_name});
+    return true;
 }
 
 void GpuModel::Impl::attention_block(int layer, int position, int T)
@@ -187,11 +250,9 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
                                  static_cast<char*>(R.attn) + std::int64_t(b) * T * qw * e, heads, kv_heads, d, T, ctx);
             }
         });
-        // One rank: the out-projection accumulates straight into the residual stream.
-        op(R, "o_proj", "out_proj", layer,
-           [&] { gemm(R.blas->get(), type, R.attn, L.wo, t == 1 ? R.x : R.part, M, qw, h, t == 1 ? 1.0f : 0.0f); });
     }
-    reduce_into_residual(M, &GpuLayer::o_bias, layer, "out_proj");
+    const bool reduced = row_parallel(layer, M, qw, &GpuRank::attn, &GpuLayer::wo, "o_proj", "out_proj", "out_proj", {});
+    reduce_into_residual(M, &GpuLayer::o_bias, layer, "out_proj", reduced);
     if (!sp)
         check_same("x after attention", layer, &GpuRank::x, M * h);
 }
@@ -203,22 +264,21 @@ void GpuModel::Impl::mlp_block(int layer, int T)
     const std::int64_t h = model.hidden;
     const bool gated = model.gated_mlp;
     normalise(layer, T, true);
-    for (auto& R : ranks) {
-        DeviceGuard guard(R.device);
-        GpuLayer& L = layer_of(R, layer);
-        op(R, "mlp", "mlp_up", layer, [&] {
-            const std::int64_t width = gated ? 2 * fl : fl;
-            gemm(R.blas->get(), type, R.hn, L.wgu, R.gu, M, h, width);
-            if (L.gu_bias)
-                kernels::add_bias(type, R.gu, L.gu_bias, M, width, R.stream);
-            if (gated)
-                kernels::gated(type, R.act, R.gu, M, fl, act_of(model.activation), R.stream);
-            else
-                kernels::activate(type, R.gu, M * fl, act_of(model.activation), R.stream);
-            gemm(R.blas->get(), type, gated ? R.act : R.gu, L.wdown, t == 1 ? R.x : R.part, M, fl, h, t == 1 ? 1.0f : 0.0f);
-        });
-    }
-    reduce_into_residual(M, &GpuLayer::down_bias, layer, "mlp_down");
+    // Up-projection and activation, then the row-parallel down-projection, in one op.
+    auto up = [&](GpuRank& R) {
+        const GpuLayer& L = layer_of(R, layer);
+        const std::int64_t width = gated ? 2 * fl : fl;
+        gemm(R.blas->get(), type, R.hn, L.wgu, R.gu, M, h, width);
+        if (L.gu_bias)
+            kernels::add_bias(type, R.gu, L.gu_bias, M, width, R.stream);
+        if (gated)
+            kernels::gated(type, R.act, R.gu, M, fl, act_of(model.activation), R.stream);
+        else
+            kernels::activate(type, R.gu, M * fl, act_of(model.activation), R.stream);
+    };
+    const bool reduced =
+        row_parallel(layer, M, fl, gated ? &GpuRank::act : &GpuRank::gu, &GpuLayer::wdown, "mlp", "mlp_up", "mlp_down", up);
+    reduce_into_residual(M, &GpuLayer::down_bias, layer, "mlp_down", reduced);
     if (!sp)
         check_same("x after mlp", layer, &GpuRank::x, M * h);
 }

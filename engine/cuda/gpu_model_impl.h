@@ -43,6 +43,8 @@ struct GpuRank {
     int index = 0;
     int device = 0;
     cudaStream_t stream = nullptr;
+    cudaStream_t comm_stream = nullptr; // with overlap: the tensor group's collectives run here
+    std::unique_ptr<Event> fork, join, chunk_ready; // with overlap: order compute and communication
     std::shared_ptr<BlasHandle> blas; // one per stream: emulated ranks share rank 0's
     DeviceMemory weight_block;
     DeviceMemory work_block;
@@ -109,6 +111,12 @@ struct GpuModel::Impl {
     std::vector<GpuRank> ranks;
     std::unique_ptr<DeviceCollectives> owned_comm;
     DeviceCollectives* comm = nullptr;
+    // --overlap on: the tensor group's collectives run on streams of their own; the
+    // all-reduce after a row-parallel GEMM goes in row chunks, each reduced while the next
+    // chunk multiplies.
+    bool overlap = false;
+    std::vector<std::unique_ptr<Stream>> comm_streams;
+    static constexpr int kOverlapChunks = 4;
     PinnedMemory host_hidden, host_tokens, host_ids;
     std::unique_ptr<Event> step_start, step_end;
     GraphExec decode_graph;
@@ -145,7 +153,18 @@ struct GpuModel::Impl {
     void mlp_block(int layer, int T);
     void moe_block(int layer, int T); // gpu_model_moe.cpp
     void head(int T);
-    void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind);
+    void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);
+    // The row-parallel GEMM part = in [M, K] x w [K, hidden] of every rank, then its
+    // all-reduce (`reduce_name`): with overlap, in row chunks each reduced behind the next
+    // chunk's GEMM; else the GEMM alone, reduce_into_residual reducing after. One op named
+    // `name` of kind `kind` either way; `fused` runs first inside it. True when reduced.
+    bool row_parallel(int layer, std::int64_t M, std::int64_t K, void* GpuRank::*in, void* GpuLayer::*w,
+                      const char* name, const char* kind, const char* reduce_name,
+                      const std::function<void(GpuRank&)>& fused);
+    std::size_t op_begin(GpuRank& R);
+    void op_end(GpuRank& R, std::size_t start, const char* name, const char* kind, int layer);
+    void fork_to_comm();
+    void join_from_comm();
 
     template <class F>
     void op(GpuRank& r, const char* name, const char* kind, int layer, F&& f);
@@ -166,19 +185,30 @@ inline kernels::Act act_of(Activation a)
     return kernels::Act::SiLU;
 }
 
-template <class F>
-inline void GpuModel::Impl::op(GpuRank& R, const char* name, const char* kind, int layer, F&& f)
+inline std::size_t GpuModel::Impl::op_begin(GpuRank& R)
 {
-    if (!timed) {
-        f();
-        return;
-    }
+    if (!timed)
+        return 0;
     const std::size_t start = R.next_event++;
     R.events.at(start).record(R.stream);
-    f();
+    return start;
+}
+
+inline void GpuModel::Impl::op_end(GpuRank& R, std::size_t start, const char* name, const char* kind, int layer)
+{
+    if (!timed)
+        return;
     const std::size_t end = R.next_event++;
     R.events.at(end).record(R.stream);
     R.pending.push_back({name, kind, layer, start, end});
+}
+
+template <class F>
+inline void GpuModel::Impl::op(GpuRank& R, const char* name, const char* kind, int layer, F&& f)
+{
+    const std::size_t start = op_begin(R);
+    f();
+    op_end(R, start, name, kind, layer);
 }
 
 } // namespace shard::cuda

@@ -79,13 +79,24 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
                          + to_string(dtype);
                 cases.push_back(std::move(c));
+                const SelftestCase base = cases.back();
                 // The same layout without graphs: the eager decode path.
                 if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32 && !mesh
                     && !model.is_moe()) { // MoE steps are never graph-captured
-                    SelftestCase eager = cases.back();
+                    SelftestCase eager = base;
                     eager.graphs = false;
                     eager.name += " graphs off";
                     cases.push_back(std::move(eager));
+                }
+                // Overlap in fp32, where a wrong stream order shows as a wrong token: Megatron
+                // TP2 / TP8 (chunked all-reduces, graph-captured decode), TP2+SP (collectives on
+                // the communication stream) and pipelines of TP2 groups, with and without SP.
+                if (dtype == GpuDType::F32 && std::string(id) == "tiny-dense" && layout.t > 1
+                    && layout.head == LmHeadMode::DistributedArgmax && layout.dp == 1) {
+                    SelftestCase overlapped = base;
+                    overlapped.overlap = true;
+                    overlapped.name += " overlap";
+                    cases.push_back(std::move(overlapped));
                 }
             }
         }
@@ -114,6 +125,7 @@ SelftestResult run_selftest_case(const SelftestCase& test)
         options.dtype = test.dtype;
         options.emulated = test.emulated;
         options.graphs = test.graphs;
+        options.overlap = test.overlap;
         const GpuRunResult run = run_gpu(test.plan, *weights, options);
         const Estimate predicted = estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
         const cpu::RunCheck check = check_gpu_run(run, it->second, predicted);
@@ -156,6 +168,7 @@ OrderedJson to_json(const SelftestResult& r)
     j["ranks"] = r.test.plan.strategy.devices();
     j["emulated"] = r.test.emulated;
     j["graphs"] = r.test.graphs;
+    j["overlap"] = r.test.overlap;
     j["passed"] = r.passed;
     j["max_rel_error"] = r.max_relative_error;
     j["limit"] = r.limit;

@@ -19,6 +19,7 @@ struct SelftestCase {
     GpuDType dtype = GpuDType::F32;
     bool emulated = true;
     bool graphs = true;
+    bool overlap = false; // --overlap on: collectives on their own streams, chunked all-reduces
 };
 
 struct SelftestResult {

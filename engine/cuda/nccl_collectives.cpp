@@ -56,6 +56,13 @@ public:
     int size() const override { return int(m_devices.size()); }
     bool emulated() const override { return false; }
     cudaStream_t stream(int member) const override { return m_streams[member]; }
+    void set_streams(const std::vector<cudaStream_t>& streams) override
+    {
+        if (streams.size() != m_streams.size())
+            throw Error("set_streams: " + std::to_string(streams.size()) + " streams for " + std::to_string(m_streams.size())
+                        + " members");
+        m_streams = streams;
+    }
 
     void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) override
     {
