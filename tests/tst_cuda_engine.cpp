@@ -253,9 +253,15 @@ private slots:
                 QCOMPARE(c.dtype, cuda::GpuDType::F32);
             }
         QCOMPARE(moe, 12);
-        // With eight GPUs nothing is emulated.
-        for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32}, 8))
+        for (const auto& c : cases)
+            QVERIFY(c.thread_per_gpu); // one GPU: nothing to drive from one thread instead
+        // With eight GPUs nothing is emulated, and TP2 runs once more from one host thread.
+        int lockstep = 0;
+        for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32}, 8)) {
             QVERIFY(!c.emulated);
+            lockstep += c.thread_per_gpu ? 0 : 1;
+        }
+        QCOMPARE(lockstep, 1);
     }
 
     void arenaMeasuresThenBinds()

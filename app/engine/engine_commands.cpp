@@ -55,7 +55,7 @@ void require_gpu()
 }
 
 struct RunArgs {
-    std::string file, backend = "cuda", dtype = "bf16", overlap = "off", graphs = "on", weights;
+    std::string file, backend = "cuda", dtype = "bf16", overlap = "off", graphs = "on", threads = "per-gpu", weights;
     int steps = -1;
     std::uint64_t seed = 42;
 };
@@ -70,6 +70,9 @@ int run_plan(const RunArgs& args)
     options.dtype = cuda::parse_gpu_dtype(args.dtype);
     options.graphs = parse_on_off(args.graphs, "--graphs");
     options.overlap = parse_on_off(args.overlap, "--overlap");
+    if (args.threads != "per-gpu" && args.threads != "one")
+        throw Error("--threads must be per-gpu or one, not '" + args.threads + "'");
+    options.thread_per_gpu = args.threads == "per-gpu";
     options.emulated = args.backend == "cuda-emulated";
     options.decode_steps = args.steps;
     options.cancel = &g_cancel;
@@ -97,6 +100,7 @@ int run_plan(const RunArgs& args)
     if (options.overlap && plan.strategy.tensor_size() == 1)
         start["note"] = "--overlap on has nothing to overlap: the plan has no tensor group";
     start["network"] = options.emulated ? "modeled" : "measured";
+    start["host_threads"] = options.emulated || plan.strategy.devices() == 1 ? "one" : args.threads;
     emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
     const cpu::PredictionIndex predictions(plan.model, predicted, predicted);
@@ -250,6 +254,9 @@ void register_commands(CLI::App& app, int& exit_code)
     run->add_option("--dtype", args->dtype, "bf16, fp16 or fp32")->capture_default_str();
     run->add_option("--graphs", args->graphs, "Replay decode steps from a CUDA graph: on or off")->capture_default_str();
     run->add_option("--overlap", args->overlap, "Overlap communication with compute: on or off")->capture_default_str();
+    run->add_option("--threads", args->threads,
+                    "Host threads driving real GPUs: per-gpu (one each) or one (all GPUs in lockstep)")
+        ->capture_default_str();
     run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
     run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
     run->add_option("--weights", args->weights, "Read the weights from a .safetensors file");

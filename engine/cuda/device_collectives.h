@@ -1,13 +1,15 @@
 #pragma once
 
-// Collectives over the device buffers of every member of a group, enqueued on each member's
-// stream. The engine drives all local ranks from one host thread in lockstep, so a call
-// names every member's buffer at once: NCCL gets them inside one ncclGroupStart/End, the
-// emulation runs one reduction or copy kernel over all of them.
+// Collectives over the device buffers of a group's members, enqueued on each member's
+// stream. One driver (a host thread) may own every member (the emulation, or NCCL over all
+// local GPUs from one thread) or only some (a thread or an MPI process per GPU): a call
+// names the buffer of every member the driver owns, in member order. NCCL gets them inside
+// one ncclGroupStart/End; the emulation runs one reduction or copy kernel over all of them.
 #include "gpu_dtype.h"
 
 #include <cuda_runtime_api.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,13 +59,26 @@ std::unique_ptr<DeviceCollectives> make_emulated_collectives(int device, cudaStr
 std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>& devices,
                                                          const std::vector<cudaStream_t>& streams);
 
-// The communicators of a mesh: every local GPU in `devices` (rank i on devices[i], stream
-// streams[i]) joins one world from ncclCommInitAll, and each axis splits it with
-// ncclCommSplit: rank i joins group axis_colors[a][i] of axis a (-1: none), members in rank
-// order. Returns, per axis, one DeviceCollectives per color 0, 1, ...
+// The bytes of an ncclUniqueId (NCCL_UNIQUE_ID_BYTES), so callers need not include nccl.h.
+using NcclUniqueId = std::array<char, 128>;
+NcclUniqueId nccl_unique_id();
+
+// How a driver that owns only some ranks joins the world: every driver passes the same id
+// (shared in memory between threads, or broadcast by MPI between processes).
+struct NcclJoin {
+    NcclUniqueId id{};
+    int world_size = 0;
+    std::vector<int> ranks; // the world rank of each of this driver's devices
+};
+
+// The communicators of a mesh: this driver's ranks (rank i on devices[i], stream
+// streams[i]) join one world (every rank here: ncclCommInitAll; with `join`:
+// ncclCommInitRank), and each axis splits it with ncclCommSplit: world rank w joins group
+// axis_colors[a][w] of axis a (-1: none), members in world-rank order. Returns, per axis,
+// one DeviceCollectives per color 0, 1, ..., null where none of this driver's ranks is in it.
 std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
 make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>& streams,
-               const std::vector<std::vector<int>>& axis_colors);
+               const std::vector<std::vector<int>>& axis_colors, const NcclJoin* join = nullptr);
 
 // "2.28.3" or "not compiled"
 std::string nccl_version();

@@ -20,9 +20,13 @@ struct GpuRunOptions {
     bool emulated = false;
     bool graphs = true;
     bool overlap = false;
+    // Real GPUs: one host thread per GPU, each driving its own rank (NCCL communicators
+    // from ncclCommInitRank); false: one thread drives every GPU in lockstep with grouped
+    // NCCL calls. Emulated ranks always share one thread.
+    bool thread_per_gpu = true;
     int decode_steps = -1; // -1: the plan's generated tokens
     const std::atomic<bool>* cancel = nullptr;
-    // After each step: step index, steps, rank 0's log so far.
+    // After each step: step index, steps, rank 0's log so far (on rank 0's thread).
     std::function<void(int, int, const RankLog&)> on_step;
 };
 

@@ -13,7 +13,7 @@ namespace shard::cuda {
 
 namespace {
 
-// A stage handoff of one microbatch, recorded once the step has finished.
+// A stage handoff of one microbatch on one tensor offset, recorded once the step finished.
 struct Handoff {
     int from_rank = 0, to_rank = 0;
     int microbatch = 0;
@@ -28,34 +28,57 @@ struct GpuMesh::Impl {
     GpuMeshLayout layout;
     ShardGeometry geometry;
     int B = 1; // sequences per replica
-    std::vector<std::unique_ptr<Stream>> streams; // emulated: one on device 0; else one per rank
-    std::vector<cudaStream_t> rank_streams;
-    std::vector<int> rank_devices;
+    std::vector<int> slot;                        // per world rank: its index in this driver's ranks, or -1
+    std::vector<int> local_ranks, local_devices;  // this driver's ranks
+    std::vector<cudaStream_t> local_streams;
+    std::vector<std::unique_ptr<Stream>> streams; // emulated: one on device 0; else one per local rank
     std::vector<std::unique_ptr<DeviceCollectives>> owned;              // emulated groups
     std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> axes; // NCCL splits
-    std::vector<DeviceCollectives*> tensor_comm;   // per group, null with one rank
-    std::vector<DeviceCollectives*> pipeline_comm; // per offset in a stage, with pp > 1
-    std::vector<std::unique_ptr<GpuModel>> groups; // layout order
-    std::vector<std::vector<Event>> handoff_events; // per rank: start, end per microbatch (real GPUs)
+    std::vector<DeviceCollectives*> tensor_comm;   // per group; null with one rank or none here
+    std::vector<DeviceCollectives*> pipeline_comm; // per offset in a stage (pp > 1); null: none here
+    std::vector<std::unique_ptr<GpuModel>> groups; // layout order; null where this driver runs no rank
+    std::vector<std::vector<Event>> handoff_events; // per local slot: start, end per microbatch (real GPUs)
     std::vector<Handoff> handoffs;
     std::unique_ptr<Event> start, end; // on the emulated stream
     double wall_ms = 0;
     bool graphs = false;
     double stage_busbw = 0, stage_latency = 0;
 
+    bool local(int rank) const { return slot[std::size_t(rank)] >= 0; }
+    int tensor_of(int rank) const { return rank % layout.t; }
+    GpuModel* group(int stage, int replica) const { return groups[std::size_t(stage * layout.dp + replica)].get(); }
     GpuModel& group_of_rank(int rank) const
     {
         const int stage = layout.stage_of(rank);
         const int replica = (rank % layout.stage_size()) / layout.t;
-        return *groups[std::size_t(stage * layout.dp + replica)];
+        GpuModel* g = group(stage, replica);
+        if (!g || !g->owns(tensor_of(rank)))
+            throw Error("rank " + std::to_string(rank) + " runs in another thread or process");
+        return *g;
     }
-    int tensor_of(int rank) const { return rank % layout.t; }
-    GpuModel& group(int stage, int replica) const { return *groups[std::size_t(stage * layout.dp + replica)]; }
-    void build_communicators();
+    // This driver's buffer of `rank` in group (stage, replica), or null when it runs elsewhere.
+    void* activations(int stage, int replica, int tensor) const
+    {
+        GpuModel* g = group(stage, replica);
+        return g && g->owns(tensor) ? g->activations(tensor) : nullptr;
+    }
+    void* tokens(int stage, int replica, int tensor) const
+    {
+        GpuModel* g = group(stage, replica);
+        return g && g->owns(tensor) ? g->next_tokens(tensor) : nullptr;
+    }
+    std::int64_t handoff_elements(int seqs, int T) const
+    {
+        const std::int64_t rows = std::int64_t(seqs) * T;
+        const bool sp = plan.strategy.tensor_mode == TensorMode::MegatronSP && layout.t > 1;
+        return (sp ? rows / layout.t : rows) * plan.model.hidden;
+    }
+    void build_communicators(const GpuMeshScope* scope);
     void record_handoffs(bool timed);
 };
 
-GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options)
+GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+                 const GpuMeshScope* scope)
     : m(std::make_unique<Impl>())
 {
     Impl& I = *m;
@@ -78,49 +101,70 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
         throw Error("sequence parallelism needs each microbatch's decode rows (" + std::to_string(spm)
                     + " sequences) to divide by the tensor group (" + std::to_string(t) + ")");
     const int ranks = I.layout.ranks();
-    if (!options.emulated) {
-        int device_count = 0;
-        SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
-        if (device_count < ranks)
-            throw Error("the plan needs " + std::to_string(ranks) + " GPUs and this machine has "
-                        + std::to_string(device_count)
-                        + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+    if (scope && options.emulated)
+        throw Error("emulated ranks all run in one driver");
+    if (scope) {
+        I.local_ranks = scope->ranks;
+        I.local_devices = scope->devices;
+    } else {
+        for (int r = 0; r < ranks; ++r) {
+            I.local_ranks.push_back(r);
+            I.local_devices.push_back(options.emulated ? 0 : r);
+        }
+        if (!options.emulated) {
+            int device_count = 0;
+            SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
+            if (device_count < ranks)
+                throw Error("the plan needs " + std::to_string(ranks) + " GPUs and this machine has "
+                            + std::to_string(device_count)
+                            + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+        }
     }
-    for (int r = 0; r < (options.emulated ? 1 : ranks); ++r)
-        I.streams.push_back(std::make_unique<Stream>(r));
-    for (int r = 0; r < ranks; ++r) {
-        I.rank_devices.push_back(options.emulated ? 0 : r);
-        I.rank_streams.push_back(I.streams[options.emulated ? 0 : std::size_t(r)]->get());
-    }
-    I.build_communicators();
+    I.slot.assign(std::size_t(ranks), -1);
+    for (std::size_t i = 0; i < I.local_ranks.size(); ++i)
+        I.slot.at(std::size_t(I.local_ranks[i])) = int(i);
+    for (std::size_t i = 0; i < (options.emulated ? 1 : I.local_ranks.size()); ++i)
+        I.streams.push_back(std::make_unique<Stream>(I.local_devices[i]));
+    for (std::size_t i = 0; i < I.local_ranks.size(); ++i)
+        I.local_streams.push_back(I.streams[options.emulated ? 0 : i]->get());
+    I.build_communicators(scope);
 
     GpuModelOptions go = options;
     go.batch = I.B;
     go.max_rows = options.max_rows / options.batch * I.B;
     go.max_seq_tokens = options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
     go.microbatches = I.geometry.microbatches;
-    const auto epoch = RankLog::Clock::now();
+    const auto epoch = scope ? scope->epoch : RankLog::Clock::now();
+    I.groups.resize(I.layout.groups.size());
     for (std::size_t g = 0; g < I.layout.groups.size(); ++g) {
         const GpuMeshGroup& mg = I.layout.groups[g];
         GpuGroupPlace place;
         place.stage = mg.stage;
         place.replica = mg.replica;
-        for (const int r : mg.ranks) {
-            place.devices.push_back(I.rank_devices[std::size_t(r)]);
-            place.streams.push_back(I.rank_streams[std::size_t(r)]);
+        for (int i = 0; i < t; ++i) {
+            const int r = mg.ranks[std::size_t(i)];
+            if (!I.local(r))
+                continue;
+            place.tensor_ranks.push_back(i);
+            place.devices.push_back(I.local_devices[std::size_t(I.slot[std::size_t(r)])]);
+            place.streams.push_back(I.local_streams[std::size_t(I.slot[std::size_t(r)])]);
         }
+        if (place.tensor_ranks.empty())
+            continue;
         place.tensor = I.tensor_comm[g];
-        I.groups.push_back(std::make_unique<GpuModel>(weights, plan, go, &place));
-        I.groups.back()->set_epoch(epoch);
+        I.groups[g] = std::make_unique<GpuModel>(weights, plan, go, &place);
+        I.groups[g]->set_epoch(epoch);
     }
     if (!options.emulated && I.layout.pp > 1) {
-        I.handoff_events.resize(std::size_t(ranks));
-        for (int r = 0; r < ranks; ++r)
+        I.handoff_events.resize(I.local_ranks.size());
+        for (std::size_t i = 0; i < I.local_ranks.size(); ++i)
             for (int e = 0; e < 2 * I.geometry.microbatches; ++e)
-                I.handoff_events[std::size_t(r)].emplace_back(I.rank_devices[std::size_t(r)]);
+                I.handoff_events[i].emplace_back(I.local_devices[i]);
     }
-    I.start = std::make_unique<Event>(0);
-    I.end = std::make_unique<Event>(0);
+    if (options.emulated) {
+        I.start = std::make_unique<Event>(0);
+        I.end = std::make_unique<Event>(0);
+    }
     const DeviceMesh mesh(s, plan.topology);
     const GroupLink link = mesh.stage_link();
     I.stage_busbw = link.busbw_gbps;
@@ -129,20 +173,21 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
 
 GpuMesh::~GpuMesh() = default;
 
-void GpuMesh::Impl::build_communicators()
+void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
 {
     const int t = layout.t;
     const int groups_count = int(layout.groups.size());
     tensor_comm.assign(std::size_t(groups_count), nullptr);
+    pipeline_comm.assign(std::size_t(layout.pp > 1 ? layout.stage_size() : 0), nullptr);
     if (options.emulated) {
         const cudaStream_t stream = streams[0]->get();
         for (int g = 0; g < groups_count && t > 1; ++g) {
             owned.push_back(make_emulated_collectives(0, stream, t));
             tensor_comm[std::size_t(g)] = owned.back().get();
         }
-        for (int offset = 0; offset < layout.stage_size() && layout.pp > 1; ++offset) {
+        for (auto& chain : pipeline_comm) {
             owned.push_back(make_emulated_collectives(0, stream, layout.pp));
-            pipeline_comm.push_back(owned.back().get());
+            chain = owned.back().get();
         }
         return;
     }
@@ -154,7 +199,7 @@ void GpuMesh::Impl::build_communicators()
         colors.push_back(layout.pipeline_color);
     if (colors.empty())
         return;
-    axes = make_nccl_axes(rank_devices, rank_streams, colors);
+    axes = make_nccl_axes(local_devices, local_streams, colors, scope ? &scope->join : nullptr);
     std::size_t axis = 0;
     if (t > 1) {
         for (int g = 0; g < groups_count; ++g)
@@ -162,8 +207,8 @@ void GpuMesh::Impl::build_communicators()
         ++axis;
     }
     if (layout.pp > 1)
-        for (auto& chain : axes[axis])
-            pipeline_comm.push_back(chain.get());
+        for (std::size_t offset = 0; offset < pipeline_comm.size(); ++offset)
+            pipeline_comm[offset] = axes[axis][offset].get();
 }
 
 const GpuMeshLayout& GpuMesh::layout() const
@@ -176,6 +221,11 @@ int GpuMesh::ranks() const
     return m->layout.ranks();
 }
 
+bool GpuMesh::owns(int rank) const
+{
+    return m->local(rank);
+}
+
 const RankLog& GpuMesh::log(int rank) const
 {
     return m->group_of_rank(rank).log(m->tensor_of(rank));
@@ -183,14 +233,25 @@ const RankLog& GpuMesh::log(int rank) const
 
 double GpuMesh::last_step_gpu_ms() const
 {
-    if (m->groups.size() == 1)
+    if (m->options.emulated)
+        return m->groups.size() == 1 ? m->groups.front()->last_step_gpu_ms() : double(m->end->ms_since(*m->start));
+    if (m->groups.size() == 1 && m->local_ranks.size() == std::size_t(m->layout.ranks()))
         return m->groups.front()->last_step_gpu_ms();
-    return m->options.emulated ? double(m->end->ms_since(*m->start)) : m->wall_ms;
+    return m->wall_ms;
 }
 
 bool GpuMesh::last_step_replayed_graphs() const
 {
     return m->graphs;
+}
+
+std::vector<int> GpuMesh::outputs() const
+{
+    std::vector<int> replicas;
+    for (int replica = 0; replica < m->layout.dp; ++replica)
+        if (m->local(m->layout.rank(m->layout.pp - 1, replica, 0)))
+            replicas.push_back(replica);
+    return replicas;
 }
 
 std::size_t GpuMesh::weight_bytes(int rank) const
@@ -217,33 +278,40 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
     if (I.options.emulated)
         I.start->record(I.streams[0]->get());
     for (auto& g : I.groups)
-        g->begin_step(timed);
+        if (g)
+            g->begin_step(timed);
     I.handoffs.clear();
     const bool allow_graph = L.pp == 1 && mbs == 1;
-    const std::size_t e = element_size(I.options.dtype);
+    const std::int64_t e = std::int64_t(element_size(I.options.dtype));
+    const std::int64_t elements = I.handoff_elements(spm, T);
     for (int mb = 0; mb < mbs; ++mb) {
         for (int stage = 0; stage < L.pp; ++stage) {
             for (int replica = 0; replica < L.dp; ++replica) {
-                GpuModel& G = I.group(stage, replica);
-                std::vector<std::int64_t> slice;
-                if (stage == 0 && !tokens.empty()) {
-                    const auto first = tokens.begin() + (std::int64_t(replica) * I.B + std::int64_t(mb) * spm) * T;
-                    slice.assign(first, first + std::int64_t(spm) * T);
+                if (GpuModel* G = I.group(stage, replica)) {
+                    std::vector<std::int64_t> slice;
+                    if (stage == 0 && !tokens.empty()) {
+                        const auto first = tokens.begin() + (std::int64_t(replica) * I.B + std::int64_t(mb) * spm) * T;
+                        slice.assign(first, first + std::int64_t(spm) * T);
+                    }
+                    G->enqueue(slice, mb * spm, spm, position, T, allow_graph);
                 }
-                G.enqueue(slice, mb * spm, spm, position, T, allow_graph);
                 if (stage + 1 == L.pp)
                     continue;
-                GpuModel& next = I.group(stage + 1, replica);
-                const std::int64_t elements = G.handoff_elements(spm, T);
                 for (int i = 0; i < L.t; ++i) {
-                    const int from = L.rank(stage, replica, i);
-                    DeviceCollectives& chain = *I.pipeline_comm[std::size_t(replica * L.t + i)];
-                    if (timed && !I.options.emulated)
-                        I.handoff_events[std::size_t(from)][std::size_t(2 * mb)].record(I.rank_streams[std::size_t(from)]);
-                    chain.send_recv(stage, G.activations(i), stage + 1, next.activations(i), elements, I.options.dtype);
-                    if (timed && !I.options.emulated)
-                        I.handoff_events[std::size_t(from)][std::size_t(2 * mb + 1)].record(I.rank_streams[std::size_t(from)]);
-                    I.handoffs.push_back({from, L.rank(stage + 1, replica, i), mb, elements * std::int64_t(e)});
+                    const int from = L.rank(stage, replica, i), to = L.rank(stage + 1, replica, i);
+                    if (!I.local(from) && !I.local(to))
+                        continue;
+                    const int from_slot = I.slot[std::size_t(from)];
+                    const bool time_it = timed && !I.options.emulated && from_slot >= 0;
+                    if (time_it)
+                        I.handoff_events[std::size_t(from_slot)][std::size_t(2 * mb)].record(I.local_streams[std::size_t(from_slot)]);
+                    I.pipeline_comm[std::size_t(replica * L.t + i)]->send_recv(
+                        stage, I.activations(stage, replica, i), stage + 1, I.activations(stage + 1, replica, i), elements,
+                        I.options.dtype);
+                    if (time_it)
+                        I.handoff_events[std::size_t(from_slot)][std::size_t(2 * mb + 1)].record(
+                            I.local_streams[std::size_t(from_slot)]);
+                    I.handoffs.push_back({from, to, mb, elements * e});
                 }
             }
         }
@@ -252,18 +320,23 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
     // first stage gets them from rank i of the last (control traffic, not priced).
     if (L.pp > 1) {
         for (int replica = 0; replica < L.dp; ++replica)
-            for (int i = 0; i < L.t; ++i)
+            for (int i = 0; i < L.t; ++i) {
+                if (!I.local(L.rank(L.pp - 1, replica, i)) && !I.local(L.rank(0, replica, i)))
+                    continue;
                 I.pipeline_comm[std::size_t(replica * L.t + i)]->send_recv(
-                    L.pp - 1, I.group(L.pp - 1, replica).next_tokens(i), 0, I.group(0, replica).next_tokens(i), I.B,
-                    GpuDType::F32);
+                    L.pp - 1, I.tokens(L.pp - 1, replica, i), 0, I.tokens(0, replica, i), I.B, GpuDType::F32);
+            }
     }
     if (I.options.emulated)
         I.end->record(I.streams[0]->get());
     for (auto* chain : I.pipeline_comm)
-        chain->synchronize(I.options.timeout_s);
+        if (chain)
+            chain->synchronize(I.options.timeout_s);
     I.record_handoffs(timed);
     I.graphs = true;
     for (auto& g : I.groups) {
+        if (!g)
+            continue;
         g->end_step();
         I.graphs = I.graphs && g->graph_replayed();
     }
@@ -272,8 +345,8 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
     cpu::StepOutput out;
     out.hidden.assign(std::size_t(L.dp * I.B * h), 0.0f);
     out.next_tokens.assign(std::size_t(L.dp * I.B), 0);
-    for (int replica = 0; replica < L.dp; ++replica) {
-        const cpu::StepOutput part = I.group(L.pp - 1, replica).output(I.B);
+    for (const int replica : outputs()) {
+        const cpu::StepOutput part = I.group(L.pp - 1, replica)->output(I.B);
         std::copy(part.hidden.begin(), part.hidden.end(), out.hidden.begin() + std::int64_t(replica) * I.B * h);
         std::copy(part.next_tokens.begin(), part.next_tokens.end(), out.next_tokens.begin() + std::int64_t(replica) * I.B);
     }
@@ -290,27 +363,33 @@ void GpuMesh::Impl::record_handoffs(bool timed)
         c.group_size = 2;
         c.payload = h.payload;
         c.modeled = modeled;
+        const int from_slot = slot[std::size_t(h.from_rank)];
         if (modeled) {
             c.seconds = collective_time_us(double(h.payload), bus_factor(CollectiveKind::SendRecv, 2), stage_busbw,
                                            stage_latency) / 1e6;
-        } else if (timed) {
-            const auto& events = handoff_events[std::size_t(h.from_rank)];
+        } else if (timed && from_slot >= 0) {
+            // Timed on the sender's stream; a receiver run elsewhere records no time.
+            const auto& events = handoff_events[std::size_t(from_slot)];
             const Event& begin = events[std::size_t(2 * h.microbatch)];
             c.seconds = events[std::size_t(2 * h.microbatch + 1)].ms_since(begin) / 1e3;
             GpuModel& sender = group_of_rank(h.from_rank);
             if (const Event* origin = sender.timing_origin(tensor_of(h.from_rank)))
                 c.start_us = sender.timing_origin_us() + begin.ms_since(*origin) * 1e3;
         }
-        RankLog& from = group_of_rank(h.from_rank).mutable_log(tensor_of(h.from_rank));
-        RankLog& to = group_of_rank(h.to_rank).mutable_log(tensor_of(h.to_rank));
-        c.step = from.step;
-        c.sent = h.payload;
-        c.received = 0;
-        from.records.push_back(c);
-        c.step = to.step;
-        c.sent = 0;
-        c.received = h.payload;
-        to.records.push_back(c);
+        if (local(h.from_rank)) {
+            RankLog& from = group_of_rank(h.from_rank).mutable_log(tensor_of(h.from_rank));
+            c.step = from.step;
+            c.sent = h.payload;
+            c.received = 0;
+            from.records.push_back(c);
+        }
+        if (local(h.to_rank)) {
+            RankLog& to = group_of_rank(h.to_rank).mutable_log(tensor_of(h.to_rank));
+            c.step = to.step;
+            c.sent = 0;
+            c.received = h.payload;
+            to.records.push_back(c);
+        }
     }
 }
 

@@ -59,12 +59,19 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     const Strategy& s = plan.strategy;
     if (!place && (s.pp > 1 || s.dp > 1))
         throw Error("a plan with pipeline stages or data-parallel replicas runs on a GpuMesh, not one GpuModel");
+    std::vector<int> owned_ranks;
+    for (int r = 0; r < t; ++r)
+        owned_ranks.push_back(r);
     if (place) {
         stage = place->stage;
         replica = place->replica;
-        if (int(place->devices.size()) != t || int(place->streams.size()) != t || (t > 1 && !place->tensor))
-            throw Error("a tensor group of " + std::to_string(t) + " ranks got " + std::to_string(place->devices.size())
-                        + " devices and " + std::to_string(place->streams.size()) + " streams");
+        if (!place->tensor_ranks.empty())
+            owned_ranks = place->tensor_ranks;
+        const std::size_t n = owned_ranks.size();
+        if (place->devices.size() != n || place->streams.size() != n || (t > 1 && !place->tensor))
+            throw Error("a driver of " + std::to_string(n) + " of a tensor group's " + std::to_string(t) + " ranks got "
+                        + std::to_string(place->devices.size()) + " devices and " + std::to_string(place->streams.size())
+                        + " streams");
     }
     const auto split = s.resolved_stage_layers(model.layers);
     for (int i = 0; i < stage; ++i)
@@ -98,16 +105,18 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         for (int i = 0; i < stream_count; ++i)
             streams.push_back(std::make_unique<Stream>(options.emulated ? 0 : i));
     }
-    ranks.resize(std::size_t(t));
+    ranks.resize(owned_ranks.size());
     // An origin event, then a start and an end per op and collective of every microbatch.
     const int events_per_step = 1 + 2 * (16 + layer_count * 20) * std::max(1, options.microbatches);
-    for (int r = 0; r < t; ++r) {
-        GpuRank& R = ranks[r];
+    for (int slot = 0; slot < int(ranks.size()); ++slot) {
+        GpuRank& R = ranks[std::size_t(slot)];
+        const int r = owned_ranks[std::size_t(slot)];
         R.index = r;
-        R.device = place ? place->devices[std::size_t(r)] : options.emulated ? 0 : r;
-        R.stream = place ? place->streams[std::size_t(r)] : streams[options.emulated ? 0 : std::size_t(r)]->get();
+        R.slot = slot;
+        R.device = place ? place->devices[std::size_t(slot)] : options.emulated ? 0 : r;
+        R.stream = place ? place->streams[std::size_t(slot)] : streams[options.emulated ? 0 : std::size_t(r)]->get();
         // One cuBLAS handle (and workspace) per stream: emulated ranks take turns on one.
-        const bool share = r > 0 && R.stream == ranks[0].stream && !std::getenv("SHARD_BLAS_PER_RANK");
+        const bool share = slot > 0 && R.stream == ranks[0].stream && !std::getenv("SHARD_BLAS_PER_RANK");
         R.blas = share ? ranks[0].blas : std::make_shared<BlasHandle>(R.device, R.stream);
         for (int e = 0; e < events_per_step; ++e)
             R.events.emplace_back(R.device);
@@ -207,7 +216,7 @@ void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const
         for (auto& R : ranks) {
             const std::size_t end = R.next_event++;
             R.events.at(end).record(overlap ? R.comm_stream : R.stream);
-            R.pending_collectives.emplace_back(starts[std::size_t(R.index)], end);
+            R.pending_collectives.emplace_back(starts[std::size_t(R.slot)], end);
         }
     if (overlap)
         join_from_comm();
@@ -250,12 +259,12 @@ void GpuModel::Impl::check_same(const char* what, int layer, void* GpuRank::*buf
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         SHARD_CUDA_CHECK(cudaStreamSynchronize(R.stream));
-        SHARD_CUDA_CHECK(cudaMemcpy(R.index == 0 ? first.data() : other.data(), R.*buffer, bytes, cudaMemcpyDeviceToHost));
-        if (R.index == 0)
+        SHARD_CUDA_CHECK(cudaMemcpy(R.slot == 0 ? first.data() : other.data(), R.*buffer, bytes, cudaMemcpyDeviceToHost));
+        if (R.slot == 0)
             continue;
         for (std::size_t i = 0; i < bytes; ++i) {
             if (first[i] != other[i]) {
-                std::fprintf(stderr, "[check] step %d layer %d %s: rank %d differs from rank 0 at byte %zu of %zu\n",
+                std::fprintf(stderr, "[check] step %d layer %d %s: rank %d differs from the first rank here at byte %zu of %zu\n",
                              ranks[0].log.step, layer, what, R.index, i, bytes);
                 break;
             }
@@ -297,14 +306,19 @@ int GpuModel::ranks() const
     return m->t;
 }
 
+bool GpuModel::owns(int rank) const
+{
+    return m->find(rank) != nullptr;
+}
+
 const RankLog& GpuModel::log(int rank) const
 {
-    return m->ranks[std::size_t(rank)].log;
+    return m->at(rank).log;
 }
 
 RankLog& GpuModel::mutable_log(int rank)
 {
-    return m->ranks[std::size_t(rank)].log;
+    return m->at(rank).log;
 }
 
 void GpuModel::set_epoch(RankLog::Clock::time_point epoch)
@@ -325,7 +339,7 @@ double GpuModel::last_step_gpu_ms() const
 
 const Event* GpuModel::timing_origin(int rank) const
 {
-    return m->timed ? &m->ranks[std::size_t(rank)].events.at(0) : nullptr;
+    return m->timed ? &m->at(rank).events.at(0) : nullptr;
 }
 
 double GpuModel::timing_origin_us() const
@@ -340,22 +354,22 @@ bool GpuModel::graph_replayed() const
 
 std::size_t GpuModel::weight_bytes(int rank) const
 {
-    return m->ranks[std::size_t(rank)].weight_bytes;
+    return m->at(rank).weight_bytes;
 }
 
 std::size_t GpuModel::workspace_bytes(int rank) const
 {
-    return m->ranks[std::size_t(rank)].work_block.bytes();
+    return m->at(rank).work_block.bytes();
 }
 
 void* GpuModel::activations(int rank) const
 {
-    return m->ranks[std::size_t(rank)].x;
+    return m->at(rank).x;
 }
 
 void* GpuModel::next_tokens(int rank) const
 {
-    return m->ranks[std::size_t(rank)].next_tokens;
+    return m->at(rank).next_tokens;
 }
 
 std::int64_t GpuModel::handoff_elements(int seqs, int T) const
@@ -474,7 +488,7 @@ cpu::StepOutput GpuModel::output(int seqs) const
 {
     const Impl& I = *m;
     cpu::StepOutput out;
-    if (!I.last_stage)
+    if (!I.last_stage || !m->find(0))
         return out;
     out.hidden.assign(static_cast<const float*>(I.host_hidden.data()),
                       static_cast<const float*>(I.host_hidden.data()) + std::size_t(seqs) * I.model.hidden);

@@ -44,8 +44,12 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& strat
 struct GpuGroupPlace {
     int stage = 0;
     int replica = 0;
-    std::vector<int> devices;            // per tensor rank
-    std::vector<cudaStream_t> streams;   // per tensor rank
+    // The tensor ranks this driver owns (empty: all of them, 0..t-1), with the device and
+    // stream of each. A thread or process per GPU owns one; the other ranks of the group
+    // run elsewhere and meet this one in the collectives.
+    std::vector<int> tensor_ranks;
+    std::vector<int> devices;
+    std::vector<cudaStream_t> streams;
     DeviceCollectives* tensor = nullptr; // the tensor group's collectives (null with one rank)
 };
 
@@ -57,7 +61,8 @@ public:
     GpuModel(const GpuModel&) = delete;
     GpuModel& operator=(const GpuModel&) = delete;
 
-    int ranks() const;
+    int ranks() const;                 // the tensor group's size
+    bool owns(int rank) const;         // whether this driver runs tensor rank `rank`
     // One step of every sequence: T tokens each at `position`. `tokens` (batch x T) feeds the
     // prefill; decode steps (T = 1, tokens empty) read the previous step's greedy tokens on
     // the device. With `timed`, every op is timed with CUDA events into the rank logs.
@@ -71,7 +76,7 @@ public:
     void begin_step(bool timed);
     void enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T, bool allow_graph);
     void end_step();
-    cpu::StepOutput output(int seqs) const;
+    cpu::StepOutput output(int seqs) const; // empty unless the last stage and owning rank 0
     bool graph_replayed() const; // the last step replayed a captured graph
     // A rank's residual rows (what a stage hands to the next) and its greedy tokens (what the
     // last stage hands back to the first); handoff_elements counts one handoff.
@@ -86,7 +91,8 @@ public:
     RankLog& mutable_log(int rank);
     // Decode steps replay a CUDA graph (captured at the first untimed decode step) or not.
     void set_graphs(bool on);
-    // Per rank: what it measured (ops, collectives with modeled or measured time).
+    // Per rank this driver owns: what it measured (ops, collectives with modeled or
+    // measured time).
     const RankLog& log(int rank) const;
     // GPU time of the last step, all ranks (emulated: serialised on one GPU), in ms.
     double last_step_gpu_ms() const;

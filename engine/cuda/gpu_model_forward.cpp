@@ -189,11 +189,11 @@ bool GpuModel::Impl::row_parallel(int layer, std::int64_t M, std::int64_t K, voi
     }
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
-        op_end(R, op_starts[std::size_t(R.index)], name, kind, layer);
+        op_end(R, op_starts[std::size_t(R.slot)], name, kind, layer);
         if (measure) {
             const std::size_t end = R.next_event++;
             R.events.at(end).record(R.comm_stream);
-            R.pending_collectives.emplace_back(comm_starts[std::size_t(R.index)], end);
+            R.pending_collectives.emplace_back(comm_starts[std::size_t(R.slot)], end);
         }
     }
     join_from_comm();
@@ -355,8 +355,12 @@ void GpuModel::Impl::head(int T)
             kernels::argmax_pairs(R.next_tokens + first_seq, R.pairs_all, t, B, R.stream);
         }
     }
-    // Rank 0 hands the final hidden states and the tokens of the microbatch to the host.
-    GpuRank& R0 = ranks[0];
+    // Rank 0 hands the final hidden states and the tokens of the microbatch to the host
+    // (where another thread or process runs it, that one does).
+    GpuRank* rank0 = find(0);
+    if (!rank0)
+        return;
+    GpuRank& R0 = *rank0;
     DeviceGuard guard(R0.device);
     kernels::convert_to_f32(type, R0.last_f32, R0.last_n, B * h, R0.stream);
     SHARD_CUDA_CHECK(cudaMemcpyAsync(static_cast<float*>(host_hidden.data()) + std::int64_t(first_seq) * h, R0.last_f32,

@@ -40,7 +40,8 @@ struct GpuLayer {
 };
 
 struct GpuRank {
-    int index = 0;
+    int index = 0; // in the tensor group
+    int slot = 0;  // in this driver's ranks
     int device = 0;
     cudaStream_t stream = nullptr;
     cudaStream_t comm_stream = nullptr; // with overlap: the tensor group's collectives run here
@@ -143,6 +144,19 @@ struct GpuModel::Impl {
         return options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
     }
     GpuLayer& layer_of(GpuRank& rank, int layer) { return rank.layers[std::size_t(layer - first_layer)]; }
+    GpuRank* find(int tensor_rank)
+    {
+        for (auto& R : ranks)
+            if (R.index == tensor_rank)
+                return &R;
+        return nullptr;
+    }
+    GpuRank& at(int tensor_rank)
+    {
+        if (GpuRank* R = find(tensor_rank))
+            return *R;
+        throw Error("tensor rank " + std::to_string(tensor_rank) + " runs in another thread or process");
+    }
     std::size_t cache_offset() const; // bytes from a cache's start to first_seq's rows
     void load_weights(GpuRank& rank);
     void bind_workspace(GpuRank& rank, Arena& arena);

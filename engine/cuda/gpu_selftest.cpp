@@ -88,6 +88,15 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                     eager.name += " graphs off";
                     cases.push_back(std::move(eager));
                 }
+                // Real GPUs driven from one host thread in lockstep, against the default of a
+                // thread per GPU.
+                if (!base.emulated && dtype == GpuDType::F32 && std::string(id) == "tiny-dense" && layout.t == 2
+                    && !mesh && layout.mode == TensorMode::Megatron1D) {
+                    SelftestCase lockstep = base;
+                    lockstep.thread_per_gpu = false;
+                    lockstep.name += " one host thread";
+                    cases.push_back(std::move(lockstep));
+                }
                 // Overlap in fp32, where a wrong stream order shows as a wrong token: Megatron
                 // TP2 / TP8 (chunked all-reduces, graph-captured decode), TP2+SP (collectives on
                 // the communication stream) and pipelines of TP2 groups, with and without SP.
@@ -126,6 +135,7 @@ SelftestResult run_selftest_case(const SelftestCase& test)
         options.emulated = test.emulated;
         options.graphs = test.graphs;
         options.overlap = test.overlap;
+        options.thread_per_gpu = test.thread_per_gpu;
         const GpuRunResult run = run_gpu(test.plan, *weights, options);
         const Estimate predicted = estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
         const cpu::RunCheck check = check_gpu_run(run, it->second, predicted);
@@ -169,6 +179,7 @@ OrderedJson to_json(const SelftestResult& r)
     j["emulated"] = r.test.emulated;
     j["graphs"] = r.test.graphs;
     j["overlap"] = r.test.overlap;
+    j["host_threads"] = r.test.emulated ? "one" : r.test.thread_per_gpu ? "per-gpu" : "one";
     j["passed"] = r.passed;
     j["max_rel_error"] = r.max_relative_error;
     j["limit"] = r.limit;

@@ -20,6 +20,7 @@ struct SelftestCase {
     bool emulated = true;
     bool graphs = true;
     bool overlap = false; // --overlap on: collectives on their own streams, chunked all-reduces
+    bool thread_per_gpu = true; // real GPUs: a host thread per GPU, or one for all (--threads one)
 };
 
 struct SelftestResult {

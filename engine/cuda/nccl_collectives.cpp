@@ -1,11 +1,12 @@
-// NCCL implementation of DeviceCollectives: one communicator per local GPU, driven from
-// one host thread with grouped calls.
+// NCCL implementation of DeviceCollectives: one communicator per rank a driver owns, its
+// calls grouped so one host thread can drive several GPUs.
 #include "device_collectives.h"
 
 #include "cuda_check.h"
 #include "device_resources.h"
 
 #include <algorithm>
+#include <cstring>
 
 #ifdef SHARDSTUDIO_HAVE_NCCL
 #include <nccl.h>
@@ -36,11 +37,17 @@ ncclDataType_t nccl_type(GpuDType type)
     return ncclFloat32;
 }
 
+// The members of one communicator that this process (or thread) drives: local slot i is
+// group member members[i] on devices[i] with streams[i]. Buffers passed in are per local
+// slot; a process drives every member (one thread, ncclCommInitAll) or some of them (a
+// thread or an MPI process per GPU, ncclCommInitRank).
 class NcclCollectives final : public DeviceCollectives {
 public:
-    // Takes ownership of `comms` (member i on devices[i] with streams[i]).
-    NcclCollectives(std::vector<ncclComm_t> comms, std::vector<int> devices, std::vector<cudaStream_t> streams)
-        : m_devices(std::move(devices))
+    NcclCollectives(int size, std::vector<int> members, std::vector<ncclComm_t> comms, std::vector<int> devices,
+                    std::vector<cudaStream_t> streams)
+        : m_size(size)
+        , m_members(std::move(members))
+        , m_devices(std::move(devices))
         , m_streams(std::move(streams))
         , m_comms(std::move(comms))
     {
@@ -53,21 +60,21 @@ public:
                 m_aborted ? ncclCommAbort(comm) : ncclCommDestroy(comm);
     }
 
-    int size() const override { return int(m_devices.size()); }
+    int size() const override { return m_size; }
     bool emulated() const override { return false; }
-    cudaStream_t stream(int member) const override { return m_streams[member]; }
+    cudaStream_t stream(int member) const override { return m_streams.at(std::size_t(slot_of(member))); }
     void set_streams(const std::vector<cudaStream_t>& streams) override
     {
         if (streams.size() != m_streams.size())
             throw Error("set_streams: " + std::to_string(streams.size()) + " streams for " + std::to_string(m_streams.size())
-                        + " members");
+                        + " local members");
         m_streams = streams;
     }
 
     void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) override
     {
         SHARD_NCCL_CHECK(ncclGroupStart());
-        for (int r = 0; r < size(); ++r)
+        for (int r = 0; r < local(); ++r)
             SHARD_NCCL_CHECK(ncclAllReduce(bufs[r], bufs[r], std::size_t(count), nccl_type(type), ncclSum, m_comms[r], m_streams[r]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
@@ -76,7 +83,7 @@ public:
                     GpuDType type) override
     {
         SHARD_NCCL_CHECK(ncclGroupStart());
-        for (int r = 0; r < size(); ++r)
+        for (int r = 0; r < local(); ++r)
             SHARD_NCCL_CHECK(ncclAllGather(in[r], out[r], std::size_t(count), nccl_type(type), m_comms[r], m_streams[r]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
@@ -85,7 +92,7 @@ public:
                         GpuDType type) override
     {
         SHARD_NCCL_CHECK(ncclGroupStart());
-        for (int r = 0; r < size(); ++r)
+        for (int r = 0; r < local(); ++r)
             SHARD_NCCL_CHECK(ncclReduceScatter(in[r], out[r], std::size_t(count), nccl_type(type), ncclSum, m_comms[r],
                                                m_streams[r]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
@@ -98,7 +105,7 @@ public:
         // sends and receives of every member are matched together.
         const std::size_t bytes = std::size_t(count) * element_size(type);
         SHARD_NCCL_CHECK(ncclGroupStart());
-        for (int r = 0; r < size(); ++r)
+        for (int r = 0; r < local(); ++r)
             for (int peer = 0; peer < size(); ++peer) {
                 SHARD_NCCL_CHECK(ncclSend(static_cast<const char*>(in[r]) + std::size_t(peer) * bytes, std::size_t(count),
                                           nccl_type(type), peer, m_comms[r], m_streams[r]));
@@ -110,26 +117,30 @@ public:
 
     void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) override
     {
+        // Each side is issued by whoever drives it; a side driven elsewhere is skipped here.
+        const int sender = slot_of(from), receiver = slot_of(to);
         SHARD_NCCL_CHECK(ncclGroupStart());
-        SHARD_NCCL_CHECK(ncclSend(src, std::size_t(count), nccl_type(type), to, m_comms[from], m_streams[from]));
-        SHARD_NCCL_CHECK(ncclRecv(dst, std::size_t(count), nccl_type(type), from, m_comms[to], m_streams[to]));
+        if (sender >= 0)
+            SHARD_NCCL_CHECK(ncclSend(src, std::size_t(count), nccl_type(type), to, m_comms[sender], m_streams[sender]));
+        if (receiver >= 0)
+            SHARD_NCCL_CHECK(ncclRecv(dst, std::size_t(count), nccl_type(type), from, m_comms[receiver], m_streams[receiver]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
     void synchronize(double timeout_s) override
     {
         auto poll = [this] {
-            for (int r = 0; r < size(); ++r) {
+            for (int r = 0; r < local(); ++r) {
                 ncclResult_t async = ncclSuccess;
                 ncclCommGetAsyncError(m_comms[r], &async);
                 if (async != ncclSuccess && async != ncclInProgress) {
                     m_aborted = true;
-                    throw CudaError("NCCL reported an asynchronous error on rank " + std::to_string(r) + ": "
-                                    + ncclGetErrorString(async));
+                    throw CudaError("NCCL reported an asynchronous error on rank " + std::to_string(m_members[r]) + " of "
+                                    + std::to_string(m_size) + ": " + ncclGetErrorString(async));
                 }
             }
         };
-        for (int r = 0; r < size(); ++r) {
+        for (int r = 0; r < local(); ++r) {
             DeviceGuard guard(m_devices[r]);
             try {
                 wait_stream(m_streams[r], timeout_s, poll);
@@ -141,6 +152,15 @@ public:
     }
 
 private:
+    int local() const { return int(m_comms.size()); }
+    int slot_of(int member) const
+    {
+        const auto it = std::find(m_members.begin(), m_members.end(), member);
+        return it == m_members.end() ? -1 : int(it - m_members.begin());
+    }
+
+    int m_size = 0;
+    std::vector<int> m_members;
     std::vector<int> m_devices;
     std::vector<cudaStream_t> m_streams;
     std::vector<ncclComm_t> m_comms;
@@ -149,13 +169,40 @@ private:
 
 } // namespace
 
+NcclUniqueId nccl_unique_id()
+{
+    static_assert(sizeof(ncclUniqueId) == std::tuple_size_v<NcclUniqueId>, "NcclUniqueId must hold an ncclUniqueId");
+    ncclUniqueId id;
+    SHARD_NCCL_CHECK(ncclGetUniqueId(&id));
+    NcclUniqueId out;
+    std::memcpy(out.data(), &id, sizeof(id));
+    return out;
+}
+
 std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
 make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>& streams,
-               const std::vector<std::vector<int>>& axis_colors)
+               const std::vector<std::vector<int>>& axis_colors, const NcclJoin* join)
 {
     const int n = int(devices.size());
+    const int world_size = join ? join->world_size : n;
+    std::vector<int> global(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        global[std::size_t(i)] = join ? join->ranks.at(std::size_t(i)) : i;
     std::vector<ncclComm_t> world(std::size_t(n), nullptr);
-    SHARD_NCCL_CHECK(ncclCommInitAll(world.data(), n, devices.data()));
+    if (join) {
+        // Every rank of the world calls ncclCommInitRank with the same id; one driver of
+        // several local ranks groups its calls.
+        ncclUniqueId id;
+        std::memcpy(&id, join->id.data(), sizeof(id));
+        SHARD_NCCL_CHECK(ncclGroupStart());
+        for (int i = 0; i < n; ++i) {
+            DeviceGuard guard(devices[std::size_t(i)]);
+            SHARD_NCCL_CHECK(ncclCommInitRank(&world[std::size_t(i)], world_size, id, global[std::size_t(i)]));
+        }
+        SHARD_NCCL_CHECK(ncclGroupEnd());
+    } else {
+        SHARD_NCCL_CHECK(ncclCommInitAll(world.data(), n, devices.data()));
+    }
     struct WorldGuard { // the world only seeds the splits
         std::vector<ncclComm_t>& comms;
         ~WorldGuard()
@@ -167,30 +214,38 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
     } guard{world};
     std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> axes;
     for (const auto& colors : axis_colors) {
-        if (int(colors.size()) != n)
-            throw Error("make_nccl_axes: " + std::to_string(colors.size()) + " colors for " + std::to_string(n) + " ranks");
-        // Every rank of the parent calls ncclCommSplit; one thread drives them all, so the
-        // calls are grouped.
+        if (int(colors.size()) != world_size)
+            throw Error("make_nccl_axes: " + std::to_string(colors.size()) + " colors for a world of "
+                        + std::to_string(world_size) + " ranks");
+        // Every rank of the parent calls ncclCommSplit (key: its world rank, so members keep
+        // world order); a driver of several ranks groups its calls.
         std::vector<ncclComm_t> split(std::size_t(n), nullptr);
         SHARD_NCCL_CHECK(ncclGroupStart());
-        for (int r = 0; r < n; ++r)
-            SHARD_NCCL_CHECK(ncclCommSplit(world[std::size_t(r)], colors[std::size_t(r)] < 0 ? NCCL_SPLIT_NOCOLOR : colors[std::size_t(r)], r,
-                                           &split[std::size_t(r)], nullptr));
+        for (int i = 0; i < n; ++i) {
+            const int color = colors[std::size_t(global[std::size_t(i)])];
+            SHARD_NCCL_CHECK(ncclCommSplit(world[std::size_t(i)], color < 0 ? NCCL_SPLIT_NOCOLOR : color, global[std::size_t(i)],
+                                           &split[std::size_t(i)], nullptr));
+        }
         SHARD_NCCL_CHECK(ncclGroupEnd());
         const int groups = colors.empty() ? 0 : *std::max_element(colors.begin(), colors.end()) + 1;
-        std::vector<std::unique_ptr<DeviceCollectives>> axis;
+        std::vector<std::unique_ptr<DeviceCollectives>> axis(std::size_t(std::max(groups, 0)));
         for (int c = 0; c < groups; ++c) {
+            const int size = int(std::count(colors.begin(), colors.end(), c));
+            std::vector<int> members, member_devices;
             std::vector<ncclComm_t> comms;
-            std::vector<int> member_devices;
             std::vector<cudaStream_t> member_streams;
-            for (int r = 0; r < n; ++r)
-                if (colors[std::size_t(r)] == c) {
-                    comms.push_back(split[std::size_t(r)]);
-                    member_devices.push_back(devices[std::size_t(r)]);
-                    member_streams.push_back(streams[std::size_t(r)]);
-                }
-            axis.push_back(std::make_unique<NcclCollectives>(std::move(comms), std::move(member_devices),
-                                                             std::move(member_streams)));
+            for (int i = 0; i < n; ++i) {
+                const int g = global[std::size_t(i)];
+                if (colors[std::size_t(g)] != c)
+                    continue;
+                members.push_back(int(std::count(colors.begin(), colors.begin() + g, c))); // its index in the group
+                comms.push_back(split[std::size_t(i)]);
+                member_devices.push_back(devices[std::size_t(i)]);
+                member_streams.push_back(streams[std::size_t(i)]);
+            }
+            if (!comms.empty())
+                axis[std::size_t(c)] = std::make_unique<NcclCollectives>(size, std::move(members), std::move(comms),
+                                                                         std::move(member_devices), std::move(member_streams));
         }
         axes.push_back(std::move(axis));
     }
@@ -221,8 +276,14 @@ std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>&
     throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
 }
 
+NcclUniqueId nccl_unique_id()
+{
+    throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
+}
+
 std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
-make_nccl_axes(const std::vector<int>&, const std::vector<cudaStream_t>&, const std::vector<std::vector<int>>&)
+make_nccl_axes(const std::vector<int>&, const std::vector<cudaStream_t>&, const std::vector<std::vector<int>>&,
+               const NcclJoin*)
 {
     throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
 }
