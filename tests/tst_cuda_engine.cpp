@@ -10,6 +10,7 @@
 #include "cuda/gpu_executor.h"
 #include "cuda/gpu_selftest.h"
 #include "cuda/gpu_mesh_layout.h"
+#include "cuda/gpu_run_parts.h"
 #include "cuda/kernels.h"
 #include "cuda/moe_kernel_check.h"
 
@@ -163,6 +164,64 @@ private slots:
         QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(plan)).startsWith(QStringLiteral("CUDA graphs are off for pipelines")));
         const Plan moe = examplePlan("tiny-moe-pp2-tp2-ep2.shardplan.json");
         QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(moe)).startsWith(QStringLiteral("CUDA graphs are off for MoE")));
+    }
+
+    // Two drivers of a dp2 plan (a thread or an MPI process per GPU): each carries its own
+    // replica's results and its rank's log; the merge puts them in plan order.
+    void runPartsMergeInPlanOrder()
+    {
+        Plan plan = examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json");
+        plan.strategy.tensor_mode = TensorMode::None;
+        plan.strategy.tensor_shape = {};
+        plan.strategy.dp = 2;
+        plan.workload.batch = 2;
+        const std::int64_t h = plan.model.hidden;
+        auto part = [&](int rank, float value, double ms) {
+            cuda::GpuRunPart p;
+            cpu::StepOutput out{std::vector<float>(std::size_t(2 * h), 0.0f), {0, 0}};
+            std::fill_n(out.hidden.begin() + rank * h, h, value);
+            out.next_tokens[std::size_t(rank)] = 100 + rank;
+            p.steps = {out};
+            p.times = {cuda::GpuStepTime{ms, 0, ms, false}};
+            p.outputs = {rank};
+            p.ranks = {rank};
+            RankLog log;
+            log.ops.push_back({"mlp", "mlp_up", 0, 0, 1.5, 2.25});
+            CollectiveRecord c;
+            c.kind = CollectiveKind::SendRecv;
+            c.group = "pp";
+            c.payload = c.sent = 4096 + rank;
+            log.records.push_back(c);
+            log.step_end_us = {10.0 + rank};
+            p.logs = {log};
+            p.stages = {0};
+            p.weight_bytes = std::size_t(1000 + rank);
+            return p;
+        };
+        // Through JSON and back, as parts travel between MPI processes.
+        const auto travel = [](const cuda::GpuRunPart& p) {
+            return cuda::gpu_run_part_from_json(OrderedJson::parse(cuda::to_json(p).dump()));
+        };
+        std::vector<cuda::GpuRunPart> parts{travel(part(1, 2.5f, 7.0)), travel(part(0, -1.25f, 3.0))};
+        const cuda::GpuRunResult run = cuda::merge_gpu_parts(plan, parts);
+        QCOMPARE(run.run.steps.size(), std::size_t(1));
+        QCOMPARE(run.run.steps[0].hidden[0], -1.25f);
+        QCOMPARE(run.run.steps[0].hidden[std::size_t(h)], 2.5f);
+        QCOMPARE(run.run.steps[0].next_tokens, (std::vector<std::int64_t>{100, 101}));
+        QCOMPARE(run.times[0].gpu_ms, 7.0); // the slowest driver's step
+        QCOMPARE(run.weight_bytes, std::size_t(1001));
+        QCOMPARE(run.run.logs[1].records.at(0).payload, std::int64_t(4097));
+        QCOMPARE(run.run.logs[1].records.at(0).kind, CollectiveKind::SendRecv);
+        QCOMPARE(run.run.logs[0].ops.at(0).us, 2.25);
+        QCOMPARE(run.run.logs[0].step_end_us, std::vector<double>{10.0});
+        // A rank nobody reported is an error that names it.
+        parts.pop_back();
+        try {
+            cuda::merge_gpu_parts(plan, parts);
+            QFAIL("merged a run with a rank missing");
+        } catch (const std::exception& e) {
+            QCOMPARE(QString::fromUtf8(e.what()), QStringLiteral("rank 0 of 2 did not report"));
+        }
     }
 
     void meshLayoutNumbersRanksAsTheCpuExecutor_data()
