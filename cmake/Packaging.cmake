@@ -30,5 +30,8 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "${_depends}")
 if(SHARDSTUDIO_WITH_CUDA)
   set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
       "cuda-cudart-${CUDAToolkit_VERSION_MAJOR}-${CUDAToolkit_VERSION_MINOR}, libcublas-${CUDAToolkit_VERSION_MAJOR}-${CUDAToolkit_VERSION_MINOR}, libnccl2")
+  if(TARGET shard-engine-mpi) # runs only under mpirun, so MPI is recommended too
+    string(APPEND CPACK_DEBIAN_PACKAGE_RECOMMENDS ", libopenmpi3, openmpi-bin")
+  endif()
 endif()
 include(CPack)

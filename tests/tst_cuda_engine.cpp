@@ -19,8 +19,11 @@
 
 #include <QtTest>
 
+#include <QFileInfo>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QStandardPaths>
 #include <QProcess>
 #include <QTemporaryDir>
 
@@ -222,6 +225,43 @@ private slots:
         } catch (const std::exception& e) {
             QCOMPARE(QString::fromUtf8(e.what()), QStringLiteral("rank 0 of 2 did not report"));
         }
+    }
+
+    // shard-engine-mpi under mpirun: MPI carries one NCCL id to every process (no GPU needed
+    // for that), and a run stops every process with the reason, rank 0 reporting it.
+    void mpiLauncherBootstrapsEveryProcess()
+    {
+        const QString launcher = QStringLiteral(SHARD_BIN_DIR "/shard-engine-mpi");
+        const QString mpirun = QStandardPaths::findExecutable(QStringLiteral("mpirun"));
+        if (!QFileInfo::exists(launcher) || mpirun.isEmpty())
+            QSKIP("built without MPI (install libopenmpi-dev and openmpi-bin)");
+        const QStringList job{QStringLiteral("--allow-run-as-root"), QStringLiteral("--oversubscribe"), QStringLiteral("-n"),
+                              QStringLiteral("3"), launcher};
+        QProcess process;
+        process.start(mpirun, job + QStringList{QStringLiteral("bootstrap")});
+        QVERIFY(process.waitForFinished(120'000));
+        QCOMPARE(process.exitCode(), 0);
+        const QJsonObject report = QJsonDocument::fromJson(process.readAllStandardOutput().trimmed()).object();
+        QCOMPARE(report.value(QStringLiteral("event")).toString(), QStringLiteral("bootstrap"));
+        QCOMPARE(report.value(QStringLiteral("processes")).toInt(), 3);
+        QVERIFY(report.value(QStringLiteral("same_nccl_id")).toBool());
+        std::set<int> local;
+        for (const auto& rank : report.value(QStringLiteral("ranks")).toArray())
+            local.insert(rank.toObject().value(QStringLiteral("local_rank")).toInt());
+        QCOMPARE(local, (std::set<int>{0, 1, 2})); // one machine: every process its own GPU index
+
+        process.start(mpirun, job + QStringList{QStringLiteral("run"),
+                                                QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json")});
+        QVERIFY(process.waitForFinished(120'000));
+        QVERIFY(process.exitCode() != 0);
+        const QList<QByteArray> lines = process.readAllStandardOutput().trimmed().split('\n');
+        QCOMPARE(lines.size(), 1); // rank 0 alone reports
+        const QJsonObject error = QJsonDocument::fromJson(lines.front()).object();
+        QCOMPARE(error.value(QStringLiteral("event")).toString(), QStringLiteral("error"));
+        const QString reason = gpuReason();
+        QCOMPARE(error.value(QStringLiteral("message")).toString(),
+                 reason.isEmpty() ? QStringLiteral("the plan has 8 ranks (TP8); start it with mpirun -n 8, not 3")
+                                  : QStringLiteral("the CUDA backend cannot run here: ") + reason);
     }
 
     void meshLayoutNumbersRanksAsTheCpuExecutor_data()

@@ -54,13 +54,9 @@ void require_gpu()
         throw Error("the CUDA backend cannot run here: " + (info.compiled ? info.reason : std::string("not compiled")));
 }
 
-struct RunArgs {
-    std::string file, backend = "cuda", dtype = "bf16", overlap = "off", graphs = "on", threads = "per-gpu", weights;
-    int steps = -1;
-    std::uint64_t seed = 42;
-};
+} // namespace
 
-int run_plan(const RunArgs& args)
+int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
 {
     if (args.backend != "cuda" && args.backend != "cuda-emulated")
         throw Error("unknown backend '" + args.backend + "' for shard-engine (expected cuda or cuda-emulated)");
@@ -100,12 +96,17 @@ int run_plan(const RunArgs& args)
     if (options.overlap && plan.strategy.tensor_size() == 1)
         start["note"] = "--overlap on has nothing to overlap: the plan has no tensor group";
     start["network"] = options.emulated ? "modeled" : "measured";
-    start["host_threads"] = options.emulated || plan.strategy.devices() == 1 ? "one" : args.threads;
-    emit(start);
+    start["host_threads"] = options.emulated || plan.strategy.devices() == 1 ? "one"
+                            : args.processes                                ? "a process per GPU (MPI)"
+                                                                            : args.threads;
+    if (report)
+        emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
     const cpu::PredictionIndex predictions(plan.model, predicted, predicted);
     cpu::RankEventStream rank0(0, predictions, emit);
     options.on_step = [&](int step, int total, const RankLog& log) {
+        if (!report)
+            return;
         emit(cpu::progress_event(step + 1, total));
         rank0.flush(log);
         std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
@@ -114,7 +115,10 @@ int run_plan(const RunArgs& args)
         const bool small = cpu::cpu_unsupported_reason(plan.model).empty();
         const cpu::ModelWeights weights = args.weights.empty() ? cpu::ModelWeights(plan.model, args.seed, false)
                                                                : cpu::load_safetensors(plan.model, args.weights);
-        const cuda::GpuRunResult run = cuda::run_gpu(plan, weights, options);
+        const std::optional<cuda::GpuRunResult> merged = runner(plan, weights, options);
+        if (!report || !merged)
+            return 0; // another process reports the run
+        const cuda::GpuRunResult& run = *merged;
         std::cerr << "\n";
         for (std::size_t rank = 1; rank < run.run.logs.size(); ++rank)
             cpu::RankEventStream(int(rank), predictions, emit).flush(run.run.logs[rank]);
@@ -152,9 +156,21 @@ int run_plan(const RunArgs& args)
                                    && check.traffic_differences.empty());
         return ok ? 0 : 4;
     } catch (const cpu::Cancelled&) {
-        emit(cpu::error_event("run cancelled by signal", "cancelled"));
+        if (report)
+            emit(cpu::error_event("run cancelled by signal", "cancelled"));
         return 130;
     }
+}
+
+namespace {
+
+int run_plan(const RunArgs& args)
+{
+    return run_plan_with(
+        args, [](const Plan& plan, const cpu::ModelWeights& weights, const cuda::GpuRunOptions& options) {
+            return std::optional<cuda::GpuRunResult>(cuda::run_gpu(plan, weights, options));
+        },
+        true);
 }
 
 int selftest(const std::string& dtype_arg, bool json, const std::string& filter, int repeat, const std::string& graphs,
@@ -244,22 +260,38 @@ std::string error_line(const std::string& message)
     return cpu::error_event(message).dump();
 }
 
+void add_run_options(CLI::App* run, RunArgs& args)
+{
+    run->add_option("FILE", args.file, "A *.shardplan.json")->required();
+    run->add_option("--dtype", args.dtype, "bf16, fp16 or fp32")->capture_default_str();
+    run->add_option("--graphs", args.graphs, "Replay decode steps from a CUDA graph: on or off")->capture_default_str();
+    run->add_option("--overlap", args.overlap, "Overlap communication with compute: on or off")->capture_default_str();
+    run->add_option("--steps", args.steps, "Decode steps (default: the plan's generated tokens)");
+    run->add_option("--seed", args.seed, "Seed of the generated weights")->capture_default_str();
+    run->add_option("--weights", args.weights, "Read the weights from a .safetensors file");
+}
+
+void install_signal_handlers()
+{
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+}
+
+bool cancel_requested()
+{
+    return g_cancel.load();
+}
+
 void register_commands(CLI::App& app, int& exit_code)
 {
     auto args = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run a plan on the GPU and stream events (JSON Lines) on stdout");
-    run->add_option("FILE", args->file, "A *.shardplan.json")->required();
+    add_run_options(run, *args);
     run->add_option("--backend", args->backend, "cuda (one GPU per rank) or cuda-emulated (all ranks on GPU 0)")
         ->capture_default_str();
-    run->add_option("--dtype", args->dtype, "bf16, fp16 or fp32")->capture_default_str();
-    run->add_option("--graphs", args->graphs, "Replay decode steps from a CUDA graph: on or off")->capture_default_str();
-    run->add_option("--overlap", args->overlap, "Overlap communication with compute: on or off")->capture_default_str();
     run->add_option("--threads", args->threads,
                     "Host threads driving real GPUs: per-gpu (one each) or one (all GPUs in lockstep)")
         ->capture_default_str();
-    run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
-    run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
-    run->add_option("--weights", args->weights, "Read the weights from a .safetensors file");
     run->callback([&exit_code, args] { exit_code = run_plan(*args); });
 
     auto dtype = std::make_shared<std::string>("all");
