@@ -11,7 +11,7 @@ export LD_LIBRARY_PATH="$PWD/.devcarry/lib:$cuda_lib:$nccl_lib:${LD_LIBRARY_PATH
 E=.devcarry/bin/shard-engine
 { nvidia-smi; "$E" --version; "$E" devices; } > "$OUT/env.txt" 2>&1
 {
-  timeout 120 "$E" selftest --json > "$OUT/selftest.jsonl" 2> /tmp/s.txt; echo "selftest rc=$?"; grep -v "^PASS" /tmp/s.txt
+  timeout 240 "$E" selftest --json > "$OUT/selftest.jsonl" 2> /tmp/s.txt; echo "selftest rc=$?"; grep -v "^PASS" /tmp/s.txt
   fails=0
   for i in 1 2 3 4; do timeout 20 "$E" selftest --dtype fp32 --filter "tiny-dense TP8" --prompt 32 --generate 16 > /dev/null 2>&1 || fails=$((fails+1)); done
   echo "tiny-dense TP8, prompt 32, 16 decode steps: $fails of 4 fresh processes failed"
