@@ -109,8 +109,8 @@ private slots:
         QTest::addRow("tp8") << QStringLiteral("tiny-dense-dgx-h100-tp8.shardplan.json") << QString();
         QTest::addRow("llama tp8") << QStringLiteral("llama-3.1-70b-dgx-h100-tp8.shardplan.json") << QString();
         QTest::addRow("summa") << QStringLiteral("tiny-dense-summa-2x2.shardplan.json")
-                               << QStringLiteral("the CUDA engine runs Megatron 1D tensor parallelism (with or without "
-                                                 "sequence parallelism); 2d-summa runs on the CPU backend");
+                               << QStringLiteral("the CUDA engine runs the 1D layouts (Megatron with or without sequence "
+                                                 "parallelism, column, row); 2d-summa runs on the CPU backend");
         QTest::addRow("moe ep2") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json")
                                  << QStringLiteral("expert parallelism (EP 2) is not in the CUDA engine yet: it splits every "
                                                    "expert over the tensor group (EP 1); the CPU backend runs EP plans");
@@ -144,6 +144,10 @@ private slots:
         wide.moe->experts = 16;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(wide, plan.strategy)),
                  QStringLiteral("top-9 routing is above the engine's top-8"));
+        Strategy column = plan.strategy;
+        column.tensor_mode = TensorMode::Column1D;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, column)),
+                 QStringLiteral("column / row 1D layouts of MoE layers are not in the CUDA engine yet (the CPU backend runs them)"));
     }
 
     void pipelineAndDataParallelPlansAreAccepted()
@@ -317,7 +321,7 @@ private slots:
     {
         const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
         std::set<std::string> names;
-        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0;
+        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0;
         for (const auto& c : cases) {
             QVERIFY2(names.insert(c.name).second, c.name.c_str());
             QVERIFY(cuda::gpu_unsupported_reason(c.plan.model, c.plan.strategy).empty());
@@ -325,6 +329,7 @@ private slots:
             meshes += c.plan.strategy.pp > 1 || c.plan.strategy.dp > 1 ? 1 : 0;
             emulated += c.emulated ? 1 : 0;
             sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
+            column_or_row += c.plan.strategy.tensor_mode == TensorMode::Column1D || c.plan.strategy.tensor_mode == TensorMode::Row1D;
             eager += c.graphs ? 0 : 1;
             if (c.overlap) {
                 ++overlapped;
@@ -333,18 +338,20 @@ private slots:
             }
             QCOMPARE(to_plan_dtype(c.dtype) == c.plan.workload.dtype, true);
         }
-        // Per dtype 23 one-group cases: 6 layouts for tiny-dense, tiny-qk-norm and tiny-gqa-d32,
-        // 5 for tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with graphs off per
-        // dense model and the 6 layouts of tiny-moe (MoE is checked in fp32 only). Meshes per
+        // Per dtype 23 one-group Megatron cases: 6 layouts for tiny-dense, tiny-qk-norm and
+        // tiny-gqa-d32, 5 for tiny-gpt2 (12 heads do not split 8 ways); fp32 adds TP2 with
+        // graphs off per dense model and the 6 layouts of tiny-moe (MoE is checked in fp32
+        // only). Column TP2 / TP4 and row TP4 / TP8: 4 per dense model and dtype. Meshes per
         // dtype: 6 for tiny-dense (pp2, pp4, dp2, pp2 x tp2, dp2 x tp2, pp2 x tp2+sp), 5 for
         // tiny-gpt2 (2 layers: no pp4); fp32 adds the 6 of tiny-moe. Overlap: tiny-dense fp32
-        // TP2, TP8, TP2+SP, pp2 x TP2 and pp2 x TP2+SP.
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 11 + 6 + 5);
+        // TP2, TP8, TP2+SP, column TP2, row TP4, pp2 x TP2 and pp2 x TP2+SP.
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7);
         QCOMPARE(meshes, 2 * 11 + 6 + 2);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 11 + 6 + 5);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7);
         QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2);
+        QCOMPARE(column_or_row, 2 * 16 + 2);
         QCOMPARE(eager, 4);
-        QCOMPARE(overlapped, 5);
+        QCOMPARE(overlapped, 7);
         int moe = 0;
         for (const auto& c : cases)
             if (c.plan.model.is_moe()) {

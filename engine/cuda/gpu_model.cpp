@@ -17,6 +17,8 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
 {
     if (const auto why = cpu::cpu_unsupported_reason(model, false); !why.empty())
         return why;
+    if (model.is_moe() && (s.tensor_mode == TensorMode::Column1D || s.tensor_mode == TensorMode::Row1D))
+        return "column / row 1D layouts of MoE layers are not in the CUDA engine yet (the CPU backend runs them)";
     if (model.is_moe()) {
         const MoeSpec& moe = *model.moe;
         if (s.ep > 1)
@@ -31,9 +33,8 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
             return "top-" + std::to_string(moe.experts_per_token) + " routing is above the engine's top-"
                    + std::to_string(kernels::kMaxTopK);
     }
-    if (s.tensor_mode != TensorMode::None && s.tensor_mode != TensorMode::Megatron1D
-        && s.tensor_mode != TensorMode::MegatronSP)
-        return "the CUDA engine runs Megatron 1D tensor parallelism (with or without sequence parallelism); "
+    if (tensor_rank(s.tensor_mode) > 1)
+        return "the CUDA engine runs the 1D layouts (Megatron with or without sequence parallelism, column, row); "
                + to_string(s.tensor_mode) + " runs on the CPU backend";
     if (s.attention == AttentionMode::Data)
         return "attention data parallelism is not in the CUDA engine yet";
@@ -53,9 +54,15 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     if (!geometry.feasible())
         throw Error("the plan cannot run: " + geometry.reject);
     t = plan.strategy.tensor_size();
-    if (t > 1 && geometry.head_parts != t)
+    column = plan.strategy.tensor_mode == TensorMode::Column1D && t > 1;
+    row = plan.strategy.tensor_mode == TensorMode::Row1D && t > 1;
+    if (t > 1 && !row && geometry.head_parts != t)
         throw Error("the CUDA engine needs the attention heads split " + std::to_string(t) + " ways");
     sp = plan.strategy.tensor_mode == TensorMode::MegatronSP && t > 1;
+    aw = std::int64_t(model.heads) * model.head_dim;
+    if ((column || row) && (model.hidden % t != 0 || aw % t != 0 || model.ffn % t != 0))
+        throw Error("the column / row layouts need the hidden size, the attention width and the ffn to divide by "
+                    + std::to_string(t));
     const Strategy& s = plan.strategy;
     if (!place && (s.pp > 1 || s.dp > 1))
         throw Error("a plan with pipeline stages or data-parallel replicas runs on a GpuMesh, not one GpuModel");
@@ -85,7 +92,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     qw = std::int64_t(heads) * model.head_dim;
     kw = std::int64_t(kv_heads) * model.head_dim;
     W = qw + 2 * kw;
-    fl = model.ffn / t;
+    fl = row ? model.ffn : model.ffn / t; // row: every rank computes the whole up-projection
+    fd = row ? model.ffn / t : fl;
     if (model.is_moe()) {
         efl = model.moe->expert_ffn / t;
         sfl = model.moe->shared_expert_ffn * model.moe->shared_experts / t;

@@ -14,15 +14,6 @@ namespace {
 
 constexpr float kNormEps = 1e-5f;
 
-template <class F>
-std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
-{
-    std::vector<void*> out;
-    for (auto& R : ranks)
-        out.push_back(f(R));
-    return out;
-}
-
 } // namespace
 
 void GpuModel::Impl::forward(int position, int T)
@@ -140,67 +131,6 @@ void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias
     }
 }
 
-bool GpuModel::Impl::row_parallel(int layer, std::int64_t M, std::int64_t K, void* GpuRank::*in, void* GpuLayer::*w,
-                                  const char* name, const char* kind, const char* reduce_name,
-                                  const std::function<void(GpuRank&)>& fused)
-{
-    const GpuDType type = options.dtype;
-    const std::int64_t h = model.hidden;
-    if (!overlap || sp) {
-        for (auto& R : ranks) {
-            DeviceGuard guard(R.device);
-            const GpuLayer& L = layer_of(R, layer);
-            // One rank: the product accumulates straight into the residual stream.
-            op(R, name, kind, layer, [&] {
-                if (fused)
-                    fused(R);
-                gemm(R.blas->get(), type, R.*in, L.*w, t == 1 ? R.x : R.part, M, K, h, t == 1 ? 1.0f : 0.0f);
-            });
-        }
-        return false;
-    }
-    // Chunked: chunk c's all-reduce (communication streams) runs while chunk c + 1
-    // multiplies (compute streams). Recorded as the one all-reduce the planner prices.
-    const std::int64_t e = std::int64_t(element_size(type));
-    const std::int64_t chunks = std::min<std::int64_t>(kOverlapChunks, M);
-    const bool measure = timed && !comm->emulated();
-    std::vector<std::size_t> op_starts, comm_starts;
-    for (auto& R : ranks) {
-        DeviceGuard guard(R.device);
-        op_starts.push_back(op_begin(R));
-        if (fused)
-            fused(R);
-    }
-    for (std::int64_t c = 0; c < chunks; ++c) {
-        const std::int64_t r0 = c * M / chunks, r1 = (c + 1) * M / chunks;
-        for (auto& R : ranks) {
-            DeviceGuard guard(R.device);
-            gemm(R.blas->get(), type, static_cast<const char*>(R.*in) + r0 * K * e, layer_of(R, layer).*w,
-                 static_cast<char*>(R.part) + r0 * h * e, r1 - r0, K, h);
-            R.chunk_ready->record(R.stream);
-            SHARD_CUDA_CHECK(cudaStreamWaitEvent(R.comm_stream, R.chunk_ready->get(), 0));
-            if (c == 0 && measure) {
-                comm_starts.push_back(R.next_event++);
-                R.events.at(comm_starts.back()).record(R.comm_stream);
-            }
-        }
-        comm->all_reduce(each_ptr(ranks, [&](GpuRank& R) { return static_cast<void*>(static_cast<char*>(R.part) + r0 * h * e); }),
-                         (r1 - r0) * h, type);
-    }
-    for (auto& R : ranks) {
-        DeviceGuard guard(R.device);
-        op_end(R, op_starts[std::size_t(R.slot)], name, kind, layer);
-        if (measure) {
-            const std::size_t end = R.next_event++;
-            R.events.at(end).record(R.comm_stream);
-            R.pending_collectives.emplace_back(comm_starts[std::size_t(R.slot)], end);
-        }
-    }
-    join_from_comm();
-    step_collectives.push_back({CollectiveKind::AllReduce, M * h * e, reduce_name});
-    return true;
-}
-
 void GpuModel::Impl::attention_block(int layer, int position, int T)
 {
     const GpuDType type = options.dtype;
@@ -211,18 +141,40 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
     const int ctx_max = options.max_context;
     const std::int64_t e = std::int64_t(element_size(type));
     normalise(layer, T, false);
+    // q | k | v of this rank's heads; row: partial sums of every head over this rank's
+    // slice of the hidden columns, summed over the group before the bias and the norms.
+    auto bias_and_norms = [&](GpuRank& R, const GpuLayer& L) {
+        if (L.qkv_bias)
+            kernels::add_bias(type, R.qkv, L.qkv_bias, M, W, R.stream);
+        if (L.q_norm) {
+            kernels::head_norm(type, R.qkv, W, 0, M, heads, d, L.q_norm, kNormEps, R.stream);
+            kernels::head_norm(type, R.qkv, W, qw, M, kv_heads, d, L.k_norm, kNormEps, R.stream);
+        }
+    };
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        const GpuLayer& L = layer_of(R, layer);
+        op(R, "qkv_proj", "qkv", layer, [&] {
+            if (row) {
+                gemm(R.blas->get(), type, static_cast<const char*>(R.hn) + R.index * (h / t) * e, L.wqkv, R.qkv, M,
+                     h / t, W, 0.0f, h);
+                return;
+            }
+            gemm(R.blas->get(), type, R.hn, L.wqkv, R.qkv, M, h, W);
+            bias_and_norms(R, L);
+        });
+    }
+    if (row) {
+        collective(CollectiveKind::AllReduce, M * W * e, "qkv_proj",
+                   [&] { comm->all_reduce(each_ptr(ranks, [](GpuRank& R) { return R.qkv; }), M * W, type); });
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            op(R, "qkv_bias_norm", "qkv", layer, [&] { bias_and_norms(R, layer_of(R, layer)); });
+        }
+    }
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         GpuLayer& L = layer_of(R, layer);
-        op(R, "qkv_proj", "qkv", layer, [&] {
-            gemm(R.blas->get(), type, R.hn, L.wqkv, R.qkv, M, h, W);
-            if (L.qkv_bias)
-                kernels::add_bias(type, R.qkv, L.qkv_bias, M, W, R.stream);
-            if (L.q_norm) {
-                kernels::head_norm(type, R.qkv, W, 0, M, heads, d, L.q_norm, kNormEps, R.stream);
-                kernels::head_norm(type, R.qkv, W, qw, M, kv_heads, d, L.k_norm, kNormEps, R.stream);
-            }
-        });
         op(R, "attention", "attention", layer, [&] {
             if (model.position == PositionKind::Rotary) {
                 kernels::rotary(type, R.qkv, W, 0, M, heads, d, T, R.pos, R.stream);
@@ -251,8 +203,7 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
             }
         });
     }
-    const bool reduced = row_parallel(layer, M, qw, &GpuRank::attn, &GpuLayer::wo, "o_proj", "out_proj", "out_proj", {});
-    reduce_into_residual(M, &GpuLayer::o_bias, layer, "out_proj", reduced);
+    out_projection(layer, M);
     if (!sp)
         check_same("x after attention", layer, &GpuRank::x, M * h);
 }
@@ -262,13 +213,14 @@ void GpuModel::Impl::mlp_block(int layer, int T)
     const GpuDType type = options.dtype;
     const std::int64_t M = std::int64_t(batch) * T;
     const std::int64_t h = model.hidden;
+    const std::int64_t e = std::int64_t(element_size(type));
     const bool gated = model.gated_mlp;
     normalise(layer, T, true);
-    // Up-projection and activation, then the row-parallel down-projection, in one op.
-    auto up = [&](GpuRank& R) {
+    // Up-projection and activation (row: of this rank's slice of the hidden columns, summed
+    // over the group first).
+    auto activate_rows = [&](GpuRank& R) {
         const GpuLayer& L = layer_of(R, layer);
         const std::int64_t width = gated ? 2 * fl : fl;
-        gemm(R.blas->get(), type, R.hn, L.wgu, R.gu, M, h, width);
         if (L.gu_bias)
             kernels::add_bias(type, R.gu, L.gu_bias, M, width, R.stream);
         if (gated)
@@ -276,9 +228,48 @@ void GpuModel::Impl::mlp_block(int layer, int T)
         else
             kernels::activate(type, R.gu, M * fl, act_of(model.activation), R.stream);
     };
-    const bool reduced =
-        row_parallel(layer, M, fl, gated ? &GpuRank::act : &GpuRank::gu, &GpuLayer::wdown, "mlp", "mlp_up", "mlp_down", up);
-    reduce_into_residual(M, &GpuLayer::down_bias, layer, "mlp_down", reduced);
+    auto up = [&](GpuRank& R) {
+        const std::int64_t width = gated ? 2 * fl : fl;
+        if (row) {
+            gemm(R.blas->get(), type, static_cast<const char*>(R.hn) + R.index * (h / t) * e, layer_of(R, layer).wgu, R.gu,
+                 M, h / t, width, 0.0f, h);
+            return;
+        }
+        gemm(R.blas->get(), type, R.hn, layer_of(R, layer).wgu, R.gu, M, h, width);
+        activate_rows(R);
+    };
+    void* GpuRank::*activations = gated ? &GpuRank::act : &GpuRank::gu;
+    if (column) {
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            op(R, "mlp", "mlp_up", layer, [&] { up(R); });
+        }
+        column_parallel(layer, M, fl, activations, &GpuLayer::wdown, &GpuLayer::down_bias, "down_proj", "mlp_down",
+                        "mlp_hidden", "down_proj");
+        add_residual(layer, M);
+    } else if (row) {
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            op(R, "mlp", "mlp_up", layer, [&] { up(R); });
+        }
+        const std::int64_t width = (gated ? 2 : 1) * fl;
+        collective(CollectiveKind::AllReduce, M * width * e, "gate_up_proj",
+                   [&] { comm->all_reduce(each_ptr(ranks, [](GpuRank& R) { return R.gu; }), M * width, type); });
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            op(R, "activation", "activation", layer, [&] { activate_rows(R); });
+            // This rank's slice of the activation columns times its rows of the down weight.
+            op(R, "down_proj", "mlp_down", layer, [&] {
+                gemm(R.blas->get(), type, static_cast<const char*>(R.*activations) + R.index * fd * e,
+                     layer_of(R, layer).wdown, R.part, M, fd, h, 0.0f, fl);
+            });
+        }
+        reduce_into_residual(M, &GpuLayer::down_bias, layer, "mlp_down");
+    } else {
+        // Megatron: up, activation and the row-parallel down-projection in one op.
+        const bool reduced = row_parallel(layer, M, fl, activations, &GpuLayer::wdown, "mlp", "mlp_up", "mlp_down", up);
+        reduce_into_residual(M, &GpuLayer::down_bias, layer, "mlp_down", reduced);
+    }
     if (!sp)
         check_same("x after mlp", layer, &GpuRank::x, M * h);
 }

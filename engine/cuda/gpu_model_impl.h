@@ -70,6 +70,9 @@ struct GpuRank {
     float *hn_f32 = nullptr, *router_logits = nullptr, *slot_weights = nullptr, *gate_logits = nullptr;
     int *slot_experts = nullptr, *expert_counts = nullptr, *expert_offsets = nullptr, *slot_order = nullptr,
         *slot_position = nullptr;
+    // Column 1D: gathered blocks [t][M][w], the rows they interleave into [M][t * w], a
+    // rank's output columns [M][h / t].
+    void *gathered = nullptr, *interleaved = nullptr, *column_out = nullptr;
     void *permuted = nullptr, *expert_gu_ws = nullptr, *expert_act_ws = nullptr, *expert_out = nullptr,
          *shared_gu_ws = nullptr, *shared_act_ws = nullptr, *shared_out = nullptr;
     std::vector<int> host_offsets; // each expert's first routed row, read back to size its GEMMs
@@ -105,6 +108,12 @@ struct GpuModel::Impl {
     int first_layer = 0, layer_count = 0; // this stage's layers
     bool first_stage = true, last_stage = true;
     bool sp = false;                 // sequence parallel: residual rows sharded
+    // The 1D column and row layouts (else Megatron): column splits each weight's output
+    // columns and gathers activations; row splits each weight's input rows (attention
+    // replicated) and all-reduces partial sums.
+    bool column = false, row = false;
+    std::int64_t aw = 0;  // every head's attention width
+    std::int64_t fd = 0;  // rows of this rank's down-projection (row: f / t; else the up width)
     std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
     std::int64_t efl = 0, sfl = 0; // this rank's slice of each routed expert's and of the shared experts' ffn
     int heads = 0, kv_heads = 0;
@@ -163,6 +172,15 @@ struct GpuModel::Impl {
     void forward(int position, int T);
     void embed(int T);
     void attention_block(int layer, int position, int T);
+    void out_projection(int layer, std::int64_t M); // o_proj, its collectives and the residual add
+    // Column 1D: all-gathers `in` [M][w] of every rank, interleaves into R.interleaved
+    // [M][t * w], multiplies by w [t * w][h / t] (+ bias slice), gathers the column blocks
+    // back into R.part [M][h]. `name` / `kind`: the op; `gather_name`: the first gather's.
+    void column_parallel(int layer, std::int64_t M, std::int64_t w, void* GpuRank::*in, void* GpuLayer::*weight,
+                         float* GpuLayer::*bias, const char* name, const char* kind, const char* gather_name,
+                         const char* out_name);
+    void interleave(GpuRank& R, void* out, const void* blocks, std::int64_t M, std::int64_t w);
+    void add_residual(int layer, std::int64_t M); // x += part
     void normalise(int layer, int T, bool post);
     void mlp_block(int layer, int T);
     void moe_block(int layer, int T); // gpu_model_moe.cpp
@@ -187,6 +205,16 @@ struct GpuModel::Impl {
     void finish_timing();
     double modeled_seconds(CollectiveKind kind, std::int64_t payload) const;
 };
+
+// One pointer per rank this driver runs, in rank order (what the device collectives take).
+template <class F>
+inline std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
+{
+    std::vector<void*> out;
+    for (auto& R : ranks)
+        out.push_back(f(R));
+    return out;
+}
 
 inline kernels::Act act_of(Activation a)
 {

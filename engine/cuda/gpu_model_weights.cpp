@@ -75,9 +75,12 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     const int r = R.index;
     const std::int64_t h = m.hidden;
     const std::int64_t d = m.head_dim;
-    const std::int64_t first_head = t > 1 ? std::int64_t(r) * heads : 0;
-    const std::int64_t first_kv = t > 1 ? first_head / (m.heads / m.kv_heads) : 0;
-    const std::int64_t f0 = std::int64_t(r) * fl;
+    // Megatron and column split the heads; row keeps them all and splits the input rows.
+    const std::int64_t first_head = t > 1 && !row ? std::int64_t(r) * heads : 0;
+    const std::int64_t first_kv = t > 1 && !row ? first_head / (m.heads / m.kv_heads) : 0;
+    const std::int64_t f0 = row ? 0 : std::int64_t(r) * fl;
+    const std::int64_t hr0 = row ? std::int64_t(r) * h / t : 0, hr1 = row ? std::int64_t(r + 1) * h / t : h;
+    const std::int64_t hc0 = std::int64_t(r) * h / t, hc1 = std::int64_t(r + 1) * h / t; // column: output columns
     HostPack pack;
     struct LayerOffsets {
         std::size_t wqkv, wo, wgu, wdown, qkv_bias, o_bias, gu_bias, down_bias, in_norm, in_norm_b, post_norm,
@@ -99,15 +102,19 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     for (int l = first_layer; l < first_layer + layer_count; ++l) {
         auto name = [&](const char* n) { return cpu::ModelWeights::layer(l, n); };
         LayerOffsets o{};
-        const Matrix q = weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d);
-        const Matrix k = weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d);
-        const Matrix v = weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d);
+        const Matrix q = weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d).slice_rows(hr0, hr1);
+        const Matrix k = weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
+        const Matrix v = weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
         o.wqkv = pack.add_typed(concat_cols({&q, &k, &v}));
         o.qkv_bias = pack.add_float(concat_bias({weights.get_or_empty(name("q.bias")).slice_cols(first_head * d, (first_head + heads) * d),
                                                  weights.get_or_empty(name("k.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d),
                                                  weights.get_or_empty(name("v.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d)}));
-        o.wo = pack.add_typed(weights.get(name("o")).slice_rows(first_head * d, (first_head + heads) * d));
-        o.o_bias = pack.add_float(weights.get_or_empty(name("o.bias")));
+        const Matrix& Wo = weights.get(name("o"));
+        o.wo = pack.add_typed(column ? Wo.slice_cols(hc0, hc1)
+                              : row  ? Wo.slice_rows(std::int64_t(r) * aw / t, std::int64_t(r + 1) * aw / t)
+                                     : Wo.slice_rows(first_head * d, (first_head + heads) * d));
+        const Matrix o_bias = weights.get_or_empty(name("o.bias"));
+        o.o_bias = pack.add_float(column ? o_bias.slice_cols(hc0, hc1) : o_bias);
         o.in_norm = pack.add_float(weights.get(name("input_norm")));
         o.in_norm_b = pack.add_float(weights.get_or_empty(name("input_norm.bias")));
         o.post_norm = pack.add_float(weights.get(name("post_attention_norm")));
@@ -130,13 +137,17 @@ void GpuModel::Impl::load_weights(GpuRank& R)
             continue;
         }
         const std::string p = name("mlp");
-        const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(f0, f0 + fl);
-        const Matrix up = weights.get(p + ".up").slice_cols(f0, f0 + fl);
+        const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(f0, f0 + fl).slice_rows(hr0, hr1);
+        const Matrix up = weights.get(p + ".up").slice_cols(f0, f0 + fl).slice_rows(hr0, hr1);
         o.wgu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
         o.gu_bias = pack.add_float(concat_bias({weights.get_or_empty(p + ".gate.bias").slice_cols(f0, f0 + fl),
                                                 weights.get_or_empty(p + ".up.bias").slice_cols(f0, f0 + fl)}));
-        o.wdown = pack.add_typed(weights.get(p + ".down").slice_rows(f0, f0 + fl));
-        o.down_bias = pack.add_float(weights.get_or_empty(p + ".down.bias"));
+        const Matrix& down = weights.get(p + ".down");
+        o.wdown = pack.add_typed(column ? down.slice_cols(hc0, hc1)
+                                 : row  ? down.slice_rows(std::int64_t(r) * fd, std::int64_t(r + 1) * fd)
+                                        : down.slice_rows(f0, f0 + fl));
+        const Matrix down_bias = weights.get_or_empty(p + ".down.bias");
+        o.down_bias = pack.add_float(column ? down_bias.slice_cols(hc0, hc1) : down_bias);
         offsets.push_back(o);
     }
     // Vocabulary-parallel embedding (first stage) and head (last stage), padding rows zero
@@ -259,6 +270,12 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     R.pairs = a.take_as<float>(std::size_t(B * 2));
     R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
     R.last_f32 = a.take_as<float>(std::size_t(B * h));
+    if (column) {
+        const std::int64_t widest = std::max({qw, fl, h / t}); // a rank's block of attention, MLP activation, output
+        R.gathered = typed(t * M * widest);
+        R.interleaved = typed(M * std::max(aw, fl * t));
+        R.column_out = typed(M * (h / t));
+    }
     R.tokens = a.take_as<int>(std::size_t(M));
     R.next_tokens = a.take_as<int>(std::size_t(B));
     R.pos = a.take_as<int>(1);

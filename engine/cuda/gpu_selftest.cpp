@@ -34,6 +34,11 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                                       {TensorMode::Megatron1D, 8, LmHeadMode::DistributedArgmax},
                                       {TensorMode::MegatronSP, 2, LmHeadMode::DistributedArgmax},
                                       {TensorMode::MegatronSP, 4, LmHeadMode::GatherLogits},
+                                      // The other 1D layouts: column gathers, row all-reduces.
+                                      {TensorMode::Column1D, 2, LmHeadMode::DistributedArgmax},
+                                      {TensorMode::Column1D, 4, LmHeadMode::GatherLogits},
+                                      {TensorMode::Row1D, 4, LmHeadMode::DistributedArgmax},
+                                      {TensorMode::Row1D, 8, LmHeadMode::GatherLogits},
                                       // Meshes: pipeline stages with microbatches, data-parallel replicas.
                                       {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 2, 1},
                                       {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 4, 1},
@@ -57,9 +62,13 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                     continue;
                 if (layout.pp > model.layers)
                     continue;
-                if (layout.t > 1 && model.kv_heads % layout.t != 0 && layout.t % model.kv_heads != 0)
+                const bool column_or_row = layout.mode == TensorMode::Column1D || layout.mode == TensorMode::Row1D;
+                if (column_or_row && model.is_moe()) // refused: the engine's MoE layers are Megatron-sliced
                     continue;
-                if (model.heads % layout.t != 0)
+                const bool heads_split = layout.mode != TensorMode::Row1D; // row keeps every head on every rank
+                if (heads_split && layout.t > 1 && model.kv_heads % layout.t != 0 && layout.t % model.kv_heads != 0)
+                    continue;
+                if (heads_split && model.heads % layout.t != 0)
                     continue;
                 SelftestCase c;
                 c.dtype = dtype;
