@@ -157,6 +157,12 @@ private slots:
         plan.strategy.pp = 2;
         plan.strategy.dp = 2;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
+        plan.strategy.attention = AttentionMode::Data;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
+        plan.strategy.tensor_mode = TensorMode::MegatronSP;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)),
+                 QStringLiteral("the CUDA engine runs attention data parallelism with the Megatron layout (no SP); "
+                                "megatron-sp with it runs on the CPU backend"));
     }
 
     void graphsAreOffWhereTheStepCannotBeCaptured()
@@ -321,7 +327,7 @@ private slots:
     {
         const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
         std::set<std::string> names;
-        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0;
+        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0, attention_dp = 0;
         for (const auto& c : cases) {
             QVERIFY2(names.insert(c.name).second, c.name.c_str());
             QVERIFY(cuda::gpu_unsupported_reason(c.plan.model, c.plan.strategy).empty());
@@ -330,6 +336,7 @@ private slots:
             emulated += c.emulated ? 1 : 0;
             sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
             column_or_row += c.plan.strategy.tensor_mode == TensorMode::Column1D || c.plan.strategy.tensor_mode == TensorMode::Row1D;
+            attention_dp += c.plan.strategy.attention == AttentionMode::Data ? 1 : 0;
             eager += c.graphs ? 0 : 1;
             if (c.overlap) {
                 ++overlapped;
@@ -344,10 +351,12 @@ private slots:
         // only). Column TP2 / TP4 and row TP4 / TP8: 4 per dense model and dtype. Meshes per
         // dtype: 6 for tiny-dense (pp2, pp4, dp2, pp2 x tp2, dp2 x tp2, pp2 x tp2+sp), 5 for
         // tiny-gpt2 (2 layers: no pp4); fp32 adds the 6 of tiny-moe. Overlap: tiny-dense fp32
-        // TP2, TP8, TP2+SP, column TP2, row TP4, pp2 x TP2 and pp2 x TP2+SP.
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7);
+        // TP2, TP8, TP2+SP, column TP2, row TP4, pp2 x TP2 and pp2 x TP2+SP. Attention DP at
+        // TP2 and TP4: 2 per dense model and dtype, 2 for tiny-moe in fp32.
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2);
         QCOMPARE(meshes, 2 * 11 + 6 + 2);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7);
+        QCOMPARE(attention_dp, 2 * 8 + 2);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2);
         QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2);
         QCOMPARE(column_or_row, 2 * 16 + 2);
         QCOMPARE(eager, 4);
@@ -358,7 +367,7 @@ private slots:
                 ++moe;
                 QCOMPARE(c.dtype, cuda::GpuDType::F32);
             }
-        QCOMPARE(moe, 12);
+        QCOMPARE(moe, 14);
         for (const auto& c : cases)
             QVERIFY(c.thread_per_gpu); // one GPU: nothing to drive from one thread instead
         // With eight GPUs nothing is emulated, and TP2 runs once more from one host thread.

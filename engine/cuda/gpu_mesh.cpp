@@ -70,7 +70,8 @@ struct GpuMesh::Impl {
     std::int64_t handoff_elements(int seqs, int T) const
     {
         const std::int64_t rows = std::int64_t(seqs) * T;
-        const bool sp = plan.strategy.tensor_mode == TensorMode::MegatronSP && layout.t > 1;
+        const bool sp = (plan.strategy.tensor_mode == TensorMode::MegatronSP || plan.strategy.attention == AttentionMode::Data)
+                        && layout.t > 1; // residual rows sharded over the tensor group
         return (sp ? rows / layout.t : rows) * plan.model.hidden;
     }
     void build_communicators(const GpuMeshScope* scope);
@@ -97,8 +98,8 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
     I.B = I.geometry.batch_per_replica;
     const int spm = I.geometry.seqs_per_micro;
     const int t = I.layout.t;
-    if (s.tensor_mode == TensorMode::MegatronSP && t > 1 && spm % t != 0)
-        throw Error("sequence parallelism needs each microbatch's decode rows (" + std::to_string(spm)
+    if ((s.tensor_mode == TensorMode::MegatronSP || s.attention == AttentionMode::Data) && t > 1 && spm % t != 0)
+        throw Error("sequence sharding needs each microbatch's decode rows (" + std::to_string(spm)
                     + " sequences) to divide by the tensor group (" + std::to_string(t) + ")");
     const int ranks = I.layout.ranks();
     if (scope && options.emulated)

@@ -36,8 +36,9 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
     if (tensor_rank(s.tensor_mode) > 1)
         return "the CUDA engine runs the 1D layouts (Megatron with or without sequence parallelism, column, row); "
                + to_string(s.tensor_mode) + " runs on the CPU backend";
-    if (s.attention == AttentionMode::Data)
-        return "attention data parallelism is not in the CUDA engine yet";
+    if (s.attention == AttentionMode::Data && s.tensor_mode != TensorMode::Megatron1D)
+        return "the CUDA engine runs attention data parallelism with the Megatron layout (no SP); " + to_string(s.tensor_mode)
+               + " with it runs on the CPU backend";
     return {};
 }
 
@@ -56,9 +57,10 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     t = plan.strategy.tensor_size();
     column = plan.strategy.tensor_mode == TensorMode::Column1D && t > 1;
     row = plan.strategy.tensor_mode == TensorMode::Row1D && t > 1;
-    if (t > 1 && !row && geometry.head_parts != t)
+    data = plan.strategy.attention == AttentionMode::Data && t > 1;
+    if (t > 1 && !row && !data && geometry.head_parts != t)
         throw Error("the CUDA engine needs the attention heads split " + std::to_string(t) + " ways");
-    sp = plan.strategy.tensor_mode == TensorMode::MegatronSP && t > 1;
+    sp = (plan.strategy.tensor_mode == TensorMode::MegatronSP || data) && t > 1;
     aw = std::int64_t(model.heads) * model.head_dim;
     if ((column || row) && (model.hidden % t != 0 || aw % t != 0 || model.ffn % t != 0))
         throw Error("the column / row layouts need the hidden size, the attention width and the ffn to divide by "
@@ -100,8 +102,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     }
     vl = geometry.vocab_padded / t;
     if (sp && options.max_rows % t != 0)
-        throw Error("sequence parallelism needs the tokens of a step (" + std::to_string(options.max_rows)
-                    + ") to divide by the tensor group (" + std::to_string(t) + ")");
+        throw Error(std::string(data ? "attention data parallelism" : "sequence parallelism") + " needs the tokens of a step ("
+                    + std::to_string(options.max_rows) + ") to divide by the tensor group (" + std::to_string(t) + ")");
 
     if (!place) {
         int device_count = 0;
@@ -296,9 +298,11 @@ void GpuModel::Impl::finish_timing()
     }
 }
 
-std::size_t GpuModel::Impl::cache_offset() const
+std::size_t GpuModel::Impl::cache_offset(const GpuRank& R) const
 {
-    return std::size_t(first_seq) * std::size_t(options.max_context) * std::size_t(kw) * element_size(options.dtype);
+    // Attention DP: rank r attends the r-th 1/t of the microbatch's sequences.
+    const std::size_t seq = std::size_t(first_seq) + (data ? std::size_t(R.index) * std::size_t(batch / t) : 0);
+    return seq * std::size_t(options.max_context) * std::size_t(kw) * element_size(options.dtype);
 }
 
 GpuModel::GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,

@@ -83,6 +83,8 @@ void GpuModel::Impl::normalise(int layer, int T, bool post)
                           post ? L.post_norm_b : L.in_norm_b, layer_norm, rows, h, kNormEps, R.stream);
         });
     }
+    if (I.data && !post)
+        return; // attention DP: each rank attends the rows it holds
     if (I.sp) {
         I.collective(CollectiveKind::AllGather, M * h * std::int64_t(element_size(type)), "norm", [&] {
             I.comm->all_gather(each_ptr(I.ranks, [](GpuRank& R) { return R.hn_local; }),
@@ -141,14 +143,17 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
     const int ctx_max = options.max_context;
     const std::int64_t e = std::int64_t(element_size(type));
     normalise(layer, T, false);
+    // Attention DP: this rank's 1/t of the sequences (the rows it holds), every head.
+    const int Bq = data ? B / t : B;
+    const std::int64_t Mq = std::int64_t(Bq) * T;
     // q | k | v of this rank's heads; row: partial sums of every head over this rank's
     // slice of the hidden columns, summed over the group before the bias and the norms.
     auto bias_and_norms = [&](GpuRank& R, const GpuLayer& L) {
         if (L.qkv_bias)
-            kernels::add_bias(type, R.qkv, L.qkv_bias, M, W, R.stream);
+            kernels::add_bias(type, R.qkv, L.qkv_bias, Mq, W, R.stream);
         if (L.q_norm) {
-            kernels::head_norm(type, R.qkv, W, 0, M, heads, d, L.q_norm, kNormEps, R.stream);
-            kernels::head_norm(type, R.qkv, W, qw, M, kv_heads, d, L.k_norm, kNormEps, R.stream);
+            kernels::head_norm(type, R.qkv, W, 0, Mq, heads, d, L.q_norm, kNormEps, R.stream);
+            kernels::head_norm(type, R.qkv, W, qw, Mq, kv_heads, d, L.k_norm, kNormEps, R.stream);
         }
     };
     for (auto& R : ranks) {
@@ -160,7 +165,7 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
                      h / t, W, 0.0f, h);
                 return;
             }
-            gemm(R.blas->get(), type, R.hn, L.wqkv, R.qkv, M, h, W);
+            gemm(R.blas->get(), type, data ? R.hn_local : R.hn, L.wqkv, R.qkv, Mq, h, W);
             bias_and_norms(R, L);
         });
     }
@@ -177,22 +182,22 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
         GpuLayer& L = layer_of(R, layer);
         op(R, "attention", "attention", layer, [&] {
             if (model.position == PositionKind::Rotary) {
-                kernels::rotary(type, R.qkv, W, 0, M, heads, d, T, R.pos, R.stream);
-                kernels::rotary(type, R.qkv, W, qw, M, kv_heads, d, T, R.pos, R.stream);
+                kernels::rotary(type, R.qkv, W, 0, Mq, heads, d, T, R.pos, R.stream);
+                kernels::rotary(type, R.qkv, W, qw, Mq, kv_heads, d, T, R.pos, R.stream);
             }
             // This microbatch's sequences own the cache rows from first_seq on.
-            char* k_cache = static_cast<char*>(L.k_cache) + cache_offset();
-            char* v_cache = static_cast<char*>(L.v_cache) + cache_offset();
-            kernels::write_cache(type, k_cache, R.qkv, W, qw, B, T, kv_heads, d, ctx_max, R.pos, R.stream);
-            kernels::write_cache(type, v_cache, R.qkv, W, qw + kw, B, T, kv_heads, d, ctx_max, R.pos, R.stream);
+            char* k_cache = static_cast<char*>(L.k_cache) + cache_offset(R);
+            char* v_cache = static_cast<char*>(L.v_cache) + cache_offset(R);
+            kernels::write_cache(type, k_cache, R.qkv, W, qw, Bq, T, kv_heads, d, ctx_max, R.pos, R.stream);
+            kernels::write_cache(type, v_cache, R.qkv, W, qw + kw, Bq, T, kv_heads, d, ctx_max, R.pos, R.stream);
             if (T == 1) { // decode: split-context kernel, graph-safe (reads *pos)
-                kernels::attention(type, R.qkv, W, k_cache, v_cache, R.attn, R.partials, B, 1, heads, kv_heads, d,
+                kernels::attention(type, R.qkv, W, k_cache, v_cache, R.attn, R.partials, Bq, 1, heads, kv_heads, d,
                                    ctx_max, R.pos, R.stream);
                 return;
             }
             // Prefill: scores and values through cuBLAS, one sequence at a time.
             const int ctx = position + T;
-            for (int b = 0; b < B; ++b) {
+            for (int b = 0; b < Bq; ++b) {
                 const char* q = static_cast<const char*>(R.qkv) + std::int64_t(b) * T * W * e;
                 const std::int64_t row_offset = std::int64_t(b) * ctx_max * kw * e;
                 attention_scores(R.blas->get(), type, q, W, k_cache + row_offset, R.scores,
@@ -281,7 +286,17 @@ void GpuModel::Impl::head(int T)
     const std::int64_t M = std::int64_t(B) * T;
     const std::int64_t h = model.hidden;
     const std::int64_t e = std::int64_t(element_size(type));
-    if (sp) {
+    if (data) {
+        // Attention DP: each rank holds whole sequences; only their last rows are gathered.
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            op(R, "gather_last", "lm_head", -1, [&] { kernels::last_rows(type, R.hn, R.x, B / t, T, h, R.stream); });
+        }
+        collective(CollectiveKind::AllGather, std::int64_t(B) * h * e, "final_hidden", [&] {
+            comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.hn; }),
+                             each_ptr(ranks, [](GpuRank& R) { return R.last; }), std::int64_t(B / t) * h, type);
+        });
+    } else if (sp) {
         collective(CollectiveKind::AllGather, M * h * e, "lm_head", [&] {
             comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.x; }),
                              each_ptr(ranks, [](GpuRank& R) { return R.full; }), M / t * h, type);
@@ -291,7 +306,8 @@ void GpuModel::Impl::head(int T)
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         op(R, "lm_head", "lm_head", -1, [&] {
-            kernels::last_rows(type, R.last, sp ? R.full : R.x, B, T, h, R.stream);
+            if (!data)
+                kernels::last_rows(type, R.last, sp ? R.full : R.x, B, T, h, R.stream);
             kernels::norm(type, R.last_n, R.last, R.final_norm, R.final_norm_b, layer_norm, B, h, kNormEps, R.stream);
             gemm(R.blas->get(), type, R.last_n, R.head, R.logits, B, h, vl);
             kernels::argmax_rows(type, R.pairs, R.logits, B, vl, R.vocab_begin, model.vocab, R.stream);

@@ -107,7 +107,8 @@ struct GpuModel::Impl {
     int stage = 0, replica = 0;
     int first_layer = 0, layer_count = 0; // this stage's layers
     bool first_stage = true, last_stage = true;
-    bool sp = false;                 // sequence parallel: residual rows sharded
+    bool sp = false;                 // residual rows sharded over the group (sequence parallel, or attention DP)
+    bool data = false;               // attention data parallel: each rank attends its 1/t of the sequences, all heads
     // The 1D column and row layouts (else Megatron): column splits each weight's output
     // columns and gathers activations; row splits each weight's input rows (attention
     // replicated) and all-reduces partial sums.
@@ -166,7 +167,7 @@ struct GpuModel::Impl {
             return *R;
         throw Error("tensor rank " + std::to_string(tensor_rank) + " runs in another thread or process");
     }
-    std::size_t cache_offset() const; // bytes from a cache's start to first_seq's rows
+    std::size_t cache_offset(const GpuRank& R) const; // bytes from a cache's start to the rows R attends first
     void load_weights(GpuRank& rank);
     void bind_workspace(GpuRank& rank, Arena& arena);
     void forward(int position, int T);

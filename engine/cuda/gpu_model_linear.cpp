@@ -80,6 +80,19 @@ void GpuModel::Impl::out_projection(int layer, std::int64_t M)
         add_residual(layer, M);
         return;
     }
+    if (data) { // attention DP: the rank's own rows times the whole Wo, straight into the residual
+        const std::int64_t rows = M / t;
+        for (auto& R : ranks) {
+            DeviceGuard guard(R.device);
+            const GpuLayer& L = layer_of(R, layer);
+            op(R, "o_proj", "out_proj", layer, [&] {
+                gemm(R.blas->get(), type, R.attn, L.wo, R.x, rows, qw, h, 1.0f);
+                if (L.o_bias)
+                    kernels::add_bias(type, R.x, L.o_bias, rows, h, R.stream);
+            });
+        }
+        return;
+    }
     if (row) { // this rank's slice of the attention columns times its rows of Wo, summed
         for (auto& R : ranks) {
             DeviceGuard guard(R.device);

@@ -75,9 +75,11 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     const int r = R.index;
     const std::int64_t h = m.hidden;
     const std::int64_t d = m.head_dim;
-    // Megatron and column split the heads; row keeps them all and splits the input rows.
-    const std::int64_t first_head = t > 1 && !row ? std::int64_t(r) * heads : 0;
-    const std::int64_t first_kv = t > 1 && !row ? first_head / (m.heads / m.kv_heads) : 0;
+    // Megatron and column split the heads; row (and attention DP) keep them all, row splits
+    // the input rows.
+    const bool heads_split = geometry.head_parts > 1; // not row, not attention DP
+    const std::int64_t first_head = heads_split ? std::int64_t(r) * heads : 0;
+    const std::int64_t first_kv = heads_split ? first_head / (m.heads / m.kv_heads) : 0;
     const std::int64_t f0 = row ? 0 : std::int64_t(r) * fl;
     const std::int64_t hr0 = row ? std::int64_t(r) * h / t : 0, hr1 = row ? std::int64_t(r + 1) * h / t : h;
     const std::int64_t hc0 = std::int64_t(r) * h / t, hc1 = std::int64_t(r + 1) * h / t; // column: output columns

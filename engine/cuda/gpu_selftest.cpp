@@ -27,6 +27,7 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
         LmHeadMode head;
         int pp = 1;
         int dp = 1;
+        bool attention_dp = false;
     };
     const std::vector<Layout> layouts{{TensorMode::None, 1, LmHeadMode::DistributedArgmax},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax},
@@ -39,6 +40,9 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                                       {TensorMode::Column1D, 4, LmHeadMode::GatherLogits},
                                       {TensorMode::Row1D, 4, LmHeadMode::DistributedArgmax},
                                       {TensorMode::Row1D, 8, LmHeadMode::GatherLogits},
+                                      // Attention data parallel: each rank attends its own sequences.
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::GatherLogits, 1, 1, true},
+                                      {TensorMode::Megatron1D, 4, LmHeadMode::DistributedArgmax, 1, 1, true},
                                       // Meshes: pipeline stages with microbatches, data-parallel replicas.
                                       {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 2, 1},
                                       {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 4, 1},
@@ -65,7 +69,8 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 const bool column_or_row = layout.mode == TensorMode::Column1D || layout.mode == TensorMode::Row1D;
                 if (column_or_row && model.is_moe()) // refused: the engine's MoE layers are Megatron-sliced
                     continue;
-                const bool heads_split = layout.mode != TensorMode::Row1D; // row keeps every head on every rank
+                // Row and attention DP keep every head on every rank.
+                const bool heads_split = layout.mode != TensorMode::Row1D && !layout.attention_dp;
                 if (heads_split && layout.t > 1 && model.kv_heads % layout.t != 0 && layout.t % model.kv_heads != 0)
                     continue;
                 if (heads_split && model.heads % layout.t != 0)
@@ -85,13 +90,14 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 c.plan.strategy.lm_head = layout.head;
                 c.plan.strategy.pp = layout.pp;
                 c.plan.strategy.dp = layout.dp;
+                c.plan.strategy.attention = layout.attention_dp ? AttentionMode::Data : AttentionMode::Heads;
                 c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
                          + to_string(dtype);
                 cases.push_back(std::move(c));
                 const SelftestCase base = cases.back();
                 // The same layout without graphs: the eager decode path.
                 if (layout.t == 2 && layout.mode == TensorMode::Megatron1D && dtype == GpuDType::F32 && !mesh
-                    && !model.is_moe()) { // MoE steps are never graph-captured
+                    && !layout.attention_dp && !model.is_moe()) { // MoE steps are never graph-captured
                     SelftestCase eager = base;
                     eager.graphs = false;
                     eager.name += " graphs off";
@@ -100,7 +106,7 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 // Real GPUs driven from one host thread in lockstep, against the default of a
                 // thread per GPU.
                 if (!base.emulated && dtype == GpuDType::F32 && std::string(id) == "tiny-dense" && layout.t == 2
-                    && !mesh && layout.mode == TensorMode::Megatron1D) {
+                    && !mesh && !layout.attention_dp && layout.mode == TensorMode::Megatron1D) {
                     SelftestCase lockstep = base;
                     lockstep.thread_per_gpu = false;
                     lockstep.name += " one host thread";
@@ -109,7 +115,7 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 // Overlap in fp32, where a wrong stream order shows as a wrong token: Megatron
                 // TP2 / TP8 (chunked all-reduces, graph-captured decode), TP2+SP (collectives on
                 // the communication stream) and pipelines of TP2 groups, with and without SP.
-                if (dtype == GpuDType::F32 && std::string(id) == "tiny-dense" && layout.t > 1
+                if (dtype == GpuDType::F32 && std::string(id) == "tiny-dense" && layout.t > 1 && !layout.attention_dp
                     && layout.head == LmHeadMode::DistributedArgmax && layout.dp == 1) {
                     SelftestCase overlapped = base;
                     overlapped.overlap = true;
