@@ -435,6 +435,21 @@ private slots:
         QVERIFY2(history.out.contains("cuda-emulated"), history.out.constData());
     }
 
+    // A layout the engine refuses is refused by the CLI before any engine process starts,
+    // with the engine's reason, on machines with and without a GPU alike.
+    void cliRefusesLayoutsTheEngineCannotRun()
+    {
+        const Result r = runProgram(QStringLiteral("shardstudio-cli"),
+                                    {QStringLiteral("--json"), QStringLiteral("run"),
+                                     QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
+                                     QStringLiteral("--backend"), QStringLiteral("cuda-emulated"), QStringLiteral("--no-store")});
+        QCOMPARE(r.exitCode, 1);
+        const QJsonObject error = QJsonDocument::fromJson(r.out.trimmed()).object();
+        QCOMPARE(error.value(QStringLiteral("message")).toString(),
+                 QStringLiteral("backend 'cuda-emulated' cannot run this plan: the CUDA engine runs the 1D layouts (Megatron "
+                                "with or without sequence parallelism, column, row); 2d-summa runs on the CPU backend"));
+    }
+
     void gpuSelftestMatchesTheCpuReference()
     {
         if (!gpuReason().isEmpty())

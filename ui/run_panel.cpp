@@ -1,6 +1,7 @@
 #include "run_panel.h"
 
 #include "cuda/backend_info.h"
+#include "cuda/engine_support.h"
 #include "runtime/model_weights.h"
 
 #include <QComboBox>
@@ -143,11 +144,16 @@ QString RunPanel::blockedReason() const
 
 void RunPanel::updateAvailability()
 {
-    QString why;
-    if (m_plan && backend() == QStringLiteral("cpu"))
+    QString why, advice;
+    if (m_plan && backend() == QStringLiteral("cpu")) {
         why = QString::fromStdString(cpu::cpu_unsupported_reason(m_plan->model));
-    m_blocked->setText(why.isEmpty() ? QString() : tr("The cpu backend cannot run this plan: %1. Pick a smaller model "
-                                                      "(tiny-dense, tiny-moe, GPT-2) or a cuda backend.").arg(why));
+        advice = tr("Pick a smaller model (tiny-dense, tiny-moe, GPT-2) or a cuda backend.");
+    } else if (m_plan) {
+        why = QString::fromStdString(cuda::gpu_unsupported_reason(m_plan->model, m_plan->strategy));
+        advice = tr("Pick another candidate or the cpu backend.");
+    }
+    m_blocked->setText(why.isEmpty() ? QString()
+                                     : tr("The %1 backend cannot run this plan: %2. %3").arg(backend(), why, advice));
     m_blocked->setVisible(!why.isEmpty());
     m_start->setEnabled(m_plan.has_value() && !running() && why.isEmpty());
 }

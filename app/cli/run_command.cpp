@@ -9,6 +9,7 @@
 #include "cost/estimate.h"
 #include "core/units.h"
 #include "cuda/backend_info.h"
+#include "cuda/engine_support.h"
 
 #include <atomic>
 #include <csignal>
@@ -166,6 +167,9 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
         throw Error("backend '" + args.backend + "' is not available: this build has no CUDA engine"
                     + (info.compiled ? std::string(" (shard-engine not found beside shardstudio-cli or on PATH)")
                                      : std::string(" (built without the CUDA toolkit)")));
+    // Refused here, before a process starts, with the engine's own reason.
+    if (const auto why = cuda::gpu_unsupported_reason(plan.model, plan.strategy); !why.empty())
+        throw Error("backend '" + args.backend + "' cannot run this plan: " + why);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::unique_ptr<RunStore> store;

@@ -7,6 +7,7 @@
 // ShardedModel, so both are checked against the same oracle and the same planner
 // prediction. GpuMesh strings the groups of a pipeline / data-parallel plan together.
 #include "device_collectives.h"
+#include "engine_support.h"
 #include "device_resources.h"
 #include "gpu_dtype.h"
 
@@ -35,8 +36,6 @@ struct GpuModelOptions {
     double timeout_s = 120;    // a step that takes longer is reported as hung
 };
 
-// Why the CUDA engine cannot run this plan yet, or empty.
-std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& strategy);
 
 // Where a group sits in its mesh and what the mesh lends it. Without one, the model is a
 // plan of one stage and one replica, on devices 0..t-1 (or emulated on device 0), and owns

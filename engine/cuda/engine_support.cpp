@@ -1,0 +1,36 @@
+#include "engine_support.h"
+
+#include "runtime/model_weights.h"
+
+namespace shard::cuda {
+
+std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
+{
+    if (const auto why = cpu::cpu_unsupported_reason(model, false); !why.empty())
+        return why;
+    if (model.is_moe() && (s.tensor_mode == TensorMode::Column1D || s.tensor_mode == TensorMode::Row1D))
+        return "column / row 1D layouts of MoE layers are not in the CUDA engine yet (the CPU backend runs them)";
+    if (model.is_moe()) {
+        const MoeSpec& moe = *model.moe;
+        if (s.ep > 1)
+            return "expert parallelism (EP " + std::to_string(s.ep)
+                   + ") is not in the CUDA engine yet: it splits every expert over the tensor group (EP 1); the CPU "
+                     "backend runs EP plans";
+        if (moe.router_bias)
+            return "routers with a score-correction bias are not in the CUDA engine yet (the CPU backend runs them)";
+        if (model.mlp_bias)
+            return "experts with biases are not in the CUDA engine yet (the CPU backend runs them)";
+        if (moe.experts_per_token > kEngineMaxTopK)
+            return "top-" + std::to_string(moe.experts_per_token) + " routing is above the engine's top-"
+                   + std::to_string(kEngineMaxTopK);
+    }
+    if (tensor_rank(s.tensor_mode) > 1)
+        return "the CUDA engine runs the 1D layouts (Megatron with or without sequence parallelism, column, row); "
+               + to_string(s.tensor_mode) + " runs on the CPU backend";
+    if (s.attention == AttentionMode::Data && s.tensor_mode != TensorMode::Megatron1D)
+        return "the CUDA engine runs attention data parallelism with the Megatron layout (no SP); " + to_string(s.tensor_mode)
+               + " with it runs on the CPU backend";
+    return {};
+}
+
+} // namespace shard::cuda
