@@ -340,6 +340,8 @@ private slots:
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-pareto.png")));
         window.views()->setCurrentWidget(window.costCharts());
         QVERIFY(window.grab().save(dir + QStringLiteral("/studio-charts.png")));
+        window.views()->setCurrentWidget(window.runPanel());
+        QVERIFY(window.grab().save(dir + QStringLiteral("/studio-run.png")));
         QVERIFY(window.pareto()->exportTo(dir + QStringLiteral("/pareto.svg")));
         // Three runs of one plan for the run-over-run chart (the CLI, into the same store).
         for (int i = 0; i < 3; ++i) {

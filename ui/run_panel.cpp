@@ -4,6 +4,7 @@
 #include "cuda/engine_support.h"
 #include "runtime/model_weights.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QFutureWatcher>
@@ -42,6 +43,14 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     for (const char* d : {"bf16", "fp16", "fp32"})
         m_dtype->addItem(QString::fromLatin1(d));
     m_dtype->setToolTip(tr("Element type of the cuda backends (the cpu backend computes in fp32)"));
+    m_graphs = new QCheckBox(tr("CUDA graphs"));
+    m_graphs->setObjectName(QStringLiteral("runGraphs"));
+    m_graphs->setChecked(true);
+    m_graphs->setToolTip(tr("cuda backends: decode steps replay one captured CUDA graph (--graphs)"));
+    m_overlap = new QCheckBox(tr("overlap comm."));
+    m_overlap->setObjectName(QStringLiteral("runOverlap"));
+    m_overlap->setToolTip(tr("cuda backends: the tensor group's collectives run on streams of their own, the all-reduce "
+                             "after each row-parallel GEMM in chunks behind the next chunk (--overlap)"));
     m_steps = new QSpinBox;
     m_steps->setRange(0, 100000);
     m_steps->setValue(16);
@@ -53,6 +62,8 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     m_cancel->setEnabled(false);
     bar->addWidget(m_backend, 2);
     bar->addWidget(m_dtype);
+    bar->addWidget(m_graphs);
+    bar->addWidget(m_overlap);
     bar->addWidget(m_steps);
     bar->addWidget(m_start);
     bar->addWidget(m_cancel);
@@ -77,14 +88,17 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     m_log->setPlaceholderText(tr("The run's log appears here: the command, each step, the result next to the prediction."));
     layout->addWidget(m_log, 1);
     connect(m_backend, &QComboBox::currentIndexChanged, this, [this] {
-        m_dtype->setEnabled(backend() != QStringLiteral("cpu"));
+        const bool cuda = backend() != QStringLiteral("cpu");
+        for (QWidget* w : std::initializer_list<QWidget*>{m_dtype, m_graphs, m_overlap})
+            w->setEnabled(cuda);
         updateAvailability();
     });
     connect(m_steps, &QSpinBox::valueChanged, this, [this](int steps) {
         if (!running())
             m_progress->setRange(0, steps + 1);
     });
-    m_dtype->setEnabled(false);
+    for (QWidget* w : std::initializer_list<QWidget*>{m_dtype, m_graphs, m_overlap})
+        w->setEnabled(false);
     connect(m_start, &QPushButton::clicked, this, &RunPanel::start);
     connect(m_cancel, &QPushButton::clicked, this, &RunPanel::cancel);
     setPlan(std::nullopt);
@@ -215,8 +229,10 @@ bool RunPanel::start()
     connect(m_process, &QProcess::finished, this, &RunPanel::finished);
     QStringList args{QStringLiteral("--json"), QStringLiteral("run"), file, QStringLiteral("--backend"), backend(),
                      QStringLiteral("--steps"), QString::number(m_steps->value())};
+    const auto on_off = [](const QCheckBox* box) { return box->isChecked() ? QStringLiteral("on") : QStringLiteral("off"); };
     if (backend() != QStringLiteral("cpu"))
-        args << QStringLiteral("--dtype") << m_dtype->currentText();
+        args << QStringLiteral("--dtype") << m_dtype->currentText() << QStringLiteral("--graphs") << on_off(m_graphs)
+             << QStringLiteral("--overlap") << on_off(m_overlap);
     const QString cli = QCoreApplication::applicationDirPath() + QStringLiteral("/shardstudio-cli");
     append(tr("$ shardstudio-cli %1").arg(args.join(QLatin1Char(' '))), QStringLiteral("gray"));
     m_process->start(cli, args);
