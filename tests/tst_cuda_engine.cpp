@@ -111,12 +111,8 @@ private slots:
         QTest::addRow("summa") << QStringLiteral("tiny-dense-summa-2x2.shardplan.json")
                                << QStringLiteral("the CUDA engine runs the 1D layouts (Megatron with or without sequence "
                                                  "parallelism, column, row); 2d-summa runs on the CPU backend");
-        QTest::addRow("moe ep2") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json")
-                                 << QStringLiteral("expert parallelism (EP 2) is not in the CUDA engine yet: it splits every "
-                                                   "expert over the tensor group (EP 1); the CPU backend runs EP plans");
-        QTest::addRow("mixtral ep8") << QStringLiteral("mixtral-8x7b-dgx-h100-tp8-ep8.shardplan.json")
-                                     << QStringLiteral("expert parallelism (EP 8) is not in the CUDA engine yet: it splits every "
-                                                       "expert over the tensor group (EP 1); the CPU backend runs EP plans");
+        QTest::addRow("moe pp2 x tp2 x ep2") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json") << QString();
+        QTest::addRow("mixtral tp8 x ep8") << QStringLiteral("mixtral-8x7b-dgx-h100-tp8-ep8.shardplan.json") << QString();
         QTest::addRow("mla") << QStringLiteral("deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")
                              << QStringLiteral("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
     }
@@ -144,6 +140,12 @@ private slots:
         wide.moe->experts = 16;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(wide, plan.strategy)),
                  QStringLiteral("top-9 routing is above the engine's top-8"));
+        Strategy over_replicas = plan.strategy; // expert groups that would cross data-parallel replicas
+        over_replicas.dp = 2;
+        over_replicas.ep = 2;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, over_replicas)),
+                 QStringLiteral("expert parallelism across data-parallel replicas (EP 2 over DP 2) is not in the CUDA engine "
+                                "yet: its expert groups stay inside a tensor group; the CPU backend runs such plans"));
         Strategy column = plan.strategy;
         column.tensor_mode = TensorMode::Column1D;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, column)),
@@ -327,7 +329,8 @@ private slots:
     {
         const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
         std::set<std::string> names;
-        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0, attention_dp = 0;
+        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0, attention_dp = 0,
+            expert_parallel = 0;
         for (const auto& c : cases) {
             QVERIFY2(names.insert(c.name).second, c.name.c_str());
             QVERIFY(cuda::gpu_unsupported_reason(c.plan.model, c.plan.strategy).empty());
@@ -337,6 +340,7 @@ private slots:
             sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
             column_or_row += c.plan.strategy.tensor_mode == TensorMode::Column1D || c.plan.strategy.tensor_mode == TensorMode::Row1D;
             attention_dp += c.plan.strategy.attention == AttentionMode::Data ? 1 : 0;
+            expert_parallel += c.plan.strategy.ep > 1 ? 1 : 0;
             eager += c.graphs ? 0 : 1;
             if (c.overlap) {
                 ++overlapped;
@@ -353,11 +357,14 @@ private slots:
         // tiny-gpt2 (2 layers: no pp4); fp32 adds the 6 of tiny-moe. Overlap: tiny-dense fp32
         // TP2, TP8, TP2+SP, column TP2, row TP4, pp2 x TP2 and pp2 x TP2+SP. Attention DP at
         // TP2 and TP4: 2 per dense model and dtype, 2 for tiny-moe in fp32.
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2);
-        QCOMPARE(meshes, 2 * 11 + 6 + 2);
-        QCOMPARE(attention_dp, 2 * 8 + 2);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2);
-        QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2);
+        // Expert parallelism, tiny-moe in fp32: EP2 x TP2, EP4 x TP4, EP2 x expert-TP2 (TP4),
+        // EP2 x expert-TP4 (TP8), EP4 x TP4+SP, EP4 x attention-DP4, pp2 x TP2 x EP2.
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7);
+        QCOMPARE(meshes, 2 * 11 + 6 + 2 + 1);
+        QCOMPARE(attention_dp, 2 * 8 + 2 + 1);
+        QCOMPARE(expert_parallel, 7);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7);
+        QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2 + 1);
         QCOMPARE(column_or_row, 2 * 16 + 2);
         QCOMPARE(eager, 4);
         QCOMPARE(overlapped, 7);
@@ -367,7 +374,7 @@ private slots:
                 ++moe;
                 QCOMPARE(c.dtype, cuda::GpuDType::F32);
             }
-        QCOMPARE(moe, 14);
+        QCOMPARE(moe, 21);
         for (const auto& c : cases)
             QVERIFY(c.thread_per_gpu); // one GPU: nothing to drive from one thread instead
         // With eight GPUs nothing is emulated, and TP2 runs once more from one host thread.

@@ -92,9 +92,15 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     start["graphs"] = cuda::gpu_graphs_apply(plan, options.graphs);
     if (options.graphs && !cuda::gpu_graphs_apply(plan, true))
         start["note"] = cuda::gpu_graphs_note(plan);
-    start["overlap"] = options.overlap && plan.strategy.tensor_size() > 1;
+    const bool expert_parallel = plan.model.is_moe() && plan.strategy.ep > 1;
+    start["overlap"] = options.overlap && plan.strategy.tensor_size() > 1 && !expert_parallel;
+    auto add_note = [&](const std::string& note) {
+        start["note"] = start.contains("note") ? start["note"].get<std::string>() + "; " + note : note;
+    };
     if (options.overlap && plan.strategy.tensor_size() == 1)
-        start["note"] = "--overlap on has nothing to overlap: the plan has no tensor group";
+        add_note("--overlap on has nothing to overlap: the plan has no tensor group");
+    else if (options.overlap && expert_parallel)
+        add_note("--overlap is off for expert-parallel plans: their all-to-alls are sized on the host, in stream order");
     start["network"] = options.emulated ? "modeled" : "measured";
     start["host_threads"] = options.emulated || plan.strategy.devices() == 1 ? "one"
                             : args.processes                                ? "a process per GPU (MPI)"

@@ -42,6 +42,14 @@ public:
     // member i (expert-parallel dispatch and combine). NCCL: grouped Send/Recv pairs.
     virtual void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
                             GpuDType type) = 0;
+    // Variable chunks (expert-parallel dispatch and combine), counts and offsets in elements,
+    // per member this driver owns and per peer: member m sends send_counts[m][p] elements
+    // from in[m] + send_offsets[m][p] to peer p, which receives them at
+    // out[p] + recv_offsets[p][m] (recv_counts[p][m] of them). NCCL: grouped Send/Recv.
+    using Counts = std::vector<std::vector<std::int64_t>>;
+    virtual void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts& send_offsets,
+                             const std::vector<void*>& out, const Counts& recv_counts, const Counts& recv_offsets,
+                             GpuDType type) = 0;
     // Member `from` sends `count` elements to member `to` (pipeline stage handoff). Bytes are
     // moved as they are, so int32 token ids travel as F32.
     virtual void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) = 0;

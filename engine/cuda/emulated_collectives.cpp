@@ -57,6 +57,24 @@ public:
         kernels::all_to_all(type, pack(out), pack(in), m_members, count, m_stream);
     }
 
+    void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts& send_offsets,
+                     const std::vector<void*>& out, const Counts&, const Counts& recv_offsets, GpuDType type) override
+    {
+        // Every member is here: one device copy per pair that moves anything.
+        DeviceGuard guard(m_device);
+        const std::size_t e = element_size(type);
+        for (int m = 0; m < m_members; ++m)
+            for (int p = 0; p < m_members; ++p) {
+                const std::int64_t count = send_counts[std::size_t(m)][std::size_t(p)];
+                if (count == 0)
+                    continue;
+                SHARD_CUDA_CHECK(cudaMemcpyAsync(
+                    static_cast<char*>(out[std::size_t(p)]) + std::size_t(recv_offsets[std::size_t(p)][std::size_t(m)]) * e,
+                    static_cast<const char*>(in[std::size_t(m)]) + std::size_t(send_offsets[std::size_t(m)][std::size_t(p)]) * e,
+                    std::size_t(count) * e, cudaMemcpyDeviceToDevice, m_stream));
+            }
+    }
+
     void send_recv(int, const void* src, int, void* dst, std::int64_t count, GpuDType type) override
     {
         DeviceGuard guard(m_device);

@@ -36,6 +36,10 @@ struct GpuMesh::Impl {
     std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> axes; // NCCL splits
     std::vector<DeviceCollectives*> tensor_comm;   // per group; null with one rank or none here
     std::vector<DeviceCollectives*> pipeline_comm; // per offset in a stage (pp > 1); null: none here
+    // Expert parallelism: per group, its expert groups (etp of them, ep members each) and
+    // expert-TP groups (ep of them, etp members each; none when etp is 1).
+    int ep = 1, etp = 1;
+    std::vector<std::vector<DeviceCollectives*>> expert_comm, expert_tp_comm;
     std::vector<std::unique_ptr<GpuModel>> groups; // layout order; null where this driver runs no rank
     std::vector<std::vector<Event>> handoff_events; // per local slot: start, end per microbatch (real GPUs)
     std::vector<Handoff> handoffs;
@@ -121,6 +125,10 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
                             + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
         }
     }
+    if (weights.model().is_moe() && s.ep > 1) {
+        I.ep = s.ep;
+        I.etp = I.geometry.expert_tp;
+    }
     I.slot.assign(std::size_t(ranks), -1);
     for (std::size_t i = 0; i < I.local_ranks.size(); ++i)
         I.slot.at(std::size_t(I.local_ranks[i])) = int(i);
@@ -153,6 +161,8 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
         if (place.tensor_ranks.empty())
             continue;
         place.tensor = I.tensor_comm[g];
+        place.expert_groups = I.expert_comm[g];
+        place.expert_tp_groups = I.expert_tp_comm[g];
         I.groups[g] = std::make_unique<GpuModel>(weights, plan, go, &place);
         I.groups[g]->set_epoch(epoch);
     }
@@ -180,11 +190,23 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
     const int groups_count = int(layout.groups.size());
     tensor_comm.assign(std::size_t(groups_count), nullptr);
     pipeline_comm.assign(std::size_t(layout.pp > 1 ? layout.stage_size() : 0), nullptr);
+    const bool experts = ep > 1;
+    expert_comm.assign(std::size_t(groups_count), std::vector<DeviceCollectives*>(std::size_t(experts ? etp : 0), nullptr));
+    expert_tp_comm.assign(std::size_t(groups_count),
+                          std::vector<DeviceCollectives*>(std::size_t(experts && etp > 1 ? ep : 0), nullptr));
     if (options.emulated) {
         const cudaStream_t stream = streams[0]->get();
         for (int g = 0; g < groups_count && t > 1; ++g) {
             owned.push_back(make_emulated_collectives(0, stream, t));
             tensor_comm[std::size_t(g)] = owned.back().get();
+            for (auto& group : expert_comm[std::size_t(g)]) {
+                owned.push_back(make_emulated_collectives(0, stream, ep));
+                group = owned.back().get();
+            }
+            for (auto& group : expert_tp_comm[std::size_t(g)]) {
+                owned.push_back(make_emulated_collectives(0, stream, etp));
+                group = owned.back().get();
+            }
         }
         for (auto& chain : pipeline_comm) {
             owned.push_back(make_emulated_collectives(0, stream, layout.pp));
@@ -198,6 +220,18 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         colors.push_back(layout.tensor_color);
     if (layout.pp > 1)
         colors.push_back(layout.pipeline_color);
+    if (experts) { // inside each tensor group: index % etp picks the expert group, index / etp the expert-TP one
+        std::vector<int> by_slice(std::size_t(layout.ranks()), -1), by_shard(std::size_t(layout.ranks()), -1);
+        for (int g = 0; g < groups_count; ++g)
+            for (int i = 0; i < t; ++i) {
+                const int r = layout.groups[std::size_t(g)].ranks[std::size_t(i)];
+                by_slice[std::size_t(r)] = g * etp + i % etp;
+                if (etp > 1)
+                    by_shard[std::size_t(r)] = g * ep + i / etp;
+            }
+        colors.push_back(by_slice);
+        colors.push_back(by_shard);
+    }
     if (colors.empty())
         return;
     axes = make_nccl_axes(local_devices, local_streams, colors, scope ? &scope->join : nullptr);
@@ -207,9 +241,19 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
             tensor_comm[std::size_t(g)] = axes[axis][std::size_t(g)].get();
         ++axis;
     }
-    if (layout.pp > 1)
+    if (layout.pp > 1) {
         for (std::size_t offset = 0; offset < pipeline_comm.size(); ++offset)
             pipeline_comm[offset] = axes[axis][offset].get();
+        ++axis;
+    }
+    if (experts) {
+        for (int g = 0; g < groups_count; ++g) {
+            for (int c = 0; c < etp; ++c)
+                expert_comm[std::size_t(g)][std::size_t(c)] = axes[axis][std::size_t(g * etp + c)].get();
+            for (int s = 0; etp > 1 && s < ep; ++s)
+                expert_tp_comm[std::size_t(g)][std::size_t(s)] = axes[axis + 1][std::size_t(g * ep + s)].get();
+        }
+    }
 }
 
 const GpuMeshLayout& GpuMesh::layout() const

@@ -72,8 +72,13 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     fl = row ? model.ffn : model.ffn / t; // row: every rank computes the whole up-projection
     fd = row ? model.ffn / t : fl;
     if (model.is_moe()) {
-        efl = model.moe->expert_ffn / t;
-        sfl = model.moe->shared_expert_ffn * model.moe->shared_experts / t;
+        if (s.ep > 1) { // experts in ep shards, each split over etp ranks; shared experts whole
+            ep = s.ep;
+            etp = geometry.expert_tp;
+            experts_local = geometry.experts_local;
+        }
+        efl = model.moe->expert_ffn / (ep > 1 ? etp : t);
+        sfl = model.moe->shared_expert_ffn * model.moe->shared_experts / (ep > 1 ? 1 : t);
     }
     vl = geometry.vocab_padded / t;
     if (sp && options.max_rows % t != 0)
@@ -105,6 +110,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         R.blas = share ? ranks[0].blas : std::make_shared<BlasHandle>(R.device, R.stream);
         for (int e = 0; e < events_per_step; ++e)
             R.events.emplace_back(R.device);
+        if (ep > 1) // the EP peers' row counts, read on the host to size the all-to-alls
+            R.host_counts = PinnedMemory(std::size_t(model.moe->experts) * sizeof(int));
         load_weights(R);
         Arena measure;
         bind_workspace(R, measure);
@@ -124,12 +131,40 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     }
     if (place) {
         comm = place->tensor;
+        expert_groups = place->expert_groups;
+        expert_tp_groups = place->expert_tp_groups;
     } else if (t > 1) {
-        owned_comm = options.emulated ? make_emulated_collectives(0, streams[0]->get(), t)
-                                      : make_nccl_collectives(devices, rank_streams);
+        // The tensor group, and with EP its expert groups (index % etp) and expert-TP groups
+        // (index / etp).
+        std::vector<std::vector<int>> colors{std::vector<int>(std::size_t(t), 0)};
+        if (ep > 1) {
+            colors.emplace_back();
+            colors.emplace_back();
+            for (int i = 0; i < t; ++i) {
+                colors[1].push_back(i % etp);
+                colors[2].push_back(etp > 1 ? i / etp : -1);
+            }
+        }
+        if (options.emulated) {
+            owned_comm = make_emulated_collectives(0, streams[0]->get(), t);
+            for (int c = 0; ep > 1 && c < etp; ++c)
+                owned_expert_comms.push_back(make_emulated_collectives(0, streams[0]->get(), ep));
+            for (int e = 0; ep > 1 && etp > 1 && e < ep; ++e)
+                owned_expert_comms.push_back(make_emulated_collectives(0, streams[0]->get(), etp));
+        } else {
+            auto axes = make_nccl_axes(devices, rank_streams, colors);
+            owned_comm = std::move(axes[0][0]);
+            for (std::size_t a = 1; a < axes.size(); ++a)
+                for (auto& g : axes[a])
+                    owned_expert_comms.push_back(std::move(g));
+        }
         comm = owned_comm.get();
+        for (std::size_t i = 0; i < owned_expert_comms.size(); ++i)
+            (int(i) < (ep > 1 ? etp : 0) ? expert_groups : expert_tp_groups).push_back(owned_expert_comms[i].get());
     }
-    overlap = options.overlap && t > 1;
+    // Overlap moves the tensor group's collectives to streams of their own; the expert
+    // groups' all-to-alls stay in stream order, so EP layers run without it.
+    overlap = options.overlap && t > 1 && ep == 1;
     if (overlap) {
         // Emulated ranks share one compute stream, so they share one communication stream.
         const bool shared = std::all_of(ranks.begin(), ranks.end(), [&](const GpuRank& R) { return R.stream == ranks[0].stream; });
@@ -159,9 +194,9 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         R.log.epoch = ranks[0].log.epoch;
 }
 
-double GpuModel::Impl::modeled_seconds(CollectiveKind kind, std::int64_t payload) const
+double GpuModel::Impl::modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size) const
 {
-    return collective_time_us(double(payload), bus_factor(kind, t), modeled_link_busbw, modeled_link_latency) / 1e6;
+    return collective_time_us(double(payload), bus_factor(kind, group_size), modeled_link_busbw, modeled_link_latency) / 1e6;
 }
 
 void GpuModel::Impl::fork_to_comm()
@@ -183,7 +218,7 @@ void GpuModel::Impl::join_from_comm()
 }
 
 void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const std::string& name,
-                                const std::function<void()>& run)
+                                const std::function<void()>& run, const char* group, int group_size, bool control)
 {
     const bool measure = timed && !comm->emulated();
     // With overlap the communicator lives on the communication streams: the call waits for
@@ -205,7 +240,7 @@ void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const
         }
     if (overlap)
         join_from_comm();
-    step_collectives.push_back({kind, payload, name});
+    step_collectives.push_back({kind, payload, name, group, group_size, control});
 }
 
 void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list, bool with_events)
@@ -213,16 +248,17 @@ void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list,
     for (auto& R : ranks) {
         for (std::size_t i = 0; i < list.size(); ++i) {
             CollectiveRecord c;
+            const int size = list[i].group_size > 0 ? list[i].group_size : t;
             c.kind = list[i].kind;
-            c.group = "tp";
-            c.group_size = t;
+            c.group = list[i].group;
+            c.group_size = size;
             c.payload = list[i].payload;
-            c.sent = c.received = traffic_per_call(c.kind, t, c.payload);
+            c.sent = c.received = traffic_per_call(c.kind, size, c.payload);
             c.step = R.log.step;
-            c.control = false;
+            c.control = list[i].control;
             c.modeled = comm->emulated();
             if (c.modeled) {
-                c.seconds = modeled_seconds(c.kind, c.payload);
+                c.seconds = modeled_seconds(c.kind, c.payload, size);
             } else if (with_events && i < R.pending_collectives.size()) {
                 const auto [s, e] = R.pending_collectives[i];
                 c.seconds = R.events[e].ms_since(R.events[s]) / 1e3;
@@ -273,215 +309,21 @@ void GpuModel::Impl::finish_timing()
     }
 }
 
+std::int64_t GpuModel::Impl::moe_rows(std::int64_t M) const
+{
+    return sp ? M / t : (M + t - 1) / t; // without SP, padded so every rank holds as many
+}
+
+bool GpuModel::Impl::moe_shards_rows(int layer) const
+{
+    return ep > 1 && !sp && model.is_moe_layer(layer);
+}
+
 std::size_t GpuModel::Impl::cache_offset(const GpuRank& R) const
 {
     // Attention DP: rank r attends the r-th 1/t of the microbatch's sequences.
     const std::size_t seq = std::size_t(first_seq) + (data ? std::size_t(R.index) * std::size_t(batch / t) : 0);
     return seq * std::size_t(options.max_context) * std::size_t(kw) * element_size(options.dtype);
-}
-
-GpuModel::GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
-                   const GpuGroupPlace* place)
-    : m(std::make_unique<Impl>(weights, plan, options, place))
-{
-}
-
-GpuModel::~GpuModel() = default;
-
-int GpuModel::ranks() const
-{
-    return m->t;
-}
-
-bool GpuModel::owns(int rank) const
-{
-    return m->find(rank) != nullptr;
-}
-
-const RankLog& GpuModel::log(int rank) const
-{
-    return m->at(rank).log;
-}
-
-RankLog& GpuModel::mutable_log(int rank)
-{
-    return m->at(rank).log;
-}
-
-void GpuModel::set_epoch(RankLog::Clock::time_point epoch)
-{
-    for (auto& R : m->ranks)
-        R.log.epoch = epoch;
-}
-
-void GpuModel::set_graphs(bool on)
-{
-    m->options.graphs = on;
-}
-
-double GpuModel::last_step_gpu_ms() const
-{
-    return m->step_end->ms_since(*m->step_start);
-}
-
-const Event* GpuModel::timing_origin(int rank) const
-{
-    return m->timed ? &m->at(rank).events.at(0) : nullptr;
-}
-
-double GpuModel::timing_origin_us() const
-{
-    return m->step_begin_us;
-}
-
-bool GpuModel::graph_replayed() const
-{
-    return m->graph_used;
-}
-
-std::size_t GpuModel::weight_bytes(int rank) const
-{
-    return m->at(rank).weight_bytes;
-}
-
-std::size_t GpuModel::workspace_bytes(int rank) const
-{
-    return m->at(rank).work_block.bytes();
-}
-
-void* GpuModel::activations(int rank) const
-{
-    return m->at(rank).x;
-}
-
-void* GpuModel::next_tokens(int rank) const
-{
-    return m->at(rank).next_tokens;
-}
-
-std::int64_t GpuModel::handoff_elements(int seqs, int T) const
-{
-    const std::int64_t rows = std::int64_t(seqs) * T;
-    return (m->sp ? rows / m->t : rows) * m->model.hidden;
-}
-
-cpu::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences)
-{
-    if (!m->first_stage || !m->last_stage)
-        throw Error("GpuModel::step runs a whole model; a pipeline stage runs through GpuMesh");
-    const int B = sequences > 0 ? std::min(sequences, m->options.batch) : m->options.batch;
-    begin_step(timed);
-    enqueue(tokens, 0, B, position, T, true);
-    end_step();
-    return output(B);
-}
-
-void GpuModel::begin_step(bool timed)
-{
-    Impl& I = *m;
-    I.timed = timed;
-    I.graph_used = false;
-    I.step_collectives.clear();
-    I.step_begin_us = I.ranks[0].log.now_us();
-    for (auto& R : I.ranks) {
-        R.next_event = 0;
-        R.pending.clear();
-        R.pending_collectives.clear();
-        if (timed)
-            R.events.at(R.next_event++).record(R.stream); // the origin of the step's timings
-    }
-    I.step_start->record(I.ranks[0].stream);
-}
-
-void GpuModel::enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T,
-                       bool allow_graph)
-{
-    Impl& I = *m;
-    const int B = seqs;
-    if (B < 1 || first_seq < 0 || first_seq + B > I.options.batch)
-        throw Error("sequences " + std::to_string(first_seq) + ".." + std::to_string(first_seq + B - 1)
-                    + " are outside the group's " + std::to_string(I.options.batch));
-    if (!tokens.empty() && std::int64_t(tokens.size()) != std::int64_t(B) * T)
-        throw Error("a step of " + std::to_string(B) + " x " + std::to_string(T) + " tokens got " +
-                    std::to_string(tokens.size()));
-    if (std::int64_t(B) * T > I.options.max_rows)
-        throw Error("a step of " + std::to_string(B * T) + " tokens is larger than the workspace (" +
-                    std::to_string(I.options.max_rows) + ")");
-    if (T > I.max_seq_tokens())
-        throw Error("a step of " + std::to_string(T) + " tokens per sequence is longer than the workspace (" +
-                    std::to_string(I.max_seq_tokens()) + ")");
-    if (position + T > I.options.max_context)
-        throw Error("position " + std::to_string(position + T) + " is past the KV cache (" +
-                    std::to_string(I.options.max_context) + ")");
-    I.batch = B;
-    I.first_seq = first_seq;
-    I.feedback = tokens.empty();
-    // Staged in pinned memory, each microbatch in its own slots, so the copies stay
-    // asynchronous; the buffer is rewritten only after end_step has waited for them.
-    int* ids = static_cast<int*>(I.host_ids.data()) + std::int64_t(first_seq) * T;
-    if (!tokens.empty() && I.first_stage)
-        for (std::size_t i = 0; i < tokens.size(); ++i)
-            ids[i] = int(tokens[i]);
-    for (auto& R : I.ranks) {
-        DeviceGuard guard(R.device);
-        kernels::set_int(R.pos, position, R.stream);
-        if (!tokens.empty() && I.first_stage)
-            SHARD_CUDA_CHECK(cudaMemcpyAsync(R.tokens, ids, tokens.size() * sizeof(int), cudaMemcpyHostToDevice, R.stream));
-    }
-    const cudaStream_t s0 = I.ranks[0].stream;
-    const bool single_stream = I.options.emulated || I.t == 1;
-    // MoE layers read each expert's row count back to the host: no graph capture.
-    const bool use_graph = allow_graph && I.options.graphs && single_stream && T == 1 && tokens.empty() && !I.timed
-                           && !I.model.is_moe() && first_seq == 0;
-    if (use_graph) {
-        if (!I.decode_graph.ready() || I.graph_batch != B) {
-            I.graph_batch = B;
-            I.step_collectives.clear();
-            I.decode_graph.begin_capture(s0);
-            I.capturing = true;
-            I.forward(position, T);
-            I.capturing = false;
-            I.decode_graph.end_capture(s0);
-            I.graph_collectives = I.step_collectives;
-        }
-        I.decode_graph.launch(s0);
-        I.step_collectives = I.graph_collectives;
-        I.graph_used = true;
-    } else {
-        I.forward(position, T);
-    }
-}
-
-void GpuModel::end_step()
-{
-    Impl& I = *m;
-    I.step_end->record(I.ranks[0].stream);
-    if (I.comm) // first, so a failed or stuck NCCL call is reported as such
-        I.comm->synchronize(I.options.timeout_s);
-    for (auto& R : I.ranks) {
-        DeviceGuard guard(R.device);
-        wait_stream(R.stream, I.options.timeout_s);
-    }
-    if (I.timed)
-        I.finish_timing();
-    I.record_collectives(I.step_collectives, I.timed && !I.graph_used);
-    for (auto& R : I.ranks) {
-        R.log.step_end_us.push_back(R.log.now_us());
-        ++R.log.step;
-    }
-}
-
-cpu::StepOutput GpuModel::output(int seqs) const
-{
-    const Impl& I = *m;
-    cpu::StepOutput out;
-    if (!I.last_stage || !m->find(0))
-        return out;
-    out.hidden.assign(static_cast<const float*>(I.host_hidden.data()),
-                      static_cast<const float*>(I.host_hidden.data()) + std::size_t(seqs) * I.model.hidden);
-    const int* ids = static_cast<const int*>(I.host_tokens.data());
-    out.next_tokens.assign(ids, ids + seqs);
-    return out;
 }
 
 } // namespace shard::cuda

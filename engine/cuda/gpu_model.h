@@ -50,6 +50,12 @@ struct GpuGroupPlace {
     std::vector<int> devices;
     std::vector<cudaStream_t> streams;
     DeviceCollectives* tensor = nullptr; // the tensor group's collectives (null with one rank)
+    // Expert parallelism (ep > 1) inside the group: expert_groups[c] joins the ranks with
+    // index % etp == c (one rank per EP shard), expert_tp_groups[e] the ranks with index /
+    // etp == e (the etp slices of one shard's experts; empty when etp is 1). Null where this
+    // driver runs none of a group's ranks.
+    std::vector<DeviceCollectives*> expert_groups;
+    std::vector<DeviceCollectives*> expert_tp_groups;
 };
 
 class GpuModel {

@@ -22,7 +22,9 @@ void GpuModel::Impl::forward(int position, int T)
         embed(T); // later stages find the previous stage's activations in x
     for (int l = first_layer; l < first_layer + layer_count; ++l) {
         attention_block(l, position, T);
-        if (model.is_moe_layer(l))
+        if (model.is_moe_layer(l) && ep > 1)
+            moe_block_ep(l, T);
+        else if (model.is_moe_layer(l))
             moe_block(l, T);
         else
             mlp_block(l, T);
@@ -209,7 +211,7 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
         });
     }
     out_projection(layer, M);
-    if (!sp)
+    if (!sp && !moe_shards_rows(layer))
         check_same("x after attention", layer, &GpuRank::x, M * h);
 }
 

@@ -76,6 +76,13 @@ struct GpuRank {
     void *permuted = nullptr, *expert_gu_ws = nullptr, *expert_act_ws = nullptr, *expert_out = nullptr,
          *shared_gu_ws = nullptr, *shared_act_ws = nullptr, *shared_out = nullptr;
     std::vector<int> host_offsets; // each expert's first routed row, read back to size its GEMMs
+    // Expert parallelism: this rank's rows between attention and the experts (xs), the
+    // gathered tokens of its etp group, per-expert counts received from every EP peer, what
+    // arrived, what the experts made of it, what came back, the weighted sums.
+    void *xs = nullptr, *tokens_ep = nullptr, *received = nullptr, *results = nullptr, *returned = nullptr,
+         *y_tokens = nullptr, *y_local = nullptr;
+    int* peer_counts = nullptr; // [ep][experts_local]: rows of each local expert from each peer
+    PinnedMemory host_counts;   // its host copy
 
     RankLog log;
     std::vector<Event> events;
@@ -95,6 +102,9 @@ struct StepCollective {
     CollectiveKind kind;
     std::int64_t payload; // bytes, nccl-tests' "size"
     std::string name;
+    std::string group = "tp"; // the communicator's axis: "tp", "ep", "etp"
+    int group_size = 0;       // 0: the tensor group's
+    bool control = false;     // routing metadata, not priced
 };
 
 struct GpuModel::Impl {
@@ -113,6 +123,13 @@ struct GpuModel::Impl {
     // columns and gathers activations; row splits each weight's input rows (attention
     // replicated) and all-reduces partial sums.
     bool column = false, row = false;
+    // Expert parallelism inside the group: ep shards of experts_local experts, each split
+    // over etp ranks; tokens reach them through all-to-alls.
+    int ep = 1, etp = 1, experts_local = 0;
+    std::vector<std::unique_ptr<DeviceCollectives>> owned_expert_comms;
+    std::vector<DeviceCollectives*> expert_groups, expert_tp_groups;
+    std::int64_t moe_rows(std::int64_t M) const; // rows a rank holds in an EP MoE layer
+    bool moe_shards_rows(int layer) const;       // the layer's attention leaves x as padded row shards
     std::int64_t aw = 0;  // every head's attention width
     std::int64_t fd = 0;  // rows of this rank's down-projection (row: f / t; else the up width)
     std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
@@ -174,6 +191,7 @@ struct GpuModel::Impl {
     void embed(int T);
     void attention_block(int layer, int position, int T);
     void out_projection(int layer, std::int64_t M); // o_proj, its collectives and the residual add
+    void shard_residual(int layer, std::int64_t M); // before an EP MoE layer without SP: padded row shards
     // Column 1D: all-gathers `in` [M][w] of every rank, interleaves into R.interleaved
     // [M][t * w], multiplies by w [t * w][h / t] (+ bias slice), gathers the column blocks
     // back into R.part [M][h]. `name` / `kind`: the op; `gather_name`: the first gather's.
@@ -185,6 +203,7 @@ struct GpuModel::Impl {
     void normalise(int layer, int T, bool post);
     void mlp_block(int layer, int T);
     void moe_block(int layer, int T); // gpu_model_moe.cpp
+    void moe_block_ep(int layer, int T); // gpu_model_moe_ep.cpp
     void head(int T);
     void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);
     // The row-parallel GEMM part = in [M, K] x w [K, hidden] of every rank, then its
@@ -201,10 +220,11 @@ struct GpuModel::Impl {
 
     template <class F>
     void op(GpuRank& r, const char* name, const char* kind, int layer, F&& f);
-    void collective(CollectiveKind kind, std::int64_t payload, const std::string& name, const std::function<void()>& run);
+    void collective(CollectiveKind kind, std::int64_t payload, const std::string& name, const std::function<void()>& run,
+                    const char* group = "tp", int group_size = 0, bool control = false);
     void record_collectives(const std::vector<StepCollective>& list, bool with_events);
     void finish_timing();
-    double modeled_seconds(CollectiveKind kind, std::int64_t payload) const;
+    double modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size) const;
 };
 
 // One pointer per rank this driver runs, in rank order (what the device collectives take).

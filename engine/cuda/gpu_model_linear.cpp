@@ -105,7 +105,46 @@ void GpuModel::Impl::out_projection(int layer, std::int64_t M)
         return;
     }
     const bool reduced = row_parallel(layer, M, qw, &GpuRank::attn, &GpuLayer::wo, "o_proj", "out_proj", "out_proj", {});
+    if (moe_shards_rows(layer)) {
+        shard_residual(layer, M);
+        return;
+    }
     reduce_into_residual(M, &GpuLayer::o_bias, layer, "out_proj", reduced);
+}
+
+void GpuModel::Impl::shard_residual(int layer, std::int64_t M)
+{
+    // Before an expert-parallel MoE layer (no SP): the partial sums are reduce-scattered in
+    // padded row shards, and each rank's residual rows become its shard (xs), as the CPU
+    // executor and the planner have it.
+    const GpuDType type = options.dtype;
+    const std::int64_t h = model.hidden;
+    const std::int64_t e = std::int64_t(element_size(type));
+    const std::int64_t local = moe_rows(M), padded = local * t;
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        if (padded > M)
+            SHARD_CUDA_CHECK(cudaMemsetAsync(static_cast<char*>(R.part) + M * h * e, 0, std::size_t((padded - M) * h * e), R.stream));
+    }
+    collective(CollectiveKind::ReduceScatter, padded * h * e, "out_proj", [&] {
+        comm->reduce_scatter(each_ptr(ranks, [](GpuRank& R) { return R.part; }),
+                             each_ptr(ranks, [](GpuRank& R) { return R.reduced; }), local * h, type);
+    });
+    for (auto& R : ranks) {
+        DeviceGuard guard(R.device);
+        const GpuLayer& L = layer_of(R, layer);
+        op(R, "residual_add", "residual", layer, [&] {
+            const std::int64_t first = std::int64_t(R.index) * local;
+            const std::int64_t valid = std::clamp<std::int64_t>(M - first, 0, local);
+            SHARD_CUDA_CHECK(cudaMemsetAsync(R.xs, 0, std::size_t(local * h * e), R.stream));
+            if (valid > 0)
+                SHARD_CUDA_CHECK(cudaMemcpyAsync(R.xs, static_cast<const char*>(R.x) + first * h * e, std::size_t(valid * h * e),
+                                                 cudaMemcpyDeviceToDevice, R.stream));
+            if (L.o_bias)
+                kernels::add_bias(type, R.reduced, L.o_bias, local, h, R.stream);
+            kernels::add(type, R.xs, R.reduced, local * h, R.stream);
+        });
+    }
 }
 
 void GpuModel::Impl::interleave(GpuRank& R, void* out, const void* blocks, std::int64_t M, std::int64_t w)

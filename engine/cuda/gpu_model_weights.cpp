@@ -93,8 +93,8 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     };
     // An MLP's [gate | up] and down, the ffn split `t` ways, this rank's slice (as the CPU
     // ShardedModel's load_mlp for Megatron).
-    auto add_mlp = [&](const std::string& p, std::int64_t width, std::size_t& gu, std::size_t& down) {
-        const std::int64_t b0 = std::int64_t(r) * width / t, b1 = std::int64_t(r + 1) * width / t;
+    auto add_mlp = [&](const std::string& p, std::int64_t width, int parts, int index, std::size_t& gu, std::size_t& down) {
+        const std::int64_t b0 = std::int64_t(index) * width / parts, b1 = std::int64_t(index + 1) * width / parts;
         const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(b0, b1);
         const Matrix up = weights.get(p + ".up").slice_cols(b0, b1);
         gu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
@@ -126,13 +126,18 @@ void GpuModel::Impl::load_weights(GpuRank& R)
         if (m.is_moe_layer(l)) {
             const MoeSpec& moe = *m.moe;
             o.router = pack.add_float(weights.get(name("router")));
-            o.expert_gu.resize(std::size_t(moe.experts));
-            o.expert_down.resize(std::size_t(moe.experts));
-            for (int x = 0; x < moe.experts; ++x)
-                add_mlp(name(("experts." + std::to_string(x)).c_str()), moe.expert_ffn, o.expert_gu[std::size_t(x)],
-                        o.expert_down[std::size_t(x)]);
+            // EP 1: every expert, a 1/t slice of each. EP: this rank's shard of experts_local
+            // experts (shard index / etp), a 1/etp slice of each; the shared experts whole.
+            const int first = ep > 1 ? (r / etp) * experts_local : 0;
+            const int count = ep > 1 ? experts_local : moe.experts;
+            o.expert_gu.resize(std::size_t(count));
+            o.expert_down.resize(std::size_t(count));
+            for (int x = 0; x < count; ++x)
+                add_mlp(name(("experts." + std::to_string(first + x)).c_str()), moe.expert_ffn, ep > 1 ? etp : t,
+                        ep > 1 ? r % etp : r, o.expert_gu[std::size_t(x)], o.expert_down[std::size_t(x)]);
             if (moe.shared_experts > 0)
-                add_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, o.shared_gu, o.shared_down);
+                add_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep > 1 ? 1 : t, ep > 1 ? 0 : r,
+                        o.shared_gu, o.shared_down);
             o.shared_gate = pack.add_float(weights.get_or_empty(name("shared_gate")));
             o.wgu = o.wdown = o.gu_bias = o.down_bias = std::size_t(-1);
             offsets.push_back(o);
@@ -245,7 +250,9 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
 {
     const std::size_t e = element_size(options.dtype);
     const std::int64_t M = options.max_rows;
-    const std::int64_t Ml = sp ? M / t : M;
+    // Without SP an EP MoE layer pads the rows to a multiple of t; x and part hold that many.
+    const std::int64_t Mp = ep > 1 && !sp ? moe_rows(M) * t : M;
+    const std::int64_t Ml = sp ? M / t : Mp;
     const std::int64_t h = model.hidden;
     const std::int64_t B = options.batch;
     const std::int64_t ctx = options.max_context;
@@ -257,7 +264,7 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     R.hn_local = typed(Ml * h);
     R.qkv = typed(M * W);
     R.attn = typed(M * qw);
-    R.part = typed(M * h);
+    R.part = typed(Mp * h);
     R.reduced = typed(Ml * h);
     R.gu = typed(M * gm * fl);
     R.act = typed(M * fl);
@@ -285,24 +292,39 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     if (model.is_moe()) {
         const MoeSpec& moe = *model.moe;
         const std::int64_t E = moe.experts;
-        const std::int64_t slots = M * moe.experts_per_token;
-        R.hn_f32 = a.take_as<float>(std::size_t(M * h));
-        R.router_logits = a.take_as<float>(std::size_t(M * E));
+        // EP: a rank routes its etp group's rows (held x etp), and may receive every EP
+        // peer's slots (the worst case of unbalanced routing).
+        const std::int64_t held = moe_rows(M);
+        const std::int64_t routed = ep > 1 ? std::max(M, held * etp) : M;
+        const std::int64_t slots = routed * moe.experts_per_token;
+        const std::int64_t arriving = ep > 1 ? slots * ep : slots;
+        R.hn_f32 = a.take_as<float>(std::size_t(routed * h));
+        R.router_logits = a.take_as<float>(std::size_t(routed * E));
         R.slot_weights = a.take_as<float>(std::size_t(slots));
-        R.gate_logits = a.take_as<float>(std::size_t(M));
+        R.gate_logits = a.take_as<float>(std::size_t(routed));
         R.slot_experts = a.take_as<int>(std::size_t(slots));
         R.expert_counts = a.take_as<int>(std::size_t(E));
         R.expert_offsets = a.take_as<int>(std::size_t(E + 1));
         R.slot_order = a.take_as<int>(std::size_t(slots));
         R.slot_position = a.take_as<int>(std::size_t(slots));
         R.permuted = typed(slots * h);
-        R.expert_gu_ws = typed(slots * gm * efl); // every slot may go to one expert
-        R.expert_act_ws = typed(slots * efl);
+        R.expert_gu_ws = typed(arriving * gm * efl); // every slot may go to one expert
+        R.expert_act_ws = typed(arriving * efl);
         R.expert_out = typed(slots * h);
         R.shared_gu_ws = typed(M * gm * std::max<std::int64_t>(sfl, 1));
         R.shared_act_ws = typed(M * std::max<std::int64_t>(sfl, 1));
         R.shared_out = typed(M * h);
         R.host_offsets.assign(std::size_t(E + 1), 0);
+        if (ep > 1) {
+            R.xs = typed(held * h);
+            R.tokens_ep = typed(held * etp * h);
+            R.received = typed(arriving * h);
+            R.results = typed(arriving * h);
+            R.returned = typed(slots * h);
+            R.y_tokens = typed(routed * h);
+            R.y_local = typed(held * h);
+            R.peer_counts = a.take_as<int>(std::size_t(E));
+        }
     }
     for (auto& L : R.layers) {
         L.k_cache = typed(B * ctx * kw);

@@ -28,6 +28,7 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
         int pp = 1;
         int dp = 1;
         bool attention_dp = false;
+        int ep = 1;
     };
     const std::vector<Layout> layouts{{TensorMode::None, 1, LmHeadMode::DistributedArgmax},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax},
@@ -49,7 +50,16 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                                       {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 1, 2},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::GatherLogits, 1, 2},
-                                      {TensorMode::MegatronSP, 2, LmHeadMode::DistributedArgmax, 2, 1}};
+                                      {TensorMode::MegatronSP, 2, LmHeadMode::DistributedArgmax, 2, 1},
+                                      // Expert parallelism (MoE models): shards of experts, with and
+                                      // without expert TP, SP, attention DP, a pipeline.
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 1, 1, false, 2},
+                                      {TensorMode::Megatron1D, 4, LmHeadMode::GatherLogits, 1, 1, false, 4},
+                                      {TensorMode::Megatron1D, 4, LmHeadMode::DistributedArgmax, 1, 1, false, 2},
+                                      {TensorMode::Megatron1D, 8, LmHeadMode::DistributedArgmax, 1, 1, false, 2},
+                                      {TensorMode::MegatronSP, 4, LmHeadMode::DistributedArgmax, 1, 1, false, 4},
+                                      {TensorMode::Megatron1D, 4, LmHeadMode::DistributedArgmax, 1, 1, true, 4},
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1, false, 2}};
     const Topology topology = PresetLibrary::instance().topology("dgx-h100");
     std::vector<SelftestCase> cases;
     for (const GpuDType dtype : dtypes) {
@@ -65,6 +75,8 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 if (mesh && (std::string(id) == "tiny-qk-norm" || std::string(id) == "tiny-gqa-d32"))
                     continue;
                 if (layout.pp > model.layers)
+                    continue;
+                if (layout.ep > 1 && !model.is_moe())
                     continue;
                 const bool column_or_row = layout.mode == TensorMode::Column1D || layout.mode == TensorMode::Row1D;
                 if (column_or_row && model.is_moe()) // refused: the engine's MoE layers are Megatron-sliced
@@ -91,6 +103,7 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 c.plan.strategy.pp = layout.pp;
                 c.plan.strategy.dp = layout.dp;
                 c.plan.strategy.attention = layout.attention_dp ? AttentionMode::Data : AttentionMode::Heads;
+                c.plan.strategy.ep = layout.ep;
                 c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
                          + to_string(dtype);
                 cases.push_back(std::move(c));

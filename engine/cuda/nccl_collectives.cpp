@@ -115,6 +115,29 @@ public:
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
+    void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts& send_offsets,
+                     const std::vector<void*>& out, const Counts& recv_counts, const Counts& recv_offsets,
+                     GpuDType type) override
+    {
+        // Pairs that move nothing are skipped on both sides (the counts agree by construction).
+        const std::size_t e = element_size(type);
+        SHARD_NCCL_CHECK(ncclGroupStart());
+        for (int r = 0; r < local(); ++r)
+            for (int peer = 0; peer < size(); ++peer) {
+                const std::int64_t sent = send_counts[std::size_t(r)][std::size_t(peer)];
+                const std::int64_t received = recv_counts[std::size_t(r)][std::size_t(peer)];
+                if (sent > 0)
+                    SHARD_NCCL_CHECK(ncclSend(static_cast<const char*>(in[std::size_t(r)])
+                                                  + std::size_t(send_offsets[std::size_t(r)][std::size_t(peer)]) * e,
+                                              std::size_t(sent), nccl_type(type), peer, m_comms[r], m_streams[r]));
+                if (received > 0)
+                    SHARD_NCCL_CHECK(ncclRecv(static_cast<char*>(out[std::size_t(r)])
+                                                  + std::size_t(recv_offsets[std::size_t(r)][std::size_t(peer)]) * e,
+                                              std::size_t(received), nccl_type(type), peer, m_comms[r], m_streams[r]));
+            }
+        SHARD_NCCL_CHECK(ncclGroupEnd());
+    }
+
     void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) override
     {
         // Each side is issued by whoever drives it; a side driven elsewhere is skipped here.
