@@ -204,6 +204,10 @@ struct GpuModel::Impl {
     void mlp_block(int layer, int T);
     void moe_block(int layer, int T); // gpu_model_moe.cpp
     void moe_block_ep(int layer, int T); // gpu_model_moe_ep.cpp
+    // out += the shared experts of `rows` rows of `in` (in_f32: the same rows in fp32, for the
+    // gate), on R's stream.
+    void add_shared_experts(GpuRank& R, const GpuLayer& L, const void* in, const float* in_f32, std::int64_t rows,
+                            void* out);
     void head(int T);
     void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);
     // The row-parallel GEMM part = in [M, K] x w [K, hidden] of every rank, then its

@@ -60,20 +60,9 @@ void GpuModel::Impl::moe_block(int layer, int T)
                                     int(M), k, 0, E, R.stream);
         });
         if (moe.shared_experts > 0) {
-            op(R, "shared_experts", "shared_experts", layer, [&] {
-                const std::int64_t width = gated ? 2 * sfl : sfl;
-                gemm(R.blas->get(), type, R.hn, L.shared_gu, R.shared_gu_ws, M, h, width);
-                if (gated)
-                    kernels::gated(type, R.shared_act_ws, R.shared_gu_ws, M, sfl, act, R.stream);
-                else
-                    kernels::activate(type, R.shared_gu_ws, M * sfl, act, R.stream);
-                gemm(R.blas->get(), type, gated ? R.shared_act_ws : R.shared_gu_ws, L.shared_down, R.shared_out, M, sfl, h);
-                if (L.shared_gate) { // sigmoid(hn . gate) per row: linear in the partial sums
-                    gemm(R.blas->get(), GpuDType::F32, R.hn_f32, L.shared_gate, R.gate_logits, M, h, 1);
-                    kernels::scale_rows_by_sigmoid(type, R.shared_out, R.gate_logits, M, h, R.stream);
-                }
-                kernels::add(type, R.part, R.shared_out, M * h, R.stream);
-            });
+            // sigmoid(hn . gate) per row is linear in the partial sums, so each slice gates its own.
+            op(R, "shared_experts", "shared_experts", layer,
+               [&] { add_shared_experts(R, L, R.hn, R.hn_f32, M, R.part); });
         }
     }
     if (t == 1) {
@@ -86,6 +75,27 @@ void GpuModel::Impl::moe_block(int layer, int T)
     }
     if (!sp)
         check_same("x after moe", layer, &GpuRank::x, M * h);
+}
+
+void GpuModel::Impl::add_shared_experts(GpuRank& R, const GpuLayer& L, const void* in, const float* in_f32,
+                                        std::int64_t rows, void* out)
+{
+    const GpuDType type = options.dtype;
+    const std::int64_t h = model.hidden;
+    const bool gated = model.gated_mlp;
+    const kernels::Act act = act_of(model.activation);
+    const std::int64_t width = gated ? 2 * sfl : sfl;
+    gemm(R.blas->get(), type, in, L.shared_gu, R.shared_gu_ws, rows, h, width);
+    if (gated)
+        kernels::gated(type, R.shared_act_ws, R.shared_gu_ws, rows, sfl, act, R.stream);
+    else
+        kernels::activate(type, R.shared_gu_ws, rows * sfl, act, R.stream);
+    gemm(R.blas->get(), type, gated ? R.shared_act_ws : R.shared_gu_ws, L.shared_down, R.shared_out, rows, sfl, h);
+    if (L.shared_gate) {
+        gemm(R.blas->get(), GpuDType::F32, in_f32, L.shared_gate, R.gate_logits, rows, h, 1);
+        kernels::scale_rows_by_sigmoid(type, R.shared_out, R.gate_logits, rows, h, R.stream);
+    }
+    kernels::add(type, out, R.shared_out, rows * h, R.stream);
 }
 
 } // namespace shard::cuda

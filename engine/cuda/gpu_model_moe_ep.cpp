@@ -199,21 +199,10 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         DeviceGuard guard(R.device);
         const GpuLayer& L = layer_of(R, layer);
         if (moe.shared_experts > 0) { // whole on every rank, on the rows it holds
-            op(R, "shared_experts", "shared_experts", layer, [&] {
-                const std::int64_t width = gated ? 2 * sfl : sfl;
-                gemm(R.blas->get(), type, R.hn_local, L.shared_gu, R.shared_gu_ws, held, h, width);
-                if (gated)
-                    kernels::gated(type, R.shared_act_ws, R.shared_gu_ws, held, sfl, act, R.stream);
-                else
-                    kernels::activate(type, R.shared_gu_ws, held * sfl, act, R.stream);
-                gemm(R.blas->get(), type, gated ? R.shared_act_ws : R.shared_gu_ws, L.shared_down, R.shared_out, held, sfl, h);
-                if (L.shared_gate) { // its own rows' fp32 copy: at its place among the etp group's
-                    const float* own = R.hn_f32 + std::int64_t(etp > 1 ? R.index % etp : 0) * held * h;
-                    gemm(R.blas->get(), GpuDType::F32, own, L.shared_gate, R.gate_logits, held, h, 1);
-                    kernels::scale_rows_by_sigmoid(type, R.shared_out, R.gate_logits, held, h, R.stream);
-                }
-                kernels::add(type, R.*y, R.shared_out, held * h, R.stream);
-            });
+            // Its own rows' fp32 copy sits at its place among the etp group's.
+            const float* own = R.hn_f32 + std::int64_t(etp > 1 ? R.index % etp : 0) * held * h;
+            op(R, "shared_experts", "shared_experts", layer,
+               [&] { add_shared_experts(R, L, R.hn_local, own, held, R.*y); });
         }
         op(R, "residual_add", "residual", layer, [&] { kernels::add(type, R.*rows, R.*y, held * h, R.stream); });
     }
