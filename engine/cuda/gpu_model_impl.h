@@ -204,6 +204,8 @@ struct GpuModel::Impl {
     void mlp_block(int layer, int T);
     void moe_block(int layer, int T); // gpu_model_moe.cpp
     void moe_block_ep(int layer, int T); // gpu_model_moe_ep.cpp
+    // out = routed expert `expert` (an index into L's experts) of `rows` rows of `in`.
+    void run_expert(GpuRank& R, const GpuLayer& L, int expert, const void* in, void* out, std::int64_t rows);
     // out += the shared experts of `rows` rows of `in` (in_f32: the same rows in fp32, for the
     // gate), on R's stream.
     void add_shared_experts(GpuRank& R, const GpuLayer& L, const void* in, const float* in_f32, std::int64_t rows,

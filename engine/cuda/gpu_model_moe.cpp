@@ -18,8 +18,6 @@ void GpuModel::Impl::moe_block(int layer, int T)
     const int E = moe.experts;
     const int k = moe.experts_per_token;
     const int slots = int(M) * k;
-    const bool gated = model.gated_mlp;
-    const kernels::Act act = act_of(model.activation);
     const std::int64_t e = std::int64_t(element_size(type));
     normalise(layer, T, true); // every rank holds all M rows of hn (gathered under SP)
     for (auto& R : ranks) {
@@ -41,20 +39,12 @@ void GpuModel::Impl::moe_block(int layer, int T)
             SHARD_CUDA_CHECK(cudaMemcpyAsync(R.host_offsets.data(), R.expert_offsets, std::size_t(E + 1) * sizeof(int),
                                              cudaMemcpyDeviceToHost, R.stream));
             SHARD_CUDA_CHECK(cudaStreamSynchronize(R.stream));
-            const std::int64_t width = gated ? 2 * efl : efl;
             for (int x = 0; x < E; ++x) {
                 const std::int64_t first = R.host_offsets[std::size_t(x)];
                 const std::int64_t rows = R.host_offsets[std::size_t(x) + 1] - first;
-                if (rows == 0)
-                    continue;
-                gemm(R.blas->get(), type, static_cast<const char*>(R.permuted) + first * h * e, L.expert_gu[std::size_t(x)],
-                     R.expert_gu_ws, rows, h, width);
-                if (gated)
-                    kernels::gated(type, R.expert_act_ws, R.expert_gu_ws, rows, efl, act, R.stream);
-                else
-                    kernels::activate(type, R.expert_gu_ws, rows * efl, act, R.stream);
-                gemm(R.blas->get(), type, gated ? R.expert_act_ws : R.expert_gu_ws, L.expert_down[std::size_t(x)],
-                     static_cast<char*>(R.expert_out) + first * h * e, rows, efl, h);
+                if (rows > 0)
+                    run_expert(R, L, x, static_cast<const char*>(R.permuted) + first * h * e,
+                               static_cast<char*>(R.expert_out) + first * h * e, rows);
             }
             kernels::unpermute_rows(type, R.part, R.expert_out, h, R.slot_position, R.slot_experts, R.slot_weights,
                                     int(M), k, 0, E, R.stream);
@@ -75,6 +65,20 @@ void GpuModel::Impl::moe_block(int layer, int T)
     }
     if (!sp)
         check_same("x after moe", layer, &GpuRank::x, M * h);
+}
+
+void GpuModel::Impl::run_expert(GpuRank& R, const GpuLayer& L, int expert, const void* in, void* out, std::int64_t rows)
+{
+    const GpuDType type = options.dtype;
+    const std::int64_t h = model.hidden;
+    const bool gated = model.gated_mlp;
+    const kernels::Act act = act_of(model.activation);
+    gemm(R.blas->get(), type, in, L.expert_gu[std::size_t(expert)], R.expert_gu_ws, rows, h, gated ? 2 * efl : efl);
+    if (gated)
+        kernels::gated(type, R.expert_act_ws, R.expert_gu_ws, rows, efl, act, R.stream);
+    else
+        kernels::activate(type, R.expert_gu_ws, rows * efl, act, R.stream);
+    gemm(R.blas->get(), type, gated ? R.expert_act_ws : R.expert_gu_ws, L.expert_down[std::size_t(expert)], out, rows, efl, h);
 }
 
 void GpuModel::Impl::add_shared_experts(GpuRank& R, const GpuLayer& L, const void* in, const float* in_f32,

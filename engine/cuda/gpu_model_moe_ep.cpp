@@ -58,8 +58,6 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
     const std::int64_t held = moe_rows(M);        // rows this rank holds
     const std::int64_t token_rows = held * etp;   // rows it routes (its etp group's)
     const int slots = int(token_rows) * k;
-    const bool gated = model.gated_mlp;
-    const kernels::Act act = act_of(model.activation);
     const bool layer_norm = model.norm == NormKind::LayerNorm;
     void* GpuRank::*rows = sp ? &GpuRank::x : &GpuRank::xs;
 
@@ -150,21 +148,13 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         const GpuLayer& L = layer_of(R, layer);
         const int* received = static_cast<const int*>(R.host_counts.data());
         op(R, "experts", "experts", layer, [&] {
-            const std::int64_t width = gated ? 2 * efl : efl;
             std::int64_t first = 0;
             for (int p = 0; p < ep; ++p)
                 for (int x = 0; x < EL; ++x) {
                     const std::int64_t count = received[p * EL + x];
-                    if (count == 0)
-                        continue;
-                    gemm(R.blas->get(), type, static_cast<const char*>(R.received) + first * h * e,
-                         L.expert_gu[std::size_t(x)], R.expert_gu_ws, count, h, width);
-                    if (gated)
-                        kernels::gated(type, R.expert_act_ws, R.expert_gu_ws, count, efl, act, R.stream);
-                    else
-                        kernels::activate(type, R.expert_gu_ws, count * efl, act, R.stream);
-                    gemm(R.blas->get(), type, gated ? R.expert_act_ws : R.expert_gu_ws, L.expert_down[std::size_t(x)],
-                         static_cast<char*>(R.results) + first * h * e, count, efl, h);
+                    if (count > 0)
+                        run_expert(R, L, x, static_cast<const char*>(R.received) + first * h * e,
+                                   static_cast<char*>(R.results) + first * h * e, count);
                     first += count;
                 }
         });
