@@ -68,27 +68,23 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                 ++id;
             }
         }
-        const int rank_of_shape = int(s.tensor_shape.size());
-        if (rank_of_shape > 1) {
-            // One group per axis of the grid: members differ only in that coordinate.
+        if (tensor_rank(s.tensor_mode) > 1) {
+            // One group per axis of the grid (GridLayout's numbering, shared with the CUDA engine).
+            const auto axes = grid_axes(s);
             for (int replica = 0; replica < s.dp; ++replica) {
                 const int block = base + replica * T;
-                for (int axis = 0; axis < rank_of_shape; ++axis) {
-                    int stride = 1;
-                    for (int a = axis + 1; a < rank_of_shape; ++a)
-                        stride *= s.tensor_shape[a];
-                    const int size = s.tensor_shape[axis];
+                for (std::size_t axis = 0; axis < axes.size(); ++axis) {
+                    const GridAxis& a = axes[axis];
                     for (int u = 0; u < T; ++u) {
-                        if ((u / stride) % size != 0)
+                        if (grid_index_in_group(a, u) != 0)
                             continue; // u is the first member of its group
                         std::vector<int> members;
-                        for (int k = 0; k < size; ++k)
-                            members.push_back(block + u + k * stride);
-                        const bool last = axis == rank_of_shape - 1;
-                        const bool second = axis == rank_of_shape - 2;
-                        const char* name = last ? "tp_col" : second ? "tp_row" : "tp_z";
+                        for (int k = 0; k < a.size; ++k)
+                            members.push_back(block + u + k * a.stride);
+                        const bool last = axis + 1 == axes.size();
+                        const bool second = axis + 2 == axes.size();
                         for (const int rank : members) {
-                            Communicator* c = groups.make(world, id, name, members, rank, &logs[rank], false);
+                            Communicator* c = groups.make(world, id, a.name, members, rank, &logs[rank], false);
                             (last ? groups.comms[rank].row : second ? groups.comms[rank].col : groups.comms[rank].depth) = c;
                         }
                         ++id;

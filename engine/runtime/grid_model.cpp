@@ -1,6 +1,7 @@
 #include "grid_model.h"
 
 #include "detail/grid_layer.h"
+#include "grid_layout.h"
 #include "kernels.h"
 
 #include "core/error.h"
@@ -11,66 +12,6 @@
 #include <numeric>
 
 namespace shard::cpu {
-
-namespace {
-
-using Vec = std::vector<float>;
-
-Matrix block(const Matrix& m, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1)
-{
-    return m.slice_rows(r0, r1).slice_cols(c0, c1);
-}
-
-// Q, K, V fused so that head group g's columns are contiguous: [Q_g | K_g | V_g] for each g.
-// Replicated KV heads are copied into every group that reads them. Works on weights and on
-// their 1-row biases alike.
-Matrix fuse_heads(const Matrix& q, const Matrix& k, const Matrix& v, const ModelSpec& m, int groups, int heads_local,
-                  int kv_local)
-{
-    const std::int64_t d = m.head_dim;
-    const std::int64_t width = std::int64_t(heads_local + 2 * kv_local) * d;
-    const std::int64_t rows = q.rows;
-    Matrix out{rows, width * groups, Vec(std::size_t(rows * width * groups))};
-    for (int g = 0; g < groups; ++g) {
-        const std::int64_t first_kv = std::int64_t(g) * heads_local / (m.heads / m.kv_heads);
-        for (std::int64_t r = 0; r < rows; ++r) {
-            float* dst = out.data.data() + r * out.cols + g * width;
-            std::copy_n(q.data.begin() + r * q.cols + g * heads_local * d, heads_local * d, dst);
-            std::copy_n(k.data.begin() + r * k.cols + first_kv * d, kv_local * d, dst + heads_local * d);
-            std::copy_n(v.data.begin() + r * v.cols + first_kv * d, kv_local * d, dst + (heads_local + kv_local) * d);
-        }
-    }
-    return out;
-}
-
-// Gate and up fused per output chunk: [gate_c | up_c] for each of `chunks`, so the
-// activation is local to the device holding chunk c. Plain MLPs keep `up` as it is.
-Matrix fuse_chunks(const Matrix* gate, const Matrix& up, int chunks)
-{
-    if (!gate)
-        return up;
-    const std::int64_t f = up.cols;
-    const std::int64_t cw = f / chunks;
-    Matrix out{up.rows, 2 * f, Vec(std::size_t(up.rows * 2 * f))};
-    for (std::int64_t r = 0; r < up.rows; ++r)
-        for (int c = 0; c < chunks; ++c) {
-            std::copy_n(gate->data.begin() + r * f + c * cw, cw, out.data.begin() + r * 2 * f + c * 2 * cw);
-            std::copy_n(up.data.begin() + r * f + c * cw, cw, out.data.begin() + r * 2 * f + c * 2 * cw + cw);
-        }
-    return out;
-}
-
-// Chunk `index` of `parts` of a 1-row bias, or empty when there is no bias.
-Matrix bias_chunk(const Matrix& bias, int parts, int index)
-{
-    if (bias.data.empty())
-        return {};
-    const std::int64_t w = bias.cols / parts;
-    return bias.slice_cols(index * w, (index + 1) * w);
-}
-
-} // namespace
-
 
 GridModel::~GridModel() = default;
 
@@ -85,85 +26,27 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
     , m_maxContext(max_context)
     , m_log(log)
     , m_mode(strategy.tensor_mode)
+    , m_grid(strategy, place.tensor)
     , m_head(weights, geometry.vocab_padded, strategy.tensor_size(), place.tensor)
 {
     const ModelSpec& m = m_model;
-    const auto& shape = strategy.tensor_shape;
-    const int u = place.tensor;
-    if (m_mode == TensorMode::WeightStationary2D) {
-        m_q1 = shape[0];
-        m_q2 = shape[1];
-        m_i = u / m_q2;
-        m_j = u % m_q2;
-    } else {
-        m_q = shape.back();
-        m_depth = shape.size() == 3 ? shape[0] : 1;
-        m_l = shape.size() == 3 ? u / (m_q * m_q) : 0;
-        m_i = (u / m_q) % m_q;
-        m_j = u % m_q;
-    }
+    m_q = m_grid.q();
+    m_q1 = m_grid.q1();
+    m_q2 = m_grid.q2();
+    m_depth = m_grid.depth();
+    m_i = m_grid.i();
+    m_j = m_grid.j();
+    m_l = m_grid.l();
     const std::int64_t h = m.hidden;
-    const int hp = geometry.head_parts;
-    const int T = strategy.tensor_size();
-    const int parts = m_mode == TensorMode::WeightStationary2D ? T : m_q; // hidden / FFN chunks
-    const std::int64_t cw = h / parts;
+    const std::int64_t cw = h / m_grid.parts();
     const auto split = strategy.resolved_stage_layers(m.layers);
     for (int s = 0; s < place.stage; ++s)
         m_firstLayer += split[s];
     const std::int64_t seqs = geometry.batch_per_replica / geometry.token_parts;
-
-    // The block this rank keeps of a [K, N] weight, per layout and orientation.
-    auto store = [&](const Matrix& W, bool orientation_a) {
-        const std::int64_t K = W.rows;
-        const std::int64_t N = W.cols;
-        switch (m_mode) {
-        case TensorMode::WeightStationary2D:
-            return orientation_a ? block(W, m_i * K / m_q1, (m_i + 1) * K / m_q1, m_j * N / m_q2, (m_j + 1) * N / m_q2)
-                                 : block(W, m_j * K / m_q2, (m_j + 1) * K / m_q2, m_i * N / m_q1, (m_i + 1) * N / m_q1);
-        case TensorMode::Cube3D: {
-            const std::int64_t kb = orientation_a ? m_l : m_j;
-            const std::int64_t nb = orientation_a ? m_j : m_l;
-            const std::int64_t r0 = kb * K / m_q + m_i * K / (m_q * m_q);
-            return block(W, r0, r0 + K / (m_q * m_q), nb * N / m_q, (nb + 1) * N / m_q);
-        }
-        default: // SUMMA and 2.5D: block (i, j), replicated over depth
-            return block(W, m_i * K / m_q, (m_i + 1) * K / m_q, m_j * N / m_q, (m_j + 1) * N / m_q);
-        }
-    };
     for (int l = m_firstLayer; l < m_firstLayer + split[place.stage]; ++l) {
         Layer L;
+        static_cast<GridLayerShard&>(L) = grid_layer_shard(weights, m_grid, geometry, l);
         L.index = l;
-        auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
-        const int chunk = col_chunk();
-        L.input_norm = bias_chunk(weights.get(name("input_norm")), parts, chunk);
-        L.input_norm_bias = bias_chunk(weights.get_or_empty(name("input_norm.bias")), parts, chunk);
-        L.post_norm = bias_chunk(weights.get(name("post_attention_norm")), parts, chunk);
-        L.post_norm_bias = bias_chunk(weights.get_or_empty(name("post_attention_norm.bias")), parts, chunk);
-        if (m.qk_norm) {
-            L.q_norm = weights.get(name("q_norm"));
-            L.k_norm = weights.get(name("k_norm"));
-        }
-        const int a_l = geometry.heads_local;
-        const int g_l = geometry.kv_heads_local;
-        const Matrix qkv = fuse_heads(weights.get(name("q")), weights.get(name("k")), weights.get(name("v")), m, hp, a_l, g_l);
-        L.qkv_width = qkv.cols;
-        L.qkv = store(qkv, true);
-        if (m.qkv_bias)
-            L.qkv_bias = bias_chunk(fuse_heads(weights.get(name("q.bias")), weights.get(name("k.bias")),
-                                               weights.get(name("v.bias")), m, hp, a_l, g_l),
-                                    hp, output_chunk());
-        L.o = store(weights.get(name("o")), false);
-        L.o_bias = bias_chunk(weights.get_or_empty(name("o.bias")), parts, chunk);
-        const Matrix gate = weights.get_or_empty(name("mlp.gate"));
-        L.gate_up = store(fuse_chunks(gate.data.empty() ? nullptr : &gate, weights.get(name("mlp.up")), parts), true);
-        if (m.mlp_bias) {
-            const Matrix gate_bias = weights.get_or_empty(name("mlp.gate.bias"));
-            L.gate_up_bias = bias_chunk(fuse_chunks(gate_bias.data.empty() ? nullptr : &gate_bias,
-                                                    weights.get(name("mlp.up.bias")), parts),
-                                        parts, output_chunk());
-        }
-        L.down = store(weights.get(name("mlp.down")), false);
-        L.down_bias = bias_chunk(weights.get_or_empty(name("mlp.down.bias")), parts, chunk);
         const std::size_t cache = std::size_t(seqs) * max_context * geometry.kv_heads_local * m.head_dim;
         L.k_cache.assign(cache, 0.0f);
         L.v_cache.assign(cache, 0.0f);
@@ -172,30 +55,6 @@ GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, cons
     m_embed = weights.get("embed").slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
     if (m.position == PositionKind::Learned)
         m_positions = weights.get("positions").slice_cols(col_chunk() * cw, (col_chunk() + 1) * cw);
-}
-
-int GridModel::row_block() const
-{
-    switch (m_mode) {
-    case TensorMode::WeightStationary2D: return 0;
-    case TensorMode::Cube3D: return m_i * m_q + m_j;
-    case TensorMode::Tesseract25D: return m_l * m_q + m_i;
-    default: return m_i;
-    }
-}
-
-int GridModel::output_chunk() const
-{
-    return m_mode == TensorMode::WeightStationary2D ? m_j * m_q1 + m_i : m_j;
-}
-
-int GridModel::col_chunk() const
-{
-    switch (m_mode) {
-    case TensorMode::WeightStationary2D: return m_i * m_q2 + m_j;
-    case TensorMode::Cube3D: return m_l;
-    default: return m_j;
-    }
 }
 
 void GridModel::grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std::int64_t rows) const

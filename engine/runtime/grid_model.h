@@ -1,5 +1,6 @@
 #pragma once
 
+#include "grid_layout.h"
 #include "rank_model.h"
 #include "sharded_model.h"
 
@@ -21,10 +22,8 @@ public:
 
 private:
     using Vec = std::vector<float>;
-    // Block index of the rows (sequences) this rank holds between layers, and how many.
-    int row_block() const;
-    int col_chunk() const;    // chunk of the hidden dimension held between layers
-    int output_chunk() const; // chunk of N an orientation-A linear leaves on this rank
+    int row_block() const { return m_grid.row_block(); }
+    int col_chunk() const { return m_grid.col_chunk(); }
     void grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std::int64_t rows) const;
     // What a linear is, for the op timings: name, planner op kind, layer.
     struct OpName {
@@ -46,6 +45,7 @@ private:
     int m_maxContext;
     RankLog* m_log;
     TensorMode m_mode;
+    GridLayout m_grid;
     int m_q = 1, m_q1 = 1, m_q2 = 1, m_depth = 1; // grid sizes
     int m_i = 0, m_j = 0, m_l = 0;                 // this rank's coordinates
     int m_firstLayer = 0;
