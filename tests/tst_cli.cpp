@@ -316,10 +316,11 @@ private slots:
         // What stops a cuda run depends on the build and the machine; each answer names it.
         const auto info = shard::cuda::backend_info();
         QTest::addRow("cuda backend")
-            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
+            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-dp2-tp2-ep4.shardplan.json"),
                            QStringLiteral("--backend"), QStringLiteral("cuda")}
             << QByteArray(!info.compiled ? "backend 'cuda' is not available: this build has no CUDA engine (built without the CUDA toolkit)"
-                                         : "backend 'cuda' cannot run this plan: the CUDA engine runs the 1D layouts"); // GPU or not
+                                         : "backend 'cuda' cannot run this plan: expert parallelism across data-parallel "
+                                           "replicas"); // GPU or not
         QTest::addRow("model too big for the cpu")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
             << QByteArray("the CPU reference executor runs models up to 400 M parameters");

@@ -50,7 +50,7 @@ std::vector<CollectiveCase> collective_cases(int gpus)
 {
     std::vector<CollectiveCase> cases;
     auto add = [&](int members, bool emulated) {
-        for (const char* op : {"all_reduce", "all_gather", "reduce_scatter", "all_to_all"})
+        for (const char* op : {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"})
             for (const GpuDType type : {GpuDType::F32, GpuDType::BF16, GpuDType::F16}) {
                 CollectiveCase c;
                 c.op = op;
@@ -111,6 +111,8 @@ CollectiveCheckResult run_collective_case(const CollectiveCase& t)
             comm->all_gather(in_ptrs, out_ptrs, count, t.dtype);
         else if (t.op == "reduce_scatter")
             comm->reduce_scatter(in_ptrs, out_ptrs, count, t.dtype);
+        else if (t.op == "broadcast") // from the last member, so a root of 0 by mistake shows
+            comm->broadcast(in_ptrs, out_ptrs, count, t.dtype, n - 1);
         else
             comm->all_to_all(in_ptrs, out_ptrs, count, t.dtype);
         comm->synchronize(30.0);
@@ -126,6 +128,8 @@ CollectiveCheckResult run_collective_case(const CollectiveCase& t)
                 else if (t.op == "reduce_scatter")
                     for (int m = 0; m < n; ++m)
                         v += host_in[std::size_t(m)][std::size_t(r * count + x)];
+                else if (t.op == "broadcast")
+                    v = host_in[std::size_t(n - 1)][std::size_t(x)];
                 else
                     v = host_in[std::size_t(x / count)][std::size_t(r * count + x % count)];
                 want[std::size_t(x)] = v;

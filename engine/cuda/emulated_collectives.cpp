@@ -75,6 +75,17 @@ public:
             }
     }
 
+    void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type,
+                   int root) override
+    {
+        DeviceGuard guard(m_device);
+        const std::size_t bytes = std::size_t(count) * element_size(type);
+        for (int m = 0; m < m_members; ++m)
+            if (out[std::size_t(m)] != in[std::size_t(root)])
+                SHARD_CUDA_CHECK(cudaMemcpyAsync(out[std::size_t(m)], in[std::size_t(root)], bytes, cudaMemcpyDeviceToDevice,
+                                                 m_stream));
+    }
+
     void send_recv(int, const void* src, int, void* dst, std::int64_t count, GpuDType type) override
     {
         DeviceGuard guard(m_device);

@@ -3,6 +3,7 @@
 #include "cuda_check.h"
 
 #include "cost/collective.h"
+#include "runtime/grid_layout.h"
 #include "cost/device_mesh.h"
 #include "cost/hardware_model.h"
 
@@ -40,6 +41,9 @@ struct GpuMesh::Impl {
     // expert-TP groups (ep of them, etp members each; none when etp is 1).
     int ep = 1, etp = 1;
     std::vector<std::vector<DeviceCollectives*>> expert_comm, expert_tp_comm;
+    // Grid layouts: per group, per axis of the tensor shape, one per group of the axis.
+    std::vector<cpu::GridAxis> grid_axes;
+    std::vector<std::vector<std::vector<DeviceCollectives*>>> grid_comm;
     std::vector<std::unique_ptr<GpuModel>> groups; // layout order; null where this driver runs no rank
     std::vector<std::vector<Event>> handoff_events; // per local slot: start, end per microbatch (real GPUs)
     std::vector<Handoff> handoffs;
@@ -76,6 +80,8 @@ struct GpuMesh::Impl {
         const std::int64_t rows = std::int64_t(seqs) * T;
         const bool sp = (plan.strategy.tensor_mode == TensorMode::MegatronSP || plan.strategy.attention == AttentionMode::Data)
                         && layout.t > 1; // residual rows sharded over the tensor group
+        if (!grid_axes.empty()) // a row block's hidden chunk
+            return rows / geometry.token_parts * (plan.model.hidden / cpu::GridLayout(plan.strategy, 0).parts());
         return (sp ? rows / layout.t : rows) * plan.model.hidden;
     }
     void build_communicators(const GpuMeshScope* scope);
@@ -129,6 +135,8 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
         I.ep = s.ep;
         I.etp = I.geometry.expert_tp;
     }
+    if (tensor_rank(s.tensor_mode) > 1)
+        I.grid_axes = cpu::grid_axes(s);
     I.slot.assign(std::size_t(ranks), -1);
     for (std::size_t i = 0; i < I.local_ranks.size(); ++i)
         I.slot.at(std::size_t(I.local_ranks[i])) = int(i);
@@ -163,6 +171,7 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
         place.tensor = I.tensor_comm[g];
         place.expert_groups = I.expert_comm[g];
         place.expert_tp_groups = I.expert_tp_comm[g];
+        place.grid_groups = I.grid_comm[g];
         I.groups[g] = std::make_unique<GpuModel>(weights, plan, go, &place);
         I.groups[g]->set_epoch(epoch);
     }
@@ -194,8 +203,18 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
     expert_comm.assign(std::size_t(groups_count), std::vector<DeviceCollectives*>(std::size_t(experts ? etp : 0), nullptr));
     expert_tp_comm.assign(std::size_t(groups_count),
                           std::vector<DeviceCollectives*>(std::size_t(experts && etp > 1 ? ep : 0), nullptr));
+    grid_comm.assign(std::size_t(groups_count), {});
+    for (auto& axes_of_group : grid_comm)
+        for (const cpu::GridAxis& a : grid_axes)
+            axes_of_group.emplace_back(std::size_t(t / a.size), nullptr);
     if (options.emulated) {
         const cudaStream_t stream = streams[0]->get();
+        for (auto& axes_of_group : grid_comm)
+            for (std::size_t a = 0; a < grid_axes.size(); ++a)
+                for (auto& group : axes_of_group[a]) {
+                    owned.push_back(make_emulated_collectives(0, stream, grid_axes[a].size));
+                    group = owned.back().get();
+                }
         for (int g = 0; g < groups_count && t > 1; ++g) {
             owned.push_back(make_emulated_collectives(0, stream, t));
             tensor_comm[std::size_t(g)] = owned.back().get();
@@ -232,6 +251,16 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         colors.push_back(by_slice);
         colors.push_back(by_shard);
     }
+    // Grid axes: world rank r (index i of group g) joins group grid_group_of(axis, i) of g.
+    const std::size_t first_grid_axis = colors.size();
+    for (const cpu::GridAxis& a : grid_axes) {
+        std::vector<int> by_axis(std::size_t(layout.ranks()), -1);
+        for (int g = 0; g < groups_count; ++g)
+            for (int i = 0; i < t; ++i)
+                by_axis[std::size_t(layout.groups[std::size_t(g)].ranks[std::size_t(i)])] = g * (t / a.size)
+                                                                                             + cpu::grid_group_of(a, i);
+        colors.push_back(by_axis);
+    }
     if (colors.empty())
         return;
     axes = make_nccl_axes(local_devices, local_streams, colors, scope ? &scope->join : nullptr);
@@ -253,6 +282,12 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
             for (int s = 0; etp > 1 && s < ep; ++s)
                 expert_tp_comm[std::size_t(g)][std::size_t(s)] = axes[axis + 1][std::size_t(g * ep + s)].get();
         }
+    }
+    for (std::size_t a = 0; a < grid_axes.size(); ++a) {
+        const int per_group = t / grid_axes[a].size;
+        for (int g = 0; g < groups_count; ++g)
+            for (int c = 0; c < per_group; ++c)
+                grid_comm[std::size_t(g)][a][std::size_t(c)] = axes[first_grid_axis + a][std::size_t(g * per_group + c)].get();
     }
 }
 

@@ -33,7 +33,15 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     column = plan.strategy.tensor_mode == TensorMode::Column1D && t > 1;
     row = plan.strategy.tensor_mode == TensorMode::Row1D && t > 1;
     data = plan.strategy.attention == AttentionMode::Data && t > 1;
-    if (t > 1 && !row && !data && geometry.head_parts != t)
+    grid = tensor_rank(plan.strategy.tensor_mode) > 1;
+    token_parts = geometry.token_parts;
+    if (grid) {
+        grid_axes = cpu::grid_axes(plan.strategy);
+        grid_cw = model.hidden / cpu::GridLayout(plan.strategy, 0).parts();
+        if (!place)
+            throw Error("a 2D / 2.5D / 3D plan runs on a GpuMesh, which lends it the groups of its grid");
+    }
+    if (t > 1 && !row && !data && !grid && geometry.head_parts != t)
         throw Error("the CUDA engine needs the attention heads split " + std::to_string(t) + " ways");
     sp = (plan.strategy.tensor_mode == TensorMode::MegatronSP || data) && t > 1;
     aw = std::int64_t(model.heads) * model.head_dim;
@@ -96,8 +104,10 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
             streams.push_back(std::make_unique<Stream>(options.emulated ? 0 : i));
     }
     ranks.resize(owned_ranks.size());
-    // An origin event, then a start and an end per op and collective of every microbatch.
-    const int events_per_step = 1 + 2 * (16 + layer_count * 20) * std::max(1, options.microbatches);
+    // An origin event, then a start and an end per op and collective of every microbatch
+    // (SUMMA: a GEMM and two broadcasts per block step of each of the four linears).
+    const int per_layer = grid ? 24 + 12 * plan.strategy.tensor_shape.back() : 20;
+    const int events_per_step = 1 + 2 * (16 + layer_count * per_layer) * std::max(1, options.microbatches);
     for (int slot = 0; slot < int(ranks.size()); ++slot) {
         GpuRank& R = ranks[std::size_t(slot)];
         const int r = owned_ranks[std::size_t(slot)];
@@ -112,6 +122,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
             R.events.emplace_back(R.device);
         if (ep > 1) // the EP peers' row counts, read on the host to size the all-to-alls
             R.host_counts = PinnedMemory(std::size_t(model.moe->experts) * sizeof(int));
+        if (grid)
+            R.grid.emplace(plan.strategy, r);
         load_weights(R);
         Arena measure;
         bind_workspace(R, measure);
@@ -133,6 +145,10 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         comm = place->tensor;
         expert_groups = place->expert_groups;
         expert_tp_groups = place->expert_tp_groups;
+        grid_groups = place->grid_groups;
+        if (grid && grid_groups.size() != grid_axes.size())
+            throw Error("a grid group got communicators for " + std::to_string(grid_groups.size()) + " of its "
+                        + std::to_string(grid_axes.size()) + " axes");
     } else if (t > 1) {
         // The tensor group, and with EP its expert groups (index % etp) and expert-TP groups
         // (index / etp).
@@ -179,6 +195,24 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
             comm_of_rank.push_back(R.comm_stream);
         }
         comm->set_streams(comm_of_rank);
+        // Each grid group takes the communication streams of its members here, in order.
+        for (std::size_t a = 0; a < grid_groups.size(); ++a)
+            for (std::size_t g = 0; g < grid_groups[a].size(); ++g) {
+                if (!grid_groups[a][g])
+                    continue;
+                std::vector<cudaStream_t> group_streams;
+                for (auto& R : ranks)
+                    if (cpu::grid_group_of(grid_axes[a], R.index) == int(g))
+                        group_streams.push_back(R.comm_stream);
+                if (grid_groups[a][g]->emulated())
+                    group_streams.resize(1);
+                grid_groups[a][g]->set_streams(group_streams);
+            }
+        for (auto& R : ranks)
+            for (int b = 0; grid && b < 2; ++b) {
+                R.block_ready[b] = std::make_unique<Event>(R.device, false);
+                R.block_used[b] = std::make_unique<Event>(R.device, false);
+            }
     }
     host_hidden = PinnedMemory(std::size_t(options.batch) * model.hidden * sizeof(float));
     host_tokens = PinnedMemory(std::size_t(options.batch) * sizeof(int));
@@ -218,12 +252,13 @@ void GpuModel::Impl::join_from_comm()
 }
 
 void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const std::string& name,
-                                const std::function<void()>& run, const char* group, int group_size, bool control)
+                                const std::function<void()>& run, const char* group, int group_size, bool control,
+                                bool fork)
 {
     const bool measure = timed && !comm->emulated();
     // With overlap the communicator lives on the communication streams: the call waits for
     // the compute before it and the compute after it waits for the call.
-    if (overlap)
+    if (overlap && fork)
         fork_to_comm();
     std::vector<std::size_t> starts;
     if (measure)
@@ -238,7 +273,7 @@ void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const
             R.events.at(end).record(overlap ? R.comm_stream : R.stream);
             R.pending_collectives.emplace_back(starts[std::size_t(R.slot)], end);
         }
-    if (overlap)
+    if (overlap && fork)
         join_from_comm();
     step_collectives.push_back({kind, payload, name, group, group_size, control});
 }
@@ -322,7 +357,9 @@ bool GpuModel::Impl::moe_shards_rows(int layer) const
 std::size_t GpuModel::Impl::cache_offset(const GpuRank& R) const
 {
     // Attention DP: rank r attends the r-th 1/t of the microbatch's sequences.
-    const std::size_t seq = std::size_t(first_seq) + (data ? std::size_t(R.index) * std::size_t(batch / t) : 0);
+    // Grids: each rank's cache holds its row block's sequences, first_seq / token_parts on.
+    const std::size_t seq = grid ? std::size_t(first_seq / token_parts)
+                                 : std::size_t(first_seq) + (data ? std::size_t(R.index) * std::size_t(batch / t) : 0);
     return seq * std::size_t(options.max_context) * std::size_t(kw) * element_size(options.dtype);
 }
 

@@ -56,6 +56,9 @@ struct GpuGroupPlace {
     // driver runs none of a group's ranks.
     std::vector<DeviceCollectives*> expert_groups;
     std::vector<DeviceCollectives*> expert_tp_groups;
+    // Grid layouts (2D / 2.5D / 3D): per axis of the tensor shape (cpu::grid_axes), one per
+    // group of the axis (cpu::grid_group_of), null where this driver runs none of its ranks.
+    std::vector<std::vector<DeviceCollectives*>> grid_groups;
 };
 
 class GpuModel {

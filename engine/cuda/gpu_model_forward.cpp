@@ -18,6 +18,10 @@ constexpr float kNormEps = 1e-5f;
 
 void GpuModel::Impl::forward(int position, int T)
 {
+    if (grid) {
+        grid_forward(position, T);
+        return;
+    }
     if (first_stage)
         embed(T); // later stages find the previous stage's activations in x
     for (int l = first_layer; l < first_layer + layer_count; ++l) {
@@ -142,7 +146,6 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
     const std::int64_t M = std::int64_t(B) * T;
     const std::int64_t h = model.hidden;
     const int d = model.head_dim;
-    const int ctx_max = options.max_context;
     const std::int64_t e = std::int64_t(element_size(type));
     normalise(layer, T, false);
     // Attention DP: this rank's 1/t of the sequences (the rows it holds), every head.
@@ -179,6 +182,19 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
             op(R, "qkv_bias_norm", "qkv", layer, [&] { bias_and_norms(R, layer_of(R, layer)); });
         }
     }
+    attend(layer, position, T, Bq);
+    out_projection(layer, M);
+    if (!sp && !moe_shards_rows(layer))
+        check_same("x after attention", layer, &GpuRank::x, M * h);
+}
+
+void GpuModel::Impl::attend(int layer, int position, int T, int Bq)
+{
+    const GpuDType type = options.dtype;
+    const int d = model.head_dim;
+    const int ctx_max = options.max_context;
+    const std::int64_t e = std::int64_t(element_size(type));
+    const std::int64_t Mq = std::int64_t(Bq) * T;
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         GpuLayer& L = layer_of(R, layer);
@@ -210,9 +226,6 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
             }
         });
     }
-    out_projection(layer, M);
-    if (!sp && !moe_shards_rows(layer))
-        check_same("x after attention", layer, &GpuRank::x, M * h);
 }
 
 void GpuModel::Impl::mlp_block(int layer, int T)
@@ -288,7 +301,9 @@ void GpuModel::Impl::head(int T)
     const std::int64_t M = std::int64_t(B) * T;
     const std::int64_t h = model.hidden;
     const std::int64_t e = std::int64_t(element_size(type));
-    if (data) {
+    if (grid) {
+        grid_gather_last(T);
+    } else if (data) {
         // Attention DP: each rank holds whole sequences; only their last rows are gathered.
         for (auto& R : ranks) {
             DeviceGuard guard(R.device);
@@ -308,7 +323,7 @@ void GpuModel::Impl::head(int T)
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         op(R, "lm_head", "lm_head", -1, [&] {
-            if (!data)
+            if (!data && !grid)
                 kernels::last_rows(type, R.last, sp ? R.full : R.x, B, T, h, R.stream);
             kernels::norm(type, R.last_n, R.last, R.final_norm, R.final_norm_b, layer_norm, B, h, kNormEps, R.stream);
             gemm(R.blas->get(), type, R.last_n, R.head, R.logits, B, h, vl);

@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include "cost/collective.h"
+#include "runtime/grid_layout.h"
 
 #include <algorithm>
 #include <functional>
@@ -83,6 +84,17 @@ struct GpuRank {
          *y_tokens = nullptr, *y_local = nullptr;
     int* peer_counts = nullptr; // [ep][experts_local]: rows of each local expert from each peer
     PinnedMemory host_counts;   // its host copy
+    // Grid layouts (2D / 2.5D / 3D): the rank's place in the grid, the partial row
+    // statistics of its norms, and the linears' scratch: the SUMMA blocks received (two of
+    // each, so the next broadcast lands while this one multiplies), the gathered X, its
+    // interleaved rows, the gathered W, the product and its columns split for a
+    // reduce-scatter.
+    std::optional<cpu::GridLayout> grid;
+    float* grid_stats = nullptr;
+    void *grid_x[2] = {}, *grid_w[2] = {};
+    void *grid_in = nullptr, *grid_rows = nullptr, *grid_weight = nullptr, *grid_partial = nullptr,
+         *grid_split = nullptr;
+    std::unique_ptr<Event> block_ready[2], block_used[2]; // SUMMA under --overlap
 
     RankLog log;
     std::vector<Event> events;
@@ -135,6 +147,15 @@ struct GpuModel::Impl {
     std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
     std::int64_t efl = 0, sfl = 0; // this rank's slice of each routed expert's and of the shared experts' ffn
     int heads = 0, kv_heads = 0;
+    // Grid layouts: the axes of the tensor shape (last "tp_col", then "tp_row", a third
+    // "tp_z") and, per axis, the DeviceCollectives of each of its groups (null where this
+    // driver runs none of the group's ranks); rows and hidden chunk a rank holds per
+    // sequence-token; token_parts splits the sequences of a microbatch.
+    bool grid = false;
+    std::vector<cpu::GridAxis> grid_axes;
+    std::vector<std::vector<DeviceCollectives*>> grid_groups;
+    std::int64_t grid_cw = 0;
+    int token_parts = 1;
     std::vector<std::unique_ptr<Stream>> streams; // owned when the model has no mesh
     std::vector<GpuRank> ranks;
     std::unique_ptr<DeviceCollectives> owned_comm;
@@ -199,6 +220,9 @@ struct GpuModel::Impl {
                          float* GpuLayer::*bias, const char* name, const char* kind, const char* gather_name,
                          const char* out_name);
     void interleave(GpuRank& R, void* out, const void* blocks, std::int64_t M, std::int64_t w);
+    // blocks [parts][M][w] -> out [M][parts * w], and its inverse.
+    void interleave(GpuRank& R, void* out, const void* blocks, int parts, std::int64_t M, std::int64_t w);
+    void split_columns(GpuRank& R, void* out, const void* rows, int parts, std::int64_t M, std::int64_t w);
     void add_residual(int layer, std::int64_t M); // x += part
     void normalise(int layer, int T, bool post);
     void mlp_block(int layer, int T);
@@ -211,6 +235,29 @@ struct GpuModel::Impl {
     void add_shared_experts(GpuRank& R, const GpuLayer& L, const void* in, const float* in_f32, std::int64_t rows,
                             void* out);
     void head(int T);
+    // Grid layouts (gpu_model_grid.cpp, gpu_model_grid_linear.cpp), as the CPU GridModel.
+    std::size_t grid_axis(const char* name) const; // index into grid_axes
+    void grid_forward(int position, int T);
+    void grid_embed(std::int64_t rows, int T);
+    void grid_norm(int layer, std::int64_t rows, bool post);
+    void grid_gather_last(int T); // the last rows' hidden chunks of every rank into R.last
+    // out = in x w of a [K, N] weight under the plan's grid (orientation A: qkv, gate/up;
+    // B: o, down), then the output chunk's bias; `rows` token rows per rank.
+    void grid_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a,
+                     void* GpuRank::*in, void* GpuLayer::*w, float* GpuLayer::*bias, void* GpuRank::*out,
+                     const char* name, const char* kind);
+    void summa_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, void* GpuRank::*in,
+                      void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
+    void stationary_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a,
+                           void* GpuRank::*in, void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
+    void cube_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a, void* GpuRank::*in,
+                     void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
+    // One collective over every group of grid axis `axis`: run(group, its members here).
+    void grid_collective(std::size_t axis, CollectiveKind kind, std::int64_t payload, const std::string& name,
+                         const std::function<void(DeviceCollectives&, const std::vector<GpuRank*>&)>& run,
+                         bool fork = true);
+    void attend(int layer, int position, int T, int seqs); // the qkv rows of `seqs` sequences into attn
+    void bind_grid_workspace(GpuRank& R, Arena& arena);
     void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);
     // The row-parallel GEMM part = in [M, K] x w [K, hidden] of every rank, then its
     // all-reduce (`reduce_name`): with overlap, in row chunks each reduced behind the next
@@ -226,8 +273,10 @@ struct GpuModel::Impl {
 
     template <class F>
     void op(GpuRank& r, const char* name, const char* kind, int layer, F&& f);
+    // With overlap the call runs on the communication streams; `fork` orders it after the
+    // compute before it and the compute after it after the call (else the caller does).
     void collective(CollectiveKind kind, std::int64_t payload, const std::string& name, const std::function<void()>& run,
-                    const char* group = "tp", int group_size = 0, bool control = false);
+                    const char* group = "tp", int group_size = 0, bool control = false, bool fork = true);
     void record_collectives(const std::vector<StepCollective>& list, bool with_events);
     void finish_timing();
     double modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size) const;

@@ -149,14 +149,7 @@ void GpuModel::Impl::shard_residual(int layer, std::int64_t M)
 
 void GpuModel::Impl::interleave(GpuRank& R, void* out, const void* blocks, std::int64_t M, std::int64_t w)
 {
-    // blocks [t][M][w] -> out [M][t * w]: block p lands in columns p * w of every row.
-    const std::size_t e = element_size(options.dtype);
-    for (int p = 0; p < t; ++p)
-        SHARD_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<char*>(out) + std::size_t(p) * std::size_t(w) * e,
-                                           std::size_t(t) * std::size_t(w) * e,
-                                           static_cast<const char*>(blocks) + std::size_t(p) * std::size_t(M * w) * e,
-                                           std::size_t(w) * e, std::size_t(w) * e, std::size_t(M), cudaMemcpyDeviceToDevice,
-                                           R.stream));
+    interleave(R, out, blocks, t, M, w); // blocks [t][M][w] -> out [M][t * w]
 }
 
 void GpuModel::Impl::column_parallel(int layer, std::int64_t M, std::int64_t w, void* GpuRank::*in,

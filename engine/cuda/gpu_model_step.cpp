@@ -90,6 +90,8 @@ void* GpuModel::next_tokens(int rank) const
 std::int64_t GpuModel::handoff_elements(int seqs, int T) const
 {
     const std::int64_t rows = std::int64_t(seqs) * T;
+    if (m->grid) // a row block's hidden chunk
+        return rows / m->token_parts * m->grid_cw;
     return (m->sp ? rows / m->t : rows) * m->model.hidden;
 }
 
@@ -186,6 +188,10 @@ void GpuModel::end_step()
     I.step_end->record(I.ranks[0].stream);
     if (I.comm) // first, so a failed or stuck NCCL call is reported as such
         I.comm->synchronize(I.options.timeout_s);
+    for (const auto& axis : I.grid_groups)
+        for (DeviceCollectives* group : axis)
+            if (group)
+                group->synchronize(I.options.timeout_s);
     for (auto& R : I.ranks) {
         DeviceGuard guard(R.device);
         wait_stream(R.stream, I.options.timeout_s);

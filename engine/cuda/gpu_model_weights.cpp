@@ -104,6 +104,25 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     for (int l = first_layer; l < first_layer + layer_count; ++l) {
         auto name = [&](const char* n) { return cpu::ModelWeights::layer(l, n); };
         LayerOffsets o{};
+        if (grid) { // 2D / 2.5D / 3D: the blocks GridLayout gives this rank, as the CPU GridModel
+            const cpu::GridLayerShard G = cpu::grid_layer_shard(weights, *R.grid, geometry, l);
+            o.wqkv = pack.add_typed(G.qkv);
+            o.wo = pack.add_typed(G.o);
+            o.wgu = pack.add_typed(G.gate_up);
+            o.wdown = pack.add_typed(G.down);
+            o.qkv_bias = pack.add_float(G.qkv_bias);
+            o.o_bias = pack.add_float(G.o_bias);
+            o.gu_bias = pack.add_float(G.gate_up_bias);
+            o.down_bias = pack.add_float(G.down_bias);
+            o.in_norm = pack.add_float(G.input_norm);
+            o.in_norm_b = pack.add_float(G.input_norm_bias);
+            o.post_norm = pack.add_float(G.post_norm);
+            o.post_norm_b = pack.add_float(G.post_norm_bias);
+            o.q_norm = pack.add_float(G.q_norm);
+            o.k_norm = pack.add_float(G.k_norm);
+            offsets.push_back(o);
+            continue;
+        }
         const Matrix q = weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d).slice_rows(hr0, hr1);
         const Matrix k = weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
         const Matrix v = weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
@@ -164,7 +183,14 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     const Matrix& E = weights.get("embed");
     constexpr std::size_t none = std::size_t(-1);
     std::size_t embed_at = none, head_at = none, positions_at = none, final_at = none, final_b_at = none;
-    if (first_stage) {
+    if (first_stage && grid) {
+        // Grids split the table by hidden columns like the activations; every rank looks up
+        // its own rows' chunk, with no collective.
+        const std::int64_t c0 = R.grid->col_chunk() * grid_cw, c1 = c0 + grid_cw;
+        embed_at = pack.add_typed(E.slice_cols(c0, c1));
+        if (m.position == PositionKind::Learned)
+            positions_at = pack.add_typed(weights.get("positions").slice_cols(c0, c1));
+    } else if (first_stage) {
         Matrix embed{vl, h, std::vector<float>(std::size_t(vl * h), 0.0f)};
         if (valid > 0)
             std::copy_n(E.data.begin() + R.vocab_begin * h, valid * h, embed.data.begin());
@@ -259,6 +285,10 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     const std::int64_t Tmax = max_seq_tokens();
     const std::int64_t gm = model.gated_mlp ? 2 : 1;
     auto typed = [&](std::int64_t n) { return a.take(std::size_t(n) * e); };
+    if (grid) {
+        bind_grid_workspace(R, a);
+        return;
+    }
     R.x = typed(Ml * h);
     R.hn = typed(M * h);
     R.hn_local = typed(Ml * h);

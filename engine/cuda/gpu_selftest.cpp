@@ -6,6 +6,7 @@
 
 #include "core/presets.h"
 #include "cost/estimate.h"
+#include "cost/shard_geometry.h"
 
 #include <cmath>
 #include <cstdio>
@@ -60,6 +61,29 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                                       {TensorMode::MegatronSP, 4, LmHeadMode::DistributedArgmax, 1, 1, false, 4},
                                       {TensorMode::Megatron1D, 4, LmHeadMode::DistributedArgmax, 1, 1, true, 4},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1, false, 2}};
+    // The CPU executor's grid matrix: SUMMA 2x2 and 3x3 (9 sequences, so 3 row blocks
+    // divide them), weight-stationary 2x2 and 2x4, Tesseract 2x2x2, the 3D cube 2^3, and a
+    // pipeline of two SUMMA 2x2 stages.
+    struct GridLayout {
+        TensorMode mode;
+        std::vector<int> shape;
+        int pp;
+        int batch;
+        LmHeadMode head;
+    };
+    const std::vector<GridLayout> grids{{TensorMode::Summa2D, {2, 2}, 1, 8, LmHeadMode::DistributedArgmax},
+                                        {TensorMode::Summa2D, {3, 3}, 1, 9, LmHeadMode::GatherLogits},
+                                        {TensorMode::WeightStationary2D, {2, 2}, 1, 8, LmHeadMode::DistributedArgmax},
+                                        {TensorMode::WeightStationary2D, {2, 4}, 1, 8, LmHeadMode::GatherLogits},
+                                        {TensorMode::Tesseract25D, {2, 2, 2}, 1, 8, LmHeadMode::DistributedArgmax},
+                                        {TensorMode::Cube3D, {2, 2, 2}, 1, 8, LmHeadMode::DistributedArgmax},
+                                        {TensorMode::Summa2D, {2, 2}, 2, 8, LmHeadMode::DistributedArgmax}};
+    auto grid_size = [](const std::vector<int>& shape) {
+        int n = 1;
+        for (const int v : shape)
+            n *= v;
+        return n;
+    };
     const Topology topology = PresetLibrary::instance().topology("dgx-h100");
     std::vector<SelftestCase> cases;
     for (const GpuDType dtype : dtypes) {
@@ -136,6 +160,39 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                     cases.push_back(std::move(overlapped));
                 }
             }
+            // 2D / 2.5D / 3D grids on the dense models (the planner models MoE layers in 1D
+            // only), where the shapes divide; fp32 tiny-dense once more under --overlap
+            // (SUMMA's double-buffered broadcasts; the other grids' collectives on their own
+            // streams).
+            for (const GridLayout& grid : grids) {
+                const ModelSpec model = selftest_model(id);
+                if (model.is_moe() || grid.pp > model.layers)
+                    continue;
+                SelftestCase c;
+                c.dtype = dtype;
+                c.emulated = gpus < grid.pp * grid_size(grid.shape);
+                c.plan.name = "selftest";
+                c.plan.model = model;
+                c.plan.topology = topology;
+                c.plan.workload.batch = grid.batch;
+                c.plan.workload.prompt = 12;
+                c.plan.workload.generate = 6;
+                c.plan.workload.dtype = c.plan.workload.kv_dtype = to_plan_dtype(dtype);
+                c.plan.strategy.tensor_mode = grid.mode;
+                c.plan.strategy.tensor_shape = grid.shape;
+                c.plan.strategy.lm_head = grid.head;
+                c.plan.strategy.pp = grid.pp;
+                if (!shard_geometry(model, c.plan.strategy, c.plan.workload).feasible())
+                    continue;
+                c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
+                         + to_string(dtype);
+                cases.push_back(c);
+                if (dtype == GpuDType::F32 && std::string(id) == "tiny-dense") {
+                    c.overlap = true;
+                    c.name += " overlap";
+                    cases.push_back(std::move(c));
+                }
+            }
         }
     }
     return cases;
@@ -150,7 +207,8 @@ SelftestResult run_selftest_case(const SelftestCase& test)
     result.limit = tolerance(test.dtype);
     try {
         const std::string id = test.plan.model.id;
-        const std::string key = id + "/" + std::to_string(test.plan.workload.prompt) + "/"
+        const std::string key = id + "/" + std::to_string(test.plan.workload.batch) + "/"
+                                + std::to_string(test.plan.workload.prompt) + "/"
                                 + std::to_string(test.plan.workload.generate);
         auto& weights = weights_cache[id];
         if (!weights)

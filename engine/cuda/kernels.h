@@ -26,6 +26,14 @@ void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows,
 // out = norm(in) row by row (RMSNorm, or LayerNorm when bias is given or layer_norm).
 void norm(GpuDType type, void* out, const void* in, const float* weight, const float* bias, bool layer_norm,
           std::int64_t rows, std::int64_t cols, float eps, cudaStream_t s);
+// Grid layouts (kernels_grid.cu): a rank holds `cols` of each row's `hidden` columns.
+// row_stats writes each row's partial sum of squares (RMSNorm) or [squares, sum]
+// (LayerNorm) as fp32; once those are summed over the ranks that share the rows,
+// chunk_norm normalises the chunk with them (mean and variance in double).
+void row_stats(GpuDType type, float* stats, const void* in, std::int64_t rows, std::int64_t cols, bool layer_norm,
+               cudaStream_t s);
+void chunk_norm(GpuDType type, void* out, const void* in, const float* stats, const float* weight, const float* bias,
+                bool layer_norm, std::int64_t rows, std::int64_t cols, std::int64_t hidden, double eps, cudaStream_t s);
 // RMSNorm of each head (width d) of `heads` heads starting at column `col` of rows of `ld`.
 void head_norm(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d,
                const float* weight, float eps, cudaStream_t s);

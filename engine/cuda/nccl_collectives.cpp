@@ -138,6 +138,16 @@ public:
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
+    void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type,
+                   int root) override
+    {
+        SHARD_NCCL_CHECK(ncclGroupStart());
+        for (int r = 0; r < local(); ++r)
+            SHARD_NCCL_CHECK(ncclBroadcast(in[std::size_t(r)], out[std::size_t(r)], std::size_t(count), nccl_type(type), root,
+                                           m_comms[r], m_streams[r]));
+        SHARD_NCCL_CHECK(ncclGroupEnd());
+    }
+
     void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) override
     {
         // Each side is issued by whoever drives it; a side driven elsewhere is skipped here.

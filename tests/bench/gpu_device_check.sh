@@ -18,6 +18,11 @@ E=.devcarry/bin/shard-engine
   timeout 30 "$E" run plans/tiny-dense-dgx-h100-tp8.shardplan.json --backend cuda-emulated --dtype fp32 > /tmp/run.jsonl 2> /tmp/run.txt; echo "run rc=$?"
   tr '\r' '\n' < /tmp/run.txt | tail -2; tail -1 /tmp/run.jsonl | cut -c1-600
   timeout 20 "$E" run plans/tiny-dense-dgx-h100-tp8.shardplan.json --backend cuda 2>&1 | tail -1; echo "cuda (8 GPUs asked, 1 present) rc=$?"
+  # SUMMA's broadcasts, one after another and double-buffered behind the GEMMs.
+  for ov in off on; do
+    timeout 30 "$E" run plans/tiny-dense-summa-2x2.shardplan.json --backend cuda-emulated --dtype bf16 --overlap $ov > /tmp/summa.jsonl 2> /tmp/summa.txt
+    echo "summa 2x2 overlap $ov rc=$?"; tail -1 /tmp/summa.jsonl | cut -c1-500
+  done
 } > "$OUT/check.txt" 2>&1
 cat "$OUT/check.txt" | cut -c1-300
 timeout 150 "$E" bench --json "$OUT/bench.json" > "$OUT/bench.md" 2>&1; echo "bench rc=$?" >> "$OUT/bench.md"
