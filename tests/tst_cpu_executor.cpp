@@ -244,6 +244,11 @@ private slots:
         QTest::addRow("heads over 16") << 0 << QStringLiteral("72 attention heads do not divide over 16 devices (TP16)");
         QTest::addRow("2d moe") << 1 << QStringLiteral("expert layers are modeled with Megatron 1D layouts");
         QTest::addRow("other model") << 2 << QStringLiteral("the weights were made for Tiny dense");
+        // These two used to crash (column) or diverge (SP) in the executor.
+        QTest::addRow("column attention dp") << 3 << QStringLiteral("attention data parallelism pairs with the Megatron "
+                                                                    "layout (its MLP already gathers and reduce-scatters "
+                                                                    "the rows, as sequence parallelism would), not with 1d-column");
+        QTest::addRow("sp attention dp") << 4 << QStringLiteral("attention data parallelism pairs with the Megatron layout");
     }
 
     void refusedBeforeAnyThreadStarts()
@@ -258,8 +263,12 @@ private slots:
             plan.model = PresetLibrary::instance().model("tiny-moe");
             plan.strategy.tensor_mode = TensorMode::Summa2D;
             plan.strategy.tensor_shape = {2, 2};
-        } else {
+        } else if (variant == 2) {
             plan.model = PresetLibrary::instance().model("tiny-moe");
+        } else {
+            plan.strategy.tensor_mode = variant == 3 ? TensorMode::Column1D : TensorMode::MegatronSP;
+            plan.strategy.tensor_shape = {4};
+            plan.strategy.attention = AttentionMode::Data;
         }
         try {
             run_cpu(plan, weightsOf(variant == 1 ? "tiny-moe" : "tiny-dense"));

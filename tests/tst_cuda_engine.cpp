@@ -12,6 +12,7 @@
 #include "cuda/gpu_mesh_layout.h"
 #include "cuda/gpu_run_parts.h"
 #include "cuda/kernels.h"
+#include "cost/shard_geometry.h"
 #include "cuda/moe_kernel_check.h"
 
 #include "core/plan.h"
@@ -163,10 +164,16 @@ private slots:
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
         plan.strategy.attention = AttentionMode::Data;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
-        plan.strategy.tensor_mode = TensorMode::MegatronSP;
-        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)),
-                 QStringLiteral("the CUDA engine runs attention data parallelism with the Megatron layout (no SP); "
-                                "megatron-sp with it runs on the CPU backend"));
+        // With SP or the column layout the planner itself refuses attention DP (a run of
+        // either used to crash or diverge in the CPU executor), so no backend sees it.
+        for (const TensorMode mode : {TensorMode::MegatronSP, TensorMode::Column1D}) {
+            plan.strategy.tensor_mode = mode;
+            const ShardGeometry g = shard_geometry(plan.model, plan.strategy, plan.workload);
+            QCOMPARE(QString::fromStdString(g.reject),
+                     QStringLiteral("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
+                                    "reduce-scatters the rows, as sequence parallelism would), not with ")
+                         + QString::fromStdString(to_string(mode)));
+        }
     }
 
     void graphsAreOffWhereTheStepCannotBeCaptured()

@@ -103,9 +103,12 @@ ShardGeometry shard_geometry(const ModelSpec& m, const Strategy& s, const Worklo
     }
     g.seqs_per_micro = g.batch_per_replica / g.microbatches;
 
-    const bool one_d = tensor_rank(s.tensor_mode) == 1;
-    if (s.attention == AttentionMode::Data && !(one_d && s.tensor_mode != TensorMode::Row1D))
-        return reject("attention data parallel is modeled with 1D column or Megatron layouts only");
+    // Attention DP leaves the residual rows sharded over the group, and its MLP gathers them
+    // and reduce-scatters them back: Megatron's MLP with what sequence parallelism adds, so
+    // +SP would change nothing; column / row layouts keep every row on every device.
+    if (s.attention == AttentionMode::Data && s.tensor_mode != TensorMode::Megatron1D)
+        return reject("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
+                      "reduce-scatters the rows, as sequence parallelism would), not with " + to_string(s.tensor_mode));
     if (m.mla && tensor_rank(s.tensor_mode) > 1)
         return reject("MLA attention (" + m.name + ") is modeled for 1D layouts only");
 

@@ -27,9 +27,6 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
             return "top-" + std::to_string(moe.experts_per_token) + " routing is above the engine's top-"
                    + std::to_string(kEngineMaxTopK);
     }
-    if (s.attention == AttentionMode::Data && s.tensor_mode != TensorMode::Megatron1D)
-        return "the CUDA engine runs attention data parallelism with the Megatron layout (no SP); " + to_string(s.tensor_mode)
-               + " with it runs on the CPU backend";
     return {};
 }
 
