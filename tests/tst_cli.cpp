@@ -1,12 +1,15 @@
 // shardstudio-cli end to end: the commands, their --json output and their errors.
 #include "cuda/backend_info.h"
 
+#include "core/plan.h"
+
 #include <QtTest>
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QTemporaryDir>
 
 namespace {
 
@@ -35,6 +38,19 @@ Result runCli(const QStringList& arguments)
         return {};
     return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
             process.readAllStandardError()};
+}
+
+// A plan the CPU backend runs and the CUDA engine refuses: PP2 x DP2 x EP2 on tiny-moe.
+QString refusedPlanFile()
+{
+    static QTemporaryDir scratch;
+    shard::Plan plan = shard::load_plan(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json");
+    plan.strategy.tensor_mode = shard::TensorMode::None;
+    plan.strategy.tensor_shape = {};
+    plan.strategy.dp = 2;
+    const QString path = scratch.filePath(QStringLiteral("pp2-dp2-ep2.shardplan.json"));
+    shard::save_plan(plan, path.toStdString());
+    return path;
 }
 
 QJsonDocument json(const Result& r)
@@ -316,11 +332,10 @@ private slots:
         // What stops a cuda run depends on the build and the machine; each answer names it.
         const auto info = shard::cuda::backend_info();
         QTest::addRow("cuda backend")
-            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-dp2-tp2-ep4.shardplan.json"),
-                           QStringLiteral("--backend"), QStringLiteral("cuda")}
+            << QStringList{QStringLiteral("run"), refusedPlanFile(), QStringLiteral("--backend"), QStringLiteral("cuda")}
             << QByteArray(!info.compiled ? "backend 'cuda' is not available: this build has no CUDA engine (built without the CUDA toolkit)"
                                          : "backend 'cuda' cannot run this plan: expert parallelism across data-parallel "
-                                           "replicas"); // GPU or not
+                                           "replicas (EP 2 over DP 2) runs in the CUDA engine without pipeline stages"); // GPU or not
         QTest::addRow("model too big for the cpu")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
             << QByteArray("the CPU reference executor runs models up to 400 M parameters");

@@ -14,6 +14,7 @@
 #include "cuda/kernels.h"
 #include "cost/shard_geometry.h"
 #include "cuda/moe_kernel_check.h"
+#include "cuda/rendezvous_collectives.h"
 
 #include "core/plan.h"
 #include "core/presets.h"
@@ -28,7 +29,9 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 using namespace shard;
 using shard::test::errorOf;
@@ -60,10 +63,83 @@ Plan examplePlan(const char* file)
     return load_plan(std::string(SHARD_SOURCE_DIR "/plans/") + file);
 }
 
+// A plan the CPU backend runs and the engine refuses: PP2 x DP2 x EP2 on tiny-moe.
+QString refusedPlanFile()
+{
+    static QTemporaryDir scratch;
+    Plan plan = examplePlan("tiny-moe-pp2-tp2-ep2.shardplan.json");
+    plan.strategy.tensor_mode = TensorMode::None;
+    plan.strategy.tensor_shape = {};
+    plan.strategy.dp = 2;
+    const QString path = scratch.filePath(QStringLiteral("pp2-dp2-ep2.shardplan.json"));
+    save_plan(plan, path.toStdString());
+    return path;
+}
+
 QString gpuReason()
 {
     const auto info = cuda::backend_info();
     return info.usable() ? QString() : QString::fromStdString(info.reason);
+}
+
+// Records the calls a shared group forwards (no GPU involved).
+class RecordingCollectives final : public cuda::DeviceCollectives {
+public:
+    explicit RecordingCollectives(int members)
+        : m_members(members)
+    {
+    }
+    int size() const override { return m_members; }
+    bool emulated() const override { return true; }
+    cudaStream_t stream(int) const override { return nullptr; }
+    void set_streams(const std::vector<cudaStream_t>&) override {}
+    void all_reduce(const std::vector<void*>& bufs, std::int64_t, cuda::GpuDType) override { record("all_reduce", bufs, {}); }
+    void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType) override
+    {
+        record("all_gather", in, out);
+    }
+    void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType) override
+    {
+        record("reduce_scatter", in, out);
+    }
+    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType) override
+    {
+        if (fail)
+            throw Error("the transfer failed");
+        record("all_to_all", in, out);
+    }
+    void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts&, const std::vector<void*>& out,
+                     const Counts&, const Counts&, cuda::GpuDType) override
+    {
+        record("all_to_allv", in, out);
+        counts = send_counts;
+    }
+    void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType, int) override
+    {
+        record("broadcast", in, out);
+    }
+    void send_recv(int, const void*, int, void*, std::int64_t, cuda::GpuDType) override {}
+    void synchronize(double) override {}
+
+    struct Call {
+        std::string op;
+        std::vector<void*> in, out;
+    };
+    std::vector<Call> calls;
+    Counts counts;
+    bool fail = false;
+
+private:
+    void record(const char* op, const std::vector<void*>& in, const std::vector<void*>& out)
+    {
+        calls.push_back({op, in, out});
+    }
+    int m_members;
+};
+
+void* fakePointer(std::uintptr_t v)
+{
+    return reinterpret_cast<void*>(v);
 }
 
 } // namespace
@@ -110,10 +186,7 @@ private slots:
         QTest::addRow("tp8") << QStringLiteral("tiny-dense-dgx-h100-tp8.shardplan.json") << QString();
         QTest::addRow("llama tp8") << QStringLiteral("llama-3.1-70b-dgx-h100-tp8.shardplan.json") << QString();
         QTest::addRow("summa") << QStringLiteral("tiny-dense-summa-2x2.shardplan.json") << QString();
-        QTest::addRow("moe ep across dp")
-            << QStringLiteral("tiny-moe-dp2-tp2-ep4.shardplan.json")
-            << QStringLiteral("expert parallelism across data-parallel replicas (EP 4 over DP 2) is not in the CUDA engine "
-                              "yet: its expert groups stay inside a tensor group; the CPU backend runs such plans");
+        QTest::addRow("moe ep across dp") << QStringLiteral("tiny-moe-dp2-tp2-ep4.shardplan.json") << QString();
         QTest::addRow("moe pp2 x tp2 x ep2") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json") << QString();
         QTest::addRow("mixtral tp8 x ep8") << QStringLiteral("mixtral-8x7b-dgx-h100-tp8-ep8.shardplan.json") << QString();
         QTest::addRow("mla") << QStringLiteral("deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")
@@ -143,16 +216,20 @@ private slots:
         wide.moe->experts = 16;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(wide, plan.strategy)),
                  QStringLiteral("top-9 routing is above the engine's top-8"));
-        Strategy over_replicas = plan.strategy; // expert groups that would cross data-parallel replicas
+        Strategy over_replicas = plan.strategy; // expert groups that cross data-parallel replicas
         over_replicas.dp = 2;
         over_replicas.ep = 2;
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, over_replicas)), QString());
+        over_replicas.pp = 2; // ... but not with pipeline stages
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, over_replicas)),
-                 QStringLiteral("expert parallelism across data-parallel replicas (EP 2 over DP 2) is not in the CUDA engine "
-                                "yet: its expert groups stay inside a tensor group; the CPU backend runs such plans"));
+                 QStringLiteral("expert parallelism across data-parallel replicas (EP 2 over DP 2) runs in the CUDA engine "
+                                "without pipeline stages (this plan has 2); the CPU backend runs such plans"));
+        // Column / row MoE layers: the planner models expert layers with Megatron only, so
+        // no backend is asked to run them.
         Strategy column = plan.strategy;
         column.tensor_mode = TensorMode::Column1D;
-        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, column)),
-                 QStringLiteral("column / row 1D layouts of MoE layers are not in the CUDA engine yet (the CPU backend runs them)"));
+        QCOMPARE(QString::fromStdString(shard_geometry(plan.model, column, plan.workload).reject),
+                 QStringLiteral("expert layers are modeled with Megatron 1D layouts (with or without SP), not 1d-column"));
     }
 
     void pipelineAndDataParallelPlansAreAccepted()
@@ -285,6 +362,78 @@ private slots:
                                   : QStringLiteral("the CUDA backend cannot run here: ") + reason);
     }
 
+    // Expert groups shared by replicas that run in threads of their own: one call with
+    // every member's buffers in member order, whichever replica arrives last.
+    void sharedGroupCallsOnceWithEveryMember()
+    {
+        RecordingCollectives inner(4);
+        cuda::RendezvousGroup group(inner, {2, 2});
+        for (int round = 0; round < 3; ++round) {
+            std::thread second([&] {
+                group.view(1)->all_to_allv({fakePointer(3), fakePointer(4)}, {{3}, {4}}, {{0}, {0}},
+                                           {fakePointer(13), fakePointer(14)}, {{0}, {0}}, {{0}, {0}}, cuda::GpuDType::BF16);
+            });
+            if (round == 1) // either order of arrival
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            group.view(0)->all_to_allv({fakePointer(1), fakePointer(2)}, {{1}, {2}}, {{0}, {0}},
+                                       {fakePointer(11), fakePointer(12)}, {{0}, {0}}, {{0}, {0}}, cuda::GpuDType::BF16);
+            second.join();
+            QCOMPARE(int(inner.calls.size()), round + 1);
+            QCOMPARE(inner.calls.back().op, std::string("all_to_allv"));
+            QCOMPARE(inner.calls.back().in,
+                     (std::vector<void*>{fakePointer(1), fakePointer(2), fakePointer(3), fakePointer(4)}));
+            QCOMPARE(inner.calls.back().out,
+                     (std::vector<void*>{fakePointer(11), fakePointer(12), fakePointer(13), fakePointer(14)}));
+            QCOMPARE(inner.counts, (cuda::DeviceCollectives::Counts{{1}, {2}, {3}, {4}}));
+        }
+        QCOMPARE(errorOf([&] { cuda::RendezvousGroup bad(inner, {2, 1}); }),
+                 QStringLiteral("a shared group of 4 members was split into 3"));
+        QCOMPARE(errorOf([&] { group.view(0)->all_reduce({fakePointer(1)}, 8, cuda::GpuDType::F32); }),
+                 QStringLiteral("replica 0 gave 1 buffers to all_reduce for its 2 members"));
+    }
+
+    void sharedGroupFailuresReachEveryReplica()
+    {
+        // The wrapped call fails: every replica gets its error.
+        RecordingCollectives inner(2);
+        inner.fail = true;
+        cuda::RendezvousGroup group(inner, {1, 1});
+        QString waiting;
+        std::thread first([&] {
+            waiting = errorOf([&] { group.view(0)->all_to_all({fakePointer(1)}, {fakePointer(2)}, 4, cuda::GpuDType::F32); });
+        });
+        const QString last =
+            errorOf([&] { group.view(1)->all_to_all({fakePointer(3)}, {fakePointer(4)}, 4, cuda::GpuDType::F32); });
+        first.join();
+        QCOMPARE(last, QStringLiteral("the transfer failed"));
+        QCOMPARE(waiting, QStringLiteral("the transfer failed"));
+        // A replica that fails elsewhere aborts the group: the one waiting in it is woken.
+        RecordingCollectives healthy(2);
+        cuda::RendezvousGroup shared(healthy, {1, 1});
+        QString woken;
+        std::thread stuck([&] {
+            woken = errorOf([&] { shared.view(0)->all_reduce({fakePointer(1)}, 4, cuda::GpuDType::F32); });
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        shared.abort("replica 1 of the shared expert groups failed");
+        stuck.join();
+        QCOMPARE(woken, QStringLiteral("replica 1 of the shared expert groups failed"));
+        QVERIFY(healthy.calls.empty());
+        // Replicas that disagree on the call are told so.
+        RecordingCollectives other(2);
+        cuda::RendezvousGroup mixed(other, {1, 1});
+        QString early;
+        std::thread gather([&] {
+            early = errorOf([&] { mixed.view(0)->all_gather({fakePointer(1)}, {fakePointer(2)}, 4, cuda::GpuDType::F32); });
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        QCOMPARE(errorOf([&] { mixed.view(1)->all_reduce({fakePointer(3)}, 4, cuda::GpuDType::F32); }),
+                 QStringLiteral("the replicas of a shared group disagree: all_gather against all_reduce"));
+        mixed.abort("replica 1 failed");
+        gather.join();
+        QCOMPARE(early, QStringLiteral("replica 1 failed"));
+    }
+
     void meshLayoutNumbersRanksAsTheCpuExecutor_data()
     {
         QTest::addColumn<int>("pp");
@@ -375,11 +524,13 @@ private slots:
         // runs all 7 once more under overlap.
         const int grid_cases = 2 * (7 + 7 + 6 + 6) + 7;
         QCOMPARE(grids, grid_cases);
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases);
-        QCOMPARE(meshes, 2 * 11 + 6 + 2 + 1 + 2 * 4 + 1);
+        // Experts across replicas, tiny-moe fp32: EP2 over DP2, DP2 x TP2 x EP4, DP2 x TP2 with
+        // EP2 x expert-TP2 (3 more meshes, 3 more EP cases).
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases + 3);
+        QCOMPARE(meshes, 2 * 11 + 6 + 2 + 1 + 2 * 4 + 1 + 3);
         QCOMPARE(attention_dp, 2 * 8 + 2 + 1);
-        QCOMPARE(expert_parallel, 7);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases);
+        QCOMPARE(expert_parallel, 7 + 3);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases + 3);
         QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2 + 1);
         QCOMPARE(column_or_row, 2 * 16 + 2);
         QCOMPARE(eager, 4);
@@ -390,7 +541,7 @@ private slots:
                 ++moe;
                 QCOMPARE(c.dtype, cuda::GpuDType::F32);
             }
-        QCOMPARE(moe, 21);
+        QCOMPARE(moe, 21 + 3); // the three with experts across replicas
         for (const auto& c : cases)
             QVERIFY(c.thread_per_gpu); // one GPU: nothing to drive from one thread instead
         // With eight GPUs only SUMMA 3x3 (nine ranks) is emulated: tiny-dense (twice, with
@@ -467,14 +618,14 @@ private slots:
     {
         const Result r = runProgram(QStringLiteral("shardstudio-cli"),
                                     {QStringLiteral("--json"), QStringLiteral("run"),
-                                     QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-dp2-tp2-ep4.shardplan.json"),
-                                     QStringLiteral("--backend"), QStringLiteral("cuda-emulated"), QStringLiteral("--no-store")});
+                                     refusedPlanFile(), QStringLiteral("--backend"), QStringLiteral("cuda-emulated"),
+                                     QStringLiteral("--no-store")});
         QCOMPARE(r.exitCode, 1);
         const QJsonObject error = QJsonDocument::fromJson(r.out.trimmed()).object();
         QCOMPARE(error.value(QStringLiteral("message")).toString(),
                  QStringLiteral("backend 'cuda-emulated' cannot run this plan: expert parallelism across data-parallel "
-                                "replicas (EP 4 over DP 2) is not in the CUDA engine yet: its expert groups stay inside a "
-                                "tensor group; the CPU backend runs such plans"));
+                                "replicas (EP 2 over DP 2) runs in the CUDA engine without pipeline stages (this plan has "
+                                "2); the CPU backend runs such plans"));
     }
 
     void gpuSelftestMatchesTheCpuReference()

@@ -1,6 +1,7 @@
 #include "gpu_mesh.h"
 
 #include "cuda_check.h"
+#include "rendezvous_collectives.h"
 
 #include "cost/collective.h"
 #include "runtime/grid_layout.h"
@@ -9,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 namespace shard::cuda {
 
@@ -41,6 +44,11 @@ struct GpuMesh::Impl {
     // expert-TP groups (ep of them, etp members each; none when etp is 1).
     int ep = 1, etp = 1;
     std::vector<std::vector<DeviceCollectives*>> expert_comm, expert_tp_comm;
+    // Experts across replicas (ep > 1 with dp > 1) with one driver for every rank: the
+    // expert groups shared by a stage's replicas, whose models then run from a host thread
+    // each (a collective needs every member's buffers in one call).
+    std::vector<std::unique_ptr<RendezvousGroup>> rendezvous;
+    bool replicas_in_threads = false;
     // Grid layouts: per group, per axis of the tensor shape, one per group of the axis.
     std::vector<cpu::GridAxis> grid_axes;
     std::vector<std::vector<std::vector<DeviceCollectives*>>> grid_comm;
@@ -85,6 +93,7 @@ struct GpuMesh::Impl {
         return (sp ? rows / layout.t : rows) * plan.model.hidden;
     }
     void build_communicators(const GpuMeshScope* scope);
+    void enqueue_replicas_in_threads(const std::vector<std::int64_t>& tokens, int position, int T, bool allow_graph);
     void record_handoffs(bool timed);
 };
 
@@ -200,9 +209,28 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
     tensor_comm.assign(std::size_t(groups_count), nullptr);
     pipeline_comm.assign(std::size_t(layout.pp > 1 ? layout.stage_size() : 0), nullptr);
     const bool experts = ep > 1;
+    // Expert groups live in a stage: EP group c joins the stage offsets (replica * t + index)
+    // equal to c modulo etp, and expert-TP group s the etp offsets from s * etp (inside one
+    // replica, as etp divides t). Each replica's model sees its t / etp expert-TP groups.
+    const int dp = layout.dp;
+    const int shards_per_replica = experts ? t / etp : 0;
+    const int shards_per_stage = shards_per_replica * dp;
     expert_comm.assign(std::size_t(groups_count), std::vector<DeviceCollectives*>(std::size_t(experts ? etp : 0), nullptr));
     expert_tp_comm.assign(std::size_t(groups_count),
-                          std::vector<DeviceCollectives*>(std::size_t(experts && etp > 1 ? ep : 0), nullptr));
+                          std::vector<DeviceCollectives*>(std::size_t(experts && etp > 1 ? shards_per_replica : 0), nullptr));
+    // A stage's EP group c, shared by its replicas (views through a rendezvous when one
+    // driver runs several of them).
+    auto share_expert_group = [&](int stage, int c, DeviceCollectives* group) {
+        if (dp == 1 || scope) { // one replica, or this driver runs one rank of the group
+            for (int replica = 0; replica < dp; ++replica)
+                expert_comm[std::size_t(stage * dp + replica)][std::size_t(c)] = group;
+            return;
+        }
+        rendezvous.push_back(std::make_unique<RendezvousGroup>(*group, std::vector<int>(std::size_t(dp), ep / dp)));
+        replicas_in_threads = true;
+        for (int replica = 0; replica < dp; ++replica)
+            expert_comm[std::size_t(stage * dp + replica)][std::size_t(c)] = rendezvous.back()->view(replica);
+    };
     grid_comm.assign(std::size_t(groups_count), {});
     for (auto& axes_of_group : grid_comm)
         for (const cpu::GridAxis& a : grid_axes)
@@ -215,18 +243,21 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
                     owned.push_back(make_emulated_collectives(0, stream, grid_axes[a].size));
                     group = owned.back().get();
                 }
-        for (int g = 0; g < groups_count && t > 1; ++g) {
-            owned.push_back(make_emulated_collectives(0, stream, t));
-            tensor_comm[std::size_t(g)] = owned.back().get();
-            for (auto& group : expert_comm[std::size_t(g)]) {
-                owned.push_back(make_emulated_collectives(0, stream, ep));
-                group = owned.back().get();
+        for (int g = 0; g < groups_count; ++g) {
+            if (t > 1) {
+                owned.push_back(make_emulated_collectives(0, stream, t));
+                tensor_comm[std::size_t(g)] = owned.back().get();
             }
             for (auto& group : expert_tp_comm[std::size_t(g)]) {
                 owned.push_back(make_emulated_collectives(0, stream, etp));
                 group = owned.back().get();
             }
         }
+        for (int stage = 0; experts && stage < layout.pp; ++stage)
+            for (int c = 0; c < etp; ++c) {
+                owned.push_back(make_emulated_collectives(0, stream, ep));
+                share_expert_group(stage, c, owned.back().get());
+            }
         for (auto& chain : pipeline_comm) {
             owned.push_back(make_emulated_collectives(0, stream, layout.pp));
             chain = owned.back().get();
@@ -239,14 +270,16 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         colors.push_back(layout.tensor_color);
     if (layout.pp > 1)
         colors.push_back(layout.pipeline_color);
-    if (experts) { // inside each tensor group: index % etp picks the expert group, index / etp the expert-TP one
+    if (experts) { // per stage: the offset modulo etp picks the EP group, offset / etp the expert-TP one
         std::vector<int> by_slice(std::size_t(layout.ranks()), -1), by_shard(std::size_t(layout.ranks()), -1);
         for (int g = 0; g < groups_count; ++g)
             for (int i = 0; i < t; ++i) {
-                const int r = layout.groups[std::size_t(g)].ranks[std::size_t(i)];
-                by_slice[std::size_t(r)] = g * etp + i % etp;
+                const GpuMeshGroup& mg = layout.groups[std::size_t(g)];
+                const int r = mg.ranks[std::size_t(i)];
+                const int offset = mg.replica * t + i;
+                by_slice[std::size_t(r)] = mg.stage * etp + offset % etp;
                 if (etp > 1)
-                    by_shard[std::size_t(r)] = g * ep + i / etp;
+                    by_shard[std::size_t(r)] = mg.stage * shards_per_stage + offset / etp;
             }
         colors.push_back(by_slice);
         colors.push_back(by_shard);
@@ -276,11 +309,15 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         ++axis;
     }
     if (experts) {
-        for (int g = 0; g < groups_count; ++g) {
+        for (int stage = 0; stage < layout.pp; ++stage)
             for (int c = 0; c < etp; ++c)
-                expert_comm[std::size_t(g)][std::size_t(c)] = axes[axis][std::size_t(g * etp + c)].get();
-            for (int s = 0; etp > 1 && s < ep; ++s)
-                expert_tp_comm[std::size_t(g)][std::size_t(s)] = axes[axis + 1][std::size_t(g * ep + s)].get();
+                if (DeviceCollectives* group = axes[axis][std::size_t(stage * etp + c)].get())
+                    share_expert_group(stage, c, group);
+        for (int g = 0; g < groups_count; ++g) {
+            const GpuMeshGroup& mg = layout.groups[std::size_t(g)];
+            for (int s = 0; etp > 1 && s < shards_per_replica; ++s)
+                expert_tp_comm[std::size_t(g)][std::size_t(s)] =
+                    axes[axis + 1][std::size_t(mg.stage * shards_per_stage + mg.replica * shards_per_replica + s)].get();
         }
     }
     for (std::size_t a = 0; a < grid_axes.size(); ++a) {
@@ -364,7 +401,12 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
     const bool allow_graph = L.pp == 1 && mbs == 1;
     const std::int64_t e = std::int64_t(element_size(I.options.dtype));
     const std::int64_t elements = I.handoff_elements(spm, T);
-    for (int mb = 0; mb < mbs; ++mb) {
+    if (I.replicas_in_threads) {
+        // Experts shared across the replicas: each replica's model runs from its own thread
+        // and they meet in the expert groups' collectives (one stage, one microbatch).
+        I.enqueue_replicas_in_threads(tokens, position, T, allow_graph);
+    }
+    for (int mb = 0; mb < mbs && !I.replicas_in_threads; ++mb) {
         for (int stage = 0; stage < L.pp; ++stage) {
             for (int replica = 0; replica < L.dp; ++replica) {
                 if (GpuModel* G = I.group(stage, replica)) {
@@ -431,6 +473,41 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
         std::copy(part.next_tokens.begin(), part.next_tokens.end(), out.next_tokens.begin() + std::int64_t(replica) * I.B);
     }
     return out;
+}
+
+void GpuMesh::Impl::enqueue_replicas_in_threads(const std::vector<std::int64_t>& tokens, int position, int T,
+                                                 bool allow_graph)
+{
+    if (layout.pp != 1 || geometry.microbatches != 1)
+        throw Error("experts shared across replicas run without pipeline stages");
+    std::mutex mutex;
+    std::exception_ptr first_error;
+    std::vector<std::thread> threads;
+    for (int replica = 0; replica < layout.dp; ++replica) {
+        GpuModel* G = group(0, replica);
+        if (!G)
+            continue;
+        std::vector<std::int64_t> slice;
+        if (!tokens.empty())
+            slice.assign(tokens.begin() + std::int64_t(replica) * B * T, tokens.begin() + std::int64_t(replica + 1) * B * T);
+        threads.emplace_back([&, G, replica, slice = std::move(slice)] {
+            try {
+                G->enqueue(slice, 0, B, position, T, allow_graph);
+            } catch (...) {
+                {
+                    std::lock_guard lock(mutex);
+                    if (!first_error) // the others then fail for want of this replica
+                        first_error = std::current_exception();
+                }
+                for (auto& shared : rendezvous)
+                    shared->abort("replica " + std::to_string(replica) + " of the shared expert groups failed");
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    if (first_error)
+        std::rethrow_exception(first_error);
 }
 
 void GpuMesh::Impl::record_handoffs(bool timed)

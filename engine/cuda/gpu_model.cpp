@@ -220,17 +220,17 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
                             * sizeof(int));
     step_start = std::make_unique<Event>(ranks[0].device);
     step_end = std::make_unique<Event>(ranks[0].device);
-    const DeviceMesh mesh(plan.strategy, plan.topology);
-    const GroupLink link = mesh.group(t, 1, 0);
-    modeled_link_busbw = link.busbw_gbps;
-    modeled_link_latency = link.latency_us;
+    device_mesh.emplace(plan.strategy, plan.topology);
     for (auto& R : ranks)
         R.log.epoch = ranks[0].log.epoch;
 }
 
-double GpuModel::Impl::modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size) const
+double GpuModel::Impl::modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size, int stride) const
 {
-    return collective_time_us(double(payload), bus_factor(kind, group_size), modeled_link_busbw, modeled_link_latency) / 1e6;
+    const GroupLink link = device_mesh->group(group_size, stride, 0);
+    if (link.busbw_gbps <= 0)
+        return 0; // a group of one moves nothing
+    return collective_time_us(double(payload), bus_factor(kind, group_size), link.busbw_gbps, link.latency_us) / 1e6;
 }
 
 void GpuModel::Impl::fork_to_comm()
@@ -253,9 +253,9 @@ void GpuModel::Impl::join_from_comm()
 
 void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const std::string& name,
                                 const std::function<void()>& run, const char* group, int group_size, bool control,
-                                bool fork)
+                                bool fork, int stride)
 {
-    const bool measure = timed && !comm->emulated();
+    const bool measure = timed && !options.emulated; // emulated transfers are modeled
     // With overlap the communicator lives on the communication streams: the call waits for
     // the compute before it and the compute after it waits for the call.
     if (overlap && fork)
@@ -275,7 +275,7 @@ void GpuModel::Impl::collective(CollectiveKind kind, std::int64_t payload, const
         }
     if (overlap && fork)
         join_from_comm();
-    step_collectives.push_back({kind, payload, name, group, group_size, control});
+    step_collectives.push_back({kind, payload, name, group, group_size, control, stride});
 }
 
 void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list, bool with_events)
@@ -291,9 +291,9 @@ void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list,
             c.sent = c.received = traffic_per_call(c.kind, size, c.payload);
             c.step = R.log.step;
             c.control = list[i].control;
-            c.modeled = comm->emulated();
+            c.modeled = options.emulated; // (a group of one rank may have no tensor communicator)
             if (c.modeled) {
-                c.seconds = modeled_seconds(c.kind, c.payload, size);
+                c.seconds = modeled_seconds(c.kind, c.payload, size, list[i].stride);
             } else if (with_events && i < R.pending_collectives.size()) {
                 const auto [s, e] = R.pending_collectives[i];
                 c.seconds = R.events[e].ms_since(R.events[s]) / 1e3;
@@ -351,7 +351,7 @@ std::int64_t GpuModel::Impl::moe_rows(std::int64_t M) const
 
 bool GpuModel::Impl::moe_shards_rows(int layer) const
 {
-    return ep > 1 && !sp && model.is_moe_layer(layer);
+    return ep > 1 && !sp && t > 1 && model.is_moe_layer(layer);
 }
 
 std::size_t GpuModel::Impl::cache_offset(const GpuRank& R) const

@@ -40,7 +40,7 @@ void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std:
                     members.push_back(&R);
             run(*group, members);
         }
-    }, a.name.c_str(), a.size, false, fork);
+    }, a.name.c_str(), a.size, false, fork, a.stride);
 }
 
 void GpuModel::Impl::bind_grid_workspace(GpuRank& R, Arena& a)

@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include "cost/collective.h"
+#include "cost/device_mesh.h"
 #include "runtime/grid_layout.h"
 
 #include <algorithm>
@@ -117,6 +118,7 @@ struct StepCollective {
     std::string group = "tp"; // the communicator's axis: "tp", "ep", "etp"
     int group_size = 0;       // 0: the tensor group's
     bool control = false;     // routing metadata, not priced
+    int stride = 1;           // members' distance in the stage, for the modeled link
 };
 
 struct GpuModel::Impl {
@@ -184,7 +186,7 @@ struct GpuModel::Impl {
     bool capturing = false;
     double timing_origin_us = 0; // the host clock at the step's first (origin) event
     void check_same(const char* what, int layer, void* GpuRank::*buffer, std::int64_t elements);
-    double modeled_link_busbw = 0, modeled_link_latency = 0;
+    std::optional<DeviceMesh> device_mesh; // the plan's placement: the modeled link of each group
 
     Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place);
     int max_seq_tokens() const
@@ -276,10 +278,11 @@ struct GpuModel::Impl {
     // With overlap the call runs on the communication streams; `fork` orders it after the
     // compute before it and the compute after it after the call (else the caller does).
     void collective(CollectiveKind kind, std::int64_t payload, const std::string& name, const std::function<void()>& run,
-                    const char* group = "tp", int group_size = 0, bool control = false, bool fork = true);
+                    const char* group = "tp", int group_size = 0, bool control = false, bool fork = true,
+                    int stride = 1);
     void record_collectives(const std::vector<StepCollective>& list, bool with_events);
     void finish_timing();
-    double modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size) const;
+    double modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size, int stride) const;
 };
 
 // One pointer per rank this driver runs, in rank order (what the device collectives take).

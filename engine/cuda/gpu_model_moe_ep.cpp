@@ -59,7 +59,10 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
     const std::int64_t token_rows = held * etp;   // rows it routes (its etp group's)
     const int slots = int(token_rows) * k;
     const bool layer_norm = model.norm == NormKind::LayerNorm;
-    void* GpuRank::*rows = sp ? &GpuRank::x : &GpuRank::xs;
+    // The rows a rank holds here: its SP rows, or (one rank per replica) all of them, else
+    // the padded 1/t shard attention left in xs.
+    const bool rows_in_x = sp || t == 1;
+    void* GpuRank::*rows = rows_in_x ? &GpuRank::x : &GpuRank::xs;
 
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
@@ -70,7 +73,7 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
     }
     if (etp > 1) {
         collective(CollectiveKind::AllGather, token_rows * h * e, "experts.gather", [&] {
-            for (int s = 0; s < ep; ++s)
+            for (int s = 0; s < t / etp; ++s) // this replica's expert shards
                 if (DeviceCollectives* group = expert_tp_groups[std::size_t(s)]) {
                     const auto g = members(ranks, [&](int i) { return i / etp == s; });
                     group->all_gather(pointers(g, [](GpuRank& R) { return R.hn_local; }),
@@ -103,7 +106,7 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
             group.all_to_all(pointers(g, [](GpuRank& R) { return static_cast<void*>(R.expert_counts); }),
                              pointers(g, [](GpuRank& R) { return static_cast<void*>(R.peer_counts); }), EL, GpuDType::F32);
         });
-    }, "ep", ep, true);
+    }, "ep", ep, true, true, etp);
     // The host sizes the transfers and the expert GEMMs (why EP layers are never captured).
     std::vector<Exchange> exchange(ranks.size());
     for (auto& R : ranks) {
@@ -140,7 +143,7 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
                               counts_of(g, &Exchange::send_offsets), pointers(g, [](GpuRank& R) { return R.received; }),
                               counts_of(g, &Exchange::recv_counts), counts_of(g, &Exchange::recv_offsets), type);
         });
-    }, "ep", ep);
+    }, "ep", ep, false, true, etp); // EP peers sit etp apart
     // What arrived from each peer is in expert order: one segment per local expert, run in
     // place (results at the same rows).
     for (auto& R : ranks) {
@@ -166,7 +169,7 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
                               counts_of(g, &Exchange::recv_offsets), pointers(g, [](GpuRank& R) { return R.returned; }),
                               counts_of(g, &Exchange::send_counts), counts_of(g, &Exchange::send_offsets), type);
         });
-    }, "ep", ep);
+    }, "ep", ep, false, true, etp); // EP peers sit etp apart
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         op(R, "weighted_sum", "experts", layer, [&] {
@@ -176,7 +179,7 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
     }
     if (etp > 1) { // each etp slice made a partial sum of every row: sum them, keep one's own rows
         collective(CollectiveKind::ReduceScatter, token_rows * h * e, "experts.reduce", [&] {
-            for (int s = 0; s < ep; ++s)
+            for (int s = 0; s < t / etp; ++s) // this replica's expert shards
                 if (DeviceCollectives* group = expert_tp_groups[std::size_t(s)]) {
                     const auto g = members(ranks, [&](int i) { return i / etp == s; });
                     group->reduce_scatter(pointers(g, [](GpuRank& R) { return R.y_tokens; }),
@@ -196,7 +199,7 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         }
         op(R, "residual_add", "residual", layer, [&] { kernels::add(type, R.*rows, R.*y, held * h, R.stream); });
     }
-    if (!sp) { // back to the replicated rows attention expects
+    if (!rows_in_x) { // back to the replicated rows attention expects
         collective(CollectiveKind::AllGather, held * t * h * e, "experts.restore", [&] {
             comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.xs; }), each_ptr(ranks, [](GpuRank& R) { return R.x; }),
                              held * h, type);

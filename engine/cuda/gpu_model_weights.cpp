@@ -147,7 +147,8 @@ void GpuModel::Impl::load_weights(GpuRank& R)
             o.router = pack.add_float(weights.get(name("router")));
             // EP 1: every expert, a 1/t slice of each. EP: this rank's shard of experts_local
             // experts (shard index / etp), a 1/etp slice of each; the shared experts whole.
-            const int first = ep > 1 ? (r / etp) * experts_local : 0;
+            // The shard is the rank's offset in its stage over etp: experts may span replicas.
+            const int first = ep > 1 ? ((replica * t + r) / etp) * experts_local : 0;
             const int count = ep > 1 ? experts_local : moe.experts;
             o.expert_gu.resize(std::size_t(count));
             o.expert_down.resize(std::size_t(count));

@@ -60,7 +60,12 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                                       {TensorMode::Megatron1D, 8, LmHeadMode::DistributedArgmax, 1, 1, false, 2},
                                       {TensorMode::MegatronSP, 4, LmHeadMode::DistributedArgmax, 1, 1, false, 4},
                                       {TensorMode::Megatron1D, 4, LmHeadMode::DistributedArgmax, 1, 1, true, 4},
-                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1, false, 2}};
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1, false, 2},
+                                      // Experts across data-parallel replicas: EP2 over DP2 (one rank
+                                      // each), DP2 x TP2 x EP4, DP2 x TP2 with EP2 x expert-TP2.
+                                      {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 1, 2, false, 2},
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::GatherLogits, 1, 2, false, 4},
+                                      {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 1, 2, false, 2}};
     // The CPU executor's grid matrix: SUMMA 2x2 and 3x3 (9 sequences, so 3 row blocks
     // divide them), weight-stationary 2x2 and 2x4, Tesseract 2x2x2, the 3D cube 2^3, and a
     // pipeline of two SUMMA 2x2 stages.
