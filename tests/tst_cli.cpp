@@ -40,15 +40,15 @@ Result runCli(const QStringList& arguments)
             process.readAllStandardError()};
 }
 
-// A plan the CPU backend runs and the CUDA engine refuses: PP2 x DP2 x EP2 on tiny-moe.
+// A plan the CPU backend runs and the CUDA engine refuses: tiny-moe with top-9 routing
+// over 16 experts (the engine's routing kernel keeps at most 8 per token).
 QString refusedPlanFile()
 {
     static QTemporaryDir scratch;
     shard::Plan plan = shard::load_plan(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json");
-    plan.strategy.tensor_mode = shard::TensorMode::None;
-    plan.strategy.tensor_shape = {};
-    plan.strategy.dp = 2;
-    const QString path = scratch.filePath(QStringLiteral("pp2-dp2-ep2.shardplan.json"));
+    plan.model.moe->experts = 16;
+    plan.model.moe->experts_per_token = 9;
+    const QString path = scratch.filePath(QStringLiteral("top9.shardplan.json"));
     shard::save_plan(plan, path.toStdString());
     return path;
 }
@@ -334,8 +334,7 @@ private slots:
         QTest::addRow("cuda backend")
             << QStringList{QStringLiteral("run"), refusedPlanFile(), QStringLiteral("--backend"), QStringLiteral("cuda")}
             << QByteArray(!info.compiled ? "backend 'cuda' is not available: this build has no CUDA engine (built without the CUDA toolkit)"
-                                         : "backend 'cuda' cannot run this plan: expert parallelism across data-parallel "
-                                           "replicas (EP 2 over DP 2) runs in the CUDA engine without pipeline stages"); // GPU or not
+                                         : "backend 'cuda' cannot run this plan: top-9 routing is above the engine's top-8"); // GPU or not
         QTest::addRow("model too big for the cpu")
             << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
             << QByteArray("the CPU reference executor runs models up to 400 M parameters");

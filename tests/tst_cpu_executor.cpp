@@ -141,6 +141,7 @@ private slots:
         QTest::addRow("moe ep4 x attention-dp4") << moe << mega << 4 << 1 << 1 << 4 << true;
         QTest::addRow("moe pp2 x tp2 x ep2 hybrid") << moe << mega << 2 << 2 << 1 << 2 << false;
         QTest::addRow("moe dp2 x tp2 x ep4") << moe << mega << 2 << 1 << 2 << 4 << false;
+        QTest::addRow("moe pp2 x dp2 x ep2") << moe << mega << 1 << 2 << 2 << 2 << false;
         // EP x TP: experts split over ep groups, each expert split over etp = dp x tp / ep.
         QTest::addRow("moe ep2 x expert-tp2 (tp4)") << moe << mega << 4 << 1 << 1 << 2 << false;
         QTest::addRow("moe ep2 x expert-tp4 (tp8)") << moe << mega << 8 << 1 << 1 << 2 << false;

@@ -63,15 +63,15 @@ Plan examplePlan(const char* file)
     return load_plan(std::string(SHARD_SOURCE_DIR "/plans/") + file);
 }
 
-// A plan the CPU backend runs and the engine refuses: PP2 x DP2 x EP2 on tiny-moe.
+// A plan the CPU backend runs and the CUDA engine refuses: tiny-moe with top-9 routing
+// over 16 experts (the engine's routing kernel keeps at most 8 per token).
 QString refusedPlanFile()
 {
     static QTemporaryDir scratch;
-    Plan plan = examplePlan("tiny-moe-pp2-tp2-ep2.shardplan.json");
-    plan.strategy.tensor_mode = TensorMode::None;
-    plan.strategy.tensor_shape = {};
-    plan.strategy.dp = 2;
-    const QString path = scratch.filePath(QStringLiteral("pp2-dp2-ep2.shardplan.json"));
+    Plan plan = load_plan(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json");
+    plan.model.moe->experts = 16;
+    plan.model.moe->experts_per_token = 9;
+    const QString path = scratch.filePath(QStringLiteral("top9.shardplan.json"));
     save_plan(plan, path.toStdString());
     return path;
 }
@@ -220,10 +220,8 @@ private slots:
         over_replicas.dp = 2;
         over_replicas.ep = 2;
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, over_replicas)), QString());
-        over_replicas.pp = 2; // ... but not with pipeline stages
-        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, over_replicas)),
-                 QStringLiteral("expert parallelism across data-parallel replicas (EP 2 over DP 2) runs in the CUDA engine "
-                                "without pipeline stages (this plan has 2); the CPU backend runs such plans"));
+        over_replicas.pp = 2; // with pipeline stages too
+        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, over_replicas)), QString());
         // Column / row MoE layers: the planner models expert layers with Megatron only, so
         // no backend is asked to run them.
         Strategy column = plan.strategy;
@@ -524,13 +522,13 @@ private slots:
         // runs all 7 once more under overlap.
         const int grid_cases = 2 * (7 + 7 + 6 + 6) + 7;
         QCOMPARE(grids, grid_cases);
-        // Experts across replicas, tiny-moe fp32: EP2 over DP2, DP2 x TP2 x EP4, DP2 x TP2 with
-        // EP2 x expert-TP2 (3 more meshes, 3 more EP cases).
-        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases + 3);
-        QCOMPARE(meshes, 2 * 11 + 6 + 2 + 1 + 2 * 4 + 1 + 3);
+        // Experts across replicas, tiny-moe fp32: EP2 over DP2, PP2 x DP2 x EP2, DP2 x TP2 x EP4,
+        // DP2 x TP2 with EP2 x expert-TP2 (4 more meshes, 4 more EP cases).
+        QCOMPARE(int(cases.size()), 2 * 23 + 4 + 6 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases + 4);
+        QCOMPARE(meshes, 2 * 11 + 6 + 2 + 1 + 2 * 4 + 1 + 4);
         QCOMPARE(attention_dp, 2 * 8 + 2 + 1);
-        QCOMPARE(expert_parallel, 7 + 3);
-        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases + 3);
+        QCOMPARE(expert_parallel, 7 + 4);
+        QCOMPARE(emulated, 2 * 19 + 4 + 5 + 2 * 16 + 2 * 11 + 6 + 7 + 2 * 8 + 2 + 7 + grid_cases + 4);
         QCOMPARE(sequence_parallel, 2 * 8 + 2 + 2 * 2 + 1 + 2 + 1);
         QCOMPARE(column_or_row, 2 * 16 + 2);
         QCOMPARE(eager, 4);
@@ -541,7 +539,7 @@ private slots:
                 ++moe;
                 QCOMPARE(c.dtype, cuda::GpuDType::F32);
             }
-        QCOMPARE(moe, 21 + 3); // the three with experts across replicas
+        QCOMPARE(moe, 21 + 4); // the four with experts across replicas
         for (const auto& c : cases)
             QVERIFY(c.thread_per_gpu); // one GPU: nothing to drive from one thread instead
         // With eight GPUs only SUMMA 3x3 (nine ranks) is emulated: tiny-dense (twice, with
@@ -623,9 +621,7 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         const QJsonObject error = QJsonDocument::fromJson(r.out.trimmed()).object();
         QCOMPARE(error.value(QStringLiteral("message")).toString(),
-                 QStringLiteral("backend 'cuda-emulated' cannot run this plan: expert parallelism across data-parallel "
-                                "replicas (EP 2 over DP 2) runs in the CUDA engine without pipeline stages (this plan has "
-                                "2); the CPU backend runs such plans"));
+                 QStringLiteral("backend 'cuda-emulated' cannot run this plan: top-9 routing is above the engine's top-8"));
     }
 
     void gpuSelftestMatchesTheCpuReference()

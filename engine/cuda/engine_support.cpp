@@ -10,10 +10,6 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
         return why;
     if (model.is_moe()) {
         const MoeSpec& moe = *model.moe;
-        if (s.ep > 1 && s.dp > 1 && s.pp > 1)
-            return "expert parallelism across data-parallel replicas (EP " + std::to_string(s.ep) + " over DP "
-                   + std::to_string(s.dp) + ") runs in the CUDA engine without pipeline stages (this plan has "
-                   + std::to_string(s.pp) + "); the CPU backend runs such plans";
         if (s.ep > 1 && s.dp == 1 && s.tensor_size() % s.ep != 0)
             return "expert parallelism (EP " + std::to_string(s.ep) + ") must divide the tensor group ("
                    + std::to_string(s.tensor_size()) + ") in the CUDA engine";

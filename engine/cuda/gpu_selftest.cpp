@@ -62,8 +62,10 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                                       {TensorMode::Megatron1D, 4, LmHeadMode::DistributedArgmax, 1, 1, true, 4},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 2, 1, false, 2},
                                       // Experts across data-parallel replicas: EP2 over DP2 (one rank
-                                      // each), DP2 x TP2 x EP4, DP2 x TP2 with EP2 x expert-TP2.
+                                      // each), DP2 x TP2 x EP4, DP2 x TP2 with EP2 x expert-TP2, and
+                                      // PP2 x DP2 x EP2 (a shared expert group per stage).
                                       {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 1, 2, false, 2},
+                                      {TensorMode::None, 1, LmHeadMode::DistributedArgmax, 2, 2, false, 2},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::GatherLogits, 1, 2, false, 4},
                                       {TensorMode::Megatron1D, 2, LmHeadMode::DistributedArgmax, 1, 2, false, 2}};
     // The CPU executor's grid matrix: SUMMA 2x2 and 3x3 (9 sequences, so 3 row blocks
