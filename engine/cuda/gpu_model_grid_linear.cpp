@@ -11,19 +11,6 @@
 
 namespace shard::cuda {
 
-namespace {
-
-template <class F>
-std::vector<void*> pointers(const std::vector<GpuRank*>& members, F f)
-{
-    std::vector<void*> out;
-    for (GpuRank* R : members)
-        out.push_back(f(*R));
-    return out;
-}
-
-} // namespace
-
 void GpuModel::Impl::interleave(GpuRank& R, void* out, const void* blocks, int parts, std::int64_t M, std::int64_t w)
 {
     const std::size_t e = element_size(options.dtype);

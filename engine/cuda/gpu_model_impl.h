@@ -295,6 +295,16 @@ inline std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
     return out;
 }
 
+// f(R) for each rank of a group this driver runs, in group order.
+template <class F>
+inline std::vector<void*> pointers(const std::vector<GpuRank*>& group, F f)
+{
+    std::vector<void*> out;
+    for (GpuRank* R : group)
+        out.push_back(f(*R));
+    return out;
+}
+
 inline kernels::Act act_of(Activation a)
 {
     switch (a) {

@@ -28,15 +28,6 @@ std::vector<GpuRank*> members(std::vector<GpuRank>& ranks, F keep)
     return out;
 }
 
-template <class F>
-std::vector<void*> pointers(const std::vector<GpuRank*>& group, F f)
-{
-    std::vector<void*> out;
-    for (GpuRank* R : group)
-        out.push_back(f(*R));
-    return out;
-}
-
 // What one rank sends to and receives from each EP peer, in elements.
 struct Exchange {
     std::vector<std::int64_t> send_counts, send_offsets, recv_counts, recv_offsets;

@@ -57,6 +57,22 @@ __device__ inline float block_sum(float v)
     return total;
 }
 
+// A row's sum and sum of squares in fp32, over the block (one block a row); every thread
+// gets both.
+template <class T>
+__device__ inline void row_sums(const T* row, std::int64_t cols, float& sum, float& squares)
+{
+    sum = 0;
+    squares = 0;
+    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+        const float v = to_f(row[c]);
+        sum += v;
+        squares += v * v;
+    }
+    sum = block_sum(sum);
+    squares = block_sum(squares);
+}
+
 inline unsigned blocks_for(std::int64_t n, int threads)
 {
     const std::int64_t b = (n + threads - 1) / threads;

@@ -57,14 +57,8 @@ __global__ void norm_kernel(T* out, const T* in, const float* weight, const floa
 {
     const T* row = in + blockIdx.x * cols;
     T* dst = out + blockIdx.x * cols;
-    float sum = 0, squares = 0;
-    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-        const float v = to_f(row[c]);
-        sum += v;
-        squares += v * v;
-    }
-    sum = block_sum(sum);
-    squares = block_sum(squares);
+    float sum, squares;
+    row_sums(row, cols, sum, squares);
     const float mean = layer_norm ? sum / float(cols) : 0.0f;
     const float var = layer_norm ? squares / float(cols) - mean * mean : squares / float(cols);
     const float scale = rsqrtf(var + eps);

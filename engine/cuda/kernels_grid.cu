@@ -19,15 +19,8 @@ int threads_for(std::int64_t cols)
 template <class T>
 __global__ void row_stats_kernel(float* stats, const T* in, std::int64_t cols, bool layer_norm)
 {
-    const T* row = in + blockIdx.x * cols;
-    float sum = 0, squares = 0;
-    for (std::int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
-        const float v = to_f(row[c]);
-        sum += v;
-        squares += v * v;
-    }
-    sum = block_sum(sum);
-    squares = block_sum(squares);
+    float sum, squares;
+    row_sums(in + blockIdx.x * cols, cols, sum, squares);
     if (threadIdx.x != 0)
         return;
     if (layer_norm) {
