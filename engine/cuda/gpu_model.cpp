@@ -289,6 +289,11 @@ void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list,
             c.group_size = size;
             c.payload = list[i].payload;
             c.sent = c.received = traffic_per_call(c.kind, size, c.payload);
+            if (list[i].root >= 0) { // a broadcast: the root sends to every other member
+                const bool root = cpu::grid_index_in_group(grid_axes.at(list[i].grid_axis), R.index) == list[i].root;
+                c.received = root ? 0 : c.payload;
+                c.sent = root ? std::int64_t(size - 1) * c.payload : 0;
+            }
             c.step = R.log.step;
             c.control = list[i].control;
             c.modeled = options.emulated; // (a group of one rank may have no tensor communicator)

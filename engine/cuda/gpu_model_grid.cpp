@@ -26,7 +26,7 @@ std::size_t GpuModel::Impl::grid_axis(const char* name) const
 
 void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std::int64_t payload, const std::string& name,
                                      const std::function<void(DeviceCollectives&, const std::vector<GpuRank*>&)>& run,
-                                     bool fork)
+                                     bool fork, int root)
 {
     const cpu::GridAxis& a = grid_axes.at(axis);
     collective(kind, payload, name, [&] {
@@ -41,6 +41,8 @@ void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std:
             run(*group, members);
         }
     }, a.name.c_str(), a.size, false, fork, a.stride);
+    step_collectives.back().root = root;
+    step_collectives.back().grid_axis = axis;
 }
 
 void GpuModel::Impl::bind_grid_workspace(GpuRank& R, Arena& a)

@@ -69,12 +69,12 @@ void GpuModel::Impl::summa_linear(int layer, std::int64_t rows, std::int64_t K, 
                         [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
                             group.broadcast(pointers(members, [&](GpuRank& R) { return R.*in; }),
                                             pointers(members, [&](GpuRank& R) { return R.grid_x[b]; }), rows * xw, type, k);
-                        }, fork);
+                        }, fork, k);
         grid_collective(down_column, CollectiveKind::Broadcast, xw * wn * e, w_name,
                         [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
                             group.broadcast(pointers(members, [&](GpuRank& R) { return layer_of(R, layer).*w; }),
                                             pointers(members, [&](GpuRank& R) { return R.grid_w[b]; }), xw * wn, type, k);
-                        }, fork);
+                        }, fork, k);
     };
     auto multiply = [&](GpuRank& R, int k, int b) {
         DeviceGuard guard(R.device);

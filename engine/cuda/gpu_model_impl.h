@@ -119,6 +119,10 @@ struct StepCollective {
     int group_size = 0;       // 0: the tensor group's
     bool control = false;     // routing metadata, not priced
     int stride = 1;           // members' distance in the stage, for the modeled link
+    // A broadcast's root on grid axis `grid_axis`: the root receives nothing, the others the
+    // payload (what the CPU executor counts, and the planner over rotating roots).
+    int root = -1;
+    std::size_t grid_axis = 0;
 };
 
 struct GpuModel::Impl {
@@ -257,7 +261,7 @@ struct GpuModel::Impl {
     // One collective over every group of grid axis `axis`: run(group, its members here).
     void grid_collective(std::size_t axis, CollectiveKind kind, std::int64_t payload, const std::string& name,
                          const std::function<void(DeviceCollectives&, const std::vector<GpuRank*>&)>& run,
-                         bool fork = true);
+                         bool fork = true, int root = -1);
     void attend(int layer, int position, int T, int seqs); // the qkv rows of `seqs` sequences into attn
     void bind_grid_workspace(GpuRank& R, Arena& arena);
     void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);

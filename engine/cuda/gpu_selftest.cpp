@@ -91,7 +91,9 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
             n *= v;
         return n;
     };
+    // One DGX H100; two for the plans of more than eight ranks (SUMMA 3x3).
     const Topology topology = PresetLibrary::instance().topology("dgx-h100");
+    const Topology two_nodes = PresetLibrary::instance().topology("2x-dgx-h100");
     std::vector<SelftestCase> cases;
     for (const GpuDType dtype : dtypes) {
         for (const char* id : {"tiny-dense", "tiny-gpt2", "tiny-qk-norm", "tiny-gqa-d32", "tiny-moe"}) {
@@ -135,6 +137,10 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 c.plan.strategy.dp = layout.dp;
                 c.plan.strategy.attention = layout.attention_dp ? AttentionMode::Data : AttentionMode::Heads;
                 c.plan.strategy.ep = layout.ep;
+                // A layout the planner rejects for this model (MoE replicas need experts
+                // spanning them) is no case.
+                if (!shard_geometry(model, c.plan.strategy, c.plan.workload).feasible())
+                    continue;
                 c.name = std::string(id) + " " + c.plan.strategy.label() + (c.emulated ? " (emulated)" : "") + " "
                          + to_string(dtype);
                 cases.push_back(std::move(c));
@@ -180,7 +186,7 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
                 c.emulated = gpus < grid.pp * grid_size(grid.shape);
                 c.plan.name = "selftest";
                 c.plan.model = model;
-                c.plan.topology = topology;
+                c.plan.topology = grid.pp * grid_size(grid.shape) > 8 ? two_nodes : topology;
                 c.plan.workload.batch = grid.batch;
                 c.plan.workload.prompt = 12;
                 c.plan.workload.generate = 6;
