@@ -24,6 +24,20 @@ const std::vector<cuda::SelftestCase>& allCases()
     return cases;
 }
 
+// The same matrix on eight "GPUs": a host thread per rank (or one for all), joined through
+// the host model of NCCL; the cases of more ranks stay emulated and are left out here.
+const std::vector<cuda::SelftestCase>& eightGpuCases()
+{
+    static const auto cases = [] {
+        std::vector<cuda::SelftestCase> real;
+        for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32}, 8))
+            if (!c.emulated)
+                real.push_back(c);
+        return real;
+    }();
+    return cases;
+}
+
 // What kind of layout a case is, for the sanitizer builds' selection.
 std::string kind_of(const cuda::SelftestCase& c)
 {
@@ -79,6 +93,27 @@ private slots:
         QVERIFY2(r.traffic_exact, r.error.c_str());
         QVERIFY2(r.max_relative_error < 1e-5, r.detail.c_str());
         QVERIFY(r.passed);
+    }
+
+    void layoutsOnEightGpus_data()
+    {
+        QTest::addColumn<int>("index");
+        for (std::size_t i = 0; i < eightGpuCases().size(); ++i)
+            if (selected(eightGpuCases()[i]))
+                QTest::newRow(eightGpuCases()[i].name.c_str()) << int(i);
+    }
+
+    void layoutsOnEightGpus()
+    {
+        QFETCH(int, index);
+        cuda::SelftestCase test = eightGpuCases()[std::size_t(index)];
+        QVERIFY(!test.emulated);
+        test.graphs = false;
+        const cuda::SelftestResult r = cuda::run_selftest_case(test);
+        QVERIFY2(r.error.empty(), r.error.c_str());
+        QVERIFY2(r.tokens_match, r.detail.c_str());
+        QVERIFY2(r.traffic_exact, r.error.c_str());
+        QVERIFY2(r.max_relative_error < 1e-5, r.detail.c_str());
     }
 
     // The selection keeps every kind of layout the engine runs.

@@ -57,9 +57,12 @@ cudaError_t cudaGetLastError()
     return cudaSuccess;
 }
 
+// Eight "GPUs", as one DGX: they all share the host's memory.
+constexpr int kHostDevices = 8;
+
 cudaError_t cudaGetDeviceCount(int* count)
 {
-    *count = 1;
+    *count = kHostDevices;
     return cudaSuccess;
 }
 
@@ -71,7 +74,7 @@ cudaError_t cudaGetDevice(int* device)
 
 cudaError_t cudaSetDevice(int device)
 {
-    if (device != 0)
+    if (device < 0 || device >= kHostDevices)
         return cudaErrorInvalidValue;
     current_device = device;
     return cudaSuccess;

@@ -1,7 +1,8 @@
 #pragma once
 
 // A host model of the part of the CUDA runtime the engine's host code calls, for the
-// host-executed engine tests (tests/host_cuda): "device" memory is host memory, every
+// host-executed engine tests (tests/host_cuda): eight "devices" whose memory is host
+// memory, every
 // stream runs its work at once, in the order it is enqueued, and events read the host
 // clock. Graph capture is not modeled (it fails; the tests run without graphs).
 #include <cstddef>
