@@ -55,7 +55,6 @@ void GpuModel::Impl::bind_grid_workspace(GpuRank& R, Arena& a)
     const std::int64_t Bl = (B + token_parts - 1) / token_parts; // sequences a rank holds
     const std::int64_t rows = (options.max_rows + token_parts - 1) / token_parts;
     const std::int64_t ctx = options.max_context;
-    const std::int64_t Tmax = max_seq_tokens();
     const std::int64_t gm = model.gated_mlp ? 2 : 1;
     const int parts = R.grid->parts();
     const std::int64_t f = model.ffn;
@@ -109,20 +108,7 @@ void GpuModel::Impl::bind_grid_workspace(GpuRank& R, Arena& a)
     R.grid_weight = weight ? typed(weight) : nullptr;
     R.grid_partial = partial ? typed(partial) : nullptr;
     R.grid_split = partial ? typed(partial) : nullptr;
-    R.last = typed(B * h);
-    R.last_n = typed(B * h);
-    R.logits = typed(B * vl);
-    R.logits_all = typed(B * vl * t);
-    R.probs = typed(std::int64_t(heads) * Tmax * ctx);
-    R.scores = a.take_as<float>(std::size_t(std::int64_t(heads) * Tmax * ctx));
-    R.partials = a.take_as<float>(std::size_t(Bl * heads * kernels::attention_splits(int(ctx)) * (model.head_dim + 2)));
-    R.pairs = a.take_as<float>(std::size_t(B * 2));
-    R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
-    R.last_f32 = a.take_as<float>(std::size_t(B * h));
-    R.tokens = a.take_as<int>(std::size_t(options.max_rows));
-    R.next_tokens = a.take_as<int>(std::size_t(B));
-    R.pos = a.take_as<int>(1);
-    R.blas_ws = a.take(32u << 20);
+    bind_head_workspace(R, a, Bl);
     for (auto& L : R.layers) {
         L.k_cache = typed(Bl * ctx * kw);
         L.v_cache = typed(Bl * ctx * kw);

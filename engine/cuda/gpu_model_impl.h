@@ -264,6 +264,8 @@ struct GpuModel::Impl {
                          bool fork = true, int root = -1);
     void attend(int layer, int position, int T, int seqs); // the qkv rows of `seqs` sequences into attn
     void bind_grid_workspace(GpuRank& R, Arena& arena);
+    // The head's, attention's and the step's small buffers, for `attended` sequences at most.
+    void bind_head_workspace(GpuRank& R, Arena& arena, std::int64_t attended);
     void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);
     // The row-parallel GEMM part = in [M, K] x w [K, hidden] of every rank, then its
     // all-reduce (`reduce_name`): with overlap, in row chunks each reduced behind the next

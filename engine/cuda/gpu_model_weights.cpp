@@ -273,6 +273,30 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     R.final_norm_b = fp(final_b_at);
 }
 
+void GpuModel::Impl::bind_head_workspace(GpuRank& R, Arena& a, std::int64_t attended)
+{
+    const std::size_t e = element_size(options.dtype);
+    auto typed = [&](std::int64_t n) { return a.take(std::size_t(n) * e); };
+    const std::int64_t h = model.hidden;
+    const std::int64_t B = options.batch;
+    const std::int64_t ctx = options.max_context;
+    const std::int64_t Tmax = max_seq_tokens();
+    R.last = typed(B * h);
+    R.last_n = typed(B * h);
+    R.logits = typed(B * vl);
+    R.logits_all = typed(B * vl * t);
+    R.probs = typed(std::int64_t(heads) * Tmax * ctx);
+    R.scores = a.take_as<float>(std::size_t(std::int64_t(heads) * Tmax * ctx)); // prefill: heads x T x context
+    R.partials = a.take_as<float>(std::size_t(attended * heads * kernels::attention_splits(int(ctx)) * (model.head_dim + 2)));
+    R.pairs = a.take_as<float>(std::size_t(B * 2));
+    R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
+    R.last_f32 = a.take_as<float>(std::size_t(B * h));
+    R.tokens = a.take_as<int>(std::size_t(options.max_rows));
+    R.next_tokens = a.take_as<int>(std::size_t(B));
+    R.pos = a.take_as<int>(1);
+    R.blas_ws = a.take(32u << 20);
+}
+
 void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
 {
     const std::size_t e = element_size(options.dtype);
@@ -283,7 +307,6 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     const std::int64_t h = model.hidden;
     const std::int64_t B = options.batch;
     const std::int64_t ctx = options.max_context;
-    const std::int64_t Tmax = max_seq_tokens();
     const std::int64_t gm = model.gated_mlp ? 2 : 1;
     auto typed = [&](std::int64_t n) { return a.take(std::size_t(n) * e); };
     if (grid) {
@@ -300,26 +323,13 @@ void GpuModel::Impl::bind_workspace(GpuRank& R, Arena& a)
     R.gu = typed(M * gm * fl);
     R.act = typed(M * fl);
     R.full = typed(M * h);
-    R.last = typed(B * h);
-    R.last_n = typed(B * h);
-    R.logits = typed(B * vl);
-    R.logits_all = typed(B * vl * t);
-    R.probs = typed(std::int64_t(heads) * Tmax * ctx);
-    R.scores = a.take_as<float>(std::size_t(std::int64_t(heads) * Tmax * ctx)); // prefill: heads x T x context
-    R.partials = a.take_as<float>(std::size_t(B * heads * kernels::attention_splits(int(ctx)) * (model.head_dim + 2)));
-    R.pairs = a.take_as<float>(std::size_t(B * 2));
-    R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
-    R.last_f32 = a.take_as<float>(std::size_t(B * h));
+    bind_head_workspace(R, a, B);
     if (column) {
         const std::int64_t widest = std::max({qw, fl, h / t}); // a rank's block of attention, MLP activation, output
         R.gathered = typed(t * M * widest);
         R.interleaved = typed(M * std::max(aw, fl * t));
         R.column_out = typed(M * (h / t));
     }
-    R.tokens = a.take_as<int>(std::size_t(M));
-    R.next_tokens = a.take_as<int>(std::size_t(B));
-    R.pos = a.take_as<int>(1);
-    R.blas_ws = a.take(32u << 20);
     if (model.is_moe()) {
         const MoeSpec& moe = *model.moe;
         const std::int64_t E = moe.experts;
