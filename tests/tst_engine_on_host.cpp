@@ -73,6 +73,18 @@ bool selected(const cuda::SelftestCase& c)
 class TestEngineOnHost : public QObject {
     Q_OBJECT
 
+    // Runs a case as `shard-engine selftest` does and says what differs.
+    static void check(cuda::SelftestCase test)
+    {
+        test.graphs = false; // graph capture is not in the host model
+        const cuda::SelftestResult r = cuda::run_selftest_case(test);
+        QVERIFY2(r.error.empty(), r.error.c_str());
+        QVERIFY2(r.tokens_match, r.detail.c_str());
+        QVERIFY2(r.traffic_exact, r.error.c_str());
+        QVERIFY2(r.max_relative_error < 1e-5, r.detail.c_str());
+        QVERIFY(r.passed);
+    }
+
 private slots:
     void layouts_data()
     {
@@ -85,14 +97,7 @@ private slots:
     void layouts()
     {
         QFETCH(int, index);
-        cuda::SelftestCase test = allCases()[std::size_t(index)];
-        test.graphs = false; // graph capture is not in the host model
-        const cuda::SelftestResult r = cuda::run_selftest_case(test);
-        QVERIFY2(r.error.empty(), r.error.c_str());
-        QVERIFY2(r.tokens_match, r.detail.c_str());
-        QVERIFY2(r.traffic_exact, r.error.c_str());
-        QVERIFY2(r.max_relative_error < 1e-5, r.detail.c_str());
-        QVERIFY(r.passed);
+        check(allCases()[std::size_t(index)]);
     }
 
     void layoutsOnEightGpus_data()
@@ -106,14 +111,8 @@ private slots:
     void layoutsOnEightGpus()
     {
         QFETCH(int, index);
-        cuda::SelftestCase test = eightGpuCases()[std::size_t(index)];
-        QVERIFY(!test.emulated);
-        test.graphs = false;
-        const cuda::SelftestResult r = cuda::run_selftest_case(test);
-        QVERIFY2(r.error.empty(), r.error.c_str());
-        QVERIFY2(r.tokens_match, r.detail.c_str());
-        QVERIFY2(r.traffic_exact, r.error.c_str());
-        QVERIFY2(r.max_relative_error < 1e-5, r.detail.c_str());
+        QVERIFY(!eightGpuCases()[std::size_t(index)].emulated);
+        check(eightGpuCases()[std::size_t(index)]);
     }
 
     // The selection keeps every kind of layout the engine runs.
