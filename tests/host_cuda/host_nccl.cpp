@@ -5,6 +5,7 @@
 // RendezvousGroup over an emulated group); a send / receive pairs its two sides only.
 #include "device_collectives.h"
 #include "rendezvous_collectives.h"
+#include "host_streams.h"
 
 #include "core/error.h"
 
@@ -86,6 +87,7 @@ public:
     void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) override
     {
         const bool sends = owns(from), receives = owns(to);
+        host::drain_all(); // deferred streams (one driver): the work before the copy runs first
         if (sends && receives) {
             std::memmove(dst, src, std::size_t(count) * element_size(type));
             return;

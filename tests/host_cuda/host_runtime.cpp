@@ -1,7 +1,11 @@
-// The host model of the CUDA runtime and cuBLAS (include/ here): work runs at once on the
-// calling thread, in enqueue order; events read the host clock.
+// The host model of the CUDA runtime's memory and copies, and of cuBLAS (include/ here);
+// host_streams.cpp runs the work they enqueue.
 #include "cublas_v2.h"
 #include "cuda_runtime_api.h"
+#include "host_elements.h"
+#include "host_streams.h"
+
+#include <cblas.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -9,12 +13,6 @@
 #include <vector>
 #include <algorithm>
 
-struct CUstream_st {
-    int id = 0;
-};
-struct CUevent_st {
-    std::chrono::steady_clock::time_point at{};
-};
 struct cublasContext {
     cudaStream_t stream = nullptr;
 };
@@ -22,13 +20,6 @@ struct cublasContext {
 namespace {
 
 thread_local int current_device = 0;
-
-template <class F>
-cudaError_t guarded(F f)
-{
-    f();
-    return cudaSuccess;
-}
 
 } // namespace
 
@@ -38,6 +29,7 @@ const char* cudaGetErrorString(cudaError_t error)
     case cudaSuccess: return "no error";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorNotSupported: return "operation not supported by the host model of CUDA";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     default: return "host model error";
     }
 }
@@ -48,6 +40,7 @@ const char* cudaGetErrorName(cudaError_t error)
     case cudaSuccess: return "cudaSuccess";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     default: return "cudaErrorUnknown";
     }
 }
@@ -82,6 +75,8 @@ cudaError_t cudaSetDevice(int device)
 
 cudaError_t cudaMalloc(void** ptr, std::size_t bytes)
 {
+    if (shard::cuda::host::capturing())
+        return cudaErrorStreamCaptureUnsupported;
     // Filled with NaN-like garbage so a read before a write shows in the results.
     *ptr = std::malloc(bytes == 0 ? 1 : bytes);
     if (!*ptr)
@@ -92,6 +87,9 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes)
 
 cudaError_t cudaFree(void* ptr)
 {
+    if (shard::cuda::host::capturing())
+        return cudaErrorStreamCaptureUnsupported;
+    shard::cuda::host::drain_all(); // as on a GPU, it waits for the work that may use it
     std::free(ptr);
     return cudaSuccess;
 }
@@ -113,120 +111,38 @@ cudaError_t cudaMemGetInfo(std::size_t* free, std::size_t* total)
     return cudaSuccess;
 }
 
+// The legacy default stream's copy: after every stream's work.
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind)
 {
-    return guarded([&] { std::memmove(dst, src, bytes); });
+    if (shard::cuda::host::capturing())
+        return cudaErrorStreamCaptureUnsupported;
+    shard::cuda::host::drain_all();
+    std::memmove(dst, src, bytes);
+    return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, cudaStream_t)
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind, cudaStream_t stream)
 {
-    return cudaMemcpy(dst, src, bytes, kind);
+    shard::cuda::host::enqueue(stream, [=] { std::memmove(dst, src, bytes); });
+    return cudaSuccess;
 }
 
 cudaError_t cudaMemcpy2DAsync(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width,
-                              std::size_t height, cudaMemcpyKind, cudaStream_t)
+                              std::size_t height, cudaMemcpyKind, cudaStream_t stream)
 {
     if (width > dpitch || width > spitch)
         return cudaErrorInvalidValue; // as CUDA answers
-    for (std::size_t r = 0; r < height; ++r)
-        std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+    shard::cuda::host::enqueue(stream, [=] {
+        for (std::size_t r = 0; r < height; ++r)
+            std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+    });
     return cudaSuccess;
 }
 
-cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t)
+cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t stream)
 {
-    return guarded([&] { std::memset(dst, value, bytes); });
-}
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned)
-{
-    *stream = new CUstream_st;
+    shard::cuda::host::enqueue(stream, [=] { std::memset(dst, value, bytes); });
     return cudaSuccess;
-}
-
-cudaError_t cudaStreamDestroy(cudaStream_t stream)
-{
-    delete stream;
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t)
-{
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamQuery(cudaStream_t)
-{
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned)
-{
-    return cudaSuccess; // everything before has run already
-}
-
-cudaError_t cudaDeviceSynchronize()
-{
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned)
-{
-    *event = new CUevent_st;
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t event)
-{
-    delete event;
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t)
-{
-    event->at = std::chrono::steady_clock::now();
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t)
-{
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end)
-{
-    *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
-    return cudaSuccess;
-}
-
-cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode)
-{
-    return cudaErrorNotSupported;
-}
-
-cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t*)
-{
-    return cudaErrorNotSupported;
-}
-
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t*, cudaGraph_t, unsigned long long)
-{
-    return cudaErrorNotSupported;
-}
-
-cudaError_t cudaGraphDestroy(cudaGraph_t)
-{
-    return cudaSuccess;
-}
-
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t)
-{
-    return cudaSuccess;
-}
-
-cudaError_t cudaGraphLaunch(cudaGraphExec_t, cudaStream_t)
-{
-    return cudaErrorNotSupported;
 }
 
 // ---------------------------------------------------------------- cuBLAS
@@ -269,41 +185,64 @@ const char* cublasGetStatusName(cublasStatus_t status)
     return status == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_NOT_SUPPORTED";
 }
 
-cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+namespace {
+
+// The engine's element type of a cuBLAS data type; false for one the host model lacks.
+bool element_type(cudaDataType_t type, shard::cuda::GpuDType& out)
+{
+    switch (type) {
+    case CUDA_R_32F: out = shard::cuda::GpuDType::F32; return true;
+    case CUDA_R_16F: out = shard::cuda::GpuDType::F16; return true;
+    case CUDA_R_16BF: out = shard::cuda::GpuDType::BF16; return true;
+    }
+    return false;
+}
+
+} // namespace
+
+// fp32 alpha and beta (CUBLAS_COMPUTE_32F); A and B of one type; C of that type or fp32.
+// Products are summed in double and rounded once to C's type.
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
                                           int k, const void* alpha, const void* A, cudaDataType_t Atype, int lda,
                                           long long strideA, const void* B, cudaDataType_t Btype, int ldb,
                                           long long strideB, const void* beta, void* C, cudaDataType_t Ctype, int ldc,
                                           long long strideC, int batch, cublasComputeType_t, cublasGemmAlgo_t)
 {
-    if (Atype != CUDA_R_32F || Btype != CUDA_R_32F || Ctype != CUDA_R_32F)
+    using shard::cuda::host::Elements;
+    using shard::cuda::host::Values;
+    shard::cuda::GpuDType a_type{}, b_type{}, c_type{};
+    if (!element_type(Atype, a_type) || !element_type(Btype, b_type) || !element_type(Ctype, c_type) || Atype != Btype
+        || (Ctype != Atype && Ctype != CUDA_R_32F))
         return CUBLAS_STATUS_NOT_SUPPORTED;
-    const float a = *static_cast<const float*>(alpha);
+    const float a = *static_cast<const float*>(alpha); // host pointer mode: read at the call
     const float b = *static_cast<const float*>(beta);
-    // Column-major: C[i + j ldc] = a sum_l op(A)[i, l] op(B)[l, j] + b C.
-    for (int s = 0; s < batch; ++s) {
-        const float* As = static_cast<const float*>(A) + s * strideA;
-        const float* Bs = static_cast<const float*>(B) + s * strideB;
-        float* Cs = static_cast<float*>(C) + s * strideC;
-        std::vector<double> sums(static_cast<std::size_t>(m));
-        for (int j = 0; j < n; ++j) {
-            std::fill(sums.begin(), sums.end(), 0.0);
-            for (int l = 0; l < k; ++l) {
-                const double y = transb == CUBLAS_OP_N ? Bs[l + std::int64_t(j) * ldb] : Bs[j + std::int64_t(l) * ldb];
-                if (transa == CUBLAS_OP_N) { // column l of A is contiguous
-                    const float* column = As + std::int64_t(l) * lda;
-                    for (int i = 0; i < m; ++i)
-                        sums[std::size_t(i)] += double(column[i]) * y;
-                } else {
-                    for (int i = 0; i < m; ++i)
-                        sums[std::size_t(i)] += double(As[l + std::int64_t(i) * lda]) * y;
+    shard::cuda::host::enqueue(handle->stream, [=] {
+        // Column-major: C[i + j ldc] = a sum_l op(A)[i, l] op(B)[l, j] + b C, with op(A) and
+        // op(B) widened to double and multiplied by OpenBLAS.
+        std::vector<double> op_a(std::size_t(m) * std::size_t(k)), op_b(std::size_t(k) * std::size_t(n));
+        std::vector<double> product(std::size_t(m) * std::size_t(n));
+        for (int s = 0; s < batch; ++s) {
+            const Values As = Values(a_type, A) + s * strideA;
+            const Values Bs = Values(b_type, B) + s * strideB;
+            const Elements Cs = Elements(c_type, C) + s * strideC;
+            for (int l = 0; l < k; ++l)
+                for (int i = 0; i < m; ++i)
+                    op_a[std::size_t(i) + std::size_t(l) * std::size_t(m)]
+                        = transa == CUBLAS_OP_N ? As[i + std::int64_t(l) * lda] : As[l + std::int64_t(i) * lda];
+            for (int j = 0; j < n; ++j)
+                for (int l = 0; l < k; ++l)
+                    op_b[std::size_t(l) + std::size_t(j) * std::size_t(k)]
+                        = transb == CUBLAS_OP_N ? Bs[l + std::int64_t(j) * ldb] : Bs[j + std::int64_t(l) * ldb];
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, op_a.data(), std::max(m, 1), op_b.data(),
+                        std::max(k, 1), 0.0, product.data(), std::max(m, 1));
+            for (int j = 0; j < n; ++j)
+                for (int i = 0; i < m; ++i) {
+                    const std::int64_t at = i + std::int64_t(j) * ldc;
+                    const double sum = product[std::size_t(i) + std::size_t(j) * std::size_t(m)];
+                    Cs[at] = float(a * sum) + (b == 0.0f ? 0.0f : b * Cs[at]); // beta 0 ignores C, as cuBLAS does
                 }
-            }
-            for (int i = 0; i < m; ++i) {
-                float& c = Cs[i + std::int64_t(j) * ldc];
-                c = float(a * sums[std::size_t(i)]) + (b == 0.0f ? 0.0f : b * c); // beta 0 ignores C, as cuBLAS does
-            }
         }
-    }
+    });
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -2,9 +2,8 @@
 
 // A host model of the part of the CUDA runtime the engine's host code calls, for the
 // host-executed engine tests (tests/host_cuda): eight "devices" whose memory is host
-// memory, every
-// stream runs its work at once, in the order it is enqueued, and events read the host
-// clock. Graph capture is not modeled (it fails; the tests run without graphs).
+// memory, streams that run their work at once or deferred until it is needed, events that
+// read the host clock, graph capture (host_streams.h).
 #include <cstddef>
 
 typedef int cudaError_t;
@@ -14,6 +13,7 @@ enum : int {
     cudaErrorInvalidValue = 1,
     cudaErrorNotReady = 600,
     cudaErrorNotSupported = 801,
+    cudaErrorStreamCaptureUnsupported = 900,
 };
 
 struct CUstream_st;
