@@ -90,23 +90,33 @@ class TestEngineOnHost : public QObject {
     Q_OBJECT
 
     // Runs a case as `shard-engine selftest` does and says what differs.
-    // One driver thread for every rank (emulated, or --threads one): its streams run
-    // deferred, so a missing wait between them shows as a wrong result. Expert groups
-    // across replicas run each replica from a host thread of its own (their streams run
-    // their work at once).
-    static void check(const cuda::SelftestCase& test)
+    // Runs a case under one schedule of the host model's streams.
+    static void check(const cuda::SelftestCase& test, cuda::host::Schedule schedule)
     {
-        const Strategy& s = test.plan.strategy;
-        const bool one_thread = (test.emulated || !test.thread_per_gpu) && !(s.ep > 1 && s.dp > 1);
-        cuda::host::set_deferred_streams(one_thread);
+        cuda::host::set_schedule(schedule);
         const cuda::SelftestResult r = cuda::run_selftest_case(test);
-        cuda::host::set_deferred_streams(false);
+        cuda::host::set_schedule(cuda::host::Schedule::AtOnce);
         QVERIFY2(r.error.empty(), r.error.c_str());
         if (test.dtype == cuda::GpuDType::F32) // 16-bit types may pick another near-tie token
             QVERIFY2(r.tokens_match, r.detail.c_str());
         QVERIFY2(r.traffic_exact, r.error.c_str());
         QVERIFY2(r.max_relative_error < (test.dtype == cuda::GpuDType::F32 ? 1e-5 : 2e-2), r.detail.c_str());
         QVERIFY(r.passed);
+    }
+
+    // One driver thread for every rank (emulated, or --threads one): its streams run
+    // deferred, so a missing wait between them shows as a wrong result; with overlap (a
+    // communication stream beside each compute stream) once with every stream lazy and
+    // once with the compute streams lagging. Expert groups across replicas run each
+    // replica from a host thread of its own: their streams run their work at once.
+    static void check(const cuda::SelftestCase& test)
+    {
+        using cuda::host::Schedule;
+        const Strategy& s = test.plan.strategy;
+        const bool one_thread = (test.emulated || !test.thread_per_gpu) && !(s.ep > 1 && s.dp > 1);
+        check(test, one_thread ? Schedule::Lazy : Schedule::AtOnce);
+        if (one_thread && test.overlap && !QTest::currentTestFailed())
+            check(test, Schedule::ComputeLags);
     }
 
 private slots:

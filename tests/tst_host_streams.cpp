@@ -38,10 +38,10 @@ struct Cell {
 };
 using Ints = Cell<int>;
 
-// Deferred streams for the length of a test.
-struct Deferred {
-    explicit Deferred(bool on) { host::set_deferred_streams(on); }
-    ~Deferred() { host::set_deferred_streams(false); }
+// A schedule for the length of a test.
+struct Scheduled {
+    explicit Scheduled(host::Schedule schedule) { host::set_schedule(schedule); }
+    ~Scheduled() { host::set_schedule(host::Schedule::AtOnce); }
 };
 
 } // namespace
@@ -60,7 +60,7 @@ private slots:
     void workRunsAtOnceOrWhenNeeded()
     {
         QFETCH(bool, deferred);
-        const Deferred mode(deferred);
+        const Scheduled mode(deferred ? host::Schedule::Lazy : host::Schedule::AtOnce);
         Stream a;
         Ints x(0);
         kernels::set_int(x.p, 7, a.s);
@@ -83,7 +83,7 @@ private slots:
     {
         QFETCH(bool, wait);
         QFETCH(int, read);
-        const Deferred mode(true);
+        const Scheduled mode(host::Schedule::Lazy);
         Stream a, b;
         Event written;
         Ints x(1), y(0);
@@ -112,7 +112,7 @@ private slots:
     {
         QFETCH(bool, wait);
         QFETCH(int, read);
-        const Deferred mode(true);
+        const Scheduled mode(host::Schedule::Lazy);
         Stream a, b;
         Event started, read_done;
         Ints x(1), y(0);
@@ -129,11 +129,37 @@ private slots:
         QCOMPARE(*x.p, 9);
     }
 
+    // A collective's stream copies what the compute stream writes, without waiting for it,
+    // and the compute stream is synchronised first (as the engine joins its streams).
+    // Every stream lazy hides the missing wait; the compute stream lagging shows it.
+    void computeLagsShowsAMissingWaitOfTheOtherSide_data()
+    {
+        QTest::addColumn<int>("schedule");
+        QTest::addColumn<int>("read");
+        QTest::newRow("lazy") << int(host::Schedule::Lazy) << 5;
+        QTest::newRow("compute lags") << int(host::Schedule::ComputeLags) << 1;
+    }
+
+    void computeLagsShowsAMissingWaitOfTheOtherSide()
+    {
+        QFETCH(int, schedule);
+        QFETCH(int, read);
+        const Scheduled mode{host::Schedule(schedule)};
+        Stream compute, comm;
+        host::mark_compute_stream(compute.s);
+        Ints x(1), y(0);
+        kernels::set_int(x.p, 5, compute.s);
+        cudaMemcpyAsync(y.p, x.p, sizeof(int), cudaMemcpyDeviceToDevice, comm.s);
+        cudaStreamSynchronize(compute.s);
+        cudaStreamSynchronize(comm.s);
+        QCOMPARE(*y.p, read);
+    }
+
     // A graph replays its work with the arguments it was captured with, reading device
     // memory as it is at the replay; work on a stream that joins the capture is captured.
     void graphReplaysCapturedWork()
     {
-        const Deferred mode(true);
+        const Scheduled mode(host::Schedule::Lazy);
         Stream a, b;
         Event fork, join;
         Cell<float> x(1), y(0), z(0);

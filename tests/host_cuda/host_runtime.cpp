@@ -162,6 +162,7 @@ cublasStatus_t cublasDestroy(cublasHandle_t handle)
 cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream)
 {
     handle->stream = stream;
+    shard::cuda::host::mark_compute_stream(stream);
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -38,6 +38,7 @@ struct CUstream_st {
     CUgraph_st* capture = nullptr; // the graph this stream's work goes into
     bool capture_origin = false;
     bool running = false; // its pending work is being run
+    bool computes = false; // a cuBLAS handle works on it
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 struct CUevent_st {
@@ -51,7 +52,7 @@ namespace shard::cuda::host {
 
 namespace {
 
-std::atomic<bool> deferred{false};
+std::atomic<Schedule> current{Schedule::AtOnce};
 std::mutex registry_mutex;
 std::set<cudaStream_t> streams; // every stream, for drain_all
 thread_local int captures = 0;  // streams this thread captures from
@@ -92,15 +93,21 @@ cudaError_t unsafe_in_capture()
 
 } // namespace
 
-void set_deferred_streams(bool on)
+void set_schedule(Schedule schedule)
 {
     drain_all();
-    deferred = on;
+    current = schedule;
 }
 
 bool deferred_streams()
 {
-    return deferred;
+    return current != Schedule::AtOnce;
+}
+
+void mark_compute_stream(cudaStream_t stream)
+{
+    if (stream)
+        stream->computes = true;
 }
 
 bool capturing()
@@ -114,19 +121,20 @@ void enqueue(cudaStream_t stream, Work work)
         stream->capture->work.push_back(std::move(work));
         return;
     }
-    if (!deferred || !stream) {
-        if (deferred)
-            drain_all();
+    if (!deferred_streams() || !stream) {
+        drain_all();
         work();
         return;
     }
     stream->pending.push_back({std::move(work), {}, 0});
     ++stream->enqueued;
+    if (current == Schedule::ComputeLags && !stream->computes)
+        drain(stream, stream->enqueued); // as far as its waits allow
 }
 
 void drain_all()
 {
-    if (!deferred)
+    if (!deferred_streams())
         return;
     std::vector<cudaStream_t> all;
     {
