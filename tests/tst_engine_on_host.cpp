@@ -4,10 +4,12 @@
 // `shard-engine selftest` checks it (the CPU reference's hidden states and, in fp32, greedy
 // tokens; the planner's collectives byte for byte). The kernels are host loops here, so this checks the engine's shards, buffers,
 // collectives and their order, not the CUDA kernels (the GPU selftest does).
+#include "cuda/gpu_run_parts.h"
 #include "cuda/gpu_selftest.h"
 #include "host_streams.h"
 
 #include "core/strategy.h"
+#include "runtime/model_weights.h"
 
 #include <QtTest>
 
@@ -161,6 +163,41 @@ private slots:
     {
         QFETCH(int, index);
         check(halfCases()[std::size_t(index)]);
+    }
+
+    // Item 5's habit: every workspace is allocated before the first step, none inside the
+    // step loop (the first selected case of each kind).
+    void noAllocationInTheStepLoop_data()
+    {
+        QTest::addColumn<int>("index");
+        std::set<std::string> kinds;
+        for (std::size_t i = 0; i < allCases().size(); ++i)
+            if (selected(allCases()[i]) && kinds.insert(kind_of(allCases()[i])).second)
+                QTest::newRow(allCases()[i].name.c_str()) << int(i);
+    }
+
+    void noAllocationInTheStepLoop()
+    {
+        QFETCH(int, index);
+        const cuda::SelftestCase& test = allCases()[std::size_t(index)];
+        const cpu::ModelWeights weights(test.plan.model, 42);
+        cuda::GpuRunOptions options;
+        options.dtype = test.dtype;
+        options.emulated = test.emulated;
+        options.graphs = test.graphs;
+        options.overlap = test.overlap;
+        long long before_first_step = -1;
+        int steps = 0;
+        const cuda::GpuRunPart part = cuda::run_gpu_part(test.plan, weights, options, nullptr, [&](int step) {
+            if (step == 0)
+                before_first_step = cuda::host::allocations();
+            ++steps;
+            return true;
+        });
+        QVERIFY(before_first_step > 0);
+        QCOMPARE(int(part.steps.size()), test.plan.workload.generate + 1);
+        QVERIFY(steps >= 2);
+        QCOMPARE(cuda::host::allocations(), before_first_step);
     }
 
     // The selection keeps every kind of layout the engine runs.

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@ struct cublasContext {
 namespace {
 
 thread_local int current_device = 0;
+std::atomic<long long> allocation_count{0};
 
 } // namespace
 
@@ -77,12 +79,18 @@ cudaError_t cudaMalloc(void** ptr, std::size_t bytes)
 {
     if (shard::cuda::host::capturing())
         return cudaErrorStreamCaptureUnsupported;
+    ++allocation_count;
     // Filled with NaN-like garbage so a read before a write shows in the results.
     *ptr = std::malloc(bytes == 0 ? 1 : bytes);
     if (!*ptr)
         return cudaErrorMemoryAllocation;
     std::memset(*ptr, 0xff, bytes);
     return cudaSuccess;
+}
+
+long long shard::cuda::host::allocations()
+{
+    return allocation_count;
 }
 
 cudaError_t cudaFree(void* ptr)

@@ -36,5 +36,7 @@ void enqueue(cudaStream_t stream, std::function<void()> work);
 void drain_all();
 // Whether the calling thread captures a graph now (for the unsafe-call checks).
 bool capturing();
+// cudaMalloc / cudaMallocHost calls so far (from every thread).
+long long allocations();
 
 } // namespace shard::cuda::host
