@@ -180,15 +180,10 @@ private slots:
     {
         QFETCH(int, index);
         const cuda::SelftestCase& test = allCases()[std::size_t(index)];
-        const cpu::ModelWeights weights(test.plan.model, 42);
-        cuda::GpuRunOptions options;
-        options.dtype = test.dtype;
-        options.emulated = test.emulated;
-        options.graphs = test.graphs;
-        options.overlap = test.overlap;
+        const cpu::ModelWeights weights(test.plan.model, cuda::kSelftestWeightSeed);
         long long before_first_step = -1;
         int steps = 0;
-        const cuda::GpuRunPart part = cuda::run_gpu_part(test.plan, weights, options, nullptr, [&](int step) {
+        const cuda::GpuRunPart part = cuda::run_gpu_part(test.plan, weights, cuda::selftest_run_options(test), nullptr, [&](int step) {
             if (step == 0)
                 before_first_step = cuda::host::allocations();
             ++steps;

@@ -211,6 +211,17 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
     return cases;
 }
 
+GpuRunOptions selftest_run_options(const SelftestCase& test)
+{
+    GpuRunOptions options;
+    options.dtype = test.dtype;
+    options.emulated = test.emulated;
+    options.graphs = test.graphs;
+    options.overlap = test.overlap;
+    options.thread_per_gpu = test.thread_per_gpu;
+    return options;
+}
+
 SelftestResult run_selftest_case(const SelftestCase& test)
 {
     static std::map<std::string, std::unique_ptr<cpu::ModelWeights>> weights_cache;
@@ -225,17 +236,11 @@ SelftestResult run_selftest_case(const SelftestCase& test)
                                 + std::to_string(test.plan.workload.generate);
         auto& weights = weights_cache[id];
         if (!weights)
-            weights = std::make_unique<cpu::ModelWeights>(test.plan.model, 42);
+            weights = std::make_unique<cpu::ModelWeights>(test.plan.model, kSelftestWeightSeed);
         auto it = reference_cache.find(key);
         if (it == reference_cache.end())
             it = reference_cache.emplace(key, cpu::run_reference(test.plan, *weights)).first;
-        GpuRunOptions options;
-        options.dtype = test.dtype;
-        options.emulated = test.emulated;
-        options.graphs = test.graphs;
-        options.overlap = test.overlap;
-        options.thread_per_gpu = test.thread_per_gpu;
-        const GpuRunResult run = run_gpu(test.plan, *weights, options);
+        const GpuRunResult run = run_gpu(test.plan, *weights, selftest_run_options(test));
         const Estimate predicted = estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
         const cpu::RunCheck check = check_gpu_run(run, it->second, predicted);
         for (std::size_t step = 0; step < run.run.steps.size() && step < it->second.size(); ++step) {

@@ -4,10 +4,12 @@
 // runs, each run on the GPU (emulated where the machine has fewer GPUs than ranks) and
 // checked against the fp32 CPU reference forward with the same weights.
 #include "gpu_dtype.h"
+#include "gpu_executor.h"
 
 #include "core/json_util.h"
 #include "core/plan.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,9 @@ struct SelftestResult {
 // (qk-norm, grouped KV heads).
 ModelSpec selftest_model(const std::string& id);
 std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, int gpus);
+// How a case runs: its options, and the seed of the weights it shares with the CPU reference.
+GpuRunOptions selftest_run_options(const SelftestCase& test);
+constexpr std::uint64_t kSelftestWeightSeed = 42;
 SelftestResult run_selftest_case(const SelftestCase& test);
 OrderedJson to_json(const SelftestResult& result);
 
