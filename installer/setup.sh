@@ -35,12 +35,14 @@ done
 
 # Build tools, Qt 6 (Widgets, Sql, Test, Concurrent, Svg, PrintSupport come with
 # qt6-base-dev and qt6-svg-dev), QCustomPlot, SQLite, nlohmann-json, CLI11, OpenBLAS,
-# Open MPI (shard-engine-mpi, built where CUDA and NCCL are), and Xvfb so the GUI and its
+# Boost.Context (the fibers the host model of CUDA runs kernel threads on), Open MPI
+# (shard-engine-mpi, built where CUDA and NCCL are), and Xvfb so the GUI and its
 # tests run on headless machines.
 packages=(
   build-essential cmake ninja-build pkg-config git
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libgl-dev
   libqcustomplot-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libopenblas-dev
+  libboost-context-dev
   libopenmpi-dev openmpi-bin
   xvfb xauth dpkg-dev file
 )

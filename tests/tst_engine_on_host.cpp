@@ -2,8 +2,11 @@
 // expert groups) on a host model of CUDA (tests/host_cuda): the selftest's layouts in
 // fp32, bf16 and fp16 run with every rank emulated and on eight "GPUs", each checked like
 // `shard-engine selftest` checks it (the CPU reference's hidden states and, in fp32, greedy
-// tokens; the planner's collectives byte for byte). The kernels are host loops here, so this checks the engine's shards, buffers,
-// collectives and their order, not the CUDA kernels (the GPU selftest does).
+// tokens; the planner's collectives byte for byte). Built twice: tst_engine_on_host with
+// host loops for the kernels (quick: the engine's shards, buffers, collectives and their
+// order over the whole matrix), tst_engine_kernels_on_host with the engine's own CUDA
+// kernels run on CPU fibers (SHARD_ENGINE_DEVICE_KERNELS; slower: the first case of each
+// kind of layout).
 #include "cuda/gpu_run_parts.h"
 #include "cuda/gpu_selftest.h"
 #include "host_streams.h"
@@ -42,7 +45,7 @@ const std::vector<cuda::SelftestCase>& eightGpuCases()
 }
 
 // What kind of layout a case is, for the selections of fewer cases.
-std::string kind_of(const cuda::SelftestCase& c)
+[[maybe_unused]] std::string kind_of(const cuda::SelftestCase& c)
 {
     const Strategy& s = c.plan.strategy;
     return to_string(s.tensor_mode) + (s.pp > 1 ? " pp" : "") + (s.dp > 1 ? " dp" : "") + (s.ep > 1 ? " ep" + std::to_string(s.ep) : "")
@@ -57,29 +60,93 @@ const std::vector<cuda::SelftestCase>& halfCases()
     return cases;
 }
 
-bool first_of_kind(const cuda::SelftestCase& c)
+#if defined(SHARD_ENGINE_ON_HOST_FEW)
+bool few_model(const cuda::SelftestCase& c)
 {
-    static std::map<std::string, std::string> first;
-    return first.emplace(kind_of(c) + " " + to_string(c.dtype), c.name).first->second == c.name;
+    const std::string& id = c.plan.model.id;
+    return id == "tiny-dense" || id == "tiny-moe" || id == "tiny-gpt2";
+}
+#endif
+
+// The kernel paths a dense model takes beyond the dense reference's: grouped-query
+// attention (several query heads per cached head) and per-head q / k norms. (The MoE model
+// is GQA too; its kinds are its layouts.)
+std::string model_features(const cuda::SelftestCase& c)
+{
+    const ModelSpec& m = c.plan.model;
+    if (m.is_moe())
+        return {};
+    return std::string(m.kv_heads < m.heads ? " gqa" : "") + (m.qk_norm ? " qk-norm" : "");
 }
 
+std::string kind_key(const cuda::SelftestCase& c)
+{
+    const std::string features = model_features(c);
+    const std::string type = " " + to_string(c.dtype);
+#if defined(SHARD_ENGINE_DEVICE_KERNELS) && defined(SHARD_ENGINE_ON_HOST_FEW)
+    if (!features.empty())
+        return features + type;
+    return to_string(c.plan.strategy.tensor_mode) + (c.plan.model.is_moe() ? " moe" : "") + type;
+#elif defined(SHARD_ENGINE_DEVICE_KERNELS)
+    if (!features.empty()) // those models in each tensor layout, not in every mesh
+        return to_string(c.plan.strategy.tensor_mode) + features + type;
+    return kind_of(c) + type;
+#else
+    (void)features;
+    return kind_of(c) + type;
+#endif
+}
+
+// Which cases the "first of each kind" selections draw from, and what a kind is there.
 // fp32 and bf16: every case of the dense reference model and the MoE model; the
 // GPT-2-style model (LayerNorm, biases, learned positions) and the Qwen3-style one
-// (qk-norm, GQA) in the layouts new to the engine. fp16 (the same element size as bf16):
-// the first case of each kind. Sanitizer builds run the first case of each kind in fp32
-// and bf16. SHARD_HOST_ENGINE_ALL=1 runs every case.
+// (qk-norm, GQA) in the layouts new to the engine; fp16 (the same element size as bf16):
+// the first case of each kind. Sanitizer builds: the first case of each kind in fp32 and
+// bf16 of three models. With the kernels themselves (each block's threads on fibers): the
+// first case of each kind in each type, and of each tensor layout of the GQA and qk-norm
+// models; with sanitizers, the first fp32 case of each tensor layout (dense and MoE) and
+// of each of those two models. SHARD_HOST_ENGINE_ALL=1 runs every case.
+bool eligible(const cuda::SelftestCase& c)
+{
+#if defined(SHARD_ENGINE_DEVICE_KERNELS) && defined(SHARD_ENGINE_ON_HOST_FEW)
+    return c.dtype == cuda::GpuDType::F32 && (few_model(c) || !model_features(c).empty());
+#elif defined(SHARD_ENGINE_DEVICE_KERNELS)
+    (void)c;
+    return true;
+#elif defined(SHARD_ENGINE_ON_HOST_FEW)
+    return c.dtype != cuda::GpuDType::F16 && few_model(c);
+#else
+    return c.dtype == cuda::GpuDType::F16;
+#endif
+}
+
+// Whether the case is the first eligible one of its kind, in the order the test functions
+// list them (fp32 emulated, then on eight "GPUs", then bf16 / fp16): the same answer
+// whichever test function runs, alone or with the others.
+bool first_of_kind(const cuda::SelftestCase& c)
+{
+    static const std::map<std::string, std::string> first = [] {
+        std::map<std::string, std::string> names;
+        for (const auto* list : {&allCases(), &eightGpuCases(), &halfCases()})
+            for (const auto& x : *list)
+                if (eligible(x))
+                    names.emplace(kind_key(x), x.name);
+        return names;
+    }();
+    const auto it = first.find(kind_key(c));
+    return eligible(c) && it != first.end() && it->second == c.name;
+}
+
 bool selected(const cuda::SelftestCase& c)
 {
     if (std::getenv("SHARD_HOST_ENGINE_ALL"))
         return true;
-    const std::string& id = c.plan.model.id;
-#ifdef SHARD_ENGINE_ON_HOST_FEW
-    if (c.dtype == cuda::GpuDType::F16 || (id != "tiny-dense" && id != "tiny-moe" && id != "tiny-gpt2"))
-        return false;
+#if defined(SHARD_ENGINE_DEVICE_KERNELS) || defined(SHARD_ENGINE_ON_HOST_FEW)
     return first_of_kind(c);
 #else
     if (c.dtype == cuda::GpuDType::F16)
         return first_of_kind(c);
+    const std::string& id = c.plan.model.id;
     if (id == "tiny-dense" || id == "tiny-moe")
         return true;
     return tensor_rank(c.plan.strategy.tensor_mode) > 1 && c.plan.strategy.pp == 1;
@@ -165,6 +232,7 @@ private slots:
         check(halfCases()[std::size_t(index)]);
     }
 
+#if !defined(SHARD_ENGINE_DEVICE_KERNELS) // host code only: the host loops suffice
     // Item 5's habit: every workspace is allocated before the first step, none inside the
     // step loop (the first selected case of each kind).
     void noAllocationInTheStepLoop_data()
@@ -194,10 +262,27 @@ private slots:
         QVERIFY(steps >= 2);
         QCOMPARE(cuda::host::allocations(), before_first_step);
     }
+#endif
 
     // The selection keeps every kind of layout the engine runs.
     void selectionCoversEveryLayout()
     {
+#if defined(SHARD_ENGINE_DEVICE_KERNELS)
+        // Every kind (with sanitizers: every tensor layout, dense and MoE) of the eligible cases.
+        std::set<std::string> every_kind, selected_kinds;
+        std::set<TensorMode> modes;
+        for (const auto& c : allCases()) {
+            if (!eligible(c))
+                continue;
+            every_kind.insert(kind_key(c));
+            if (selected(c)) {
+                selected_kinds.insert(kind_key(c));
+                modes.insert(c.plan.strategy.tensor_mode);
+            }
+        }
+        QVERIFY(selected_kinds == every_kind);
+        QCOMPARE(int(modes.size()), 9);
+#else
         std::set<TensorMode> modes;
         int meshes = 0, overlap = 0, experts_over_replicas = 0, attention_dp = 0;
         for (const auto& c : allCases()) {
@@ -222,6 +307,7 @@ private slots:
         QVERIFY(overlap >= 10);
         QCOMPARE(experts_over_replicas, 4);
         QVERIFY(attention_dp >= 2);
+#endif
     }
 };
 

@@ -94,4 +94,26 @@ inline void check_launch()
 
 constexpr int kThreads = 256;
 
+// kernel<<<grid, block, shared, stream>>>, spelled SHARD_LAUNCH(grid, block, shared, stream,
+// kernel)(args...) so that the host model of CUDA (tests/host_cuda) can compile these files
+// as C++ and run the kernels themselves on the CPU.
+#if defined(SHARD_DEVICE_EMULATION)
+#define SHARD_LAUNCH(grid, block, shared, stream, ...)                                                                 \
+    ::shard::cuda::emu::launch(#__VA_ARGS__, grid, block, shared, stream, __VA_ARGS__)
+#else
+#define SHARD_LAUNCH(grid, block, shared, stream, ...) __VA_ARGS__<<<grid, block, shared, stream>>>
+#endif
+
+// The block's dynamic shared memory (the launch's `shared` bytes).
+template <class T>
+__device__ __forceinline__ T* dynamic_shared()
+{
+#if defined(SHARD_DEVICE_EMULATION)
+    return static_cast<T*>(::shard::cuda::emu::dynamic_shared());
+#else
+    extern __shared__ __align__(16) unsigned char shard_dynamic_shared[];
+    return reinterpret_cast<T*>(shard_dynamic_shared);
+#endif
+}
+
 } // namespace shard::cuda::kernels::detail

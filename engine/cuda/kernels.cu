@@ -252,17 +252,19 @@ int row_threads(std::int64_t cols)
 
 void convert_from_f32(GpuDType type, void* out, const float* in, std::int64_t n, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, convert_from_f32_kernel<T><<<blocks_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(out), in, n));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, convert_from_f32_kernel<T>)(
+                             static_cast<T*>(out), in, n));
 }
 
 void convert_to_f32(GpuDType type, float* out, const void* in, std::int64_t n, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, convert_to_f32_kernel<T><<<blocks_for(n, kThreads), kThreads, 0, s>>>(out, static_cast<const T*>(in), n));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, convert_to_f32_kernel<T>)(
+                             out, static_cast<const T*>(in), n));
 }
 
 void set_int(int* target, int value, cudaStream_t s)
 {
-    set_int_kernel<<<1, 1, 0, s>>>(target, value);
+    SHARD_LAUNCH(1, 1, 0, s, set_int_kernel)(target, value);
     check_launch();
 }
 
@@ -271,8 +273,9 @@ void embed(GpuDType type, void* out, const void* table, const int* tokens, std::
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, embed_kernel<T><<<unsigned(rows), row_threads(hidden), 0, s>>>(
-                             static_cast<T*>(out), static_cast<const T*>(table), tokens, hidden, vocab_begin, vocab_rows));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), row_threads(hidden), 0, s, embed_kernel<T>)(
+                             static_cast<T*>(out), static_cast<const T*>(table), tokens, hidden, vocab_begin,
+                             vocab_rows));
 }
 
 void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden, std::int64_t first_row,
@@ -280,7 +283,7 @@ void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows,
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, add_positions_kernel<T><<<unsigned(rows), row_threads(hidden), 0, s>>>(
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), row_threads(hidden), 0, s, add_positions_kernel<T>)(
                              static_cast<T*>(x), static_cast<const T*>(table), hidden, first_row, seq_len, pos));
 }
 
@@ -289,8 +292,9 @@ void norm(GpuDType type, void* out, const void* in, const float* weight, const f
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, norm_kernel<T><<<unsigned(rows), row_threads(cols), 0, s>>>(
-                             static_cast<T*>(out), static_cast<const T*>(in), weight, bias, layer_norm || bias, cols, eps));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), row_threads(cols), 0, s, norm_kernel<T>)(
+                             static_cast<T*>(out), static_cast<const T*>(in), weight, bias, layer_norm || bias, cols,
+                             eps));
 }
 
 void head_norm(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d,
@@ -299,20 +303,20 @@ void head_norm(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::i
     const std::int64_t items = rows * heads;
     if (items == 0)
         return;
-    SHARD_DISPATCH(type, head_norm_kernel<T><<<unsigned((items + 7) / 8), 256, 0, s>>>(static_cast<T*>(x), ld, col, rows,
-                                                                                      heads, d, weight, eps));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned((items + 7) / 8), 256, 0, s, head_norm_kernel<T>)(
+                             static_cast<T*>(x), ld, col, rows, heads, d, weight, eps));
 }
 
 void add_bias(GpuDType type, void* y, const float* bias, std::int64_t rows, std::int64_t cols, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, add_bias_kernel<T><<<blocks_for(rows * cols, kThreads), kThreads, 0, s>>>(static_cast<T*>(y), bias,
-                                                                                                   rows, cols));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * cols, kThreads), kThreads, 0, s, add_bias_kernel<T>)(
+                             static_cast<T*>(y), bias, rows, cols));
 }
 
 void add(GpuDType type, void* y, const void* x, std::int64_t n, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, add_kernel<T><<<blocks_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(y),
-                                                                                    static_cast<const T*>(x), n));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, add_kernel<T>)(
+                             static_cast<T*>(y), static_cast<const T*>(x), n));
 }
 
 void rotary(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d, int seq_len,
@@ -321,8 +325,8 @@ void rotary(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int6
     const std::int64_t n = rows * heads * (d / 2);
     if (n == 0)
         return;
-    SHARD_DISPATCH(type, rotary_kernel<T><<<blocks_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(x), ld, col, rows,
-                                                                                       heads, d, seq_len, pos));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, rotary_kernel<T>)(
+                             static_cast<T*>(x), ld, col, rows, heads, d, seq_len, pos));
 }
 
 void write_cache(GpuDType type, void* cache, const void* src, std::int64_t ld, std::int64_t col, int seqs, int seq_len,
@@ -331,37 +335,39 @@ void write_cache(GpuDType type, void* cache, const void* src, std::int64_t ld, s
     const std::int64_t rows = std::int64_t(seqs) * seq_len;
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, write_cache_kernel<T><<<unsigned(rows), 128, 0, s>>>(
-                             static_cast<T*>(cache), static_cast<const T*>(src), ld, col, seq_len, kv_heads, d, max_ctx, pos));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), 128, 0, s, write_cache_kernel<T>)(
+                             static_cast<T*>(cache), static_cast<const T*>(src), ld, col, seq_len, kv_heads, d, max_ctx,
+                             pos));
 }
 
 void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, gated_kernel<T><<<blocks_for(rows * width, kThreads), kThreads, 0, s>>>(
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * width, kThreads), kThreads, 0, s, gated_kernel<T>)(
                              static_cast<T*>(out), static_cast<const T*>(gate_up), rows, width, act));
 }
 
 void activate(GpuDType type, void* x, std::int64_t n, Act act, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, activate_kernel<T><<<blocks_for(n, kThreads), kThreads, 0, s>>>(static_cast<T*>(x), n, act));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, activate_kernel<T>)(
+                             static_cast<T*>(x), n, act));
 }
 
 void last_rows(GpuDType type, void* last, const void* x, int seqs, int seq_len, std::int64_t hidden, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, last_rows_kernel<T><<<unsigned(seqs), row_threads(hidden), 0, s>>>(
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(seqs), row_threads(hidden), 0, s, last_rows_kernel<T>)(
                              static_cast<T*>(last), static_cast<const T*>(x), seq_len, hidden));
 }
 
 void argmax_rows(GpuDType type, float* pairs, const void* logits, int rows, std::int64_t cols, std::int64_t index_base,
                  std::int64_t vocab, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, argmax_rows_kernel<T><<<unsigned(rows), 256, 0, s>>>(pairs, static_cast<const T*>(logits), cols,
-                                                                              index_base, vocab));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), 256, 0, s, argmax_rows_kernel<T>)(
+                             pairs, static_cast<const T*>(logits), cols, index_base, vocab));
 }
 
 void argmax_pairs(int* tokens, const float* pairs, int parts, int rows, cudaStream_t s)
 {
-    argmax_pairs_kernel<<<unsigned((rows + 127) / 128), 128, 0, s>>>(tokens, pairs, parts, rows);
+    SHARD_LAUNCH(unsigned((rows + 127) / 128), 128, 0, s, argmax_pairs_kernel)(tokens, pairs, parts, rows);
     check_launch();
 }
 

@@ -21,7 +21,7 @@ template <class T>
 __global__ void attention_partial_kernel(const T* q, std::int64_t q_ld, const T* k_cache, const T* v_cache, float* partials,
                                          int T_, int heads, int kv_heads, int d, int max_ctx, int splits, const int* pos)
 {
-    extern __shared__ float shared[]; // [group][d] queries, then [group][kChunk] scores
+    float* shared = dynamic_shared<float>(); // [group][d] queries, then [group][kChunk] scores
     const std::int64_t row = blockIdx.x;
     const int kvh = blockIdx.y;
     const int split = blockIdx.z;
@@ -163,18 +163,19 @@ void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_ca
     const std::size_t shared = std::size_t(group) * (d + kChunk) * sizeof(float);
     const dim3 grid{static_cast<unsigned>(rows), static_cast<unsigned>(kv_heads), static_cast<unsigned>(splits)};
     const dim3 combine{static_cast<unsigned>(rows), static_cast<unsigned>(heads), 1u};
-    SHARD_DISPATCH(type, attention_partial_kernel<T><<<grid, 128, shared, s>>>(
-                             static_cast<const T*>(q), q_ld, static_cast<const T*>(k_cache), static_cast<const T*>(v_cache),
-                             partials, seq_len, heads, kv_heads, d, max_ctx, splits, pos));
-    SHARD_DISPATCH(type, attention_combine_kernel<T><<<combine, d >= 128 ? 128 : 32, 0, s>>>(partials, static_cast<T*>(out),
-                                                                                          heads, d, splits));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(grid, 128, shared, s, attention_partial_kernel<T>)(
+                             static_cast<const T*>(q), q_ld, static_cast<const T*>(k_cache),
+                             static_cast<const T*>(v_cache), partials, seq_len, heads, kv_heads, d, max_ctx, splits,
+                             pos));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(combine, d >= 128 ? 128 : 32, 0, s, attention_combine_kernel<T>)(
+                             partials, static_cast<T*>(out), heads, d, splits));
 }
 
 void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int seq_len, int ctx, int pos0, cudaStream_t s)
 {
     const std::int64_t items = std::int64_t(heads) * seq_len;
-    SHARD_DISPATCH(type, causal_softmax_kernel<T><<<unsigned((items + 7) / 8), 256, 0, s>>>(static_cast<T*>(probs), scores,
-                                                                                            heads, seq_len, ctx, pos0));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned((items + 7) / 8), 256, 0, s, causal_softmax_kernel<T>)(
+                             static_cast<T*>(probs), scores, heads, seq_len, ctx, pos0));
 }
 
 } // namespace shard::cuda::kernels

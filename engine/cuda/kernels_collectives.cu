@@ -66,22 +66,25 @@ __global__ void all_to_all_kernel(Pointers out, Pointers in, int n, std::int64_t
 void all_to_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s)
 {
     const std::int64_t total = count * n * n;
-    SHARD_DISPATCH(type, all_to_all_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, s>>>(out, in, n, count));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(total, kThreads), kThreads, 0, s, all_to_all_kernel<T>)(
+                             out, in, n, count));
 }
 
 void sum_all(GpuDType type, Pointers bufs, int n, std::int64_t count, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, sum_all_kernel<T><<<blocks_for(count, kThreads), kThreads, 0, s>>>(bufs, n, count));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(count, kThreads), kThreads, 0, s, sum_all_kernel<T>)(bufs, n, count));
 }
 
 void gather_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, gather_all_kernel<T><<<blocks_for(count * n, kThreads), kThreads, 0, s>>>(out, in, n, count));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(count * n, kThreads), kThreads, 0, s, gather_all_kernel<T>)(
+                             out, in, n, count));
 }
 
 void reduce_scatter_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t count, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, reduce_scatter_all_kernel<T><<<blocks_for(count * n, kThreads), kThreads, 0, s>>>(out, in, n, count));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(count * n, kThreads), kThreads, 0, s, reduce_scatter_all_kernel<T>)(
+                             out, in, n, count));
 }
 
 } // namespace shard::cuda::kernels

@@ -56,7 +56,7 @@ void row_stats(GpuDType type, float* stats, const void* in, std::int64_t rows, s
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, row_stats_kernel<T><<<unsigned(rows), threads_for(cols), 0, s>>>(
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), threads_for(cols), 0, s, row_stats_kernel<T>)(
                              stats, static_cast<const T*>(in), cols, layer_norm));
 }
 
@@ -65,7 +65,7 @@ void chunk_norm(GpuDType type, void* out, const void* in, const float* stats, co
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, chunk_norm_kernel<T><<<unsigned(rows), threads_for(cols), 0, s>>>(
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), threads_for(cols), 0, s, chunk_norm_kernel<T>)(
                              static_cast<T*>(out), static_cast<const T*>(in), stats, weight, bias, layer_norm, cols,
                              double(hidden), eps));
 }

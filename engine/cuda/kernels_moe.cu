@@ -156,8 +156,8 @@ __global__ void scale_rows_kernel(T* y, const float* gate, std::int64_t rows, st
 
 void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, scale_rows_kernel<T><<<blocks_for(rows * cols, kThreads), kThreads, 0, s>>>(static_cast<T*>(y), gate,
-                                                                                                      rows, cols));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * cols, kThreads), kThreads, 0, s, scale_rows_kernel<T>)(
+                             static_cast<T*>(y), gate, rows, cols));
 }
 
 void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights, cudaStream_t s)
@@ -168,25 +168,26 @@ void route_top_k(const float* logits, int rows, int experts, int k, int* out_exp
                                     + " experts: k must be 1 to " + std::to_string(kMaxTopK) + " and at most the experts");
     if (rows <= 0)
         return;
-    route_kernel<<<blocks_for(rows, 128), 128, 0, s>>>(logits, rows, experts, k, out_experts, out_weights);
+    SHARD_LAUNCH(blocks_for(rows, 128), 128, 0, s, route_kernel)(logits, rows, experts, k, out_experts, out_weights);
     check_launch();
 }
 
 void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order, int* position,
                      cudaStream_t s)
 {
-    count_kernel<<<experts, kThreads, 0, s>>>(slot_experts, slots, counts);
+    SHARD_LAUNCH(experts, kThreads, 0, s, count_kernel)(slot_experts, slots, counts);
     check_launch();
-    offsets_kernel<<<1, 32, 0, s>>>(counts, experts, offsets);
+    SHARD_LAUNCH(1, 32, 0, s, offsets_kernel)(counts, experts, offsets);
     check_launch();
-    positions_kernel<<<experts, kThreads, 0, s>>>(slot_experts, slots, offsets, order, position);
+    SHARD_LAUNCH(experts, kThreads, 0, s, positions_kernel)(slot_experts, slots, offsets, order, position);
     check_launch();
 }
 
 void permute_rows(GpuDType type, void* out, const void* x, std::int64_t hidden, const int* order, int slots, int k,
                   cudaStream_t s)
 {
-    SHARD_DISPATCH(type, permute_kernel<T><<<blocks_for(std::int64_t(slots) * hidden, kThreads), kThreads, 0, s>>>(
+    const std::int64_t n = std::int64_t(slots) * hidden;
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, permute_kernel<T>)(
                              static_cast<T*>(out), static_cast<const T*>(x), hidden, order, slots, k));
 }
 
@@ -194,9 +195,10 @@ void unpermute_rows(GpuDType type, void* out, const void* y, std::int64_t hidden
                     const int* slot_experts, const float* weights, int rows, int k, int expert_begin, int expert_end,
                     cudaStream_t s)
 {
-    SHARD_DISPATCH(type, unpermute_kernel<T><<<blocks_for(std::int64_t(rows) * hidden, kThreads), kThreads, 0, s>>>(
-                             static_cast<T*>(out), static_cast<const T*>(y), hidden, position, slot_experts, weights, rows,
-                             k, expert_begin, expert_end));
+    const std::int64_t n = std::int64_t(rows) * hidden;
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, unpermute_kernel<T>)(
+                             static_cast<T*>(out), static_cast<const T*>(y), hidden, position, slot_experts, weights,
+                             rows, k, expert_begin, expert_end));
 }
 
 } // namespace shard::cuda::kernels
