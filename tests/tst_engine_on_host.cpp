@@ -7,8 +7,10 @@
 // order over the whole matrix), tst_engine_kernels_on_host with the engine's own CUDA
 // kernels run on CPU fibers (SHARD_ENGINE_DEVICE_KERNELS; slower: the first case of each
 // kind of layout).
+#include "cuda/collective_check.h"
 #include "cuda/gpu_run_parts.h"
 #include "cuda/gpu_selftest.h"
+#include "cuda/moe_kernel_check.h"
 #include "host_streams.h"
 
 #include "core/strategy.h"
@@ -230,6 +232,41 @@ private slots:
     {
         QFETCH(int, index);
         check(halfCases()[std::size_t(index)]);
+    }
+
+    // The selftest's MoE kernel check: routing, grouping by expert, permute and weighted
+    // un-permute against the CPU reference's routing, in fp32, bf16 and fp16.
+    void moeKernels_data()
+    {
+        QTest::addColumn<int>("index");
+        const auto cases = cuda::moe_kernel_cases();
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(cases[i].name.c_str()) << int(i);
+    }
+
+    void moeKernels()
+    {
+        QFETCH(int, index);
+        const cuda::MoeKernelResult r = cuda::run_moe_kernel_case(cuda::moe_kernel_cases()[std::size_t(index)]);
+        QVERIFY2(r.passed, r.failure.c_str());
+        QVERIFY(r.max_relative_error <= r.limit);
+    }
+
+    // The selftest's collective check, bit for bit: emulated groups of 2, 4 and 8 on one
+    // "GPU", and the NCCL model over eight.
+    void collectives_data()
+    {
+        QTest::addColumn<int>("index");
+        const auto cases = cuda::collective_cases(8);
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(cases[i].name.c_str()) << int(i);
+    }
+
+    void collectives()
+    {
+        QFETCH(int, index);
+        const cuda::CollectiveCheckResult r = cuda::run_collective_case(cuda::collective_cases(8)[std::size_t(index)]);
+        QVERIFY2(r.passed, r.failure.c_str());
     }
 
 #if !defined(SHARD_ENGINE_DEVICE_KERNELS) // host code only: the host loops suffice
