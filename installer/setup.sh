@@ -3,10 +3,16 @@
 # installs only what is missing), configures and builds with a CMake preset, then
 # optionally runs the tests or the main job.
 #
-#   installer/setup.sh [--preset NAME] [--test] [--run] [--package] [--deps-only]
+#   installer/setup.sh [--preset NAME] [--test | --test-full] [--werror] [--run] [--package]
+#                      [--deps-only]
 #
 #   --preset NAME  CMake preset to configure, build and test (default: default)
-#   --test         run the whole test suite (ctest --preset NAME)
+#   --test         run the CI tier of the tests (every ctest entry but those labelled full;
+#                  tests/CMakeLists.txt lists the tiers)
+#   --test-full    build the benchmarks too and run every entry with SHARD_TEST_TIER=full:
+#                  every case of the engine matrices, the eight-GPU kernel part, full
+#                  stress counts
+#   --werror       treat compiler warnings as errors (as CI does)
 #   --run          open the main job: the studio on the default model and topology, or,
 #                  on a machine without a display or without the GUI, the CLI's plan
 #   --package      build the Debian package (build/NAME/shardstudio_*.deb) and test it
@@ -17,18 +23,21 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 preset=default
-do_test=0
 do_run=0
 deps_only=0
 do_package=0
+test_tier=""
+configure_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) preset=$2; shift 2 ;;
-    --test) do_test=1; shift ;;
+    --test) test_tier=ci; shift ;;
+    --test-full) test_tier=full; shift ;;
+    --werror) configure_args+=(-DSHARDSTUDIO_WARNINGS_AS_ERRORS=ON); shift ;;
     --run) do_run=1; shift ;;
     --package) do_package=1; shift ;;
     --deps-only) deps_only=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +46,7 @@ done
 # qt6-base-dev and qt6-svg-dev), QCustomPlot, SQLite, nlohmann-json, CLI11, OpenBLAS,
 # Boost.Context (the fibers the host model of CUDA runs kernel threads on), Open MPI
 # (shard-engine-mpi, built where CUDA and NCCL are), and Xvfb so the GUI and its
-# tests run on headless machines.
+# tests run on headless machines; clang-format 14 for the format check.
 packages=(
   build-essential cmake ninja-build pkg-config git
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libgl-dev
@@ -45,6 +54,7 @@ packages=(
   libboost-context-dev
   libopenmpi-dev openmpi-bin
   xvfb xauth dpkg-dev file
+  clang-format-14
 )
 
 missing=()
@@ -62,13 +72,18 @@ fi
 
 cd "$root"
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake --preset "$preset" >/dev/null
+cmake --preset "$preset" "${configure_args[@]}" >/dev/null
 cmake --build --preset "$preset" --parallel "$jobs"
 bin="$root/build/$preset/bin"
 
-if [ $do_test -eq 1 ]; then
-  ctest --preset "$preset" --parallel "$jobs"
-fi
+# OpenBLAS single-threaded in every test process (each ctest entry sets it too): the entries
+# already run one per core.
+case "$test_tier" in
+  ci) OPENBLAS_NUM_THREADS=1 ctest --preset "$preset" --parallel "$jobs" --label-exclude '^full$' ;;
+  full)
+    cmake --build --preset "$preset" --parallel "$jobs" --target benchmarks
+    SHARD_TEST_TIER=full OPENBLAS_NUM_THREADS=1 ctest --preset "$preset" --parallel "$jobs" ;;
+esac
 
 if [ $do_package -eq 1 ]; then
   bash "$here/package_test.sh" "$root/build/$preset"

@@ -3,6 +3,7 @@
 #include "store/run_store.h"
 
 #include "test_support.h"
+#include "test_tier.h"
 
 #include <QtTest>
 
@@ -221,10 +222,11 @@ private slots:
 
     void killedEnginesKeepTheirRuns()
     {
-        // 50 CPU runs killed with SIGKILL at random points: every run row stays, marked failed
-        // with what it measured, and the database stays intact.
+        // CPU runs killed with SIGKILL at random points (20 in the CI tier, 50 in the full
+        // one): every run row stays, marked failed with what it measured, and the database
+        // stays intact.
         const QString file = path("killed.db");
-        const int runs = 50;
+        const int runs = test::stressCount(20, 50);
         auto* random = QRandomGenerator::global();
         for (int i = 0; i < runs; ++i) {
             QProcess engine;

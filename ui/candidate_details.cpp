@@ -9,7 +9,7 @@ namespace shard::ui {
 
 namespace {
 
-QString bytes(double value)
+QString htmlBytes(double value)
 {
     return QString::fromStdString(format_bytes(value)).toHtmlEscaped();
 }
@@ -47,12 +47,12 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
     if (!e.feasible)
         html += QStringLiteral("<p style='color:#c0392b'><b>Rejected:</b> %1</p>").arg(QString::fromStdString(e.reason).toHtmlEscaped());
     const MemoryBreakdown& m = e.memory;
-    html += tr("<p><b>Memory per GPU (predicted)</b>: %1 of %2</p>").arg(bytes(double(m.total())), bytes(double(m.capacity)));
+    html += tr("<p><b>Memory per GPU (predicted)</b>: %1 of %2</p>").arg(htmlBytes(double(m.total())), htmlBytes(double(m.capacity)));
     html += QStringLiteral("<table cellspacing=6>");
     auto mem = [&](const QString& what, std::int64_t value) {
         const double share = m.capacity > 0 ? 100.0 * double(value) / double(m.capacity) : 0.0;
         html += QStringLiteral("<tr><td>%1</td><td align=right>%2</td><td align=right style='color:gray'>%3 %</td></tr>")
-                    .arg(what, bytes(double(value)))
+                    .arg(what, htmlBytes(double(value)))
                     .arg(share, 0, 'f', 1);
     };
     mem(tr("weights"), m.weights);
@@ -68,7 +68,7 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
                        "%6 sent per GPU</p>")
                         .arg(name, QString::number(p.time_ms, 'f', 3), QString::number(p.compute_ms, 'f', 3),
                              QString::number(p.comm_ms, 'f', 3), QString::number(p.bubble_ms, 'f', 3),
-                             bytes(double(p.traffic_per_device)));
+                             htmlBytes(double(p.traffic_per_device)));
         };
         phase(tr("Prefill (TTFT)"), e.prefill);
         phase(tr("Decode step (TPOT)"), e.decode);
@@ -83,7 +83,7 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
                                  QString::fromStdString(to_string(col.op)), QString::fromStdString(col.axis))
                             .arg(col.group)
                             .arg(col.cross_node ? tr(", crosses nodes") : QString())
-                            .arg(bytes(double(col.payload)))
+                            .arg(htmlBytes(double(col.payload)))
                             .arg(col.calls)
                             .arg(col.time_us, 0, 'f', 1);
         html += QStringLiteral("</table>");

@@ -14,22 +14,6 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b)
     return (a + b - 1) / b;
 }
 
-void record_kv(StepBuilder::Writer& w, const StepShape& step)
-{
-    const ModelSpec& m = w.b.model();
-    const ShardGeometry& g = w.b.geometry();
-    const std::int64_t per_token = m.mla ? std::int64_t(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * w.b.kv_bytes()
-                                         : 2LL * g.kv_heads_local * m.head_dim * w.b.kv_bytes();
-    const std::int64_t seqs = g.batch_per_replica / g.token_parts; // all microbatches stay resident
-    w.block.kv_cache_bytes = seqs * step.kv_context * per_token;
-    if (g.kv_replication > 1 && !m.mla)
-        w.block.notes.push_back("KV heads replicated " + std::to_string(g.kv_replication) + "x (" + std::to_string(m.kv_heads)
-                                + " KV heads over a " + std::to_string(g.head_parts) + "-way head split)");
-    if (m.mla && g.head_parts > 1)
-        w.block.notes.push_back("MLA latent KV cache kept whole on each of the " + std::to_string(g.head_parts)
-                                + " head-parallel devices");
-}
-
 // DeepSeek MLA projections for `rows` tokens and `heads` local heads; down-projections
 // (q_a, kv_a) are replicated, up-projections split by heads.
 void mla_projections(StepBuilder::Writer& w, std::int64_t rows, int heads)
@@ -93,7 +77,7 @@ void StepBuilder::attention_part(Writer& w, const StepShape& step, bool moe_foll
         w.elementwise(m.qk_norm ? "qk_norm_rotary" : "rotary", OpKind::QKV, 2.0 * rows * (heads + kvh) * d * e,
                       m.qk_norm ? 2 * d : 0);
     w.attention_core(step, seqs, heads, kvh);
-    record_kv(w, step);
+    w.kv_cache(step);
 
     const std::int64_t attn_width = std::int64_t(heads) * (m.mla ? m.mla->v_head_dim : d);
     const std::int64_t o_bias = m.out_bias ? h : 0;

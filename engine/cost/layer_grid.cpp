@@ -114,17 +114,6 @@ void cube_linear(Writer& w, const Grid& g, const char* name, OpKind kind, std::i
     w.collective(std::string(name) + ".y", kind, CollectiveKind::ReduceScatter, y_axis, q, y_stride, rows * (N / q) * e);
 }
 
-void record_kv(Writer& w, const StepShape& step)
-{
-    const ModelSpec& m = w.b.model();
-    const ShardGeometry& g = w.b.geometry();
-    const std::int64_t seqs = g.batch_per_replica / g.token_parts;
-    w.block.kv_cache_bytes = seqs * step.kv_context * 2LL * g.kv_heads_local * m.head_dim * w.b.kv_bytes();
-    if (g.kv_replication > 1)
-        w.block.notes.push_back("KV heads replicated " + std::to_string(g.kv_replication) + "x (" + std::to_string(m.kv_heads)
-                                + " KV heads over a " + std::to_string(g.head_parts) + "-way head split)");
-}
-
 } // namespace
 
 void grid_dense_layer(const StepBuilder& b, BlockCost& block, const StepShape& step)
@@ -161,7 +150,7 @@ void grid_dense_layer(const StepBuilder& b, BlockCost& block, const StepShape& s
         if (m.position == PositionKind::Rotary || m.qk_norm)
             w.elementwise("rotary", OpKind::QKV, 2.0 * rows * (geo.heads_local + geo.kv_heads_local) * d * e);
         w.attention_core(step, seqs, geo.heads_local, geo.kv_heads_local);
-        record_kv(w, step);
+        w.kv_cache(step);
     };
 
     const std::int64_t norm_weight = m.norm_params() / hidden_parts;

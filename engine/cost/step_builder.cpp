@@ -142,6 +142,22 @@ void StepBuilder::Writer::note_activation(std::int64_t bytes)
     block.activation_bytes = std::max(block.activation_bytes, bytes);
 }
 
+void StepBuilder::Writer::kv_cache(const StepShape& step)
+{
+    const ModelSpec& m = b.model();
+    const ShardGeometry& g = b.geometry();
+    const std::int64_t per_token = m.mla ? std::int64_t(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * b.kv_bytes()
+                                         : 2LL * g.kv_heads_local * m.head_dim * b.kv_bytes();
+    const std::int64_t seqs = g.batch_per_replica / g.token_parts; // all microbatches stay resident
+    block.kv_cache_bytes = seqs * step.kv_context * per_token;
+    if (g.kv_replication > 1 && !m.mla)
+        block.notes.push_back("KV heads replicated " + std::to_string(g.kv_replication) + "x (" + std::to_string(m.kv_heads)
+                                + " KV heads over a " + std::to_string(g.head_parts) + "-way head split)");
+    if (m.mla && g.head_parts > 1)
+        block.notes.push_back("MLA latent KV cache kept whole on each of the " + std::to_string(g.head_parts)
+                                + " head-parallel devices");
+}
+
 // ---------------------------------------------------------------- blocks
 
 namespace {

@@ -79,6 +79,9 @@ struct StepBuilder::Writer {
     // Row statistics of a norm whose columns are split over a group (2D / 3D layouts).
     void norm_stats(const std::string& name, std::string axis, int group, int stride, std::int64_t rows);
     void note_activation(std::int64_t bytes);
+    // The KV cache this device keeps for the layer: its local KV heads, or the MLA latent
+    // kept whole, for every resident sequence over the step's context.
+    void kv_cache(const StepShape& step);
 
     BlockCost& block;
     const StepBuilder& b;

@@ -20,6 +20,8 @@ struct Matrix {
     // Slices of an empty matrix (an absent optional tensor) stay empty.
     Matrix slice_cols(std::int64_t begin, std::int64_t end) const;
     Matrix slice_rows(std::int64_t begin, std::int64_t end) const;
+    // The matrix, or null for an absent optional tensor (what the kernels take for "none").
+    const Matrix* if_present() const { return data.empty() ? nullptr : this; }
 };
 
 // The unsharded weights of a model, generated deterministically from a seed: each tensor's

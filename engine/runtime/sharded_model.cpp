@@ -17,11 +17,6 @@ namespace {
 
 using Vec = std::vector<float>;
 
-const Matrix* ptr(const Matrix& m)
-{
-    return m.data.empty() ? nullptr : &m;
-}
-
 std::span<const float> span_of(const Matrix& m)
 {
     return m.data;
@@ -491,7 +486,7 @@ void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
             add_bias(out, e.down_bias.data, M, h);
     } else {
         // Megatron pairing: column-parallel up/gate, row-parallel down, one reduction.
-        expert_mlp(m, ptr(e.gate), e.up, e.down, ptr(e.gate_bias), ptr(e.up_bias), nullptr, hn, out, M);
+        expert_mlp(m, e.gate.if_present(), e.up, e.down, e.gate_bias.if_present(), e.up_bias.if_present(), nullptr, hn, out, M);
         mlp_timer.stop();
         if (t > 1) {
             if (m_sequenceSharded) {

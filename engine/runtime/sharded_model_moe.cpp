@@ -13,16 +13,11 @@ namespace {
 
 using Vec = std::vector<float>;
 
-const Matrix* ptr(const Matrix& m)
-{
-    return m.data.empty() ? nullptr : &m;
-}
-
 // One expert on `rows` rows; the down-projection bias is added by the caller (once).
 void run_expert(const ModelSpec& model, const ExpertWeights& e, std::span<const float> x, std::span<float> out,
                 std::int64_t rows)
 {
-    expert_mlp(model, ptr(e.gate), e.up, e.down, ptr(e.gate_bias), ptr(e.up_bias), nullptr, x, out, rows);
+    expert_mlp(model, e.gate.if_present(), e.up, e.down, e.gate_bias.if_present(), e.up_bias.if_present(), nullptr, x, out, rows);
 }
 
 void shared_gate(const Matrix& gate, std::span<const float> x, std::span<float> y, std::int64_t rows, std::int64_t h)

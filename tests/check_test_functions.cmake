@@ -1,0 +1,21 @@
+# Checks that a Qt Test binary split into ctest entries by function has an entry for every
+# test function it declares, so a function added later cannot silently never run.
+#   cmake -DBINARY=path -DFUNCTIONS="a;b;c" -P check_test_functions.cmake
+cmake_minimum_required(VERSION 3.25)
+execute_process(COMMAND ${BINARY} -functions OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${BINARY} -functions failed (${rc})")
+endif()
+string(REGEX MATCHALL "[A-Za-z0-9_]+\\(\\)" declared "${out}")
+foreach(fn ${declared})
+  string(REPLACE "()" "" fn ${fn})
+  if(NOT fn IN_LIST FUNCTIONS)
+    message(FATAL_ERROR "${BINARY} declares test function ${fn}() but no ctest entry runs it: add it to ENTRIES in tests/CMakeLists.txt")
+  endif()
+endforeach()
+foreach(fn ${FUNCTIONS})
+  if(NOT "${fn}()" IN_LIST declared)
+    message(FATAL_ERROR "tests/CMakeLists.txt has an entry for ${fn}, which ${BINARY} does not declare")
+  endif()
+endforeach()
+message(STATUS "every test function of ${BINARY} has a ctest entry")
