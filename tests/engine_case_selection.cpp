@@ -120,7 +120,8 @@ Shard shard_from_environment()
         return {};
     Shard s;
     char tail = 0;
-    if (std::sscanf(value, "%d/%d%c", &s.index, &s.count, &tail) != 2 || s.count < 1 || s.index < 0 || s.index >= s.count)
+    if (std::sscanf(value, "%d/%d%c", &s.index, &s.count, &tail) != 2 || s.count < 1 || s.index < 0
+        || s.index >= s.count)
         throw std::invalid_argument(std::string("SHARD_TEST_SHARD is '") + value + "': expected K/N with 0 <= K < N");
     return s;
 }

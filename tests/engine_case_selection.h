@@ -13,14 +13,14 @@ namespace shard::test {
 
 // How the binary runs the engine's kernels.
 enum class KernelBuild {
-    HostLoops,     // host loops that do what each kernel does: quick, the whole matrix
+    HostLoops, // host loops that do what each kernel does: quick, the whole matrix
     DeviceKernels, // the .cu files themselves, each block's threads on CPU fibers
 };
 
 // The three matrices of the selftest, in the order the test functions list them.
-const std::vector<cuda::SelftestCase>& fp32Cases();     // fp32, every rank emulated on one "GPU"
+const std::vector<cuda::SelftestCase>& fp32Cases(); // fp32, every rank emulated on one "GPU"
 const std::vector<cuda::SelftestCase>& eightGpuCases(); // fp32 and bf16 on eight "GPUs" (a thread each)
-const std::vector<cuda::SelftestCase>& halfCases();     // bf16 and fp16 (dense models), emulated
+const std::vector<cuda::SelftestCase>& halfCases(); // bf16 and fp16 (dense models), emulated
 
 // The kind of layout a case is: tensor layout, mesh axes, overlap and the model's features
 // ("2d-summa pp", "megatron dp ep4 moe", "1d-column gqa").

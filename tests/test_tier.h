@@ -12,7 +12,7 @@
 namespace shard::test {
 
 enum class Tier {
-    Ci,   // every submission: each kind of case once, stress counts that still find races
+    Ci, // every submission: each kind of case once, stress counts that still find races
     Full, // one command away: every case, full stress counts
 };
 

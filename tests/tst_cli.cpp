@@ -93,7 +93,8 @@ private slots:
             if (m[QStringLiteral("id")].toString() == QStringLiteral("mixtral-8x7b")) {
                 found = true;
                 QCOMPARE(m[QStringLiteral("parameters")][QStringLiteral("total")].toDouble(), 46'702'792'704.0);
-                QCOMPARE(m[QStringLiteral("parameters")][QStringLiteral("active_per_token")].toDouble(), 12'879'925'248.0);
+                QCOMPARE(m[QStringLiteral("parameters")][QStringLiteral("active_per_token")].toDouble(),
+                         12'879'925'248.0);
             }
         }
         QVERIFY(found);
@@ -104,15 +105,16 @@ private slots:
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<double>("params");
         QTest::addColumn<double>("kvBytes");
-        QTest::addRow("preset") << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("llama-2-70b"), QStringLiteral("--json")}
+        QTest::addRow("preset") << QStringList{QStringLiteral("model"), QStringLiteral("show"),
+                                               QStringLiteral("llama-2-70b"), QStringLiteral("--json")}
                                 << 68'976'648'192.0 << 327'680.0;
-        QTest::addRow("json before command")
-            << QStringList{QStringLiteral("--json"), QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("gpt2")}
-            << 124'439'808.0 << 73'728.0;
-        QTest::addRow("config.json")
-            << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral(SHARD_TEST_FIXTURES "/hf/mistral-7b.json"),
-                           QStringLiteral("--json")}
-            << 7'241'732'096.0 << 131'072.0;
+        QTest::addRow("json before command") << QStringList{QStringLiteral("--json"), QStringLiteral("model"),
+                                                            QStringLiteral("show"), QStringLiteral("gpt2")}
+                                             << 124'439'808.0 << 73'728.0;
+        QTest::addRow("config.json") << QStringList{QStringLiteral("model"), QStringLiteral("show"),
+                                                    QStringLiteral(SHARD_TEST_FIXTURES "/hf/mistral-7b.json"),
+                                                    QStringLiteral("--json")}
+                                     << 7'241'732'096.0 << 131'072.0;
     }
 
     void modelShow()
@@ -137,7 +139,8 @@ private slots:
 
     void topologyShowAndList()
     {
-        Result r = runCli({QStringLiteral("topology"), QStringLiteral("show"), QStringLiteral("2x-dgx-h100"), QStringLiteral("--json")});
+        Result r = runCli({QStringLiteral("topology"), QStringLiteral("show"), QStringLiteral("2x-dgx-h100"),
+                           QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 0);
         QCOMPARE(json(r).object()[QStringLiteral("total_gpus")].toInt(), 16);
         r = runCli({QStringLiteral("topologies")});
@@ -159,12 +162,15 @@ private slots:
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QByteArray>("message");
-        QTest::addRow("unknown model") << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("llama-9")}
+        QTest::addRow("unknown model") << QStringList{QStringLiteral("model"), QStringLiteral("show"),
+                                                      QStringLiteral("llama-9")}
                                        << QByteArray("error: unknown model 'llama-9'; presets: deepseek-v3");
-        QTest::addRow("missing file") << QStringList{QStringLiteral("model"), QStringLiteral("show"), QStringLiteral("/no/config.json")}
+        QTest::addRow("missing file") << QStringList{QStringLiteral("model"), QStringLiteral("show"),
+                                                     QStringLiteral("/no/config.json")}
                                       << QByteArray("error: /no/config.json: no such file");
-        QTest::addRow("unknown topology") << QStringList{QStringLiteral("topology"), QStringLiteral("show"), QStringLiteral("dgx")}
-                                          << QByteArray("error: unknown topology 'dgx'");
+        QTest::addRow("unknown topology")
+            << QStringList{QStringLiteral("topology"), QStringLiteral("show"), QStringLiteral("dgx")}
+            << QByteArray("error: unknown topology 'dgx'");
     }
 
     void errors()
@@ -202,9 +208,10 @@ private slots:
 
     void planJsonCarriesTheRequiredFields()
     {
-        const Result r = runCli({QStringLiteral("plan"), QStringLiteral("--model"), QStringLiteral("mixtral-8x7b"),
-                                 QStringLiteral("--topology"), QStringLiteral("dgx-h100"), QStringLiteral("--batch"),
-                                 QStringLiteral("16"), QStringLiteral("--top"), QStringLiteral("3"), QStringLiteral("--json")});
+        const Result r =
+            runCli({QStringLiteral("plan"), QStringLiteral("--model"), QStringLiteral("mixtral-8x7b"),
+                    QStringLiteral("--topology"), QStringLiteral("dgx-h100"), QStringLiteral("--batch"),
+                    QStringLiteral("16"), QStringLiteral("--top"), QStringLiteral("3"), QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 0);
         const QJsonArray candidates = json(r).object()[QStringLiteral("candidates")].toArray();
         QCOMPARE(candidates.size(), 3);
@@ -239,7 +246,8 @@ private slots:
 
     void exportOfA2DPlanSaysItHasNoEquivalent()
     {
-        const Result r = runCli({QStringLiteral("export"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
+        const Result r = runCli({QStringLiteral("export"),
+                                 QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
                                  QStringLiteral("--to"), QStringLiteral("sglang")});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("Not an exact equivalent"));
@@ -250,12 +258,15 @@ private slots:
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QByteArray>("message");
-        QTest::addRow("zero batch") << QStringList{QStringLiteral("plan"), QStringLiteral("--batch"), QStringLiteral("0")}
+        QTest::addRow("zero batch") << QStringList{QStringLiteral("plan"), QStringLiteral("--batch"),
+                                                   QStringLiteral("0")}
                                     << QByteArray("--batch: Value 0 not in range");
-        QTest::addRow("bad objective") << QStringList{QStringLiteral("plan"), QStringLiteral("--objective"), QStringLiteral("speed")}
+        QTest::addRow("bad objective") << QStringList{QStringLiteral("plan"), QStringLiteral("--objective"),
+                                                      QStringLiteral("speed")}
                                        << QByteArray("error: unknown objective 'speed'");
-        QTest::addRow("nothing fits") << QStringList{QStringLiteral("plan"), QStringLiteral("-m"), QStringLiteral("llama-3.1-405b"),
-                                                     QStringLiteral("-t"), QStringLiteral("1x-h100"), QStringLiteral("--save"),
+        QTest::addRow("nothing fits") << QStringList{QStringLiteral("plan"),           QStringLiteral("-m"),
+                                                     QStringLiteral("llama-3.1-405b"), QStringLiteral("-t"),
+                                                     QStringLiteral("1x-h100"),        QStringLiteral("--save"),
                                                      QStringLiteral("/tmp/never.json")}
                                       << QByteArray("error: no feasible candidate to save");
     }
@@ -272,7 +283,8 @@ private slots:
     {
         QTemporaryDir dir;
         const QString trace = dir.filePath(QStringLiteral("trace.json"));
-        const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+        const Result r = runCli({QStringLiteral("run"),
+                                 QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                                  QStringLiteral("--steps"), QStringLiteral("4"), QStringLiteral("--trace"), trace});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("greedy tokens identical in all 5 steps"));
@@ -290,7 +302,8 @@ private slots:
 
     void runSummaPlan()
     {
-        const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
+        const Result r = runCli({QStringLiteral("run"),
+                                 QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-summa-2x2.shardplan.json"),
                                  QStringLiteral("--steps"), QStringLiteral("3")});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("Broadcast"));
@@ -299,7 +312,8 @@ private slots:
 
     void runJsonSpeaksTheEventProtocol()
     {
-        const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+        const Result r = runCli({QStringLiteral("run"),
+                                 QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                                  QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 0);
         QMap<QString, int> kinds;
@@ -327,16 +341,23 @@ private slots:
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QByteArray>("message");
         QTest::addRow("mla on the cpu")
-            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")}
+            << QStringList{QStringLiteral("run"),
+                           QStringLiteral(SHARD_SOURCE_DIR "/plans/deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")}
             << QByteArray("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
         // What stops a cuda run depends on the build and the machine; each answer names it.
         const auto info = shard::cuda::backend_info();
         QTest::addRow("cuda backend")
-            << QStringList{QStringLiteral("run"), refusedPlanFile(), QStringLiteral("--backend"), QStringLiteral("cuda")}
-            << QByteArray(!info.compiled ? "backend 'cuda' is not available: this build has no CUDA engine (built without the CUDA toolkit)"
-                                         : "backend 'cuda' cannot run this plan: top-9 routing is above the engine's top-8"); // GPU or not
+            << QStringList{QStringLiteral("run"), refusedPlanFile(), QStringLiteral("--backend"),
+                           QStringLiteral("cuda")}
+            << QByteArray(
+                   !info.compiled
+                       ? "backend 'cuda' is not available: this build has no CUDA engine (built without the CUDA "
+                         "toolkit)"
+                       : "backend 'cuda' cannot run this plan: top-9 routing is above the engine's top-8"); // GPU or
+                                                                                                            // not
         QTest::addRow("model too big for the cpu")
-            << QStringList{QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
+            << QStringList{QStringLiteral("run"),
+                           QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json")}
             << QByteArray("the CPU reference executor runs models up to 400 M parameters");
     }
 
@@ -357,7 +378,8 @@ private slots:
         QProcess process;
         process.setProcessEnvironment(scratchEnvironment());
         process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
-                      {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                      {QStringLiteral("run"),
+                       QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                        QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--json")});
         QVERIFY(process.waitForStarted());
         // Wait until it is running decode steps, then terminate it.
@@ -375,29 +397,36 @@ private slots:
         QTemporaryDir dir;
         const QString db = dir.filePath(QStringLiteral("runs.db"));
         for (int i = 0; i < 2; ++i) {
-            const Result r = runCli({QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+            const Result r = runCli({QStringLiteral("run"),
+                                     QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                                      QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--db"), db});
             QCOMPARE(r.exitCode, 0);
         }
-        Result r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("list"), QStringLiteral("--json")});
+        Result r = runCli(
+            {QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("list"), QStringLiteral("--json")});
         QCOMPARE(r.exitCode, 0);
         const QJsonArray runs = json(r).array();
         QCOMPARE(runs.size(), 2);
         QCOMPARE(runs[0][QStringLiteral("status")].toString(), QStringLiteral("completed"));
         QVERIFY(runs[0][QStringLiteral("measured")][QStringLiteral("tpot_ms")].toDouble() > 0);
         QVERIFY(runs[0][QStringLiteral("predicted")][QStringLiteral("tpot_ms")].toDouble() > 0);
-        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("compare"), QStringLiteral("1"), QStringLiteral("2")});
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("compare"),
+                    QStringLiteral("1"), QStringLiteral("2")});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("TPOT measured"));
-        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("export"), QStringLiteral("--csv")});
+        r = runCli(
+            {QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("export"), QStringLiteral("--csv")});
         QCOMPARE(r.exitCode, 0);
         QCOMPARE(r.out.count('\n'), 3); // header + 2 runs
-        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("delete"), QStringLiteral("1")});
+        r = runCli(
+            {QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("delete"), QStringLiteral("1")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY(r.err.contains("add --yes to confirm"));
-        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("delete"), QStringLiteral("1"), QStringLiteral("--yes")});
+        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("delete"),
+                    QStringLiteral("1"), QStringLiteral("--yes")});
         QCOMPARE(r.exitCode, 0);
-        r = runCli({QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("show"), QStringLiteral("1")});
+        r = runCli(
+            {QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("show"), QStringLiteral("1")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY(r.err.contains("no run 1"));
     }

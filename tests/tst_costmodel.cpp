@@ -123,8 +123,10 @@ private slots:
     {
         QFETCH(int, batch);
         const Workload w = workload(batch, 512, 64);
-        const Estimate sp = estimate(model("llama-2-70b"), strategy(TensorMode::MegatronSP, {8}), topology("dgx-h100"), w);
-        const Estimate tp = estimate(model("llama-2-70b"), strategy(TensorMode::Megatron1D, {8}), topology("dgx-h100"), w);
+        const Estimate sp =
+            estimate(model("llama-2-70b"), strategy(TensorMode::MegatronSP, {8}), topology("dgx-h100"), w);
+        const Estimate tp =
+            estimate(model("llama-2-70b"), strategy(TensorMode::Megatron1D, {8}), topology("dgx-h100"), w);
         QVERIFY2(sp.feasible, sp.reason.c_str());
         const BlockCost& layer = block(sp.decode, "dense layer");
         const std::vector<CollectiveKind> expected = {CollectiveKind::AllGather, CollectiveKind::ReduceScatter,
@@ -146,12 +148,15 @@ private slots:
         QTest::addColumn<int>("tp");
         QTest::addColumn<qint64>("bytes");
         QTest::addColumn<int>("replication");
-        QTest::addRow("llama-2-70b tp1") << QStringLiteral("llama-2-70b") << QStringLiteral("dgx-h100") << 1 << qint64(327'680) << 1;
-        QTest::addRow("llama-2-70b tp8") << QStringLiteral("llama-2-70b") << QStringLiteral("dgx-h100") << 8 << qint64(40'960) << 1;
-        QTest::addRow("llama-2-70b tp4") << QStringLiteral("llama-2-70b") << QStringLiteral("dgx-h100") << 4 << qint64(81'920) << 1;
+        QTest::addRow("llama-2-70b tp1") << QStringLiteral("llama-2-70b") << QStringLiteral("dgx-h100") << 1
+                                         << qint64(327'680) << 1;
+        QTest::addRow("llama-2-70b tp8") << QStringLiteral("llama-2-70b") << QStringLiteral("dgx-h100") << 8
+                                         << qint64(40'960) << 1;
+        QTest::addRow("llama-2-70b tp4") << QStringLiteral("llama-2-70b") << QStringLiteral("dgx-h100") << 4
+                                         << qint64(81'920) << 1;
         // 8 KV heads over 16 devices: each KV head lives on 2 devices.
-        QTest::addRow("llama-3.1-70b tp16") << QStringLiteral("llama-3.1-70b") << QStringLiteral("2x-dgx-h100") << 16
-                                            << qint64(40'960) << 2;
+        QTest::addRow("llama-3.1-70b tp16")
+            << QStringLiteral("llama-3.1-70b") << QStringLiteral("2x-dgx-h100") << 16 << qint64(40'960) << 2;
     }
 
     void kvCachePerTokenPerDevice()
@@ -162,8 +167,8 @@ private slots:
         QFETCH(qint64, bytes);
         QFETCH(int, replication);
         const Strategy s = tp == 1 ? strategy(TensorMode::None, {}) : strategy(TensorMode::Megatron1D, {tp});
-        const Estimate e = estimate(model(modelId.toLatin1().constData()), s, topology(topologyId.toLatin1().constData()),
-                                    workload(1, 1024, 128));
+        const Estimate e = estimate(model(modelId.toLatin1().constData()), s,
+                                    topology(topologyId.toLatin1().constData()), workload(1, 1024, 128));
         QVERIFY2(e.geometry.feasible(), e.geometry.reject.c_str());
         QCOMPARE(e.kv_bytes_per_token_per_device, bytes);
         QCOMPARE(e.geometry.kv_replication, replication);
@@ -209,13 +214,14 @@ private slots:
         const int q = 2;
         const int d = 2;
         const int batch = 8;
-        const Estimate e = estimate(model("llama-2-7b"), strategy(TensorMode::Tesseract25D, {d, q, q}), topology("dgx-h100"),
-                                    workload(batch, 256, 16));
+        const Estimate e = estimate(model("llama-2-7b"), strategy(TensorMode::Tesseract25D, {d, q, q}),
+                                    topology("dgx-h100"), workload(batch, 256, 16));
         QVERIFY2(e.geometry.feasible(), e.geometry.reject.c_str());
         const qint64 M = qint64(batch) * 256;
         const qint64 K = 4096;
         const qint64 N = 4096;
-        QCOMPARE(linear_traffic(block(e.prefill, "dense layer"), "o_proj"), (q - 1) * (M * K / d + K * N) / (q * q) * 2);
+        QCOMPARE(linear_traffic(block(e.prefill, "dense layer"), "o_proj"),
+                 (q - 1) * (M * K / d + K * N) / (q * q) * 2);
     }
 
     void cubeTrafficPerLinear()
@@ -293,7 +299,8 @@ private slots:
         const Workload w = workload(16, 1024, 64);
         // TP8 x PP2 on two DGX H100: tensor groups stay inside a node's NVSwitch, the stage
         // hand-off crosses InfiniBand with one GPU's share of the NICs (47 GB/s).
-        const Estimate pp = estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {8}, 2), topology("2x-dgx-h100"), w);
+        const Estimate pp =
+            estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {8}, 2), topology("2x-dgx-h100"), w);
         QVERIFY2(pp.feasible, pp.reason.c_str());
         for (const auto& c : block(pp.decode, "dense layer").collectives) {
             QVERIFY(!c.cross_node);
@@ -305,20 +312,23 @@ private slots:
         QCOMPARE(handoff.busbw_gbps, 47.0);
         QCOMPARE(handoff.payload, qint64(8) * 8192 * 2); // 16 sequences in 2 microbatches of 8
         // TP16 spans both nodes: hierarchical, 8 GPUs per node share 8 NICs of 47 GB/s.
-        const Estimate tp = estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {16}), topology("2x-dgx-h100"), w);
+        const Estimate tp =
+            estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {16}), topology("2x-dgx-h100"), w);
         const CollectiveCost& ar = block(tp.decode, "dense layer").collectives.at(0);
         QVERIFY(ar.cross_node);
         QCOMPARE(ar.busbw_gbps, 8 * 47.0);
         QVERIFY(tp.tpot_ms > estimate(model("llama-3.1-70b"), strategy(TensorMode::Megatron1D, {8}, 1, 2),
-                                      topology("2x-dgx-h100"), w).tpot_ms * 0.5);
+                                      topology("2x-dgx-h100"), w)
+                                     .tpot_ms
+                                 * 0.5);
     }
 
     void pipelineBubbleAndMicrobatches()
     {
         // 4 stages, batch 8 -> 4 microbatches of 2: prefill bubble (S-1)/(m+S-1) = 3/7 of
         // the critical path when stages are balanced.
-        const Estimate e = estimate(model("llama-2-70b"), strategy(TensorMode::Megatron1D, {2}, 4), topology("dgx-h100"),
-                                    workload(8, 1024, 64));
+        const Estimate e = estimate(model("llama-2-70b"), strategy(TensorMode::Megatron1D, {2}, 4),
+                                    topology("dgx-h100"), workload(8, 1024, 64));
         QVERIFY2(e.feasible, e.reason.c_str());
         QCOMPARE(e.geometry.microbatches, 4);
         QCOMPARE(e.prefill.stages.size(), std::size_t(4));
@@ -378,8 +388,8 @@ private slots:
 
     void memoryOverflowNamesTheBytes()
     {
-        const Estimate e = estimate(model("llama-3.1-405b"), strategy(TensorMode::Megatron1D, {8}), topology("dgx-h100"),
-                                    workload(8, 2048, 256));
+        const Estimate e = estimate(model("llama-3.1-405b"), strategy(TensorMode::Megatron1D, {8}),
+                                    topology("dgx-h100"), workload(8, 2048, 256));
         QVERIFY(!e.feasible);
         // 405.9 B parameters x 2 bytes / 8 = 94.5 GiB of weights alone.
         QVERIFY(e.memory.weights > 94LL * 1024 * 1024 * 1024);
@@ -393,7 +403,8 @@ private slots:
         // Summed over the 8 devices, Megatron TP8 holds every parameter once, except the
         // replicated norms (80 layers x 2 + 1 final, of h each, on 7 extra devices).
         const ModelSpec& m = model("llama-2-70b");
-        const Estimate e = estimate(m, strategy(TensorMode::Megatron1D, {8}), topology("dgx-h100"), workload(1, 128, 16));
+        const Estimate e =
+            estimate(m, strategy(TensorMode::Megatron1D, {8}), topology("dgx-h100"), workload(1, 128, 16));
         const qint64 norms = (80 * 2 + 1) * 8192LL;
         QCOMPARE(e.memory.weights * 8, (m.total_params() + 7 * norms) * 2);
     }

@@ -1,13 +1,13 @@
 // The CPU reference executor: every layout computes the unsharded model's hidden states and
 // greedy tokens, and moves exactly the bytes the planner predicted.
 #include "runtime/cpu_executor.h"
-#include "runtime/test_models.h"
 #include "runtime/inprocess_communicator.h"
 #include "runtime/safetensors.h"
+#include "runtime/test_models.h"
 #include "runtime/traffic_check.h"
 
-#include "cost/estimate.h"
 #include "core/presets.h"
+#include "cost/estimate.h"
 
 #include <QtTest>
 
@@ -159,7 +159,8 @@ private slots:
         QFETCH(int, ep);
         QFETCH(bool, attentionDP);
         const std::string id = model.toStdString();
-        checkRun(makePlan(id.c_str(), TensorMode(mode), t, pp, dp, ep, attentionDP ? AttentionMode::Data : AttentionMode::Heads),
+        checkRun(makePlan(id.c_str(), TensorMode(mode), t, pp, dp, ep,
+                          attentionDP ? AttentionMode::Data : AttentionMode::Heads),
                  id);
     }
 
@@ -204,20 +205,24 @@ private slots:
             QTest::addRow("%s single", n.constData()) << m << int(TensorMode::Megatron1D) << 1 << 1 << 1 << false;
             QTest::addRow("%s megatron p=2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 1 << 1 << false;
             QTest::addRow("%s megatron p=4", n.constData()) << m << int(TensorMode::Megatron1D) << 4 << 1 << 1 << false;
-            QTest::addRow("%s megatron+sp p=4", n.constData()) << m << int(TensorMode::MegatronSP) << 4 << 1 << 1 << false;
+            QTest::addRow("%s megatron+sp p=4", n.constData())
+                << m << int(TensorMode::MegatronSP) << 4 << 1 << 1 << false;
             QTest::addRow("%s column p=4", n.constData()) << m << int(TensorMode::Column1D) << 4 << 1 << 1 << false;
             QTest::addRow("%s row p=2", n.constData()) << m << int(TensorMode::Row1D) << 2 << 1 << 1 << false;
-            QTest::addRow("%s attention-dp p=2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 1 << 1 << true;
+            QTest::addRow("%s attention-dp p=2", n.constData())
+                << m << int(TensorMode::Megatron1D) << 2 << 1 << 1 << true;
             QTest::addRow("%s pp2 x tp2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 2 << 1 << false;
             QTest::addRow("%s dp2 x tp2", n.constData()) << m << int(TensorMode::Megatron1D) << 2 << 1 << 2 << false;
         }
-        QTest::addRow("tiny-qk-norm 2d summa 2x2") << QStringLiteral("tiny-qk-norm") << int(TensorMode::Summa2D) << 0 << 1
-                                                   << 1 << false;
+        QTest::addRow("tiny-qk-norm 2d summa 2x2")
+            << QStringLiteral("tiny-qk-norm") << int(TensorMode::Summa2D) << 0 << 1 << 1 << false;
         // LayerNorm, learned positions and biases in the grids.
-        QTest::addRow("tiny-gpt2 2d summa 2x2") << QStringLiteral("tiny-gpt2") << int(TensorMode::Summa2D) << 0 << 1 << 1 << false;
-        QTest::addRow("tiny-gpt2 2d-ws 2x2") << QStringLiteral("tiny-gpt2") << int(TensorMode::WeightStationary2D) << 0 << 1 << 1
-                                             << false;
-        QTest::addRow("tiny-gpt2 3d 2^3") << QStringLiteral("tiny-gpt2") << int(TensorMode::Cube3D) << -3 << 1 << 1 << false;
+        QTest::addRow("tiny-gpt2 2d summa 2x2")
+            << QStringLiteral("tiny-gpt2") << int(TensorMode::Summa2D) << 0 << 1 << 1 << false;
+        QTest::addRow("tiny-gpt2 2d-ws 2x2")
+            << QStringLiteral("tiny-gpt2") << int(TensorMode::WeightStationary2D) << 0 << 1 << 1 << false;
+        QTest::addRow("tiny-gpt2 3d 2^3")
+            << QStringLiteral("tiny-gpt2") << int(TensorMode::Cube3D) << -3 << 1 << 1 << false;
     }
 
     void otherFamilies()
@@ -242,14 +247,18 @@ private slots:
     {
         QTest::addColumn<int>("variant");
         QTest::addColumn<QString>("message");
-        QTest::addRow("heads over 16") << 0 << QStringLiteral("72 attention heads do not divide over 16 devices (TP16)");
+        QTest::addRow("heads over 16") << 0
+                                       << QStringLiteral("72 attention heads do not divide over 16 devices (TP16)");
         QTest::addRow("2d moe") << 1 << QStringLiteral("expert layers are modeled with Megatron 1D layouts");
         QTest::addRow("other model") << 2 << QStringLiteral("the weights were made for Tiny dense");
         // These two used to crash (column) or diverge (SP) in the executor.
-        QTest::addRow("column attention dp") << 3 << QStringLiteral("attention data parallelism pairs with the Megatron "
-                                                                    "layout (its MLP already gathers and reduce-scatters "
-                                                                    "the rows, as sequence parallelism would), not with 1d-column");
-        QTest::addRow("sp attention dp") << 4 << QStringLiteral("attention data parallelism pairs with the Megatron layout");
+        QTest::addRow("column attention dp")
+            << 3
+            << QStringLiteral("attention data parallelism pairs with the Megatron "
+                              "layout (its MLP already gathers and reduce-scatters "
+                              "the rows, as sequence parallelism would), not with 1d-column");
+        QTest::addRow("sp attention dp") << 4
+                                         << QStringLiteral("attention data parallelism pairs with the Megatron layout");
     }
 
     void refusedBeforeAnyThreadStarts()

@@ -4,15 +4,15 @@
 // the reason when the machine has no usable GPU.
 #include "test_support.h"
 
+#include "cost/shard_geometry.h"
 #include "cuda/backend_info.h"
 #include "cuda/collective_check.h"
 #include "cuda/device_resources.h"
 #include "cuda/gpu_executor.h"
-#include "cuda/gpu_selftest.h"
 #include "cuda/gpu_mesh_layout.h"
 #include "cuda/gpu_run_parts.h"
+#include "cuda/gpu_selftest.h"
 #include "cuda/kernels.h"
-#include "cost/shard_geometry.h"
 #include "cuda/moe_kernel_check.h"
 
 #include "core/plan.h"
@@ -24,8 +24,8 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QStandardPaths>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 
 #include <set>
@@ -125,9 +125,11 @@ private slots:
         QTest::addRow("summa") << QStringLiteral("tiny-dense-summa-2x2.shardplan.json") << QString();
         QTest::addRow("moe ep across dp") << QStringLiteral("tiny-moe-dp2-tp2-ep4.shardplan.json") << QString();
         QTest::addRow("moe pp2 x tp2 x ep2") << QStringLiteral("tiny-moe-pp2-tp2-ep2.shardplan.json") << QString();
-        QTest::addRow("mixtral tp8 x ep8") << QStringLiteral("mixtral-8x7b-dgx-h100-tp8-ep8.shardplan.json") << QString();
-        QTest::addRow("mla") << QStringLiteral("deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")
-                             << QStringLiteral("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
+        QTest::addRow("mixtral tp8 x ep8")
+            << QStringLiteral("mixtral-8x7b-dgx-h100-tp8-ep8.shardplan.json") << QString();
+        QTest::addRow("mla")
+            << QStringLiteral("deepseek-v3-2x-dgx-h100-pp2-tp8-ep8.shardplan.json")
+            << QStringLiteral("multi-head latent attention (MLA) is not implemented in the CPU reference executor");
     }
 
     void layoutsTheEngineRefuses()
@@ -146,8 +148,10 @@ private slots:
         QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(plan.model, plan.strategy)), QString());
         ModelSpec biased = plan.model;
         biased.moe->router_bias = true;
-        QCOMPARE(QString::fromStdString(cuda::gpu_unsupported_reason(biased, plan.strategy)),
-                 QStringLiteral("routers with a score-correction bias are not in the CUDA engine yet (the CPU backend runs them)"));
+        QCOMPARE(
+            QString::fromStdString(cuda::gpu_unsupported_reason(biased, plan.strategy)),
+            QStringLiteral(
+                "routers with a score-correction bias are not in the CUDA engine yet (the CPU backend runs them)"));
         ModelSpec wide = plan.model;
         wide.moe->experts_per_token = 9;
         wide.moe->experts = 16;
@@ -163,8 +167,9 @@ private slots:
         // no backend is asked to run them.
         Strategy column = plan.strategy;
         column.tensor_mode = TensorMode::Column1D;
-        QCOMPARE(QString::fromStdString(shard_geometry(plan.model, column, plan.workload).reject),
-                 QStringLiteral("expert layers are modeled with Megatron 1D layouts (with or without SP), not 1d-column"));
+        QCOMPARE(
+            QString::fromStdString(shard_geometry(plan.model, column, plan.workload).reject),
+            QStringLiteral("expert layers are modeled with Megatron 1D layouts (with or without SP), not 1d-column"));
     }
 
     void pipelineAndDataParallelPlansAreAccepted()
@@ -181,10 +186,11 @@ private slots:
         for (const TensorMode mode : {TensorMode::MegatronSP, TensorMode::Column1D}) {
             plan.strategy.tensor_mode = mode;
             const ShardGeometry g = shard_geometry(plan.model, plan.strategy, plan.workload);
-            QCOMPARE(QString::fromStdString(g.reject),
-                     QStringLiteral("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
-                                    "reduce-scatters the rows, as sequence parallelism would), not with ")
-                         + QString::fromStdString(to_string(mode)));
+            QCOMPARE(
+                QString::fromStdString(g.reject),
+                QStringLiteral("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
+                               "reduce-scatters the rows, as sequence parallelism would), not with ")
+                    + QString::fromStdString(to_string(mode)));
         }
     }
 
@@ -197,9 +203,11 @@ private slots:
         QVERIFY(cuda::gpu_graphs_apply(plan, true)); // each replica captures its own
         plan.strategy.pp = 2;
         QVERIFY(!cuda::gpu_graphs_apply(plan, true));
-        QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(plan)).startsWith(QStringLiteral("CUDA graphs are off for pipelines")));
+        QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(plan))
+                    .startsWith(QStringLiteral("CUDA graphs are off for pipelines")));
         const Plan moe = examplePlan("tiny-moe-pp2-tp2-ep2.shardplan.json");
-        QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(moe)).startsWith(QStringLiteral("CUDA graphs are off for MoE")));
+        QVERIFY(QString::fromStdString(cuda::gpu_graphs_note(moe))
+                    .startsWith(QStringLiteral("CUDA graphs are off for MoE")));
     }
 
     // Two drivers of a dp2 plan (a thread or an MPI process per GPU): each carries its own
@@ -268,8 +276,8 @@ private slots:
         const QString mpirun = QStandardPaths::findExecutable(QStringLiteral("mpirun"));
         if (!QFileInfo::exists(launcher) || mpirun.isEmpty())
             QSKIP("built without MPI (install libopenmpi-dev and openmpi-bin)");
-        const QStringList job{QStringLiteral("--allow-run-as-root"), QStringLiteral("--oversubscribe"), QStringLiteral("-n"),
-                              QStringLiteral("3"), launcher};
+        const QStringList job{QStringLiteral("--allow-run-as-root"), QStringLiteral("--oversubscribe"),
+                              QStringLiteral("-n"), QStringLiteral("3"), launcher};
         QProcess process;
         process.start(mpirun, job + QStringList{QStringLiteral("bootstrap")});
         QVERIFY(process.waitForFinished(120'000));
@@ -283,8 +291,10 @@ private slots:
             local.insert(rank.toObject().value(QStringLiteral("local_rank")).toInt());
         QCOMPARE(local, (std::set<int>{0, 1, 2})); // one machine: every process its own GPU index
 
-        process.start(mpirun, job + QStringList{QStringLiteral("run"),
-                                                QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json")});
+        process.start(mpirun, job
+                                  + QStringList{QStringLiteral("run"),
+                                                QStringLiteral(SHARD_SOURCE_DIR
+                                                               "/plans/tiny-dense-dgx-h100-tp8.shardplan.json")});
         QVERIFY(process.waitForFinished(120'000));
         QVERIFY(process.exitCode() != 0);
         const QList<QByteArray> lines = process.readAllStandardOutput().trimmed().split('\n');
@@ -350,8 +360,8 @@ private slots:
     {
         const auto cases = cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, 1);
         std::set<std::string> names;
-        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0, attention_dp = 0,
-            expert_parallel = 0, grids = 0;
+        int emulated = 0, sequence_parallel = 0, eager = 0, meshes = 0, overlapped = 0, column_or_row = 0,
+            attention_dp = 0, expert_parallel = 0, grids = 0;
         for (const auto& c : cases) {
             grids += tensor_rank(c.plan.strategy.tensor_mode) > 1 ? 1 : 0;
             QVERIFY2(names.insert(c.name).second, c.name.c_str());
@@ -360,7 +370,8 @@ private slots:
             meshes += c.plan.strategy.pp > 1 || c.plan.strategy.dp > 1 ? 1 : 0;
             emulated += c.emulated ? 1 : 0;
             sequence_parallel += c.plan.strategy.tensor_mode == TensorMode::MegatronSP ? 1 : 0;
-            column_or_row += c.plan.strategy.tensor_mode == TensorMode::Column1D || c.plan.strategy.tensor_mode == TensorMode::Row1D;
+            column_or_row +=
+                c.plan.strategy.tensor_mode == TensorMode::Column1D || c.plan.strategy.tensor_mode == TensorMode::Row1D;
             attention_dp += c.plan.strategy.attention == AttentionMode::Data ? 1 : 0;
             expert_parallel += c.plan.strategy.ep > 1 ? 1 : 0;
             eager += c.graphs ? 0 : 1;
@@ -441,11 +452,13 @@ private slots:
         const Result devices = runProgram(QStringLiteral("shard-engine"), {QStringLiteral("devices")});
         QCOMPARE(devices.exitCode, 0);
         QVERIFY2(devices.out.contains("CUDA backends unavailable: " + gpuReason().toUtf8()), devices.out.constData());
-        const Result selftest = runProgram(QStringLiteral("shard-engine"), {QStringLiteral("selftest"), QStringLiteral("--json")});
+        const Result selftest =
+            runProgram(QStringLiteral("shard-engine"), {QStringLiteral("selftest"), QStringLiteral("--json")});
         QCOMPARE(selftest.exitCode, 77); // ctest's skip code
         QVERIFY(selftest.out.contains("\"skipped\":true"));
         const Result run = runProgram(QStringLiteral("shard-engine"),
-                                      {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
+                                      {QStringLiteral("run"),
+                                       QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
                                        QStringLiteral("--backend"), QStringLiteral("cuda-emulated")});
         QCOMPARE(run.exitCode, 1);
         const QJsonObject error = QJsonDocument::fromJson(run.out.trimmed()).object();
@@ -456,11 +469,12 @@ private slots:
 
     void cliHandsCudaRunsToTheEngine()
     {
-        const Result r = runProgram(QStringLiteral("shardstudio-cli"),
-                                    {QStringLiteral("--json"), QStringLiteral("run"),
-                                     QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
-                                     QStringLiteral("--backend"), QStringLiteral("cuda-emulated"), QStringLiteral("--dtype"),
-                                     QStringLiteral("fp32"), QStringLiteral("--steps"), QStringLiteral("4")});
+        const Result r =
+            runProgram(QStringLiteral("shardstudio-cli"),
+                       {QStringLiteral("--json"), QStringLiteral("run"),
+                        QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
+                        QStringLiteral("--backend"), QStringLiteral("cuda-emulated"), QStringLiteral("--dtype"),
+                        QStringLiteral("fp32"), QStringLiteral("--steps"), QStringLiteral("4")});
         if (!gpuReason().isEmpty()) {
             QCOMPARE(r.exitCode, 1);
             QVERIFY2(r.err.contains("the CUDA backend cannot run here: " + gpuReason().toUtf8()), r.err.constData());
@@ -473,7 +487,8 @@ private slots:
         QCOMPARE(last.value(QStringLiteral("network")).toString(), QStringLiteral("modeled"));
         QVERIFY(last.value(QStringLiteral("tokens_match")).toBool());
         QVERIFY(last.value(QStringLiteral("max_rel_error")).toDouble() < 1e-5);
-        const Result history = runProgram(QStringLiteral("shardstudio-cli"), {QStringLiteral("history"), QStringLiteral("list")});
+        const Result history =
+            runProgram(QStringLiteral("shardstudio-cli"), {QStringLiteral("history"), QStringLiteral("list")});
         QVERIFY2(history.out.contains("cuda-emulated"), history.out.constData());
     }
 
@@ -481,14 +496,15 @@ private slots:
     // with the engine's reason, on machines with and without a GPU alike.
     void cliRefusesLayoutsTheEngineCannotRun()
     {
-        const Result r = runProgram(QStringLiteral("shardstudio-cli"),
-                                    {QStringLiteral("--json"), QStringLiteral("run"),
-                                     refusedPlanFile(), QStringLiteral("--backend"), QStringLiteral("cuda-emulated"),
-                                     QStringLiteral("--no-store")});
+        const Result r =
+            runProgram(QStringLiteral("shardstudio-cli"),
+                       {QStringLiteral("--json"), QStringLiteral("run"), refusedPlanFile(), QStringLiteral("--backend"),
+                        QStringLiteral("cuda-emulated"), QStringLiteral("--no-store")});
         QCOMPARE(r.exitCode, 1);
         const QJsonObject error = QJsonDocument::fromJson(r.out.trimmed()).object();
-        QCOMPARE(error.value(QStringLiteral("message")).toString(),
-                 QStringLiteral("backend 'cuda-emulated' cannot run this plan: top-9 routing is above the engine's top-8"));
+        QCOMPARE(
+            error.value(QStringLiteral("message")).toString(),
+            QStringLiteral("backend 'cuda-emulated' cannot run this plan: top-9 routing is above the engine's top-8"));
     }
 
     void gpuSelftestMatchesTheCpuReference()
@@ -505,10 +521,13 @@ private slots:
     void routingRefusesATopKItCannotHold()
     {
         // Checked on the host before any launch, so it holds without a GPU too.
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            cuda::kernels::route_top_k(nullptr, 4, 64, cuda::kernels::kMaxTopK + 1, nullptr, nullptr, nullptr));
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 cuda::kernels::route_top_k(nullptr, 4, 64, cuda::kernels::kMaxTopK + 1, nullptr, nullptr, nullptr));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::kernels::route_top_k(nullptr, 4, 2, 3, nullptr, nullptr, nullptr));
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, cuda::kernels::route_top_k(nullptr, 4, 8, 0, nullptr, nullptr, nullptr));
+                                 cuda::kernels::route_top_k(nullptr, 4, 2, 3, nullptr, nullptr, nullptr));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 cuda::kernels::route_top_k(nullptr, 4, 8, 0, nullptr, nullptr, nullptr));
         // The cases cover every dtype and the top-k of Mixtral (2), DeepSeek (6) and Qwen3 (8).
         std::set<int> ks;
         std::set<std::string> dtypes;

@@ -38,9 +38,9 @@ constexpr test::KernelBuild kBuild =
 
 // A tier or build may select no case of a matrix (with sanitizers, the kernels run fp32
 // alone); its test function then says so instead of running nothing silently.
-#define FETCH_CASE_OR_SKIP(index)                                                                                 \
-    if (!QTest::currentDataTag())                                                                                 \
-        QSKIP("this tier selects none of these cases in this build (engine_case_selection.h)");                   \
+#define FETCH_CASE_OR_SKIP(index)                                                                                      \
+    if (!QTest::currentDataTag())                                                                                      \
+        QSKIP("this tier selects none of these cases in this build (engine_case_selection.h)");                        \
     QFETCH(int, index)
 
 void addRows(const std::vector<cuda::SelftestCase>& cases)
@@ -179,12 +179,13 @@ private slots:
         const cpu::ModelWeights weights(test.plan.model, cuda::kSelftestWeightSeed);
         long long before_first_step = -1;
         int steps = 0;
-        const cuda::GpuRunPart part = cuda::run_gpu_part(test.plan, weights, cuda::selftest_run_options(test), nullptr, [&](int step) {
-            if (step == 0)
-                before_first_step = cuda::host::allocations();
-            ++steps;
-            return true;
-        });
+        const cuda::GpuRunPart part =
+            cuda::run_gpu_part(test.plan, weights, cuda::selftest_run_options(test), nullptr, [&](int step) {
+                if (step == 0)
+                    before_first_step = cuda::host::allocations();
+                ++steps;
+                return true;
+            });
         QVERIFY(before_first_step > 0);
         QCOMPARE(int(part.steps.size()), test.plan.workload.generate + 1);
         QVERIFY(steps >= 2);
@@ -208,13 +209,16 @@ private slots:
                     break; // the emulated cases' kernels again: the full tier's
                 const std::string type = " " + to_string(c.dtype);
                 const bool kernels_sanitized = kBuild == test::KernelBuild::DeviceKernels && test::sanitized();
-                const bool type_runs = !test::sanitized() || (kernels_sanitized ? c.dtype == cuda::GpuDType::F32 : c.dtype != cuda::GpuDType::F16);
+                const bool type_runs =
+                    !test::sanitized()
+                    || (kernels_sanitized ? c.dtype == cuda::GpuDType::F32 : c.dtype != cuda::GpuDType::F16);
                 std::vector<std::string> names;
                 if (every_kind) {
                     names.push_back(test::layoutKind(c) + type);
                 } else {
                     const std::string family = tensor_rank(c.plan.strategy.tensor_mode) > 1 ? "grid " : "1d ";
-                    names.push_back(to_string(c.plan.strategy.tensor_mode) + (c.plan.model.is_moe() ? " moe" : "") + type);
+                    names.push_back(to_string(c.plan.strategy.tensor_mode) + (c.plan.model.is_moe() ? " moe" : "")
+                                    + type);
                     for (const std::string& f : featuresOf(c)) {
                         if (!kernels_sanitized)
                             names.push_back(family + f + type);

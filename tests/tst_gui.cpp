@@ -7,11 +7,11 @@
 #include "ui/candidate_details.h"
 #include "ui/candidates_filter.h"
 #include "ui/candidates_model.h"
-#include "ui/main_window.h"
 #include "ui/cost_charts.h"
 #include "ui/history_model.h"
 #include "ui/history_view.h"
 #include "ui/layout_view.h"
+#include "ui/main_window.h"
 #include "ui/model_panel.h"
 #include "ui/pareto_chart.h"
 #include "ui/planner_controller.h"
@@ -31,8 +31,8 @@
 #include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
-#include <QTabWidget>
 #include <QTableView>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -52,8 +52,9 @@ private:
         w.batch = batch;
         w.prompt = prompt;
         w.generate = generate;
-        return int(plan_candidates(PresetLibrary::instance().model(model), PresetLibrary::instance().topology(topology), w)
-                       .candidates.size());
+        return int(
+            plan_candidates(PresetLibrary::instance().model(model), PresetLibrary::instance().topology(topology), w)
+                .candidates.size());
     }
 
     QTemporaryDir m_settings;
@@ -92,7 +93,10 @@ private slots:
             if (model.index(r, 0).data(CandidatesModel::FeasibleRole).toBool())
                 continue;
             QVERIFY(!model.index(r, CandidatesModel::Reason).data().toString().isEmpty());
-            QVERIFY(model.index(r, CandidatesModel::Strategy).data(Qt::ToolTipRole).toString().startsWith(QStringLiteral("Rejected: ")));
+            QVERIFY(model.index(r, CandidatesModel::Strategy)
+                        .data(Qt::ToolTipRole)
+                        .toString()
+                        .startsWith(QStringLiteral("Rejected: ")));
         }
     }
 
@@ -182,17 +186,24 @@ private slots:
         // The decode step's collectives, each block's once, with their first group's GPUs.
         auto collectives = [&] {
             int n = 0;
-            for (const auto& block : window.candidatesModel()->candidate(window.selectedCandidate())->estimate.decode.blocks)
+            for (const auto& block :
+                 window.candidatesModel()->candidate(window.selectedCandidate())->estimate.decode.blocks)
                 n += int(block.collectives.size());
             return n;
         };
         QCOMPARE(layout->count(QStringLiteral("collective")), collectives());
-        QVERIFY(layout->texts(QStringLiteral("collective")).filter(QStringLiteral("AllReduce o_proj · tp of 8: GPUs 0-7 · ")).size() == 1);
+        QVERIFY(layout->texts(QStringLiteral("collective"))
+                    .filter(QStringLiteral("AllReduce o_proj · tp of 8: GPUs 0-7 · "))
+                    .size()
+                == 1);
         QVERIFY(select("PP2 x TP4"));
         QCOMPARE(layout->count(QStringLiteral("stage")), 80); // one cell per layer
         QCOMPARE(layout->count(QStringLiteral("tile")), 8);
         QCOMPARE(layout->count(QStringLiteral("collective")), collectives());
-        QVERIFY2(layout->texts(QStringLiteral("collective")).filter(QStringLiteral("SendRecv activations · pp of 2: GPUs 0, 4 (1 of 4) · ")).size() == 1,
+        QVERIFY2(layout->texts(QStringLiteral("collective"))
+                         .filter(QStringLiteral("SendRecv activations · pp of 2: GPUs 0, 4 (1 of 4) · "))
+                         .size()
+                     == 1,
                  qPrintable(layout->texts(QStringLiteral("collective")).join(QLatin1Char('\n'))));
         QVERIFY(select("2D-WS 2x4"));
         QCOMPARE(layout->count(QStringLiteral("tile")), 16); // 2 x 4 blocks of each matrix
@@ -216,7 +227,8 @@ private slots:
         file.write("{\"model_type\": \"llama\", \"hidden_size\": 4096,\n  \"num_attention_heads\": }\n");
         file.close();
         QVERIFY(!window.modelPanel()->importConfig(path));
-        QVERIFY2(window.modelPanel()->errorText().contains(QStringLiteral("line 2")), qPrintable(window.modelPanel()->errorText()));
+        QVERIFY2(window.modelPanel()->errorText().contains(QStringLiteral("line 2")),
+                 qPrintable(window.modelPanel()->errorText()));
         QVERIFY(window.modelPanel()->model() == before);
         // A valid one is taken.
         QVERIFY(window.modelPanel()->importConfig(QStringLiteral(SHARD_TEST_FIXTURES "/hf/llama-2-7b.json")));
@@ -267,8 +279,9 @@ private slots:
         QVERIFY(history->rowCount() >= 1);
         bool found = false;
         for (int r = 0; r < history->rowCount(); ++r)
-            found = found || (history->run(r)->backend == "cpu" && history->run(r)->status == RunStatus::Completed
-                              && history->run(r)->model == "tiny-dense");
+            found = found
+                    || (history->run(r)->backend == "cpu" && history->run(r)->status == RunStatus::Completed
+                        && history->run(r)->model == "tiny-dense");
         QVERIFY(found);
         // The finished run's step shows in the timeline, per rank, under its prediction.
         QTRY_COMPARE_WITH_TIMEOUT(window.timeline()->shownRun(), run->runId(), 20000);
@@ -347,7 +360,8 @@ private slots:
         for (int i = 0; i < 3; ++i) {
             QProcess cli;
             cli.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
-                      {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
+                      {QStringLiteral("run"),
+                       QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json"),
                        QStringLiteral("--steps"), QString::number(4 + 4 * i)});
             QVERIFY(cli.waitForFinished(120000));
             QCOMPARE(cli.exitCode(), 0);

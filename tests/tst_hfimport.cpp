@@ -16,7 +16,6 @@ std::string fixture(const QString& name)
     return (QStringLiteral(SHARD_TEST_FIXTURES "/hf/") + name).toStdString();
 }
 
-
 } // namespace
 
 class TestHfImport : public QObject {
@@ -33,8 +32,8 @@ private slots:
         // Totals are the published parameter counts of each checkpoint.
         QTest::addRow("llama") << QStringLiteral("llama-2-7b.json") << QStringLiteral("llama") << qint64(6'738'415'616)
                                << qint64(6'738'415'616) << qint64(524'288);
-        QTest::addRow("mistral") << QStringLiteral("mistral-7b.json") << QStringLiteral("mistral") << qint64(7'241'732'096)
-                                 << qint64(7'241'732'096) << qint64(131'072);
+        QTest::addRow("mistral") << QStringLiteral("mistral-7b.json") << QStringLiteral("mistral")
+                                 << qint64(7'241'732'096) << qint64(7'241'732'096) << qint64(131'072);
         QTest::addRow("mixtral") << QStringLiteral("mixtral-8x7b.json") << QStringLiteral("mixtral")
                                  << qint64(46'702'792'704) << qint64(12'879'925'248) << qint64(131'072);
         QTest::addRow("qwen2") << QStringLiteral("qwen2.5-7b.json") << QStringLiteral("qwen2") << qint64(7'615'616'512)
@@ -49,8 +48,8 @@ private slots:
                                      << qint64(671'026'419'200) << qint64(37'552'297'472) << qint64(70'272);
         QTest::addRow("gpt2") << QStringLiteral("gpt2.json") << QStringLiteral("gpt2") << qint64(124'439'808)
                               << qint64(124'439'808) << qint64(73'728);
-        QTest::addRow("gemma2") << QStringLiteral("gemma-2-9b.json") << QStringLiteral("gemma2") << qint64(9'241'705'984)
-                                << qint64(9'241'705'984) << qint64(688'128);
+        QTest::addRow("gemma2") << QStringLiteral("gemma-2-9b.json") << QStringLiteral("gemma2")
+                                << qint64(9'241'705'984) << qint64(9'241'705'984) << qint64(688'128);
     }
 
     void families()
@@ -122,26 +121,26 @@ private slots:
         QTest::addRow("garbage") << QStringLiteral("<html>404</html>")
                                  << QStringLiteral("config.json: malformed JSON at line 1, column 1");
         QTest::addRow("empty") << QString() << QStringLiteral("config.json: malformed JSON at line 1");
-        QTest::addRow("not an object") << QStringLiteral("[1, 2]") << QStringLiteral("expected a JSON object, got array");
+        QTest::addRow("not an object") << QStringLiteral("[1, 2]")
+                                       << QStringLiteral("expected a JSON object, got array");
         QTest::addRow("no model_type") << QStringLiteral("{\"hidden_size\": 4096}")
                                        << QStringLiteral("missing required field 'model_type'");
         QTest::addRow("unknown model_type")
             << QStringLiteral("{\"model_type\": \"mamba\"}")
-            << QStringLiteral("unsupported model_type 'mamba'; supported: deepseek_v2, deepseek_v3, gemma2, gpt2, llama, "
-                              "mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe");
-        QTest::addRow("missing hidden_size")
-            << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": 2}")
-            << QStringLiteral("config.json: missing required field 'hidden_size'");
-        QTest::addRow("missing experts")
-            << QStringLiteral("{\"model_type\": \"mixtral\", \"num_hidden_layers\": 2, \"hidden_size\": 64, "
-                              "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100}")
-            << QStringLiteral("missing required field 'num_local_experts'");
+            << QStringLiteral(
+                   "unsupported model_type 'mamba'; supported: deepseek_v2, deepseek_v3, gemma2, gpt2, llama, "
+                   "mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe");
+        QTest::addRow("missing hidden_size") << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": 2}")
+                                             << QStringLiteral("config.json: missing required field 'hidden_size'");
+        QTest::addRow("missing experts") << QStringLiteral(
+            "{\"model_type\": \"mixtral\", \"num_hidden_layers\": 2, \"hidden_size\": 64, "
+            "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100}")
+                                         << QStringLiteral("missing required field 'num_local_experts'");
         QTest::addRow("wrong type")
             << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": \"32\"}")
             << QStringLiteral("field 'num_hidden_layers' must be a non-negative integer, got string \"32\"");
-        QTest::addRow("negative")
-            << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": -1}")
-            << QStringLiteral("field 'num_hidden_layers' must not be negative");
+        QTest::addRow("negative") << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": -1}")
+                                  << QStringLiteral("field 'num_hidden_layers' must not be negative");
         QTest::addRow("heads do not divide hidden")
             << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": 2, \"hidden_size\": 100, "
                               "\"num_attention_heads\": 3, \"intermediate_size\": 128, \"vocab_size\": 100}")
@@ -151,17 +150,17 @@ private slots:
                               "\"num_attention_heads\": 4, \"num_key_value_heads\": 3, \"intermediate_size\": 128, "
                               "\"vocab_size\": 100}")
             << QStringLiteral("heads (4) must be a multiple of kv_heads (3)");
-        QTest::addRow("bad dtype")
-            << QStringLiteral("{\"model_type\": \"llama\", \"num_hidden_layers\": 2, \"hidden_size\": 64, "
-                              "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100, "
-                              "\"torch_dtype\": \"int4\"}")
-            << QStringLiteral("field 'torch_dtype' unknown dtype 'int4'");
-        QTest::addRow("sparse step")
-            << QStringLiteral("{\"model_type\": \"qwen3_moe\", \"num_hidden_layers\": 2, \"hidden_size\": 64, "
-                              "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100, "
-                              "\"num_experts\": 4, \"num_experts_per_tok\": 2, \"moe_intermediate_size\": 32, "
-                              "\"decoder_sparse_step\": 2}")
-            << QStringLiteral("'decoder_sparse_step' other than 1 is not supported");
+        QTest::addRow("bad dtype") << QStringLiteral(
+            "{\"model_type\": \"llama\", \"num_hidden_layers\": 2, \"hidden_size\": 64, "
+            "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100, "
+            "\"torch_dtype\": \"int4\"}")
+                                   << QStringLiteral("field 'torch_dtype' unknown dtype 'int4'");
+        QTest::addRow("sparse step") << QStringLiteral(
+            "{\"model_type\": \"qwen3_moe\", \"num_hidden_layers\": 2, \"hidden_size\": 64, "
+            "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100, "
+            "\"num_experts\": 4, \"num_experts_per_tok\": 2, \"moe_intermediate_size\": 32, "
+            "\"decoder_sparse_step\": 2}")
+                                     << QStringLiteral("'decoder_sparse_step' other than 1 is not supported");
     }
 
     void malformedInput()

@@ -9,7 +9,6 @@
 
 #include <QtTest>
 
-
 using namespace shard;
 using namespace shard::cuda;
 
@@ -26,8 +25,7 @@ struct Event {
     Event() { cudaEventCreateWithFlags(&e, cudaEventDisableTiming); }
     ~Event() { cudaEventDestroy(e); }
 };
-template <class T>
-struct Cell {
+template<class T> struct Cell {
     T* p = nullptr;
     explicit Cell(T value)
     {

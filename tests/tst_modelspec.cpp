@@ -126,12 +126,13 @@ private slots:
         QVERIFY(models.size() >= 13);
         for (const auto& m : models) {
             for (const char c : m.id)
-                QVERIFY2(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.',
+                QVERIFY2(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c))
+                             || c == '-' || c == '.',
                          m.id.c_str());
         }
-        for (const char* id : {"llama-2-7b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b",
-                               "mixtral-8x7b", "mixtral-8x22b", "qwen2.5-72b", "qwen3-235b-a22b", "deepseek-v3",
-                               "gpt2", "tiny-dense", "tiny-moe"})
+        for (const char* id :
+             {"llama-2-7b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b",
+              "mixtral-8x22b", "qwen2.5-72b", "qwen3-235b-a22b", "deepseek-v3", "gpt2", "tiny-dense", "tiny-moe"})
             QCOMPARE(QString::fromStdString(PresetLibrary::instance().model(id).id), QString::fromLatin1(id));
     }
 
@@ -150,12 +151,18 @@ private slots:
         QTest::addColumn<QString>("field");
         QTest::addColumn<QString>("value");
         QTest::addColumn<QString>("message");
-        QTest::addRow("zero layers") << QStringLiteral("layers") << QStringLiteral("0") << QStringLiteral("'layers' must be positive");
-        QTest::addRow("negative hidden") << QStringLiteral("hidden") << QStringLiteral("-5") << QStringLiteral("'hidden' must not be negative");
-        QTest::addRow("string heads") << QStringLiteral("heads") << QStringLiteral("\"many\"") << QStringLiteral("'heads' must be a non-negative integer");
-        QTest::addRow("kv not dividing") << QStringLiteral("kv_heads") << QStringLiteral("5") << QStringLiteral("multiple of kv_heads");
-        QTest::addRow("bad norm") << QStringLiteral("norm") << QStringLiteral("\"batchnorm\"") << QStringLiteral("unknown norm 'batchnorm'");
-        QTest::addRow("bad dtype") << QStringLiteral("dtype") << QStringLiteral("\"int3\"") << QStringLiteral("unknown dtype 'int3'");
+        QTest::addRow("zero layers") << QStringLiteral("layers") << QStringLiteral("0")
+                                     << QStringLiteral("'layers' must be positive");
+        QTest::addRow("negative hidden") << QStringLiteral("hidden") << QStringLiteral("-5")
+                                         << QStringLiteral("'hidden' must not be negative");
+        QTest::addRow("string heads") << QStringLiteral("heads") << QStringLiteral("\"many\"")
+                                      << QStringLiteral("'heads' must be a non-negative integer");
+        QTest::addRow("kv not dividing") << QStringLiteral("kv_heads") << QStringLiteral("5")
+                                         << QStringLiteral("multiple of kv_heads");
+        QTest::addRow("bad norm") << QStringLiteral("norm") << QStringLiteral("\"batchnorm\"")
+                                  << QStringLiteral("unknown norm 'batchnorm'");
+        QTest::addRow("bad dtype") << QStringLiteral("dtype") << QStringLiteral("\"int3\"")
+                                   << QStringLiteral("unknown dtype 'int3'");
     }
 
     void validationNamesTheField()

@@ -25,7 +25,6 @@ Plan makePlan()
     return plan;
 }
 
-
 } // namespace
 
 class TestPlan : public QObject {
@@ -84,7 +83,8 @@ private slots:
         for (const auto& file : files) {
             const std::string path = dir.filePath(file).toStdString();
             const Plan plan = load_plan(path);
-            QCOMPARE(QString::fromStdString(plan_to_json(plan).dump(2) + "\n"), QString::fromStdString(read_text_file(path)));
+            QCOMPARE(QString::fromStdString(plan_to_json(plan).dump(2) + "\n"),
+                     QString::fromStdString(read_text_file(path)));
         }
     }
 
@@ -93,8 +93,9 @@ private slots:
         OrderedJson json = plan_to_json(makePlan());
         json["version"] = 7;
         const QString message = errorOf([&] { plan_from_text(json.dump(), "future.shardplan.json"); });
-        QCOMPARE(message, QStringLiteral("future.shardplan.json: plan format version 7 was written by a newer ShardStudio; "
-                                         "this build reads up to version 1. Update ShardStudio to open it."));
+        QCOMPARE(message,
+                 QStringLiteral("future.shardplan.json: plan format version 7 was written by a newer ShardStudio; "
+                                "this build reads up to version 1. Update ShardStudio to open it."));
     }
 
     void invalidPlans_data()
@@ -108,16 +109,18 @@ private slots:
                                        << QStringLiteral("needs 16 GPUs, the topology has 8");
         QTest::addRow("shape rank") << QStringLiteral("/strategy/tensor/shape") << QStringLiteral("[2, 4]")
                                     << QStringLiteral("tensor mode 'megatron' needs a shape of 1 axes");
-        QTest::addRow("summa not square") << QStringLiteral("/strategy/tensor") << QStringLiteral("{\"mode\": \"2d-summa\", \"shape\": [2, 4]}")
-                                          << QStringLiteral("SUMMA needs a square q x q grid, got 2x4");
+        QTest::addRow("summa not square")
+            << QStringLiteral("/strategy/tensor") << QStringLiteral("{\"mode\": \"2d-summa\", \"shape\": [2, 4]}")
+            << QStringLiteral("SUMMA needs a square q x q grid, got 2x4");
         QTest::addRow("unknown mode") << QStringLiteral("/strategy/tensor/mode") << QStringLiteral("\"4d\"")
                                       << QStringLiteral("unknown tensor mode '4d'");
         QTest::addRow("ep does not divide") << QStringLiteral("/strategy/ep") << QStringLiteral("3")
                                             << QStringLiteral("ep (3) must divide dp x tensor size (8)");
         QTest::addRow("stage split") << QStringLiteral("/strategy/stage_layers") << QStringLiteral("[40, 41]")
                                      << QStringLiteral("stage_layers lists 2 stages, pp is 1");
-        QTest::addRow("placement duplicate") << QStringLiteral("/strategy/placement") << QStringLiteral("[0, 1, 2, 3, 4, 5, 6, 6]")
-                                             << QStringLiteral("placement must list distinct GPU indices below 8");
+        QTest::addRow("placement duplicate")
+            << QStringLiteral("/strategy/placement") << QStringLiteral("[0, 1, 2, 3, 4, 5, 6, 6]")
+            << QStringLiteral("placement must list distinct GPU indices below 8");
         QTest::addRow("bad batch") << QStringLiteral("/workload/batch") << QStringLiteral("0")
                                    << QStringLiteral("field 'batch' must be positive");
         QTest::addRow("bad phase") << QStringLiteral("/workload/phase") << QStringLiteral("\"training\"")
@@ -140,8 +143,10 @@ private slots:
 
     void malformedFileNamesLineAndColumn()
     {
-        const QString message = errorOf([] { plan_from_text("{\n  \"format\": \"shardstudio-plan\"\n  \"version\": 1\n}", "p.json"); });
-        QVERIFY2(message.startsWith(QStringLiteral("p.json: malformed JSON at line 3, column 11")), qPrintable(message));
+        const QString message =
+            errorOf([] { plan_from_text("{\n  \"format\": \"shardstudio-plan\"\n  \"version\": 1\n}", "p.json"); });
+        QVERIFY2(message.startsWith(QStringLiteral("p.json: malformed JSON at line 3, column 11")),
+                 qPrintable(message));
     }
 
     void meshAndLabels_data()
@@ -153,13 +158,20 @@ private slots:
         QTest::addColumn<int>("ep");
         QTest::addColumn<QString>("label");
         QTest::addColumn<int>("devices");
-        QTest::addRow("tp8") << 1 << 1 << QStringLiteral("megatron") << QList<int>{8} << 1 << QStringLiteral("TP8") << 8;
-        QTest::addRow("pp2 tp4 sp") << 2 << 1 << QStringLiteral("megatron-sp") << QList<int>{4} << 1 << QStringLiteral("PP2 x TP4+SP") << 8;
-        QTest::addRow("summa") << 1 << 1 << QStringLiteral("2d-summa") << QList<int>{3, 3} << 1 << QStringLiteral("SUMMA 3x3") << 9;
-        QTest::addRow("2.5d") << 1 << 1 << QStringLiteral("2.5d-tesseract") << QList<int>{2, 2, 2} << 1 << QStringLiteral("2.5D 2x2x2") << 8;
-        QTest::addRow("3d") << 1 << 1 << QStringLiteral("3d-cube") << QList<int>{2, 2, 2} << 1 << QStringLiteral("3D 2^3") << 8;
-        QTest::addRow("moe") << 2 << 2 << QStringLiteral("megatron") << QList<int>{4} << 8 << QStringLiteral("PP2 x DP2 x TP4 x EP8") << 16;
-        QTest::addRow("single") << 1 << 1 << QStringLiteral("none") << QList<int>{} << 1 << QStringLiteral("single GPU") << 1;
+        QTest::addRow("tp8") << 1 << 1 << QStringLiteral("megatron") << QList<int>{8} << 1 << QStringLiteral("TP8")
+                             << 8;
+        QTest::addRow("pp2 tp4 sp") << 2 << 1 << QStringLiteral("megatron-sp") << QList<int>{4} << 1
+                                    << QStringLiteral("PP2 x TP4+SP") << 8;
+        QTest::addRow("summa") << 1 << 1 << QStringLiteral("2d-summa") << QList<int>{3, 3} << 1
+                               << QStringLiteral("SUMMA 3x3") << 9;
+        QTest::addRow("2.5d") << 1 << 1 << QStringLiteral("2.5d-tesseract") << QList<int>{2, 2, 2} << 1
+                              << QStringLiteral("2.5D 2x2x2") << 8;
+        QTest::addRow("3d") << 1 << 1 << QStringLiteral("3d-cube") << QList<int>{2, 2, 2} << 1
+                            << QStringLiteral("3D 2^3") << 8;
+        QTest::addRow("moe") << 2 << 2 << QStringLiteral("megatron") << QList<int>{4} << 8
+                             << QStringLiteral("PP2 x DP2 x TP4 x EP8") << 16;
+        QTest::addRow("single") << 1 << 1 << QStringLiteral("none") << QList<int>{} << 1 << QStringLiteral("single GPU")
+                                << 1;
     }
 
     void meshAndLabels()

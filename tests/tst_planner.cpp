@@ -24,7 +24,8 @@ PlanResult planFor(const char* model, const char* topology, const Workload& w)
 {
     PlannerOptions options;
     options.objective = w.objective;
-    return plan_candidates(PresetLibrary::instance().model(model), PresetLibrary::instance().topology(topology), w, options);
+    return plan_candidates(PresetLibrary::instance().model(model), PresetLibrary::instance().topology(topology), w,
+                           options);
 }
 
 bool dominates(const Estimate& a, const Estimate& b, Objective objective)
@@ -178,10 +179,14 @@ private slots:
         QTest::addRow("vllm tp8") << QStringLiteral("vllm") << 0 << true << QStringLiteral("--tensor-parallel-size 8");
         QTest::addRow("sglang tp8") << QStringLiteral("sglang") << 0 << true << QStringLiteral("--tp-size 8");
         QTest::addRow("trtllm tp8") << QStringLiteral("trtllm") << 0 << true << QStringLiteral("--tp_size 8");
-        QTest::addRow("vllm pp2 tp4") << QStringLiteral("vllm") << 1 << true << QStringLiteral("--pipeline-parallel-size 2");
-        QTest::addRow("vllm summa") << QStringLiteral("vllm") << 2 << false << QStringLiteral("has no equivalent in vllm");
-        QTest::addRow("sglang 3d") << QStringLiteral("sglang") << 3 << false << QStringLiteral("has no equivalent in sglang");
-        QTest::addRow("sglang attn-dp") << QStringLiteral("sglang") << 4 << true << QStringLiteral("--enable-dp-attention");
+        QTest::addRow("vllm pp2 tp4") << QStringLiteral("vllm") << 1 << true
+                                      << QStringLiteral("--pipeline-parallel-size 2");
+        QTest::addRow("vllm summa") << QStringLiteral("vllm") << 2 << false
+                                    << QStringLiteral("has no equivalent in vllm");
+        QTest::addRow("sglang 3d") << QStringLiteral("sglang") << 3 << false
+                                   << QStringLiteral("has no equivalent in sglang");
+        QTest::addRow("sglang attn-dp") << QStringLiteral("sglang") << 4 << true
+                                        << QStringLiteral("--enable-dp-attention");
     }
 
     void servingExports()

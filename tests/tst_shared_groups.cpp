@@ -20,18 +20,21 @@ class RecordingCollectives final : public cuda::DeviceCollectives {
 public:
     explicit RecordingCollectives(int members)
         : m_members(members)
-    {
-    }
+    { }
     int size() const override { return m_members; }
     bool emulated() const override { return true; }
     cudaStream_t stream(int) const override { return nullptr; }
-    void set_streams(const std::vector<cudaStream_t>&) override {}
-    void all_reduce(const std::vector<void*>& bufs, std::int64_t, cuda::GpuDType) override { record("all_reduce", bufs, {}); }
+    void set_streams(const std::vector<cudaStream_t>&) override { }
+    void all_reduce(const std::vector<void*>& bufs, std::int64_t, cuda::GpuDType) override
+    {
+        record("all_reduce", bufs, {});
+    }
     void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType) override
     {
         record("all_gather", in, out);
     }
-    void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType) override
+    void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t,
+                        cuda::GpuDType) override
     {
         record("reduce_scatter", in, out);
     }
@@ -41,18 +44,19 @@ public:
             throw Error("the transfer failed");
         record("all_to_all", in, out);
     }
-    void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts&, const std::vector<void*>& out,
-                     const Counts&, const Counts&, cuda::GpuDType) override
+    void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts&,
+                     const std::vector<void*>& out, const Counts&, const Counts&, cuda::GpuDType) override
     {
         record("all_to_allv", in, out);
         counts = send_counts;
     }
-    void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType, int) override
+    void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t, cuda::GpuDType,
+                   int) override
     {
         record("broadcast", in, out);
     }
-    void send_recv(int, const void*, int, void*, std::int64_t, cuda::GpuDType) override {}
-    void synchronize(double) override {}
+    void send_recv(int, const void*, int, void*, std::int64_t, cuda::GpuDType) override { }
+    void synchronize(double) override { }
 
     struct Call {
         std::string op;
@@ -90,12 +94,14 @@ private slots:
         for (int round = 0; round < 3; ++round) {
             std::thread second([&] {
                 group.view(1)->all_to_allv({fakePointer(3), fakePointer(4)}, {{3}, {4}}, {{0}, {0}},
-                                           {fakePointer(13), fakePointer(14)}, {{0}, {0}}, {{0}, {0}}, cuda::GpuDType::BF16);
+                                           {fakePointer(13), fakePointer(14)}, {{0}, {0}}, {{0}, {0}},
+                                           cuda::GpuDType::BF16);
             });
             if (round == 1) // either order of arrival
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
             group.view(0)->all_to_allv({fakePointer(1), fakePointer(2)}, {{1}, {2}}, {{0}, {0}},
-                                       {fakePointer(11), fakePointer(12)}, {{0}, {0}}, {{0}, {0}}, cuda::GpuDType::BF16);
+                                       {fakePointer(11), fakePointer(12)}, {{0}, {0}}, {{0}, {0}},
+                                       cuda::GpuDType::BF16);
             second.join();
             QCOMPARE(int(inner.calls.size()), round + 1);
             QCOMPARE(inner.calls.back().op, std::string("all_to_allv"));
@@ -105,7 +111,9 @@ private slots:
                      (std::vector<void*>{fakePointer(11), fakePointer(12), fakePointer(13), fakePointer(14)}));
             QCOMPARE(inner.counts, (cuda::DeviceCollectives::Counts{{1}, {2}, {3}, {4}}));
         }
-        QCOMPARE(errorOf([&] { cuda::RendezvousGroup bad(inner, {2, 1}); }),
+        QCOMPARE(errorOf([&] {
+                     cuda::RendezvousGroup bad(inner, {2, 1});
+                 }),
                  QStringLiteral("a shared group of 4 members was split into 3"));
         QCOMPARE(errorOf([&] { group.view(0)->all_reduce({fakePointer(1)}, 8, cuda::GpuDType::F32); }),
                  QStringLiteral("replica 0 gave 1 buffers to all_reduce for its 2 members"));
@@ -119,7 +127,8 @@ private slots:
         cuda::RendezvousGroup group(inner, {1, 1});
         QString waiting;
         std::thread first([&] {
-            waiting = errorOf([&] { group.view(0)->all_to_all({fakePointer(1)}, {fakePointer(2)}, 4, cuda::GpuDType::F32); });
+            waiting =
+                errorOf([&] { group.view(0)->all_to_all({fakePointer(1)}, {fakePointer(2)}, 4, cuda::GpuDType::F32); });
         });
         const QString last =
             errorOf([&] { group.view(1)->all_to_all({fakePointer(3)}, {fakePointer(4)}, 4, cuda::GpuDType::F32); });
@@ -130,9 +139,8 @@ private slots:
         RecordingCollectives healthy(2);
         cuda::RendezvousGroup shared(healthy, {1, 1});
         QString woken;
-        std::thread stuck([&] {
-            woken = errorOf([&] { shared.view(0)->all_reduce({fakePointer(1)}, 4, cuda::GpuDType::F32); });
-        });
+        std::thread stuck(
+            [&] { woken = errorOf([&] { shared.view(0)->all_reduce({fakePointer(1)}, 4, cuda::GpuDType::F32); }); });
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         shared.abort("replica 1 of the shared expert groups failed");
         stuck.join();
@@ -143,7 +151,8 @@ private slots:
         cuda::RendezvousGroup mixed(other, {1, 1});
         QString early;
         std::thread gather([&] {
-            early = errorOf([&] { mixed.view(0)->all_gather({fakePointer(1)}, {fakePointer(2)}, 4, cuda::GpuDType::F32); });
+            early =
+                errorOf([&] { mixed.view(0)->all_gather({fakePointer(1)}, {fakePointer(2)}, 4, cuda::GpuDType::F32); });
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         QCOMPARE(errorOf([&] { mixed.view(1)->all_reduce({fakePointer(3)}, 4, cuda::GpuDType::F32); }),

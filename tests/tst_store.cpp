@@ -26,13 +26,16 @@ Json parseEvent(const std::string& text)
 
 void write_run(RunStore& store, const std::string& model, double tpot, int ops = 3)
 {
-    store.ingest(parseEvent(R"({"v":1,"event":"start","plan":"p","backend":"cpu","model":")" + model
-                       + R"(","topology":"dgx-h100","strategy":"TP2","environment":{"host":"h","engine_version":"0.1.0"}})"));
+    store.ingest(parseEvent(
+        R"({"v":1,"event":"start","plan":"p","backend":"cpu","model":")" + model
+        + R"(","topology":"dgx-h100","strategy":"TP2","environment":{"host":"h","engine_version":"0.1.0"}})"));
     for (int i = 0; i < ops; ++i)
-        store.ingest(parseEvent(R"({"v":1,"event":"op","rank":0,"step":1,"layer":0,"op":"qkv_proj","kind":"qkv","us":10})"));
-    store.ingest(parseEvent(R"({"v":1,"event":"collective","rank":0,"step":1,"op":"AllReduce","group":"tp","group_size":2,"bytes":64,"sent":64,"received":64,"us":5,"algbw":1,"busbw":1})"));
+        store.ingest(
+            parseEvent(R"({"v":1,"event":"op","rank":0,"step":1,"layer":0,"op":"qkv_proj","kind":"qkv","us":10})"));
+    store.ingest(parseEvent(
+        R"({"v":1,"event":"collective","rank":0,"step":1,"op":"AllReduce","group":"tp","group_size":2,"bytes":64,"sent":64,"received":64,"us":5,"algbw":1,"busbw":1})"));
     store.ingest(parseEvent(R"({"v":1,"event":"result","measured":{"ttft_ms":2,"tpot_ms":)" + std::to_string(tpot)
-                       + R"(,"tokens_per_s":100},"predicted":{"ttft_ms":1,"tpot_ms":0.5},"max_rel_error":1e-7})"));
+                            + R"(,"tokens_per_s":100},"predicted":{"ttft_ms":1,"tpot_ms":0.5},"max_rel_error":1e-7})"));
 }
 
 QByteArray fileBytes(const QString& path)
@@ -96,7 +99,8 @@ private slots:
     {
         RunStore store(path("error.db").toStdString());
         store.ingest(parseEvent(R"({"v":1,"event":"start","plan":"p","backend":"cpu","model":"m"})"));
-        const auto id = store.ingest(parseEvent(R"({"v":1,"event":"error","status":"cancelled","message":"run cancelled by signal"})"));
+        const auto id = store.ingest(
+            parseEvent(R"({"v":1,"event":"error","status":"cancelled","message":"run cancelled by signal"})"));
         const auto run = store.get(id);
         QCOMPARE(run->status, RunStatus::Cancelled);
         QCOMPARE(QString::fromStdString(run->message), QStringLiteral("run cancelled by signal"));
@@ -111,7 +115,8 @@ private slots:
         f.close();
         const QByteArray before = fileBytes(file);
         const QString message = errorOf([&] { RunStore store(file.toStdString()); });
-        QVERIFY2(message.contains(QStringLiteral("not a ShardStudio run database (the file is not SQLite); it was left untouched")),
+        QVERIFY2(message.contains(
+                     QStringLiteral("not a ShardStudio run database (the file is not SQLite); it was left untouched")),
                  qPrintable(message));
         QCOMPARE(fileBytes(file), before);
     }
@@ -125,7 +130,8 @@ private slots:
         }
         const QByteArray before = fileBytes(file);
         const QString message = errorOf([&] { RunStore store(file.toStdString()); });
-        QVERIFY2(message.contains(QStringLiteral("not a ShardStudio run database (it has other tables)")), qPrintable(message));
+        QVERIFY2(message.contains(QStringLiteral("not a ShardStudio run database (it has other tables)")),
+                 qPrintable(message));
         QCOMPARE(fileBytes(file), before);
     }
 
@@ -137,7 +143,8 @@ private slots:
             store.db().exec("UPDATE schema_version SET version = 7");
         }
         const QString message = errorOf([&] { RunStore store(file.toStdString()); });
-        QVERIFY2(message.contains(QStringLiteral("schema version 7, written by a newer ShardStudio; this build reads up to version 2")),
+        QVERIFY2(message.contains(QStringLiteral(
+                     "schema version 7, written by a newer ShardStudio; this build reads up to version 2")),
                  qPrintable(message));
     }
 
@@ -184,7 +191,9 @@ private slots:
     {
         // 4 processes x 250 runs into one file: every run lands, no "database is locked".
         const std::string file = path("concurrent.db").toStdString();
-        { RunStore init(file); }
+        {
+            RunStore init(file);
+        }
         std::vector<pid_t> children;
         for (int w = 0; w < 4; ++w) {
             const pid_t pid = fork();
@@ -231,7 +240,8 @@ private slots:
         for (int i = 0; i < runs; ++i) {
             QProcess engine;
             engine.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
-                         {QStringLiteral("run"), QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
+                         {QStringLiteral("run"),
+                          QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-moe-pp2-tp2-ep2.shardplan.json"),
                           QStringLiteral("--steps"), QStringLiteral("100000"), QStringLiteral("--db"), file,
                           QStringLiteral("--json")});
             QVERIFY(engine.waitForStarted());

@@ -46,8 +46,8 @@ const QString kTinySumma = QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-su
 qint64 runPlan(const QString& plan, const QString& db, int steps = 2)
 {
     QProcess cli;
-    cli.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
-              {QStringLiteral("run"), plan, QStringLiteral("--steps"), QString::number(steps), QStringLiteral("--db"), db});
+    cli.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"), {QStringLiteral("run"), plan, QStringLiteral("--steps"),
+                                                                 QString::number(steps), QStringLiteral("--db"), db});
     if (!cli.waitForFinished(120000) || cli.exitCode() != 0)
         return 0;
     RunStore store(db.toStdString());
@@ -136,14 +136,16 @@ private slots:
         QCustomPlot* plot = timeline->predictedPlot();
         GanttBars* series = nullptr;
         for (int i = 0; i < plot->plottableCount() && !series; ++i)
-            if (auto* g = dynamic_cast<GanttBars*>(plot->plottable(i)); g && g->name().startsWith(QStringLiteral("attention")))
+            if (auto* g = dynamic_cast<GanttBars*>(plot->plottable(i));
+                g && g->name().startsWith(QStringLiteral("attention")))
                 series = g;
         QVERIFY(series);
         // Zoom in on the first layer so its spans are wide enough to hit.
         const auto& first = series->bars().front();
         plot->xAxis->setRange(first.start - first.duration, first.start + 2 * first.duration);
         plot->replot();
-        const QPointF centre(plot->xAxis->coordToPixel(first.start + first.duration / 2), plot->yAxis->coordToPixel(first.row));
+        const QPointF centre(plot->xAxis->coordToPixel(first.start + first.duration / 2),
+                             plot->yAxis->coordToPixel(first.row));
         const QString text = timeline->describeAt(plot, centre);
         const StepTimeline want = predicted_timeline(c->estimate, in.model, c->strategy, true);
         QVERIFY2(text.startsWith(QString::fromStdString(want.spans[std::size_t(first.tag)].name)), qPrintable(text));
@@ -162,9 +164,9 @@ private slots:
         QCOMPARE(timeline.measuredRows().size(), 8);
         QCOMPARE(timeline.measuredRows().front(), QStringLiteral("rank 0"));
         RunStore store(m_db.toStdString());
-        Statement rows = store.db().prepare(
-            "SELECT (SELECT count(*) FROM op_measurements WHERE run_id = ?1 AND step = 2) + "
-            "(SELECT count(*) FROM collective_measurements WHERE run_id = ?1 AND step = 2)");
+        Statement rows =
+            store.db().prepare("SELECT (SELECT count(*) FROM op_measurements WHERE run_id = ?1 AND step = 2) + "
+                               "(SELECT count(*) FROM collective_measurements WHERE run_id = ?1 AND step = 2)");
         rows.bind(1, std::int64_t(m_tp8Run)).step();
         QCOMPARE(timeline.measuredSpanCount(), int(rows.int64(0)));
         // Predicted: the run's own plan, TP8 on one row.
@@ -190,7 +192,8 @@ private slots:
         QSignalSpy shown(&timeline, &TimelineView::runShown);
         timeline.showRun(m_db, 9999);
         QVERIFY(shown.wait(20000));
-        QVERIFY2(shown.front().at(1).toString().contains(QStringLiteral("run 9999 is not in")), qPrintable(shown.front().at(1).toString()));
+        QVERIFY2(shown.front().at(1).toString().contains(QStringLiteral("run 9999 is not in")),
+                 qPrintable(shown.front().at(1).toString()));
         QCOMPARE(timeline.measuredSpanCount(), 0);
     }
 
@@ -241,7 +244,8 @@ private slots:
         auto* combo = panel.findChild<QComboBox*>(QStringLiteral("runBackend"));
         const QString tip = combo->itemData(1, Qt::ToolTipRole).toString();
         if (!info.usable())
-            QVERIFY2(tip.contains(QStringLiteral("Unavailable here: ") + QString::fromStdString(info.reason)), qPrintable(tip));
+            QVERIFY2(tip.contains(QStringLiteral("Unavailable here: ") + QString::fromStdString(info.reason)),
+                     qPrintable(tip));
         QVERIFY(panel.setBackend(QStringLiteral("cpu")));
     }
 
@@ -296,7 +300,7 @@ private slots:
             window.show();
             waitPlanned(window);
             QVERIFY(!window.isModified()); // the defaults it opened on
-            QVERIFY(window.close());       // nothing to ask
+            QVERIFY(window.close()); // nothing to ask
             window.show();
             window.workloadPanel()->findChild<QSpinBox*>(QStringLiteral("batch"))->setValue(32); // as a user would
             waitPlanned(window);

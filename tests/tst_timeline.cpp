@@ -154,12 +154,19 @@ private slots:
     void spansOfALegacyRunFollowEachOther()
     {
         RunStore store(m_dir.filePath(QStringLiteral("legacy.db")).toStdString());
-        ingest(store, R"({"v":1,"event":"start","plan":"p","backend":"cpu","model":"m","topology":"t","strategy":"TP2"})");
+        ingest(store,
+               R"({"v":1,"event":"start","plan":"p","backend":"cpu","model":"m","topology":"t","strategy":"TP2"})");
         for (const char* rank : {"0", "1"}) {
             const std::string r = rank;
-            ingest(store, (R"({"v":1,"event":"op","rank":)" + r + R"(,"step":1,"layer":0,"op":"qkv_proj","kind":"qkv","us":10})").c_str());
-            ingest(store, (R"({"v":1,"event":"op","rank":)" + r + R"(,"step":1,"layer":0,"op":"o_proj","kind":"out_proj","us":20})").c_str());
-            ingest(store, (R"({"v":1,"event":"collective","rank":)" + r + R"(,"step":1,"op":"AllReduce","group":"tp","group_size":2,"bytes":64,"us":5})").c_str());
+            ingest(store, (R"({"v":1,"event":"op","rank":)" + r
+                           + R"(,"step":1,"layer":0,"op":"qkv_proj","kind":"qkv","us":10})")
+                              .c_str());
+            ingest(store, (R"({"v":1,"event":"op","rank":)" + r
+                           + R"(,"step":1,"layer":0,"op":"o_proj","kind":"out_proj","us":20})")
+                              .c_str());
+            ingest(store, (R"({"v":1,"event":"collective","rank":)" + r
+                           + R"(,"step":1,"op":"AllReduce","group":"tp","group_size":2,"bytes":64,"us":5})")
+                              .c_str());
         }
         ingest(store, R"({"v":1,"event":"op","rank":0,"step":0,"layer":0,"op":"qkv_proj","kind":"qkv","us":99})");
         ingest(store, R"({"v":1,"event":"result","measured":{"tpot_ms":1}})");
@@ -183,12 +190,20 @@ private slots:
     void modeledCollectivesAreLaidEndToEndInStartOrder()
     {
         RunStore store(m_dir.filePath(QStringLiteral("modeled.db")).toStdString());
-        ingest(store, R"({"v":1,"event":"start","plan":"p","backend":"cuda-emulated","model":"m","topology":"t","strategy":"TP2"})");
+        ingest(
+            store,
+            R"({"v":1,"event":"start","plan":"p","backend":"cuda-emulated","model":"m","topology":"t","strategy":"TP2"})");
         // Emulated ranks share a stream: rank 1's op started after rank 0's; the collective's
         // time is the cost model's.
-        ingest(store, R"({"v":1,"event":"op","rank":1,"step":1,"layer":0,"op":"o_proj","kind":"out_proj","us":20,"start_us":500})");
-        ingest(store, R"({"v":1,"event":"op","rank":1,"step":1,"layer":0,"op":"qkv_proj","kind":"qkv","us":10,"start_us":100})");
-        ingest(store, R"({"v":1,"event":"collective","rank":1,"step":1,"op":"AllReduce","group":"tp","group_size":2,"bytes":64,"us":7,"start_us":0,"measured":false,"time":"modeled"})");
+        ingest(
+            store,
+            R"({"v":1,"event":"op","rank":1,"step":1,"layer":0,"op":"o_proj","kind":"out_proj","us":20,"start_us":500})");
+        ingest(
+            store,
+            R"({"v":1,"event":"op","rank":1,"step":1,"layer":0,"op":"qkv_proj","kind":"qkv","us":10,"start_us":100})");
+        ingest(
+            store,
+            R"({"v":1,"event":"collective","rank":1,"step":1,"op":"AllReduce","group":"tp","group_size":2,"bytes":64,"us":7,"start_us":0,"measured":false,"time":"modeled"})");
         ingest(store, R"({"v":1,"event":"result","measured":{"tpot_ms":1}})");
         const auto id = store.list().front().id;
         const StepTimeline tl = measured_timeline(store, id, 1);
@@ -210,7 +225,8 @@ private slots:
         const QString plan_path = QStringLiteral(SHARD_SOURCE_DIR "/plans/tiny-dense-dgx-h100-tp8.shardplan.json");
         QProcess cli;
         cli.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
-                  {QStringLiteral("run"), plan_path, QStringLiteral("--steps"), QStringLiteral("2"), QStringLiteral("--db"), db});
+                  {QStringLiteral("run"), plan_path, QStringLiteral("--steps"), QStringLiteral("2"),
+                   QStringLiteral("--db"), db});
         QVERIFY(cli.waitForFinished(120000));
         QCOMPARE(cli.exitCode(), 0);
         RunStore store(db.toStdString());

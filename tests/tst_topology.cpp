@@ -20,16 +20,25 @@ private slots:
         QTest::addColumn<QString>("gpu");
         QTest::addColumn<QString>("intra");
         QTest::addColumn<double>("networkPerGpu");
-        QTest::addRow("1x-h100") << QStringLiteral("1x-h100") << 1 << 1 << QStringLiteral("H100 SXM 80GB") << QStringLiteral("none") << 0.0;
-        QTest::addRow("dgx-h100") << QStringLiteral("dgx-h100") << 1 << 8 << QStringLiteral("H100 SXM 80GB") << QStringLiteral("nvswitch") << 0.0;
+        QTest::addRow("1x-h100") << QStringLiteral("1x-h100") << 1 << 1 << QStringLiteral("H100 SXM 80GB")
+                                 << QStringLiteral("none") << 0.0;
+        QTest::addRow("dgx-h100") << QStringLiteral("dgx-h100") << 1 << 8 << QStringLiteral("H100 SXM 80GB")
+                                  << QStringLiteral("nvswitch") << 0.0;
         // 8 NICs for 8 GPUs: each GPU gets one NDR NIC's 47 GB/s.
-        QTest::addRow("2x-dgx-h100") << QStringLiteral("2x-dgx-h100") << 2 << 8 << QStringLiteral("H100 SXM 80GB") << QStringLiteral("nvswitch") << 47.0;
-        QTest::addRow("4x-dgx-h100") << QStringLiteral("4x-dgx-h100") << 4 << 8 << QStringLiteral("H100 SXM 80GB") << QStringLiteral("nvswitch") << 47.0;
-        QTest::addRow("16x-dgx-h100") << QStringLiteral("16x-dgx-h100") << 16 << 8 << QStringLiteral("H100 SXM 80GB") << QStringLiteral("nvswitch") << 47.0;
-        QTest::addRow("8x-h200") << QStringLiteral("8x-h200") << 1 << 8 << QStringLiteral("H200 SXM 141GB") << QStringLiteral("nvswitch") << 0.0;
-        QTest::addRow("8x-a100-sxm") << QStringLiteral("8x-a100-sxm") << 1 << 8 << QStringLiteral("A100 SXM 80GB") << QStringLiteral("nvswitch") << 0.0;
-        QTest::addRow("4x-l40s-pcie") << QStringLiteral("4x-l40s-pcie") << 1 << 4 << QStringLiteral("L40S") << QStringLiteral("pcie") << 0.0;
-        QTest::addRow("gb200-nvl72") << QStringLiteral("gb200-nvl72") << 1 << 72 << QStringLiteral("GB200") << QStringLiteral("nvswitch") << 0.0;
+        QTest::addRow("2x-dgx-h100") << QStringLiteral("2x-dgx-h100") << 2 << 8 << QStringLiteral("H100 SXM 80GB")
+                                     << QStringLiteral("nvswitch") << 47.0;
+        QTest::addRow("4x-dgx-h100") << QStringLiteral("4x-dgx-h100") << 4 << 8 << QStringLiteral("H100 SXM 80GB")
+                                     << QStringLiteral("nvswitch") << 47.0;
+        QTest::addRow("16x-dgx-h100") << QStringLiteral("16x-dgx-h100") << 16 << 8 << QStringLiteral("H100 SXM 80GB")
+                                      << QStringLiteral("nvswitch") << 47.0;
+        QTest::addRow("8x-h200") << QStringLiteral("8x-h200") << 1 << 8 << QStringLiteral("H200 SXM 141GB")
+                                 << QStringLiteral("nvswitch") << 0.0;
+        QTest::addRow("8x-a100-sxm") << QStringLiteral("8x-a100-sxm") << 1 << 8 << QStringLiteral("A100 SXM 80GB")
+                                     << QStringLiteral("nvswitch") << 0.0;
+        QTest::addRow("4x-l40s-pcie") << QStringLiteral("4x-l40s-pcie") << 1 << 4 << QStringLiteral("L40S")
+                                      << QStringLiteral("pcie") << 0.0;
+        QTest::addRow("gb200-nvl72") << QStringLiteral("gb200-nvl72") << 1 << 72 << QStringLiteral("GB200")
+                                     << QStringLiteral("nvswitch") << 0.0;
     }
 
     void presets()
@@ -97,20 +106,22 @@ private slots:
     {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("expected");
-        const QString gpu = QStringLiteral("\"gpu\": {\"name\": \"X\", \"memory_gib\": 80, \"bf16_tflops\": 900, \"hbm_gbps\": 3000}");
+        const QString gpu =
+            QStringLiteral("\"gpu\": {\"name\": \"X\", \"memory_gib\": 80, \"bf16_tflops\": 900, \"hbm_gbps\": 3000}");
         QTest::addRow("no gpus") << QStringLiteral("{\"nodes\": 1, \"gpus_per_node\": 0, ") + gpu + QStringLiteral("}")
                                  << QStringLiteral("field 'gpus_per_node' must be positive");
         QTest::addRow("no gpu kind") << QStringLiteral("{\"nodes\": 1, \"gpus_per_node\": 8}")
                                      << QStringLiteral("missing required field 'gpu'");
-        QTest::addRow("no fabric") << QStringLiteral("{\"nodes\": 1, \"gpus_per_node\": 8, ") + gpu + QStringLiteral("}")
+        QTest::addRow("no fabric") << QStringLiteral("{\"nodes\": 1, \"gpus_per_node\": 8, ") + gpu
+                                          + QStringLiteral("}")
                                    << QStringLiteral("needs 'intra.busbw_gbps'");
-        QTest::addRow("no network")
-            << QStringLiteral("{\"nodes\": 2, \"gpus_per_node\": 1, ") + gpu + QStringLiteral("}")
-            << QStringLiteral("several nodes need 'inter.busbw_gbps'");
-        QTest::addRow("negative memory")
-            << QStringLiteral("{\"nodes\": 1, \"gpus_per_node\": 1, \"gpu\": {\"name\": \"X\", \"memory_gib\": -1, "
-                              "\"bf16_tflops\": 1, \"hbm_gbps\": 1}}")
-            << QStringLiteral("field 'memory_gib' must be a positive number");
+        QTest::addRow("no network") << QStringLiteral("{\"nodes\": 2, \"gpus_per_node\": 1, ") + gpu
+                                           + QStringLiteral("}")
+                                    << QStringLiteral("several nodes need 'inter.busbw_gbps'");
+        QTest::addRow("negative memory") << QStringLiteral(
+            "{\"nodes\": 1, \"gpus_per_node\": 1, \"gpu\": {\"name\": \"X\", \"memory_gib\": -1, "
+            "\"bf16_tflops\": 1, \"hbm_gbps\": 1}}")
+                                         << QStringLiteral("field 'memory_gib' must be a positive number");
     }
 
     void invalidTopologyNamesTheField()

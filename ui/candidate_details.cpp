@@ -16,7 +16,8 @@ QString htmlBytes(double value)
 
 } // namespace
 
-CandidateDetails::CandidateDetails(QWidget* parent) : QWidget(parent)
+CandidateDetails::CandidateDetails(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -45,15 +46,18 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
                      QString::fromStdString(c->strategy.mesh_text()).toHtmlEscaped(),
                      QString::fromStdString(topology.name).toHtmlEscaped());
     if (!e.feasible)
-        html += QStringLiteral("<p style='color:#c0392b'><b>Rejected:</b> %1</p>").arg(QString::fromStdString(e.reason).toHtmlEscaped());
+        html += QStringLiteral("<p style='color:#c0392b'><b>Rejected:</b> %1</p>")
+                    .arg(QString::fromStdString(e.reason).toHtmlEscaped());
     const MemoryBreakdown& m = e.memory;
-    html += tr("<p><b>Memory per GPU (predicted)</b>: %1 of %2</p>").arg(htmlBytes(double(m.total())), htmlBytes(double(m.capacity)));
+    html += tr("<p><b>Memory per GPU (predicted)</b>: %1 of %2</p>")
+                .arg(htmlBytes(double(m.total())), htmlBytes(double(m.capacity)));
     html += QStringLiteral("<table cellspacing=6>");
     auto mem = [&](const QString& what, std::int64_t value) {
         const double share = m.capacity > 0 ? 100.0 * double(value) / double(m.capacity) : 0.0;
-        html += QStringLiteral("<tr><td>%1</td><td align=right>%2</td><td align=right style='color:gray'>%3 %</td></tr>")
-                    .arg(what, htmlBytes(double(value)))
-                    .arg(share, 0, 'f', 1);
+        html +=
+            QStringLiteral("<tr><td>%1</td><td align=right>%2</td><td align=right style='color:gray'>%3 %</td></tr>")
+                .arg(what, htmlBytes(double(value)))
+                .arg(share, 0, 'f', 1);
     };
     mem(tr("weights"), m.weights);
     mem(tr("KV cache (full context)"), m.kv_cache);
@@ -73,8 +77,10 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
         phase(tr("Prefill (TTFT)"), e.prefill);
         phase(tr("Decode step (TPOT)"), e.decode);
         html += tr("<p><b>Collectives of one decode step, per block (predicted)</b></p>");
-        html += tr("<table cellspacing=6><tr><th align=left>block</th><th align=left>op</th><th align=left>collective</th>"
-                   "<th align=left>group</th><th align=right>payload</th><th align=right>calls</th><th align=right>µs</th></tr>");
+        html +=
+            tr("<table cellspacing=6><tr><th align=left>block</th><th align=left>op</th><th align=left>collective</th>"
+               "<th align=left>group</th><th align=right>payload</th><th align=right>calls</th><th "
+               "align=right>µs</th></tr>");
         for (const auto& block : e.decode.blocks)
             for (const auto& col : block.collectives)
                 html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4 x%5%6</td><td align=right>%7</td>"

@@ -4,7 +4,8 @@
 
 namespace shard::ui {
 
-CandidatesFilter::CandidatesFilter(QObject* parent) : QSortFilterProxyModel(parent)
+CandidatesFilter::CandidatesFilter(QObject* parent)
+    : QSortFilterProxyModel(parent)
 {
     setSortRole(CandidatesModel::SortRole);
     setFilterCaseSensitivity(Qt::CaseInsensitive);

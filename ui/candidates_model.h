@@ -14,7 +14,19 @@ class CandidatesModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { Rank, Strategy, Mesh, MemoryPerGpu, CommPerStep, Ttft, Tpot, TokensPerSecond, Pareto, Reason, ColumnCount };
+    enum Column {
+        Rank,
+        Strategy,
+        Mesh,
+        MemoryPerGpu,
+        CommPerStep,
+        Ttft,
+        Tpot,
+        TokensPerSecond,
+        Pareto,
+        Reason,
+        ColumnCount
+    };
     static constexpr int SortRole = Qt::UserRole + 1;
     static constexpr int FeasibleRole = Qt::UserRole + 2;
 

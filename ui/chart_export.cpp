@@ -94,8 +94,9 @@ bool export_plots(const QList<QCustomPlot*>& plots, const QString& path, Qt::Ori
 void export_plots_with_dialog(QWidget* parent, const QList<QCustomPlot*>& plots, const QString& suggested_name,
                               Qt::Orientation orientation)
 {
-    QString path = QFileDialog::getSaveFileName(parent, QObject::tr("Export the chart"), suggested_name + QStringLiteral(".png"),
-                                                QObject::tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
+    QString path =
+        QFileDialog::getSaveFileName(parent, QObject::tr("Export the chart"), suggested_name + QStringLiteral(".png"),
+                                     QObject::tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
     if (path.isEmpty())
         return;
     const QString suffix = QFileInfo(path).suffix().toLower();

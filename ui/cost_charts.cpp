@@ -39,7 +39,8 @@ void prepare(QCustomPlot* plot, const QString& title, const QString& y_label)
 
 } // namespace
 
-CostCharts::CostCharts(QWidget* parent) : QWidget(parent)
+CostCharts::CostCharts(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -47,7 +48,8 @@ CostCharts::CostCharts(QWidget* parent) : QWidget(parent)
     m_comm->setObjectName(QStringLiteral("communicationPlot"));
     m_breakdown = new QCustomPlot;
     m_breakdown->setObjectName(QStringLiteral("breakdownPlot"));
-    prepare(m_comm, tr("Bytes sent per GPU in one decode step, by block and collective (predicted)"), tr("MiB per GPU"));
+    prepare(m_comm, tr("Bytes sent per GPU in one decode step, by block and collective (predicted)"),
+            tr("MiB per GPU"));
     prepare(m_breakdown, tr("Decode step of the best candidates (predicted)"), tr("ms per decode step"));
     // The tallest columns are on the right: the legend goes left.
     m_breakdown->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
@@ -127,7 +129,8 @@ void CostCharts::drawBreakdown()
     for (std::size_t i = 0; i < m_result.candidates.size() && shown.size() < 10; ++i)
         if (m_result.candidates[i].estimate.feasible)
             shown.push_back(int(i));
-    if (m_selected >= 0 && m_selected < int(m_result.candidates.size()) && m_result.candidates[std::size_t(m_selected)].estimate.feasible
+    if (m_selected >= 0 && m_selected < int(m_result.candidates.size())
+        && m_result.candidates[std::size_t(m_selected)].estimate.feasible
         && std::find(shown.begin(), shown.end(), m_selected) == shown.end())
         shown.push_back(m_selected); // the selection is always on the chart
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);

@@ -4,7 +4,8 @@
 
 namespace shard::ui {
 
-GanttBars::GanttBars(QCPAxis* time_axis, QCPAxis* row_axis) : QCPAbstractPlottable(time_axis, row_axis)
+GanttBars::GanttBars(QCPAxis* time_axis, QCPAxis* row_axis)
+    : QCPAbstractPlottable(time_axis, row_axis)
 {
     setSelectable(QCP::stNone);
 }

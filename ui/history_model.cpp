@@ -42,10 +42,14 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return {};
     if (role == Qt::ForegroundRole && index.column() == Status) {
         switch (r->status) {
-        case RunStatus::Completed: return QColor(0x2e, 0x7d, 0x32);
-        case RunStatus::Failed: return QColor(0xc0, 0x39, 0x2b);
-        case RunStatus::Cancelled: return QColor(0xb2, 0x6b, 0x00);
-        case RunStatus::Running: return QColor(0x1f, 0x5f, 0xbf);
+        case RunStatus::Completed:
+            return QColor(0x2e, 0x7d, 0x32);
+        case RunStatus::Failed:
+            return QColor(0xc0, 0x39, 0x2b);
+        case RunStatus::Cancelled:
+            return QColor(0xb2, 0x6b, 0x00);
+        case RunStatus::Running:
+            return QColor(0x1f, 0x5f, 0xbf);
         }
     }
     if (role == Qt::ToolTipRole && !r->message.empty())
@@ -53,18 +57,30 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
     if (role != Qt::DisplayRole)
         return {};
     switch (index.column()) {
-    case Id: return qlonglong(r->id);
-    case Started: return QString::fromStdString(r->started_at);
-    case Model: return QString::fromStdString(r->model);
-    case Topology: return QString::fromStdString(r->topology);
-    case Strategy: return QString::fromStdString(r->strategy);
-    case Backend: return QString::fromStdString(r->backend);
-    case Status: return QString::fromStdString(to_string(r->status));
-    case TtftMeasured: return ms(r->ttft_ms);
-    case TtftPredicted: return ms(r->predicted_ttft_ms);
-    case TpotMeasured: return ms(r->tpot_ms);
-    case TpotPredicted: return ms(r->predicted_tpot_ms);
-    default: return {};
+    case Id:
+        return qlonglong(r->id);
+    case Started:
+        return QString::fromStdString(r->started_at);
+    case Model:
+        return QString::fromStdString(r->model);
+    case Topology:
+        return QString::fromStdString(r->topology);
+    case Strategy:
+        return QString::fromStdString(r->strategy);
+    case Backend:
+        return QString::fromStdString(r->backend);
+    case Status:
+        return QString::fromStdString(to_string(r->status));
+    case TtftMeasured:
+        return ms(r->ttft_ms);
+    case TtftPredicted:
+        return ms(r->predicted_ttft_ms);
+    case TpotMeasured:
+        return ms(r->tpot_ms);
+    case TpotPredicted:
+        return ms(r->predicted_tpot_ms);
+    default:
+        return {};
     }
 }
 
@@ -73,18 +89,30 @@ QVariant HistoryModel::headerData(int section, Qt::Orientation orientation, int 
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
-    case Id: return tr("Run");
-    case Started: return tr("Started (UTC)");
-    case Model: return tr("Model");
-    case Topology: return tr("Topology");
-    case Strategy: return tr("Strategy");
-    case Backend: return tr("Backend");
-    case Status: return tr("Status");
-    case TtftMeasured: return tr("TTFT ms\nmeasured");
-    case TtftPredicted: return tr("TTFT ms\npredicted");
-    case TpotMeasured: return tr("TPOT ms\nmeasured");
-    case TpotPredicted: return tr("TPOT ms\npredicted");
-    default: return {};
+    case Id:
+        return tr("Run");
+    case Started:
+        return tr("Started (UTC)");
+    case Model:
+        return tr("Model");
+    case Topology:
+        return tr("Topology");
+    case Strategy:
+        return tr("Strategy");
+    case Backend:
+        return tr("Backend");
+    case Status:
+        return tr("Status");
+    case TtftMeasured:
+        return tr("TTFT ms\nmeasured");
+    case TtftPredicted:
+        return tr("TTFT ms\npredicted");
+    case TpotMeasured:
+        return tr("TPOT ms\nmeasured");
+    case TpotPredicted:
+        return tr("TPOT ms\npredicted");
+    default:
+        return {};
     }
 }
 

@@ -11,7 +11,20 @@ class HistoryModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { Id, Started, Model, Topology, Strategy, Backend, Status, TtftMeasured, TtftPredicted, TpotMeasured, TpotPredicted, ColumnCount };
+    enum Column {
+        Id,
+        Started,
+        Model,
+        Topology,
+        Strategy,
+        Backend,
+        Status,
+        TtftMeasured,
+        TtftPredicted,
+        TpotMeasured,
+        TpotPredicted,
+        ColumnCount
+    };
 
     using QAbstractTableModel::QAbstractTableModel;
 

@@ -1,7 +1,7 @@
 #include "history_view.h"
 
-#include "history_model.h"
 #include "chart_export.h"
+#include "history_model.h"
 #include "run_trend_chart.h"
 
 #include "store/run_store.h"
@@ -19,11 +19,11 @@
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
-#include <QTabWidget>
 #include <QTableView>
+#include <QTabWidget>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QTextStream>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <set>
 
@@ -41,7 +41,8 @@ const QColor kColors[] = {QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b), QC
 
 } // namespace
 
-HistoryView::HistoryView(QWidget* parent) : QWidget(parent)
+HistoryView::HistoryView(QWidget* parent)
+    : QWidget(parent)
 {
     m_path = QString::fromStdString(RunStore::default_path());
     auto* layout = new QVBoxLayout(this);
@@ -129,8 +130,11 @@ void HistoryView::refresh()
         const int count = int(loaded.runs.size());
         m_model->setRuns(std::move(loaded.runs));
         m_table->resizeColumnsToContents();
-        m_status->setText(tr("%1 runs in %2. Measured figures come from the runs' own machines; predicted ones from the "
-                             "planner for the plan's GPUs.").arg(count).arg(m_path));
+        m_status->setText(
+            tr("%1 runs in %2. Measured figures come from the runs' own machines; predicted ones from the "
+               "planner for the plan's GPUs.")
+                .arg(count)
+                .arg(m_path));
         emit refreshed(count);
     });
     const std::string path = m_path.toStdString();
@@ -184,7 +188,9 @@ void HistoryView::compareSelected()
             if (const RunRecord* r = m_model->run(row); r && r->plan_hash == runs.front().plan_hash)
                 trend.push_back(*r);
         std::sort(trend.begin(), trend.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
-        title = tr("Run over run: the %1 stored run(s) of %2").arg(trend.size()).arg(QString::fromStdString(runs.front().plan_name));
+        title = tr("Run over run: the %1 stored run(s) of %2")
+                    .arg(trend.size())
+                    .arg(QString::fromStdString(runs.front().plan_name));
     } else {
         trend = runs;
         title = tr("Run over run: %1 selected runs").arg(trend.size());
@@ -265,7 +271,8 @@ void HistoryView::drawKinds(const std::vector<RunRecord>& runs, const KindTimes&
     m_plot->yAxis->setRangeLower(0);
     m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.15);
     m_plot->replot();
-    m_status->setText(tr("Comparing %1 runs per op kind: solid bars measured, hatched bars predicted.").arg(runs.size()));
+    m_status->setText(
+        tr("Comparing %1 runs per op kind: solid bars measured, hatched bars predicted.").arg(runs.size()));
 }
 
 bool HistoryView::deleteSelected(bool confirm)
@@ -277,8 +284,10 @@ bool HistoryView::deleteSelected(bool confirm)
             ids.push_back(r->id);
     if (ids.empty())
         return false;
-    if (confirm && QMessageBox::question(this, tr("Delete runs"), tr("Delete %1 run(s) and their measurements?").arg(ids.size()))
-                       != QMessageBox::Yes)
+    if (confirm
+        && QMessageBox::question(this, tr("Delete runs"),
+                                 tr("Delete %1 run(s) and their measurements?").arg(ids.size()))
+               != QMessageBox::Yes)
         return false;
     try {
         RunStore store(m_path.toStdString());
@@ -298,9 +307,12 @@ bool HistoryView::exportCsv(const QString& path) const
     if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text))
         return false;
     QTextStream out(&file);
-    auto quote = [](QString text) { return QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"'); };
+    auto quote = [](QString text) {
+        return QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
+    };
     for (int c = 0; c < m_model->columnCount(); ++c)
-        out << (c ? QStringLiteral(",") : QString()) << quote(m_model->headerData(c, Qt::Horizontal).toString().replace(QLatin1Char('\n'), QLatin1Char(' ')));
+        out << (c ? QStringLiteral(",") : QString())
+            << quote(m_model->headerData(c, Qt::Horizontal).toString().replace(QLatin1Char('\n'), QLatin1Char(' ')));
     out << "\n";
     for (int r = 0; r < m_model->rowCount(); ++r) {
         for (int c = 0; c < m_model->columnCount(); ++c)

@@ -2,9 +2,9 @@
 
 #include "chart_export.h"
 
+#include "core/units.h"
 #include "cost/device_mesh.h"
 #include "cost/predicted_timeline.h"
-#include "core/units.h"
 
 #include <qcustomplot.h>
 
@@ -13,8 +13,8 @@
 #include <QGraphicsScene>
 #include <QGraphicsSimpleTextItem>
 #include <QGraphicsView>
-#include <QLabel>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QVBoxLayout>
 
 namespace shard::ui {
@@ -57,7 +57,9 @@ std::vector<Block> split_weight(const Strategy& s, std::int64_t rows, std::int64
     auto even = [](std::int64_t n, int parts, int i) { return n * i / parts; };
     const auto& shape = s.tensor_shape;
     switch (s.tensor_mode) {
-    case TensorMode::None: blocks.push_back({0, rows, 0, cols, {0}}); break;
+    case TensorMode::None:
+        blocks.push_back({0, rows, 0, cols, {0}});
+        break;
     case TensorMode::Column1D:
     case TensorMode::Megatron1D:
     case TensorMode::MegatronSP: {
@@ -75,14 +77,20 @@ std::vector<Block> split_weight(const Strategy& s, std::int64_t rows, std::int64
     case TensorMode::WeightStationary2D:
         for (int i = 0; i < shape[0]; ++i)
             for (int j = 0; j < shape[1]; ++j)
-                blocks.push_back({even(rows, shape[0], i), even(rows, shape[0], i + 1), even(cols, shape[1], j),
-                                  even(cols, shape[1], j + 1), {i * shape[1] + j}});
+                blocks.push_back({even(rows, shape[0], i),
+                                  even(rows, shape[0], i + 1),
+                                  even(cols, shape[1], j),
+                                  even(cols, shape[1], j + 1),
+                                  {i * shape[1] + j}});
         break;
     case TensorMode::Tesseract25D: // q x q blocks, the same on every depth layer
         for (int i = 0; i < shape[1]; ++i)
             for (int j = 0; j < shape[2]; ++j) {
-                Block b{even(rows, shape[1], i), even(rows, shape[1], i + 1), even(cols, shape[2], j),
-                        even(cols, shape[2], j + 1), {}};
+                Block b{even(rows, shape[1], i),
+                        even(rows, shape[1], i + 1),
+                        even(cols, shape[2], j),
+                        even(cols, shape[2], j + 1),
+                        {}};
                 for (int d = 0; d < shape[0]; ++d)
                     b.owners << d * shape[1] * shape[2] + i * shape[2] + j;
                 blocks.push_back(b);
@@ -93,8 +101,10 @@ std::vector<Block> split_weight(const Strategy& s, std::int64_t rows, std::int64
             for (int j = 0; j < shape[2]; ++j)
                 for (int k = 0; k < shape[0]; ++k) {
                     const std::int64_t r0 = even(rows, shape[1], i), r1 = even(rows, shape[1], i + 1);
-                    blocks.push_back({r0 + even(r1 - r0, shape[0], k), r0 + even(r1 - r0, shape[0], k + 1),
-                                      even(cols, shape[2], j), even(cols, shape[2], j + 1),
+                    blocks.push_back({r0 + even(r1 - r0, shape[0], k),
+                                      r0 + even(r1 - r0, shape[0], k + 1),
+                                      even(cols, shape[2], j),
+                                      even(cols, shape[2], j + 1),
                                       {k * shape[1] * shape[2] + i * shape[2] + j}});
                 }
         break;
@@ -104,7 +114,8 @@ std::vector<Block> split_weight(const Strategy& s, std::int64_t rows, std::int64
 
 } // namespace
 
-LayoutView::LayoutView(QWidget* parent) : QWidget(parent)
+LayoutView::LayoutView(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -172,8 +183,11 @@ void LayoutView::rebuild()
     const int t = s.tensor_size();
     const int stage_size = s.dp * t;
     const int e = bytes_per_element(m_model.dtype);
-    label(m_scene, tr("%1 (%2) on %3").arg(QString::fromStdString(s.label()), QString::fromStdString(s.mesh_text()),
-                                           QString::fromStdString(m_topology.name)), 0, -30, true);
+    label(m_scene,
+          tr("%1 (%2) on %3")
+              .arg(QString::fromStdString(s.label()), QString::fromStdString(s.mesh_text()),
+                   QString::fromStdString(m_topology.name)),
+          0, -30, true);
 
     // The device mesh on the topology: one box per node, one cell per GPU.
     const double cell = 64, gap = 8;
@@ -189,25 +203,35 @@ void LayoutView::rebuild()
     const int shown_nodes = std::min(m_topology.nodes, 8);
     for (int n = 0; n < shown_nodes; ++n) {
         const double nx = (n % 4) * (node_w + 16), ny = y + (n / 4) * (node_h + 16);
-        auto* box = m_scene->addRect(nx, ny, node_w, node_h, QPen(QColor(0x60, 0x60, 0x60)), QBrush(QColor(0xf4, 0xf4, 0xf4)));
-        box->setToolTip(tr("node %1: %2 x %3, %4 inside").arg(n).arg(m_topology.gpus_per_node)
-                            .arg(QString::fromStdString(m_topology.gpu.name), QString::fromStdString(m_topology.intra.kind)));
+        auto* box =
+            m_scene->addRect(nx, ny, node_w, node_h, QPen(QColor(0x60, 0x60, 0x60)), QBrush(QColor(0xf4, 0xf4, 0xf4)));
+        box->setToolTip(
+            tr("node %1: %2 x %3, %4 inside")
+                .arg(n)
+                .arg(m_topology.gpus_per_node)
+                .arg(QString::fromStdString(m_topology.gpu.name), QString::fromStdString(m_topology.intra.kind)));
         label(m_scene, tr("node %1").arg(n), nx + 6, ny + 2);
         for (int g = 0; g < m_topology.gpus_per_node; ++g) {
             const int gpu = n * m_topology.gpus_per_node + g;
             const int p = position_of_gpu[std::size_t(gpu)];
-            const double gx = nx + gap + (g % per_row) * (cell + gap), gy = ny + 18 + gap + (g / per_row) * (cell + gap);
+            const double gx = nx + gap + (g % per_row) * (cell + gap),
+                         gy = ny + 18 + gap + (g / per_row) * (cell + gap);
             const int stage = p >= 0 ? p / stage_size : 0;
             const int replica = p >= 0 ? (p % stage_size) / t : 0;
             const int tensor = p >= 0 ? p % t : 0;
             QColor fill = p >= 0 ? rank_color(tensor) : QColor(0xdd, 0xdd, 0xdd);
             fill.setAlpha(replica == 0 && stage == 0 ? 255 : 150);
-            auto* rect = m_scene->addRect(gx, gy, cell, cell, QPen(stage % 2 ? Qt::black : QColor(0x30, 0x30, 0x30), stage % 2 ? 2 : 1),
+            auto* rect = m_scene->addRect(gx, gy, cell, cell,
+                                          QPen(stage % 2 ? Qt::black : QColor(0x30, 0x30, 0x30), stage % 2 ? 2 : 1),
                                           QBrush(fill));
             rect->setData(kTagKey, QStringLiteral("gpu"));
             rect->setToolTip(p < 0 ? tr("GPU %1: unused").arg(gpu)
                                    : tr("GPU %1: mesh position %2, stage %3, replica %4, tensor rank %5")
-                                         .arg(gpu).arg(p).arg(stage).arg(replica).arg(tensor));
+                                         .arg(gpu)
+                                         .arg(p)
+                                         .arg(stage)
+                                         .arg(replica)
+                                         .arg(tensor));
             label(m_scene, QStringLiteral("GPU %1").arg(gpu), gx + 4, gy + 4);
             if (p >= 0)
                 label(m_scene, QStringLiteral("pp%1 dp%2\ntp%3").arg(stage).arg(replica).arg(tensor), gx + 4, gy + 22);
@@ -215,13 +239,17 @@ void LayoutView::rebuild()
     }
     y += ((shown_nodes + 3) / 4) * (node_h + 16);
     if (m_topology.nodes > shown_nodes)
-        label(m_scene, tr("… and %1 more nodes laid out the same way").arg(m_topology.nodes - shown_nodes), 0, y), y += 22;
+        label(m_scene, tr("… and %1 more nodes laid out the same way").arg(m_topology.nodes - shown_nodes), 0, y),
+            y += 22;
     // Which fabric each mesh axis runs over.
     const DeviceMesh mesh(s, m_topology);
     QStringList axes;
     if (t > 1) {
         const GroupLink link = mesh.group(t, 1, 0);
-        axes << tr("tensor group of %1 over %2 (%3 GB/s busbw)").arg(t).arg(QString::fromStdString(link.fabric)).arg(link.busbw_gbps, 0, 'f', 0);
+        axes << tr("tensor group of %1 over %2 (%3 GB/s busbw)")
+                    .arg(t)
+                    .arg(QString::fromStdString(link.fabric))
+                    .arg(link.busbw_gbps, 0, 'f', 0);
     }
     if (s.dp > 1)
         axes << tr("%1 replicas, no traffic between them").arg(s.dp);
@@ -255,9 +283,16 @@ void LayoutView::rebuild()
             const std::int64_t bytes = (b.r1 - b.r0) * (b.c1 - b.c0) * e;
             tile->setToolTip(tr("%1: rows %2-%3, cols %4-%5 [%6 x %7], %8%9")
                                  .arg(owners.join(QStringLiteral(", ")))
-                                 .arg(b.r0).arg(b.r1).arg(b.c0).arg(b.c1).arg(b.r1 - b.r0).arg(b.c1 - b.c0)
+                                 .arg(b.r0)
+                                 .arg(b.r1)
+                                 .arg(b.c0)
+                                 .arg(b.c1)
+                                 .arg(b.r1 - b.r0)
+                                 .arg(b.c1 - b.c0)
                                  .arg(QString::fromStdString(format_bytes(double(bytes))))
-                                 .arg(replicated_attention ? tr(", replicated on every tensor rank (attention data-parallel)") : QString()));
+                                 .arg(replicated_attention
+                                          ? tr(", replicated on every tensor rank (attention data-parallel)")
+                                          : QString()));
         }
         x += double(cols) * scale + 60;
     }
@@ -271,7 +306,8 @@ void LayoutView::rebuild()
         int layer = 0;
         for (std::size_t stage = 0; stage < split.size(); ++stage)
             for (int i = 0; i < split[stage]; ++i, ++layer) {
-                auto* item = m_scene->addRect(layer * w, y + 20, w - 1, 18, Qt::NoPen, QBrush(rank_color(int(stage) + 8)));
+                auto* item =
+                    m_scene->addRect(layer * w, y + 20, w - 1, 18, Qt::NoPen, QBrush(rank_color(int(stage) + 8)));
                 item->setData(kTagKey, QStringLiteral("stage"));
                 item->setToolTip(tr("layer %1: stage %2").arg(layer).arg(stage));
             }
@@ -285,7 +321,8 @@ void LayoutView::rebuild()
         const int experts_per_row = 32;
         for (int ex = 0; ex < experts; ++ex) {
             const int owner = ex / std::max(1, experts / ep);
-            auto* item = m_scene->addRect((ex % experts_per_row) * 18, y + 20 + (ex / experts_per_row) * 18, 16, 16, Qt::NoPen, QBrush(rank_color(owner)));
+            auto* item = m_scene->addRect((ex % experts_per_row) * 18, y + 20 + (ex / experts_per_row) * 18, 16, 16,
+                                          Qt::NoPen, QBrush(rank_color(owner)));
             item->setData(kTagKey, QStringLiteral("expert"));
             item->setToolTip(tr("expert %1: EP rank %2").arg(ex).arg(owner));
         }
@@ -324,10 +361,13 @@ void LayoutView::drawCollectives(double x)
             else
                 for (int m = 0; m < c.group; ++m)
                     gpus.push_back(s.gpu_of(m * c.stride));
-            const int groups = c.op == CollectiveKind::SendRecv ? stage_size * (s.pp - 1) : s.devices() / std::max(1, c.group);
-            const QString size = c.calls > 1 ? tr("%1 x %2").arg(c.calls).arg(QString::fromStdString(format_bytes(double(c.payload))))
-                                             : QString::fromStdString(format_bytes(double(c.payload)));
-            const QString time = c.time_us >= 1000 ? tr("%1 ms").arg(c.time_us / 1000, 0, 'f', 2) : tr("%1 us").arg(c.time_us, 0, 'f', 1);
+            const int groups =
+                c.op == CollectiveKind::SendRecv ? stage_size * (s.pp - 1) : s.devices() / std::max(1, c.group);
+            const QString size =
+                c.calls > 1 ? tr("%1 x %2").arg(c.calls).arg(QString::fromStdString(format_bytes(double(c.payload))))
+                            : QString::fromStdString(format_bytes(double(c.payload)));
+            const QString time = c.time_us >= 1000 ? tr("%1 ms").arg(c.time_us / 1000, 0, 'f', 2)
+                                                   : tr("%1 us").arg(c.time_us, 0, 'f', 1);
             const QString text = tr("%1 %2 · %3 of %4: GPUs %5%6 · %7 · %8%9")
                                      .arg(QString::fromStdString(to_string(c.op)), QString::fromStdString(c.name),
                                           QString::fromStdString(c.axis))

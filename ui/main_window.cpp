@@ -1,9 +1,9 @@
 #include "main_window.h"
 
 #include "candidate_details.h"
-#include "chart_export.h"
 #include "candidates_filter.h"
 #include "candidates_model.h"
+#include "chart_export.h"
 #include "cost_charts.h"
 #include "history_view.h"
 #include "layout_view.h"
@@ -35,14 +35,15 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
-#include <QTabWidget>
 #include <QTableView>
+#include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
 
 namespace shard::ui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent)
 {
     updateTitle();
     setObjectName(QStringLiteral("ShardStudioMainWindow"));
@@ -59,7 +60,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name);
         d->setWidget(panel);
-        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+        d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable
+                       | QDockWidget::DockWidgetClosable);
         addDockWidget(Qt::LeftDockWidgetArea, d);
         return d;
     };
@@ -167,7 +169,8 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Open plan…"), QKeySequence::Open, this, [this] {
         if (!maybeSave())
             return;
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open a plan"), {}, tr("ShardStudio plans (*.shardplan.json)"));
+        const QString path =
+            QFileDialog::getOpenFileName(this, tr("Open a plan"), {}, tr("ShardStudio plans (*.shardplan.json)"));
         if (!path.isEmpty())
             openPlan(path);
     });
@@ -185,21 +188,25 @@ void MainWindow::buildMenus()
         if (tab == m_pareto)
             export_plots_with_dialog(this, {m_pareto->plot()}, QStringLiteral("pareto"));
         else if (tab == m_charts)
-            export_plots_with_dialog(this, {m_charts->communicationPlot(), m_charts->breakdownPlot()}, QStringLiteral("cost-charts"));
+            export_plots_with_dialog(this, {m_charts->communicationPlot(), m_charts->breakdownPlot()},
+                                     QStringLiteral("cost-charts"));
         else if (tab == m_timeline)
-            export_plots_with_dialog(this, {m_timeline->predictedPlot(), m_timeline->measuredPlot()}, QStringLiteral("timeline"),
-                                     Qt::Vertical);
+            export_plots_with_dialog(this, {m_timeline->predictedPlot(), m_timeline->measuredPlot()},
+                                     QStringLiteral("timeline"), Qt::Vertical);
         else if (tab == m_history)
             export_plots_with_dialog(this, {m_history->comparePlot(), m_history->trendChart()->plot()},
                                      QStringLiteral("run-comparison"));
         else if (tab == m_layout) {
-            QString path = QFileDialog::getSaveFileName(this, tr("Export the layout"), QStringLiteral("layout.png"),
-                                                        tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
+            QString path =
+                QFileDialog::getSaveFileName(this, tr("Export the layout"), QStringLiteral("layout.png"),
+                                             tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
             if (!path.isEmpty() && !m_layout->exportTo(path))
-                QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1 (use .png, .pdf or .svg)").arg(path));
+                QMessageBox::warning(this, tr("Export failed"),
+                                     tr("Could not write %1 (use .png, .pdf or .svg)").arg(path));
         } else
-            QMessageBox::information(this, tr("Nothing to export"),
-                                     tr("This tab has no chart. The Layout, Pareto, Cost charts, Timeline and History tabs do."));
+            QMessageBox::information(
+                this, tr("Nothing to export"),
+                tr("This tab has no chart. The Layout, Pareto, Cost charts, Timeline and History tabs do."));
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -240,11 +247,12 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
         markClean();
     m_table->resizeColumnsToContents();
     const auto& in = m_planner->inputs();
-    m_status->setText(tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted by the cost model.")
-                          .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name))
-                          .arg(result.candidates.size())
-                          .arg(result.feasible)
-                          .arg(milliseconds, 0, 'f', 1));
+    m_status->setText(
+        tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted by the cost model.")
+            .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name))
+            .arg(result.candidates.size())
+            .arg(result.feasible)
+            .arg(milliseconds, 0, 'f', 1));
     emit candidatesShown(int(result.candidates.size()));
 }
 
@@ -276,7 +284,8 @@ void MainWindow::selectionChanged()
     m_pareto->setSelected(candidate);
     m_charts->setSelected(candidate);
     const auto& in = m_planner->inputs();
-    const std::optional<Plan> plan = c ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c)) : std::nullopt;
+    const std::optional<Plan> plan =
+        c ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c)) : std::nullopt;
     m_run->setPlan(c && c->estimate.feasible ? plan : std::nullopt);
     m_timeline->showPlan(plan, c ? &c->estimate : nullptr);
     updateTitle();
@@ -341,10 +350,13 @@ void MainWindow::rebuildRecentMenu()
     m_recent->clear();
     const QStringList recent = QSettings().value(QStringLiteral("recentPlans")).toStringList();
     for (const QString& path : recent)
-        m_recent->addAction(QFileInfo(path).fileName(), this, [this, path] {
-                    if (maybeSave())
-                        openPlan(path);
-                })->setToolTip(path);
+        m_recent
+            ->addAction(QFileInfo(path).fileName(), this,
+                        [this, path] {
+                            if (maybeSave())
+                                openPlan(path);
+                        })
+            ->setToolTip(path);
     m_recent->setEnabled(!recent.isEmpty());
 }
 
@@ -399,9 +411,12 @@ bool MainWindow::maybeSave()
     box.setInformativeText(tr("Save the selected candidate as a plan before going on?"));
     box.setDefaultButton(QMessageBox::Save);
     switch (box.exec()) {
-    case QMessageBox::Save: return m_path.isEmpty() ? saveWithDialog() : savePlan(m_path);
-    case QMessageBox::Discard: return true;
-    default: return false;
+    case QMessageBox::Save:
+        return m_path.isEmpty() ? saveWithDialog() : savePlan(m_path);
+    case QMessageBox::Discard:
+        return true;
+    default:
+        return false;
     }
 }
 

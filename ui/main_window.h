@@ -104,9 +104,9 @@ private:
     QMenu* m_recent = nullptr;
     bool m_replanQueued = false;
     std::optional<Strategy> m_wanted; // reselect this strategy after the next planning
-    QString m_path;                   // the plan file opened or saved last
-    std::string m_saved;              // its snapshot
-    bool m_baselinePending = true;    // take the snapshot once the next planning is shown
+    QString m_path; // the plan file opened or saved last
+    std::string m_saved; // its snapshot
+    bool m_baselinePending = true; // take the snapshot once the next planning is shown
 };
 
 } // namespace shard::ui

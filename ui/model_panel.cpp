@@ -31,7 +31,8 @@ QSpinBox* spin(int minimum, int maximum, const QString& suffix = {})
 
 } // namespace
 
-ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent)
+ModelPanel::ModelPanel(QWidget* parent)
+    : QWidget(parent)
 {
     setAcceptDrops(true);
     auto* layout = new QVBoxLayout(this);
@@ -132,8 +133,8 @@ QString ModelPanel::errorText() const
 
 void ModelPanel::chooseConfig()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Import a Hugging Face config.json"), {},
-                                                      tr("Model configs (*.json)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Import a Hugging Face config.json"), {}, tr("Model configs (*.json)"));
     if (!path.isEmpty())
         importConfig(path);
 }
@@ -190,7 +191,9 @@ void ModelPanel::refresh()
     m_headDim->setValue(m_model.head_dim);
     m_ffn->setValue(int(m_model.ffn));
     m_vocab->setValue(int(m_model.vocab));
-    m_moe->setText(m_model.is_moe() ? tr("%1 routed, top-%2").arg(m_model.moe->experts).arg(m_model.moe->experts_per_token) : tr("dense"));
+    m_moe->setText(m_model.is_moe()
+                       ? tr("%1 routed, top-%2").arg(m_model.moe->experts).arg(m_model.moe->experts_per_token)
+                       : tr("dense"));
     m_params->setText(tr("%1 total, %2 active per token")
                           .arg(QString::fromStdString(format_params(m_model.total_params())),
                                QString::fromStdString(format_params(m_model.active_params()))));

@@ -19,7 +19,8 @@ double gib(std::int64_t bytes)
 
 } // namespace
 
-ParetoChart::ParetoChart(QWidget* parent) : QWidget(parent)
+ParetoChart::ParetoChart(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -29,7 +30,8 @@ ParetoChart::ParetoChart(QWidget* parent) : QWidget(parent)
     m_all = m_plot->addGraph();
     m_all->setName(tr("candidates (predicted)"));
     m_all->setLineStyle(QCPGraph::lsNone);
-    m_all->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x4e, 0x79, 0xa7), QColor(0x4e, 0x79, 0xa7, 90), 7));
+    m_all->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x4e, 0x79, 0xa7), QColor(0x4e, 0x79, 0xa7, 90), 7));
     m_front = m_plot->addGraph();
     m_front->setName(tr("Pareto front (predicted)"));
     m_front->setPen(QPen(QColor(0xf2, 0x8e, 0x2b), 2));
@@ -37,7 +39,8 @@ ParetoChart::ParetoChart(QWidget* parent) : QWidget(parent)
     m_selected = m_plot->addGraph();
     m_selected->setName(tr("selected"));
     m_selected->setLineStyle(QCPGraph::lsNone);
-    m_selected->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0xe1, 0x57, 0x59), 3), Qt::NoBrush, 16));
+    m_selected->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0xe1, 0x57, 0x59), 3), Qt::NoBrush, 16));
     m_plot->xAxis->setLabel(tr("memory per GPU (GiB, predicted)"));
     // Latencies span orders of magnitude between the best and the worst layouts.
     m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -81,7 +84,8 @@ void ParetoChart::setResult(const PlanResult& result, Objective objective)
     for (std::size_t i = 0; i < result.candidates.size(); ++i) {
         const Candidate& c = result.candidates[i];
         if (c.estimate.feasible)
-            points.push_back({gib(c.estimate.memory.total()), pareto_latency_ms(c.estimate, objective), int(i), c.pareto});
+            points.push_back(
+                {gib(c.estimate.memory.total()), pareto_latency_ms(c.estimate, objective), int(i), c.pareto});
     }
     std::stable_sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.memory < b.memory; });
     QVector<double> x, y, fx, fy;

@@ -16,7 +16,9 @@ struct Outcome {
 
 } // namespace
 
-PlannerController::PlannerController(QObject* parent) : QObject(parent) {}
+PlannerController::PlannerController(QObject* parent)
+    : QObject(parent)
+{ }
 
 PlannerController::~PlannerController() = default;
 

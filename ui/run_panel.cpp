@@ -17,13 +17,14 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardItemModel>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QTemporaryDir>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace shard::ui {
 
-RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
+RunPanel::RunPanel(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     auto* bar = new QHBoxLayout;
@@ -49,8 +50,9 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     m_graphs->setToolTip(tr("cuda backends: decode steps replay one captured CUDA graph (--graphs)"));
     m_overlap = new QCheckBox(tr("overlap comm."));
     m_overlap->setObjectName(QStringLiteral("runOverlap"));
-    m_overlap->setToolTip(tr("cuda backends: the tensor group's collectives run on streams of their own, the all-reduce "
-                             "after each row-parallel GEMM in chunks behind the next chunk (--overlap)"));
+    m_overlap->setToolTip(
+        tr("cuda backends: the tensor group's collectives run on streams of their own, the all-reduce "
+           "after each row-parallel GEMM in chunks behind the next chunk (--overlap)"));
     m_steps = new QSpinBox;
     m_steps->setRange(0, 100000);
     m_steps->setValue(16);
@@ -85,7 +87,8 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent)
     m_log->setObjectName(QStringLiteral("runLog"));
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(5000);
-    m_log->setPlaceholderText(tr("The run's log appears here: the command, each step, the result next to the prediction."));
+    m_log->setPlaceholderText(
+        tr("The run's log appears here: the command, each step, the result next to the prediction."));
     layout->addWidget(m_log, 1);
     connect(m_backend, &QComboBox::currentIndexChanged, this, [this] {
         const bool cuda = backend() != QStringLiteral("cpu");
@@ -115,7 +118,8 @@ RunPanel::~RunPanel()
 void RunPanel::setPlan(const std::optional<Plan>& plan)
 {
     m_plan = plan;
-    m_planLabel->setText(plan ? tr("Plan: %1").arg(QString::fromStdString(plan->name)) : tr("Select a feasible candidate to run it."));
+    m_planLabel->setText(plan ? tr("Plan: %1").arg(QString::fromStdString(plan->name))
+                              : tr("Select a feasible candidate to run it."));
     updateAvailability();
 }
 
@@ -140,8 +144,9 @@ void RunPanel::checkCudaBackends()
         const cuda::BackendInfo info = check->result();
         for (int row : {1, 2}) {
             items->item(row)->setEnabled(info.usable());
-            items->item(row)->setToolTip(info.usable() ? QString::fromStdString(info.status)
-                                                       : tr("Unavailable here: %1").arg(QString::fromStdString(info.reason)));
+            items->item(row)->setToolTip(info.usable()
+                                             ? QString::fromStdString(info.status)
+                                             : tr("Unavailable here: %1").arg(QString::fromStdString(info.reason)));
             if (!info.usable())
                 items->item(row)->setText(items->item(row)->text() + tr(" — unavailable"));
         }
@@ -227,9 +232,16 @@ bool RunPanel::start()
     m_process->setProcessChannelMode(QProcess::SeparateChannels);
     connect(m_process, &QProcess::readyReadStandardOutput, this, &RunPanel::readEvents);
     connect(m_process, &QProcess::finished, this, &RunPanel::finished);
-    QStringList args{QStringLiteral("--json"), QStringLiteral("run"), file, QStringLiteral("--backend"), backend(),
-                     QStringLiteral("--steps"), QString::number(m_steps->value())};
-    const auto on_off = [](const QCheckBox* box) { return box->isChecked() ? QStringLiteral("on") : QStringLiteral("off"); };
+    QStringList args{QStringLiteral("--json"),
+                     QStringLiteral("run"),
+                     file,
+                     QStringLiteral("--backend"),
+                     backend(),
+                     QStringLiteral("--steps"),
+                     QString::number(m_steps->value())};
+    const auto on_off = [](const QCheckBox* box) {
+        return box->isChecked() ? QStringLiteral("on") : QStringLiteral("off");
+    };
     if (backend() != QStringLiteral("cpu"))
         args << QStringLiteral("--dtype") << m_dtype->currentText() << QStringLiteral("--graphs") << on_off(m_graphs)
              << QStringLiteral("--overlap") << on_off(m_overlap);
@@ -263,8 +275,8 @@ void RunPanel::readEvents()
         const QJsonObject e = QJsonDocument::fromJson(line).object();
         const QString kind = e.value(QStringLiteral("event")).toString();
         if (kind == QStringLiteral("start")) {
-            append(tr("Started %1 on %2: %3 ranks").arg(e.value(QStringLiteral("plan")).toString(),
-                                                       e.value(QStringLiteral("backend")).toString())
+            append(tr("Started %1 on %2: %3 ranks")
+                       .arg(e.value(QStringLiteral("plan")).toString(), e.value(QStringLiteral("backend")).toString())
                        .arg(e.value(QStringLiteral("ranks")).toInt()));
         } else if (kind == QStringLiteral("stored")) {
             m_runId = e.value(QStringLiteral("run")).toInteger();

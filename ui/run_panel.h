@@ -74,7 +74,7 @@ private:
     QString m_database;
     QComboBox* m_backend = nullptr;
     QComboBox* m_dtype = nullptr;
-    QCheckBox* m_graphs = nullptr;  // cuda backends: decode steps replay a CUDA graph
+    QCheckBox* m_graphs = nullptr; // cuda backends: decode steps replay a CUDA graph
     QCheckBox* m_overlap = nullptr; // cuda backends: communication overlapped with compute
     QSpinBox* m_steps = nullptr;
     QPushButton* m_start = nullptr;

@@ -9,7 +9,8 @@
 
 namespace shard::ui {
 
-RunTrendChart::RunTrendChart(QWidget* parent) : QWidget(parent)
+RunTrendChart::RunTrendChart(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -17,7 +18,8 @@ RunTrendChart::RunTrendChart(QWidget* parent) : QWidget(parent)
     m_plot->setObjectName(QStringLiteral("runTrendPlot"));
     layout->addWidget(m_plot);
     m_plot->plotLayout()->insertRow(0);
-    m_plot->plotLayout()->addElement(0, 0, new QCPTextElement(m_plot, QString(), QFont(QStringLiteral("sans"), 9, QFont::Bold)));
+    m_plot->plotLayout()->addElement(
+        0, 0, new QCPTextElement(m_plot, QString(), QFont(QStringLiteral("sans"), 9, QFont::Bold)));
     // TTFT and TPOT share one log axis: a CPU reference run and an H100 prediction sit
     // orders of magnitude apart, and two scales would put unrelated points on top of each other.
     m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -32,10 +34,8 @@ RunTrendChart::RunTrendChart(QWidget* parent) : QWidget(parent)
         bool predicted;
     };
     const QColor tpot(0x4e, 0x79, 0xa7), ttft(0xf2, 0x8e, 0x2b);
-    for (const Series& s : {Series{tr("TPOT measured"), tpot, false},
-                            Series{tr("TPOT predicted"), tpot, true},
-                            Series{tr("TTFT measured"), ttft, false},
-                            Series{tr("TTFT predicted"), ttft, true}}) {
+    for (const Series& s : {Series{tr("TPOT measured"), tpot, false}, Series{tr("TPOT predicted"), tpot, true},
+                            Series{tr("TTFT measured"), ttft, false}, Series{tr("TTFT predicted"), ttft, true}}) {
         QCPGraph* g = m_plot->addGraph();
         g->setName(s.name);
         g->setPen(QPen(s.color, 2, s.predicted ? Qt::DashLine : Qt::SolidLine));
@@ -55,7 +55,9 @@ void RunTrendChart::setRuns(std::vector<RunRecord> runs, const QString& title)
     std::array<QVector<double>, 4> keys, values;
     for (std::size_t i = 0; i < m_runs.size(); ++i) {
         const RunRecord& r = m_runs[i];
-        ticker->addTick(double(i), QStringLiteral("#%1\n%2").arg(r.id).arg(QString::fromStdString(r.started_at).left(16).replace(QLatin1Char('T'), QLatin1Char(' '))));
+        ticker->addTick(double(i),
+                        QStringLiteral("#%1\n%2").arg(r.id).arg(
+                            QString::fromStdString(r.started_at).left(16).replace(QLatin1Char('T'), QLatin1Char(' '))));
         const std::optional<double> figures[4] = {r.tpot_ms, r.predicted_tpot_ms, r.ttft_ms, r.predicted_ttft_ms};
         for (std::size_t s = 0; s < 4; ++s)
             if (figures[s] && *figures[s] > 0) { // a failed run may have measured nothing

@@ -16,9 +16,9 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSplitter>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QToolTip>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace shard::ui {
 
@@ -33,8 +33,9 @@ Group group_of(const TimelineSpan& span)
     if (span.category == SpanCategory::Communication)
         return span.modeled ? ModeledGroup : CommGroup;
     static const QStringList attention{QStringLiteral("qkv"), QStringLiteral("attention"), QStringLiteral("out_proj")};
-    static const QStringList mlp{QStringLiteral("mlp_up"),  QStringLiteral("activation"), QStringLiteral("mlp_down"),
-                                 QStringLiteral("router"),  QStringLiteral("experts"),    QStringLiteral("shared_experts")};
+    static const QStringList mlp{QStringLiteral("mlp_up"),   QStringLiteral("activation"),
+                                 QStringLiteral("mlp_down"), QStringLiteral("router"),
+                                 QStringLiteral("experts"),  QStringLiteral("shared_experts")};
     const QString kind = QString::fromStdString(span.kind);
     return attention.contains(kind) ? AttentionGroup : mlp.contains(kind) ? MlpGroup : OtherGroup;
 }
@@ -42,13 +43,20 @@ Group group_of(const TimelineSpan& span)
 QString group_name(Group g)
 {
     switch (g) {
-    case AttentionGroup: return QObject::tr("attention block (compute)");
-    case MlpGroup: return QObject::tr("MLP / experts (compute)");
-    case OtherGroup: return QObject::tr("norms, embedding, LM head (compute)");
-    case CommGroup: return QObject::tr("collectives");
-    case ModeledGroup: return QObject::tr("collectives (time modeled)");
-    case HandoffGroup: return QObject::tr("stage hand-off");
-    case GroupCount: break;
+    case AttentionGroup:
+        return QObject::tr("attention block (compute)");
+    case MlpGroup:
+        return QObject::tr("MLP / experts (compute)");
+    case OtherGroup:
+        return QObject::tr("norms, embedding, LM head (compute)");
+    case CommGroup:
+        return QObject::tr("collectives");
+    case ModeledGroup:
+        return QObject::tr("collectives (time modeled)");
+    case HandoffGroup:
+        return QObject::tr("stage hand-off");
+    case GroupCount:
+        break;
     }
     return {};
 }
@@ -56,13 +64,20 @@ QString group_name(Group g)
 QColor group_color(Group g)
 {
     switch (g) {
-    case AttentionGroup: return {0x4e, 0x79, 0xa7};
-    case MlpGroup: return {0x59, 0xa1, 0x4f};
-    case OtherGroup: return {0x9d, 0xa3, 0xab};
-    case CommGroup: return {0xe1, 0x57, 0x59};
-    case ModeledGroup: return {0xf2, 0x8e, 0x2b};
-    case HandoffGroup: return {0xb0, 0x7a, 0xa1};
-    case GroupCount: break;
+    case AttentionGroup:
+        return {0x4e, 0x79, 0xa7};
+    case MlpGroup:
+        return {0x59, 0xa1, 0x4f};
+    case OtherGroup:
+        return {0x9d, 0xa3, 0xab};
+    case CommGroup:
+        return {0xe1, 0x57, 0x59};
+    case ModeledGroup:
+        return {0xf2, 0x8e, 0x2b};
+    case HandoffGroup:
+        return {0xb0, 0x7a, 0xa1};
+    case GroupCount:
+        break;
     }
     return Qt::black;
 }
@@ -102,10 +117,11 @@ LoadedRun load_run(const std::string& database, qint64 id)
         if (!record)
             throw Error("run " + std::to_string(id) + " is not in " + database);
         const QString backend = QString::fromStdString(record->backend);
-        loaded.title = QObject::tr("run #%1 (%2 backend%3, %4)")
-                           .arg(id)
-                           .arg(backend, backend == QStringLiteral("cpu") ? QObject::tr(", fp32 on this CPU") : QString(),
-                                QString::fromStdString(to_string(record->status)));
+        loaded.title =
+            QObject::tr("run #%1 (%2 backend%3, %4)")
+                .arg(id)
+                .arg(backend, backend == QStringLiteral("cpu") ? QObject::tr(", fp32 on this CPU") : QString(),
+                     QString::fromStdString(to_string(record->status)));
         if (const auto text = store.plan_json(id)) {
             try {
                 Plan plan = plan_from_text(*text, "run #" + std::to_string(id));
@@ -128,7 +144,8 @@ LoadedRun load_run(const std::string& database, qint64 id)
 
 } // namespace
 
-TimelineView::TimelineView(QWidget* parent) : QWidget(parent)
+TimelineView::TimelineView(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
@@ -152,7 +169,8 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent)
         auto* plot = new QCustomPlot;
         plot->setObjectName(name);
         plot->plotLayout()->insertRow(0);
-        plot->plotLayout()->addElement(0, 0, new QCPTextElement(plot, QString(), QFont(QStringLiteral("sans"), 9, QFont::Bold)));
+        plot->plotLayout()->addElement(
+            0, 0, new QCPTextElement(plot, QString(), QFont(QStringLiteral("sans"), 9, QFont::Bold)));
         plot->yAxis->setRangeReversed(true); // the first device on top
         plot->legend->setVisible(true);
         plot->legend->setFont(QFont(QStringLiteral("sans"), 8));
@@ -172,7 +190,8 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent)
     layout->addWidget(m_split, 1);
 
     for (QCustomPlot* plot : {m_predictedPlot, m_measuredPlot}) {
-        add_export_menu(plot, plot == m_predictedPlot ? QStringLiteral("timeline-predicted") : QStringLiteral("timeline-measured"));
+        add_export_menu(plot, plot == m_predictedPlot ? QStringLiteral("timeline-predicted")
+                                                      : QStringLiteral("timeline-measured"));
         connect(plot, &QCustomPlot::mouseMove, this, [this, plot](QMouseEvent* event) {
             const QString text = describeAt(plot, event->position());
             if (text.isEmpty())
@@ -292,7 +311,8 @@ void TimelineView::redraw()
                              .arg(figure, QString::fromStdString(predicted->placement));
     }
     draw(m_predictedPlot, predicted, predictedTitle,
-         m_plan || runShown ? tr("This candidate does not fit: nothing to schedule.") : tr("Select a candidate to see its predicted step."));
+         m_plan || runShown ? tr("This candidate does not fit: nothing to schedule.")
+                            : tr("Select a candidate to see its predicted step."));
 
     const StepTimeline* measured = currentMeasured();
     QString measuredTitle;
@@ -310,20 +330,24 @@ void TimelineView::redraw()
     draw(m_measuredPlot, measured, measuredTitle, emptyMeasured);
     // Height by rows: eight measured ranks under a one-row prediction need the room; an
     // empty plot only its message.
-    const auto weight = [](const StepTimeline* t) { return t && !t->rows.empty() ? 3.0 + double(t->rows.size()) : 1.5; };
+    const auto weight = [](const StepTimeline* t) {
+        return t && !t->rows.empty() ? 3.0 + double(t->rows.size()) : 1.5;
+    };
     const double total = double(std::max(m_split->height(), 200));
     const double a = weight(predicted), b = weight(measured);
     m_split->setSizes({int(total * a / (a + b)), int(total * b / (a + b))});
 
     if (runShown)
-        m_source->setText(!runReplacesPlan() ? tr("Showing %1, a run of the selected candidate.").arg(m_runTitle)
-                                             : tr("Showing %1 and the planner's prediction for its plan.").arg(m_runTitle));
+        m_source->setText(!runReplacesPlan()
+                              ? tr("Showing %1, a run of the selected candidate.").arg(m_runTitle)
+                              : tr("Showing %1 and the planner's prediction for its plan.").arg(m_runTitle));
     else
         m_source->setText(tr("Showing the selected candidate. Drag or scroll to zoom in time; double-click to see the "
                              "whole step."));
 }
 
-void TimelineView::draw(QCustomPlot* plot, const StepTimeline* timeline, const QString& title, const QString& empty_text)
+void TimelineView::draw(QCustomPlot* plot, const StepTimeline* timeline, const QString& title,
+                        const QString& empty_text)
 {
     plot->clearPlottables();
     plot->clearItems();
@@ -404,14 +428,17 @@ QString TimelineView::describeAt(QCustomPlot* plot, const QPointF& pixel) const
         if (!bar)
             continue;
         const TimelineSpan& s = t->spans[std::size_t(bar->tag)];
-        const QString how = !t->measured ? tr("predicted") : s.modeled ? tr("modeled (emulated ranks)") : tr("measured");
+        const QString how = !t->measured ? tr("predicted")
+                            : s.modeled  ? tr("modeled (emulated ranks)")
+                                         : tr("measured");
         QString text = QString::fromStdString(s.name);
         if (s.layer >= 0)
             text += tr(" · layer %1").arg(s.layer);
         if (!t->measured && t->rows.size() > 1) // pipeline stages run several microbatches
             text += tr(" · microbatch %1").arg(s.microbatch);
-        text += tr("\n%1 %2 (%3) · starts at %4 · %5").arg(duration_text(s.duration_us), how, QString::fromStdString(s.kind),
-                                                         duration_text(s.start_us), QString::fromStdString(t->rows[std::size_t(s.row)]));
+        text += tr("\n%1 %2 (%3) · starts at %4 · %5")
+                    .arg(duration_text(s.duration_us), how, QString::fromStdString(s.kind), duration_text(s.start_us),
+                         QString::fromStdString(t->rows[std::size_t(s.row)]));
         return text;
     }
     return {};

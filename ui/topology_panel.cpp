@@ -15,7 +15,8 @@
 
 namespace shard::ui {
 
-TopologyPanel::TopologyPanel(QWidget* parent) : QWidget(parent)
+TopologyPanel::TopologyPanel(QWidget* parent)
+    : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     auto* top = new QHBoxLayout;
@@ -97,7 +98,8 @@ void TopologyPanel::detect()
         m_message->show();
         return;
     }
-    m_message->setText(tr("Detected %1 GPU(s), driver %2").arg(found.gpus.size()).arg(QString::fromStdString(found.driver_version)));
+    m_message->setText(
+        tr("Detected %1 GPU(s), driver %2").arg(found.gpus.size()).arg(QString::fromStdString(found.driver_version)));
     m_message->show();
     setTopology(topology_from_detection(found));
 }
@@ -122,10 +124,11 @@ void TopologyPanel::refresh()
     m_nodes->setValue(m_topology.nodes);
     m_gpus->setValue(m_topology.gpus_per_node);
     const GpuKind& g = m_topology.gpu;
-    m_gpu->setText(tr("%1: %2, %3 TFLOP/s bf16, %4 TB/s HBM")
-                       .arg(QString::fromStdString(g.name), QString::fromStdString(format_bytes(double(g.memory_bytes))))
-                       .arg(g.bf16_tflops, 0, 'f', 0)
-                       .arg(g.hbm_gbps / 1000.0, 0, 'f', 2));
+    m_gpu->setText(
+        tr("%1: %2, %3 TFLOP/s bf16, %4 TB/s HBM")
+            .arg(QString::fromStdString(g.name), QString::fromStdString(format_bytes(double(g.memory_bytes))))
+            .arg(g.bf16_tflops, 0, 'f', 0)
+            .arg(g.hbm_gbps / 1000.0, 0, 'f', 2));
     auto row = [&](int r, const QString& name, const Link& link) {
         m_links->setItem(r, 0, new QTableWidgetItem(name));
         m_links->setItem(r, 1, new QTableWidgetItem(QString::fromStdString(link.kind)));

@@ -8,7 +8,8 @@
 
 namespace shard::ui {
 
-WorkloadPanel::WorkloadPanel(QWidget* parent) : QWidget(parent)
+WorkloadPanel::WorkloadPanel(QWidget* parent)
+    : QWidget(parent)
 {
     auto* form = new QFormLayout(this);
     m_phase = new QComboBox;

@@ -35,9 +35,12 @@ OrderedJson run_json(const RunRecord& r)
     j["host"] = r.host;
     j["engine_version"] = r.engine_version;
     j["message"] = r.message;
-    j["measured"] = {{"ttft_ms", value(r.ttft_ms)}, {"tpot_ms", value(r.tpot_ms)}, {"tokens_per_s", value(r.tokens_per_s)},
+    j["measured"] = {{"ttft_ms", value(r.ttft_ms)},
+                     {"tpot_ms", value(r.tpot_ms)},
+                     {"tokens_per_s", value(r.tokens_per_s)},
                      {"max_rel_error", value(r.max_rel_error)}};
-    j["predicted"] = {{"ttft_ms", value(r.predicted_ttft_ms)}, {"tpot_ms", value(r.predicted_tpot_ms)},
+    j["predicted"] = {{"ttft_ms", value(r.predicted_ttft_ms)},
+                      {"tpot_ms", value(r.predicted_tpot_ms)},
                       {"tokens_per_s", value(r.predicted_tokens_per_s)}};
     return j;
 }
@@ -72,9 +75,10 @@ void list(const HistoryArgs& a, const GlobalOptions& options)
                      "pred. TPOT ms"},
                     {TextTable::Align::Right});
     for (const auto& r : runs)
-        table.add_row({std::to_string(r.id), r.started_at, to_string(r.status), r.model, r.topology, r.strategy, r.backend,
-                       opt(r.ttft_ms), opt(r.tpot_ms), opt(r.predicted_tpot_ms, 3)});
-    std::cout << table.render() << runs.size() << " run(s)" << (a.filter.limit > 0 && int(runs.size()) == a.filter.limit ? " (--limit 0 lists all)" : "")
+        table.add_row({std::to_string(r.id), r.started_at, to_string(r.status), r.model, r.topology, r.strategy,
+                       r.backend, opt(r.ttft_ms), opt(r.tpot_ms), opt(r.predicted_tpot_ms, 3)});
+    std::cout << table.render() << runs.size() << " run(s)"
+              << (a.filter.limit > 0 && int(runs.size()) == a.filter.limit ? " (--limit 0 lists all)" : "")
               << "; measured times are on the backend that ran them, predicted "
               << "ones for the plan's GPUs\n";
 }
@@ -104,7 +108,8 @@ void show(const HistoryArgs& a, const GlobalOptions& options)
         t.add_row({"TTFT ms measured / predicted", opt(r->ttft_ms) + " / " + opt(r->predicted_ttft_ms, 3)});
         t.add_row({"TPOT ms measured / predicted", opt(r->tpot_ms) + " / " + opt(r->predicted_tpot_ms, 3)});
         t.add_row({"max relative error", r->max_rel_error ? format_scientific(*r->max_rel_error, 2) : "-"});
-        t.add_row({"stored rows", std::to_string(r->op_rows) + " ops, " + std::to_string(r->collective_rows) + " collectives"});
+        t.add_row({"stored rows",
+                   std::to_string(r->op_rows) + " ops, " + std::to_string(r->collective_rows) + " collectives"});
         std::cout << t.render();
     }
 }
@@ -194,8 +199,8 @@ void export_runs(const HistoryArgs& a, const GlobalOptions& options)
             text += std::to_string(r.id) + "," + r.started_at + "," + to_string(r.status) + "," + quote(r.model) + ","
                     + quote(r.topology) + "," + quote(r.strategy) + "," + r.backend + "," + num(r.ttft_ms) + ","
                     + num(r.tpot_ms) + "," + num(r.tokens_per_s) + "," + num(r.predicted_ttft_ms) + ","
-                    + num(r.predicted_tpot_ms) + "," + (r.max_rel_error ? format_scientific(*r.max_rel_error, 3) : "") + ","
-                    + r.plan_hash + "\n";
+                    + num(r.predicted_tpot_ms) + "," + (r.max_rel_error ? format_scientific(*r.max_rel_error, 3) : "")
+                    + "," + r.plan_hash + "\n";
     } else {
         OrderedJson list = OrderedJson::array();
         for (const auto& r : runs)
@@ -221,7 +226,8 @@ void register_history_commands(CLI::App& app, const GlobalOptions& options)
         cmd->add_option("--topology", args->filter.topology, "Only runs on this topology id");
         cmd->add_option("--backend", args->filter.backend, "Only runs of this backend");
         cmd->add_option("--since", args->filter.since, "Only runs started at or after (UTC, e.g. 2026-11-01)");
-        cmd->add_option("--limit", args->filter.limit, "At most this many runs, newest first (0: all)")->capture_default_str();
+        cmd->add_option("--limit", args->filter.limit, "At most this many runs, newest first (0: all)")
+            ->capture_default_str();
     };
     auto* list_cmd = history->add_subcommand("list", "List runs, newest first");
     args->filter.limit = 100; // like a log: the newest page unless asked for more

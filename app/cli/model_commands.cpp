@@ -42,14 +42,16 @@ void show_model(const ModelSpec& m, const GlobalOptions& options)
     TextTable shape({"field", "value"});
     shape.add_row({"layers", std::to_string(m.layers)});
     shape.add_row({"hidden", std::to_string(m.hidden)});
-    shape.add_row({"attention", std::to_string(m.heads) + " heads, " + std::to_string(m.kv_heads) + " KV heads, head dim "
-                                    + std::to_string(m.head_dim)
-                                    + (m.kv_heads == 1 ? " (MQA)" : m.kv_heads < m.heads ? " (GQA)" : " (MHA)")});
+    shape.add_row({"attention", std::to_string(m.heads) + " heads, " + std::to_string(m.kv_heads)
+                                    + " KV heads, head dim " + std::to_string(m.head_dim)
+                                    + (m.kv_heads == 1        ? " (MQA)"
+                                       : m.kv_heads < m.heads ? " (GQA)"
+                                                              : " (MHA)")});
     if (m.mla)
-        shape.add_row({"MLA", "q_lora " + std::to_string(m.mla->q_lora_rank) + ", kv_lora "
-                                  + std::to_string(m.mla->kv_lora_rank) + ", rope " + std::to_string(m.mla->qk_rope_head_dim)
-                                  + ", nope " + std::to_string(m.mla->qk_nope_head_dim) + ", v "
-                                  + std::to_string(m.mla->v_head_dim)});
+        shape.add_row(
+            {"MLA", "q_lora " + std::to_string(m.mla->q_lora_rank) + ", kv_lora " + std::to_string(m.mla->kv_lora_rank)
+                        + ", rope " + std::to_string(m.mla->qk_rope_head_dim) + ", nope "
+                        + std::to_string(m.mla->qk_nope_head_dim) + ", v " + std::to_string(m.mla->v_head_dim)});
     shape.add_row({"mlp", std::to_string(m.ffn) + (m.gated_mlp ? " gated " : " plain ") + to_string(m.activation)});
     if (m.is_moe()) {
         const MoeSpec& moe = *m.moe;
@@ -67,7 +69,8 @@ void show_model(const ModelSpec& m, const GlobalOptions& options)
     shape.add_row({"dtype", to_string(m.dtype)});
     std::cout << shape.render() << '\n';
 
-    TextTable params({"parameters", "count", ""}, {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right});
+    TextTable params({"parameters", "count", ""},
+                     {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right});
     params.add_row({"total", format_count(m.total_params()), format_params(m.total_params())});
     if (m.is_moe())
         params.add_row({"active per token", format_count(m.active_params()), format_params(m.active_params())});
@@ -76,7 +79,8 @@ void show_model(const ModelSpec& m, const GlobalOptions& options)
     params.add_row({"attention / layer", format_count(m.attention_params()), format_params(m.attention_params())});
     params.add_row({"dense mlp / layer", format_count(m.dense_mlp_params()), format_params(m.dense_mlp_params())});
     if (m.is_moe())
-        params.add_row({"moe mlp / layer", format_count(m.moe_mlp_params(false)), format_params(m.moe_mlp_params(false))});
+        params.add_row(
+            {"moe mlp / layer", format_count(m.moe_mlp_params(false)), format_params(m.moe_mlp_params(false))});
     std::cout << params.render() << '\n';
     std::cout << "Weights (" << to_string(m.dtype) << "): " << format_bytes(double(m.total_params()) * e) << '\n';
     std::cout << "KV cache per token (" << to_string(m.dtype) << "): " << format_count(m.kv_cache_bytes_per_token())
@@ -107,12 +111,12 @@ void register_model_commands(CLI::App& app, const GlobalOptions& options)
                          TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
                          TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right});
         for (const auto& m : library.models()) {
-            table.add_row({m.id, m.name, format_params(m.total_params()),
-                           m.is_moe() ? format_params(m.active_params()) : "",
-                           std::to_string(m.layers), std::to_string(m.hidden),
-                           std::to_string(m.heads) + "/" + std::to_string(m.kv_heads),
-                           m.is_moe() ? std::to_string(m.moe->experts) + " top-" + std::to_string(m.moe->experts_per_token) : "",
-                           format_bytes(double(m.kv_cache_bytes_per_token()))});
+            table.add_row(
+                {m.id, m.name, format_params(m.total_params()), m.is_moe() ? format_params(m.active_params()) : "",
+                 std::to_string(m.layers), std::to_string(m.hidden),
+                 std::to_string(m.heads) + "/" + std::to_string(m.kv_heads),
+                 m.is_moe() ? std::to_string(m.moe->experts) + " top-" + std::to_string(m.moe->experts_per_token) : "",
+                 format_bytes(double(m.kv_cache_bytes_per_token()))});
         }
         std::cout << table.render();
     });

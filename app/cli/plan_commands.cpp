@@ -43,7 +43,8 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
               << (topology.total_gpus() == 1 ? " GPU)\n" : " GPUs)\n");
     std::cout << "workload: batch " << w.batch << ", prompt " << w.prompt << ", generate " << w.generate << ", KV "
               << to_string(w.kv_dtype) << "; ranked by " << to_string(w.objective) << "\n";
-    std::cout << "All figures are predicted by the cost model (memory in GiB per GPU, traffic per GPU per decode step).\n\n";
+    std::cout
+        << "All figures are predicted by the cost model (memory in GiB per GPU, traffic per GPU per decode step).\n\n";
     TextTable table({"#", "strategy", "mesh", "mem/GPU", "comm/step", "TTFT ms", "TPOT ms", "tok/s", "pareto"},
                     {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right,
                      TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
@@ -54,9 +55,9 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
             continue;
         ++shown;
         const Estimate& e = c.estimate;
-        table.add_row({std::to_string(c.rank), c.strategy.label(), c.strategy.mesh_text(), format_bytes(double(e.memory.total())),
-                       format_bytes(double(e.decode.traffic_per_device)), ms(e.ttft_ms), ms(e.tpot_ms),
-                       format_fixed(e.tokens_per_s, 0), c.pareto ? "*" : ""});
+        table.add_row({std::to_string(c.rank), c.strategy.label(), c.strategy.mesh_text(),
+                       format_bytes(double(e.memory.total())), format_bytes(double(e.decode.traffic_per_device)),
+                       ms(e.ttft_ms), ms(e.tpot_ms), format_fixed(e.tokens_per_s, 0), c.pareto ? "*" : ""});
     }
     std::cout << table.render();
     const int rejected = int(result.candidates.size()) - result.feasible;
@@ -159,7 +160,8 @@ void print_block(const BlockCost& block, int count)
                   {TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right,
                    TextTable::Align::Right, TextTable::Align::Right});
     for (const auto& op : block.ops) {
-        std::string shape = op.m > 0 ? std::to_string(op.m) + " x " + std::to_string(op.k) + " x " + std::to_string(op.n) : "-";
+        std::string shape =
+            op.m > 0 ? std::to_string(op.m) + " x " + std::to_string(op.k) + " x " + std::to_string(op.n) : "-";
         if (op.m > 0 && op.repeat != 1)
             shape += " (x" + format_fixed(op.repeat, op.repeat == double(std::int64_t(op.repeat)) ? 0 : 1) + ")";
         ops.add_row({op.name, shape, op.weight_bytes ? format_bytes(double(op.weight_bytes)) : "",
@@ -169,9 +171,11 @@ void print_block(const BlockCost& block, int count)
     if (!block.collectives.empty()) {
         TextTable comm({"collective", "for", "group", "payload", "calls", "traffic/GPU", "busbw GB/s", "time us"},
                        {TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right,
-                        TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right});
+                        TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
+                        TextTable::Align::Right});
         for (const auto& c : block.collectives)
-            comm.add_row({to_string(c.op), c.name, c.axis + " (" + std::to_string(c.group) + (c.cross_node ? ", cross-node)" : ")"),
+            comm.add_row({to_string(c.op), c.name,
+                          c.axis + " (" + std::to_string(c.group) + (c.cross_node ? ", cross-node)" : ")"),
                           format_count(c.payload) + " B", std::to_string(c.calls), format_count(c.traffic) + " B",
                           format_fixed(c.busbw_gbps, 0), format_fixed(c.time_us, 1)});
         std::cout << comm.render();
@@ -219,10 +223,11 @@ void explain(const std::string& file, const GlobalOptions& options)
             return;
     }
     std::cout << "Predicted: TTFT " << ms(e.ttft_ms) << " ms, TPOT " << ms(e.tpot_ms) << " ms, "
-              << format_fixed(e.tokens_per_s, 0) << " tokens/s; KV cache " << format_count(e.kv_bytes_per_token_per_device)
-              << " bytes per token per GPU\n\n";
+              << format_fixed(e.tokens_per_s, 0) << " tokens/s; KV cache "
+              << format_count(e.kv_bytes_per_token_per_device) << " bytes per token per GPU\n\n";
     const MemoryBreakdown& m = e.memory;
-    TextTable mem({"memory per GPU (predicted)", "bytes", ""}, {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right});
+    TextTable mem({"memory per GPU (predicted)", "bytes", ""},
+                  {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right});
     auto row = [&](const char* name, std::int64_t v) { mem.add_row({name, format_count(v), format_bytes(double(v))}); };
     row("weights", m.weights);
     row("KV cache", m.kv_cache);
@@ -237,7 +242,9 @@ void explain(const std::string& file, const GlobalOptions& options)
         TextTable stages({"stage", "layers", "dense", "moe", "decode compute us", "decode comm us"});
         for (std::size_t i = 0; i < e.decode.stages.size(); ++i) {
             const auto& s = e.decode.stages[i];
-            stages.add_row({std::to_string(i), std::to_string(s.first_layer) + "-" + std::to_string(s.first_layer + s.dense_layers + s.moe_layers - 1),
+            stages.add_row({std::to_string(i),
+                            std::to_string(s.first_layer) + "-"
+                                + std::to_string(s.first_layer + s.dense_layers + s.moe_layers - 1),
                             std::to_string(s.dense_layers), std::to_string(s.moe_layers), format_fixed(s.compute_us, 1),
                             format_fixed(s.comm_us, 1)});
         }
@@ -255,11 +262,18 @@ void register_plan_commands(CLI::App& app, const GlobalOptions& options)
 {
     auto args = std::make_shared<PlanArgs>();
     auto* plan = app.add_subcommand("plan", "Rank every shard layout of a model on a topology (predicted)");
-    plan->add_option("--model,-m", args->model, "Preset id, model JSON or Hugging Face config.json")->capture_default_str();
+    plan->add_option("--model,-m", args->model, "Preset id, model JSON or Hugging Face config.json")
+        ->capture_default_str();
     plan->add_option("--topology,-t", args->topology, "Topology preset id or JSON")->capture_default_str();
-    plan->add_option("--batch,-b", args->batch, "Concurrent sequences")->capture_default_str()->check(CLI::PositiveNumber);
-    plan->add_option("--prompt,-p", args->prompt, "Prompt tokens per sequence")->capture_default_str()->check(CLI::PositiveNumber);
-    plan->add_option("--gen,-g", args->generate, "Generated tokens per sequence")->capture_default_str()->check(CLI::NonNegativeNumber);
+    plan->add_option("--batch,-b", args->batch, "Concurrent sequences")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    plan->add_option("--prompt,-p", args->prompt, "Prompt tokens per sequence")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    plan->add_option("--gen,-g", args->generate, "Generated tokens per sequence")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     plan->add_option("--dtype", args->dtype, "Weights and activations: bf16, fp16, fp8, fp32")->capture_default_str();
     plan->add_option("--kv-dtype", args->kv_dtype, "KV cache dtype (default: --dtype)");
     plan->add_option("--phase", args->phase, "prefill, decode or both")->capture_default_str();
@@ -283,7 +297,8 @@ void register_plan_commands(CLI::App& app, const GlobalOptions& options)
     export_cmd->callback([&options, export_file, engine] {
         const ServingExport out = export_for_serving(load_plan(*export_file), *engine);
         if (options.json) {
-            print_json(OrderedJson{{"engine", out.engine}, {"exact", out.exact}, {"command", out.command}, {"caveats", out.caveats}});
+            print_json(OrderedJson{
+                {"engine", out.engine}, {"exact", out.exact}, {"command", out.command}, {"caveats", out.caveats}});
             return;
         }
         std::cout << out.command << "\n";

@@ -6,8 +6,8 @@
 #include "runtime/safetensors.h"
 #include "store/run_store.h"
 
-#include "cost/estimate.h"
 #include "core/units.h"
+#include "cost/estimate.h"
 #include "cuda/backend_info.h"
 #include "cuda/engine_support.h"
 
@@ -33,9 +33,9 @@ struct RunArgs {
     std::string trace;
     std::string weights;
     std::string db;
-    std::string dtype = "bf16";   // cuda backends
-    std::string graphs = "on";    // cuda backends
-    std::string overlap = "off";  // cuda backends
+    std::string dtype = "bf16"; // cuda backends
+    std::string graphs = "on"; // cuda backends
+    std::string overlap = "off"; // cuda backends
     bool no_store = false;
     int steps = -1;
     std::uint64_t seed = 42;
@@ -49,8 +49,8 @@ std::string group_of(const std::string& kind)
     return kind;
 }
 
-void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::RunCheck& check, const Estimate& predicted,
-                   const Estimate& fp32)
+void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::RunCheck& check,
+                   const Estimate& predicted, const Estimate& fp32)
 {
     const int decode_steps = int(run.steps.size()) - 1;
     std::cout << "\nChecked against the unsharded forward: max relative error "
@@ -95,7 +95,8 @@ void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::Ru
             expected[k] = std::max(expected[k], v);
     }
     std::cout << "\nTime per decode step by op (busiest rank / busiest stage):\n";
-    TextTable ops({"op", "measured ms (this CPU, fp32)", "predicted ms (" + plan.topology.gpu.name + ", " + to_string(plan.workload.dtype) + ")"},
+    TextTable ops({"op", "measured ms (this CPU, fp32)",
+                   "predicted ms (" + plan.topology.gpu.name + ", " + to_string(plan.workload.dtype) + ")"},
                   {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right});
     for (const auto& [k, v] : expected)
         ops.add_row({k, measured.count(k) ? format_fixed(measured[k], 3) : "-", format_fixed(v, 4)});
@@ -175,9 +176,9 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
     std::unique_ptr<RunStore> store;
     if (!args.no_store)
         store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
-    std::vector<std::string> engine_args{"run", args.file, "--backend", args.backend, "--dtype", args.dtype,
-                                         "--graphs", args.graphs, "--overlap", args.overlap, "--seed",
-                                         std::to_string(args.seed)};
+    std::vector<std::string> engine_args{"run",       args.file,    "--backend", args.backend,
+                                         "--dtype",   args.dtype,   "--graphs",  args.graphs,
+                                         "--overlap", args.overlap, "--seed",    std::to_string(args.seed)};
     if (args.steps >= 0)
         engine_args.insert(engine_args.end(), {"--steps", std::to_string(args.steps)});
     if (!args.weights.empty())
@@ -251,9 +252,9 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     };
     emit(cpu::start_event(plan, args.backend, steps));
     if (!options.json)
-        std::cout << "Running " << plan.name << " on the CPU reference backend: " << plan.strategy.devices() << " ranks ("
-                  << plan.strategy.label() << "), batch " << plan.workload.batch << ", prompt " << plan.workload.prompt
-                  << ", " << steps - 1 << " decode steps, fp32\n";
+        std::cout << "Running " << plan.name << " on the CPU reference backend: " << plan.strategy.devices()
+                  << " ranks (" << plan.strategy.label() << "), batch " << plan.workload.batch << ", prompt "
+                  << plan.workload.prompt << ", " << steps - 1 << " decode steps, fp32\n";
     Workload fp32 = plan.workload;
     fp32.dtype = DType::FP32;
     fp32.kv_dtype = DType::FP32;

@@ -55,7 +55,9 @@ void detect(const GlobalOptions& options)
         j["cuda_driver_version"] = d.cuda_driver_version;
         OrderedJson gpus = OrderedJson::array();
         for (const auto& g : d.gpus)
-            gpus.push_back({{"index", g.index}, {"name", g.name}, {"memory_bytes", g.memory_bytes},
+            gpus.push_back({{"index", g.index},
+                            {"name", g.name},
+                            {"memory_bytes", g.memory_bytes},
                             {"active_nvlinks", g.active_nvlinks}});
         j["gpus"] = gpus;
         j["peer"] = d.peer;
@@ -71,7 +73,8 @@ void detect(const GlobalOptions& options)
     std::cout << "Driver " << d.driver_version << ", CUDA " << d.cuda_driver_version << "\n\n";
     TextTable gpus({"GPU", "name", "memory", "NVLinks"});
     for (const auto& g : d.gpus)
-        gpus.add_row({std::to_string(g.index), g.name, format_bytes(double(g.memory_bytes)), std::to_string(g.active_nvlinks)});
+        gpus.add_row(
+            {std::to_string(g.index), g.name, format_bytes(double(g.memory_bytes)), std::to_string(g.active_nvlinks)});
     std::cout << gpus.render() << '\n';
     std::vector<std::string> header{"peer"};
     for (const auto& g : d.gpus)

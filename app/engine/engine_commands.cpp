@@ -100,11 +100,12 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     if (options.overlap && plan.strategy.tensor_size() == 1)
         add_note("--overlap on has nothing to overlap: the plan has no tensor group");
     else if (options.overlap && expert_parallel)
-        add_note("--overlap is off for expert-parallel plans: their all-to-alls are sized on the host, in stream order");
+        add_note(
+            "--overlap is off for expert-parallel plans: their all-to-alls are sized on the host, in stream order");
     start["network"] = options.emulated ? "modeled" : "measured";
     start["host_threads"] = options.emulated || plan.strategy.devices() == 1 ? "one"
-                            : args.processes                                ? "a process per GPU (MPI)"
-                                                                            : args.threads;
+                            : args.processes                                 ? "a process per GPU (MPI)"
+                                                                             : args.threads;
     if (report)
         emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
@@ -144,7 +145,8 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
         result["network"] = options.emulated ? "modeled" : "measured";
         OrderedJson times = OrderedJson::array();
         for (const auto& t : run.times)
-            times.push_back({{"compute_ms", t.compute_ms}, {"network_ms", t.network_ms}, {"gpu_ms", t.gpu_ms}, {"graph", t.graph}});
+            times.push_back(
+                {{"compute_ms", t.compute_ms}, {"network_ms", t.network_ms}, {"gpu_ms", t.gpu_ms}, {"graph", t.graph}});
         result["step_times"] = times;
         result["weight_bytes_per_rank"] = run.weight_bytes;
         result["workspace_bytes_per_rank"] = run.workspace_bytes;
@@ -157,9 +159,10 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
                       << format_scientific(check.max_relative_error, 2) << " (limit "
                       << format_scientific(cuda::tolerance(options.dtype), 0) << "), greedy tokens "
                       << (check.tokens_match ? "identical" : "different") << "\n";
-        const bool ok = !small || (check.max_relative_error < cuda::tolerance(options.dtype)
-                                   && (options.dtype != cuda::GpuDType::F32 || check.tokens_match)
-                                   && check.traffic_differences.empty());
+        const bool ok =
+            !small
+            || (check.max_relative_error < cuda::tolerance(options.dtype)
+                && (options.dtype != cuda::GpuDType::F32 || check.tokens_match) && check.traffic_differences.empty());
         return ok ? 0 : 4;
     } catch (const cpu::Cancelled&) {
         if (report)
@@ -173,7 +176,8 @@ namespace {
 int run_plan(const RunArgs& args)
 {
     return run_plan_with(
-        args, [](const Plan& plan, const cpu::ModelWeights& weights, const cuda::GpuRunOptions& options) {
+        args,
+        [](const Plan& plan, const cpu::ModelWeights& weights, const cuda::GpuRunOptions& options) {
             return std::optional<cuda::GpuRunResult>(cuda::run_gpu(plan, weights, options));
         },
         true);
@@ -221,7 +225,8 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
             std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << ": max rel error "
                       << format_scientific(r.max_relative_error, 2) << " (limit " << format_scientific(r.limit, 0)
                       << "), tokens " << (r.tokens_match ? "identical" : "differ") << ", collectives "
-                      << (r.traffic_exact ? "as planned" : "DIFFER") << (r.error.empty() ? "" : " - " + r.error) << "\n";
+                      << (r.traffic_exact ? "as planned" : "DIFFER") << (r.error.empty() ? "" : " - " + r.error)
+                      << "\n";
             if (!r.passed)
                 std::cerr << "     per step (error/sequences with another token): " << r.detail << "\n";
         }
@@ -253,7 +258,8 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
         failed += r.passed ? 0 : 1;
         if (json)
             report(cuda::to_json(r));
-        std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << (r.failure.empty() ? "" : " - " + r.failure) << "\n";
+        std::cerr << (r.passed ? "PASS " : "FAIL ") << test.name << (r.failure.empty() ? "" : " - " + r.failure)
+                  << "\n";
     }
     std::cerr << ran - failed << " of " << ran << " cases passed\n";
     return failed == 0 ? 0 : 1;
@@ -307,7 +313,8 @@ void register_commands(CLI::App& app, int& exit_code)
     auto graphs = std::make_shared<std::string>();
     auto prompt = std::make_shared<int>(0);
     auto generate = std::make_shared<int>(0);
-    auto* test = app.add_subcommand("selftest", "Run every layout the engine supports on the GPU and check it against the CPU reference");
+    auto* test = app.add_subcommand(
+        "selftest", "Run every layout the engine supports on the GPU and check it against the CPU reference");
     test->add_option("--dtype", *dtype, "fp32, bf16, fp16 or all")->capture_default_str();
     test->add_flag("--json", *json, "One JSON line per case on stdout");
     test->add_option("--filter", *filter, "Only the cases whose name contains this text");
@@ -321,7 +328,8 @@ void register_commands(CLI::App& app, int& exit_code)
 
     auto bench_options = std::make_shared<cuda::BenchOptions>();
     auto bench_out = std::make_shared<std::string>();
-    auto* bench = app.add_subcommand("bench", "GPU benchmarks: GEMMs, a Llama-3.1-70B layer, graphs, emulated collectives");
+    auto* bench =
+        app.add_subcommand("bench", "GPU benchmarks: GEMMs, a Llama-3.1-70B layer, graphs, emulated collectives");
     bench->add_flag("--quick", bench_options->quick, "Fewer shapes and repetitions");
     bench->add_option("--json", *bench_out, "Also write every figure to this JSON file");
     bench->callback([&exit_code, bench_options, bench_out] {

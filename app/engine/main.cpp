@@ -19,8 +19,8 @@ int main(int argc, char** argv)
 {
     CLI::App app{"shard-engine: run ShardStudio plans on GPUs (cuBLAS, NCCL) and report measurements"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("shard-engine ") + shard::kVersion + ", CUDA backend: "
-                                          + shard::cuda::backend_info().status);
+    app.set_version_flag("--version", std::string("shard-engine ") + shard::kVersion
+                                          + ", CUDA backend: " + shard::cuda::backend_info().status);
     int exit_code = 0;
     shard::engine::register_commands(app, exit_code);
     try {

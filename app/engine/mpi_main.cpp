@@ -78,7 +78,8 @@ std::optional<cuda::GpuRunResult> run_part(const World& world, const Plan& plan,
         throw Error("the plan has " + std::to_string(ranks) + " ranks (" + plan.strategy.label()
                     + "); start it with mpirun -n " + std::to_string(ranks) + ", not " + std::to_string(world.size));
     if (options.emulated)
-        throw Error("shard-engine-mpi runs real GPUs, one per process; emulate with shard-engine --backend cuda-emulated");
+        throw Error(
+            "shard-engine-mpi runs real GPUs, one per process; emulate with shard-engine --backend cuda-emulated");
     cuda::GpuMeshScope scope;
     scope.ranks = {world.rank};
     scope.devices = {world.local_rank};
@@ -110,8 +111,8 @@ int bootstrap(const World& world)
     int gpus = 0;
     if (cudaGetDeviceCount(&gpus) != cudaSuccess)
         gpus = 0;
-    const OrderedJson mine{{"rank", world.rank}, {"host", host}, {"local_rank", world.local_rank}, {"gpus", gpus},
-                           {"id_digest", digest}};
+    const OrderedJson mine{
+        {"rank", world.rank}, {"host", host}, {"local_rank", world.local_rank}, {"gpus", gpus}, {"id_digest", digest}};
     const auto all = gather_strings(world, mine.dump());
     if (!world.root())
         return 0;
@@ -121,7 +122,10 @@ int bootstrap(const World& world)
         processes.push_back(OrderedJson::parse(text));
         same = same && processes.back()["id_digest"] == digest;
     }
-    std::cout << OrderedJson{{"v", 1}, {"event", "bootstrap"}, {"processes", world.size}, {"same_nccl_id", same},
+    std::cout << OrderedJson{{"v", 1},
+                             {"event", "bootstrap"},
+                             {"processes", world.size},
+                             {"same_nccl_id", same},
                              {"ranks", processes}}
                      .dump()
               << std::endl;

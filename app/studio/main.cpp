@@ -17,12 +17,14 @@ int main(int argc, char** argv)
     QApplication::setApplicationVersion(QString::fromLatin1(shard::kVersion));
     QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("shardstudio")));
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Plan, run and compare tensor-parallel shard layouts of LLMs over GPUs"));
+    parser.setApplicationDescription(
+        QStringLiteral("Plan, run and compare tensor-parallel shard layouts of LLMs over GPUs"));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("plan"), QStringLiteral("A *.shardplan.json to open"), QStringLiteral("[plan]"));
-    QCommandLineOption smoke(QStringLiteral("smoke-test"), QStringLiteral("Show the window, plan, exit (ms to wait at most)"),
-                             QStringLiteral("ms"));
+    parser.addPositionalArgument(QStringLiteral("plan"), QStringLiteral("A *.shardplan.json to open"),
+                                 QStringLiteral("[plan]"));
+    QCommandLineOption smoke(QStringLiteral("smoke-test"),
+                             QStringLiteral("Show the window, plan, exit (ms to wait at most)"), QStringLiteral("ms"));
     parser.addOption(smoke);
     parser.process(app);
 

@@ -10,10 +10,14 @@ namespace shard {
 int bytes_per_element(DType dtype)
 {
     switch (dtype) {
-    case DType::FP32: return 4;
-    case DType::BF16: return 2;
-    case DType::FP16: return 2;
-    case DType::FP8: return 1;
+    case DType::FP32:
+        return 4;
+    case DType::BF16:
+        return 2;
+    case DType::FP16:
+        return 2;
+    case DType::FP8:
+        return 1;
     }
     return 2;
 }
@@ -21,10 +25,14 @@ int bytes_per_element(DType dtype)
 std::string to_string(DType dtype)
 {
     switch (dtype) {
-    case DType::FP32: return "fp32";
-    case DType::BF16: return "bf16";
-    case DType::FP16: return "fp16";
-    case DType::FP8: return "fp8";
+    case DType::FP32:
+        return "fp32";
+    case DType::BF16:
+        return "bf16";
+    case DType::FP16:
+        return "fp16";
+    case DType::FP8:
+        return "fp8";
     }
     return "bf16";
 }

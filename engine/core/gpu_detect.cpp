@@ -43,11 +43,7 @@ struct Nvml {
             dlclose(handle);
     }
 
-    template<typename F>
-    void bind(F& fn, const char* symbol)
-    {
-        fn = reinterpret_cast<F>(dlsym(handle, symbol));
-    }
+    template<typename F> void bind(F& fn, const char* symbol) { fn = reinterpret_cast<F>(dlsym(handle, symbol)); }
 };
 
 } // namespace
@@ -114,8 +110,11 @@ GpuDetection detect_local_gpus()
             const bool direct = i != j && nvml->p2p_status
                                 && nvml->p2p_status(devices[i], devices[j], kNvmlP2PCapsRead, &status) == kNvmlSuccess
                                 && status == kNvmlP2PStatusOk;
-            row.emplace_back(i == j ? std::string("X") : !direct ? std::string("-")
-                                                        : std::string(i < result.gpus.size() && result.gpus[i].active_nvlinks > 0 ? "NVLINK" : "P2P"));
+            row.emplace_back(
+                i == j ? std::string("X")
+                : !direct
+                    ? std::string("-")
+                    : std::string(i < result.gpus.size() && result.gpus[i].active_nvlinks > 0 ? "NVLINK" : "P2P"));
         }
         result.peer.push_back(std::move(row));
     }

@@ -215,7 +215,8 @@ const std::map<std::string, Importer>& importers()
 
 std::string display_name(const Json& config, const std::string& source, const std::string& type)
 {
-    if (const auto it = config.find("_name_or_path"); it != config.end() && it->is_string() && !it->get<std::string>().empty()) {
+    if (const auto it = config.find("_name_or_path");
+        it != config.end() && it->is_string() && !it->get<std::string>().empty()) {
         std::string name = it->get<std::string>();
         if (const auto slash = name.find_last_of('/'); slash != std::string::npos)
             name = name.substr(slash + 1);

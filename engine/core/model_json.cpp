@@ -50,8 +50,7 @@ OrderedJson model_to_json(const ModelSpec& m)
 
 namespace {
 
-template<typename Parse>
-auto parse_enum(const JsonReader& r, const char* key, const std::string& fallback, Parse parse)
+template<typename Parse> auto parse_enum(const JsonReader& r, const char* key, const std::string& fallback, Parse parse)
 {
     const std::string text = r.string_or(key, fallback);
     try {

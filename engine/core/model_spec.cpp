@@ -60,7 +60,7 @@ std::int64_t ModelSpec::attention_params() const
         else
             params += h * heads * qk_head;
         params += h * (mla->kv_lora_rank + mla->qk_rope_head_dim); // kv_a_proj_with_mqa
-        params += mla->kv_lora_rank;                                // kv_a_layernorm
+        params += mla->kv_lora_rank; // kv_a_layernorm
         params += std::int64_t(mla->kv_lora_rank) * heads * (mla->qk_nope_head_dim + mla->v_head_dim);
         params += std::int64_t(heads) * mla->v_head_dim * h; // o_proj
         return params;
@@ -197,10 +197,14 @@ std::string to_string(PositionKind kind)
 std::string to_string(Activation activation)
 {
     switch (activation) {
-    case Activation::SiLU: return "silu";
-    case Activation::GELU: return "gelu";
-    case Activation::GELUTanh: return "gelu_tanh";
-    case Activation::ReLU: return "relu";
+    case Activation::SiLU:
+        return "silu";
+    case Activation::GELU:
+        return "gelu";
+    case Activation::GELUTanh:
+        return "gelu_tanh";
+    case Activation::ReLU:
+        return "relu";
     }
     return "silu";
 }

@@ -15,13 +15,13 @@ enum class Activation { SiLU, GELU, GELUTanh, ReLU };
 // Mixture of experts. A layer i is an MoE layer when i >= first_dense_layers and
 // (i - first_dense_layers) % layer_freq == 0; the other layers use the dense MLP.
 struct MoeSpec {
-    int experts = 0;             // routed experts per MoE layer (E)
-    int experts_per_token = 0;   // top-k (k)
+    int experts = 0; // routed experts per MoE layer (E)
+    int experts_per_token = 0; // top-k (k)
     std::int64_t expert_ffn = 0; // FFN width of one routed expert
-    int shared_experts = 0;      // always-on experts per MoE layer
+    int shared_experts = 0; // always-on experts per MoE layer
     std::int64_t shared_expert_ffn = 0; // FFN width of one shared expert
-    bool shared_expert_gate = false;    // Qwen2-MoE: sigmoid gate Linear(h, 1) on the shared expert
-    bool router_bias = false;           // DeepSeek-V3: e_score_correction_bias (E values)
+    bool shared_expert_gate = false; // Qwen2-MoE: sigmoid gate Linear(h, 1) on the shared expert
+    bool router_bias = false; // DeepSeek-V3: e_score_correction_bias (E values)
     int first_dense_layers = 0;
     int layer_freq = 1;
 
@@ -42,8 +42,8 @@ struct MlaSpec {
 
 // A decoder-only transformer, dense or MoE. Linear layers are Y[M,N] = X[M,K] W[K,N].
 struct ModelSpec {
-    std::string id;     // preset id, lowercase with dashes ("llama-2-7b")
-    std::string name;   // display name ("Llama-2-7B")
+    std::string id; // preset id, lowercase with dashes ("llama-2-7b")
+    std::string name; // display name ("Llama-2-7B")
     std::string family; // Hugging Face model_type it came from ("llama", "gpt2"...)
 
     int layers = 0;
@@ -57,7 +57,7 @@ struct ModelSpec {
     bool qkv_bias = false;
     bool out_bias = false;
     bool mlp_bias = false;
-    bool qk_norm = false;    // per-head RMSNorm on q and k (Qwen3)
+    bool qk_norm = false; // per-head RMSNorm on q and k (Qwen3)
     int norms_per_layer = 2; // Gemma-2 has 4 (pre and post norms around attention and MLP)
     NormKind norm = NormKind::RMSNorm;
     PositionKind position = PositionKind::Rotary;
@@ -78,12 +78,12 @@ struct ModelSpec {
     std::int64_t kv_width() const; // width of K (= V) for standard attention
 
     // Parameter counts, exact (they match the published figures of each family).
-    std::int64_t embedding_params() const;   // token (+ learned position) embeddings
-    std::int64_t lm_head_params() const;     // 0 when tied to the embedding
-    std::int64_t norm_params() const;        // one norm of width hidden
-    std::int64_t attention_params() const;   // per layer, including qk norms
-    std::int64_t dense_mlp_params() const;   // per dense layer
-    std::int64_t expert_params() const;      // one routed expert
+    std::int64_t embedding_params() const; // token (+ learned position) embeddings
+    std::int64_t lm_head_params() const; // 0 when tied to the embedding
+    std::int64_t norm_params() const; // one norm of width hidden
+    std::int64_t attention_params() const; // per layer, including qk norms
+    std::int64_t dense_mlp_params() const; // per dense layer
+    std::int64_t expert_params() const; // one routed expert
     std::int64_t moe_mlp_params(bool active_only) const; // per MoE layer (router, experts, shared)
     std::int64_t layer_params(int layer, bool active_only = false) const;
     std::int64_t total_params() const;

@@ -30,8 +30,7 @@ bool looks_like_path(const std::string& text)
     return text.find('/') != std::string::npos || text.ends_with(".json");
 }
 
-template<typename Item>
-std::string id_list(const std::vector<Item>& items)
+template<typename Item> std::string id_list(const std::vector<Item>& items)
 {
     std::string list;
     for (const auto& item : items)

@@ -10,14 +10,14 @@ enum class SpanCategory { Compute, Communication, StageHandoff };
 
 struct TimelineSpan {
     int row = 0;
-    double start_us = 0;    // from the step's start
+    double start_us = 0; // from the step's start
     double duration_us = 0;
-    std::string name;       // "qkv_proj", "all_reduce o_proj", "send activations"...
-    std::string kind;       // the planner's op kind ("attention", "mlp_up"...) or collective kind
+    std::string name; // "qkv_proj", "all_reduce o_proj", "send activations"...
+    std::string kind; // the planner's op kind ("attention", "mlp_up"...) or collective kind
     SpanCategory category = SpanCategory::Compute;
-    int layer = -1;         // -1 for embedding, LM head and hand-offs
+    int layer = -1; // -1 for embedding, LM head and hand-offs
     int microbatch = 0;
-    bool modeled = false;   // a measured timeline's network time taken from the cost model
+    bool modeled = false; // a measured timeline's network time taken from the cost model
     double end_us() const { return start_us + duration_us; }
 };
 
@@ -26,11 +26,11 @@ struct TimelineSpan {
 struct StepTimeline {
     bool measured = false;
     bool decode = true;
-    int step = 0;                  // measured: the run's step (0 = prefill)
+    int step = 0; // measured: the run's step (0 = prefill)
     std::vector<std::string> rows; // "stage 0 · GPUs 0-7", "rank 3"
     std::vector<TimelineSpan> spans;
-    double period_us = 0;          // the step's time: predicted TPOT / TTFT, or measured wall time
-    std::string placement;         // how spans were placed, for the chart's caption
+    double period_us = 0; // the step's time: predicted TPOT / TTFT, or measured wall time
+    std::string placement; // how spans were placed, for the chart's caption
     double end_us() const
     {
         double end = 0;

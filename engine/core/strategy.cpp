@@ -8,15 +8,19 @@ namespace shard {
 int tensor_rank(TensorMode mode)
 {
     switch (mode) {
-    case TensorMode::None: return 0;
+    case TensorMode::None:
+        return 0;
     case TensorMode::Column1D:
     case TensorMode::Row1D:
     case TensorMode::Megatron1D:
-    case TensorMode::MegatronSP: return 1;
+    case TensorMode::MegatronSP:
+        return 1;
     case TensorMode::Summa2D:
-    case TensorMode::WeightStationary2D: return 2;
+    case TensorMode::WeightStationary2D:
+        return 2;
     case TensorMode::Tesseract25D:
-    case TensorMode::Cube3D: return 3;
+    case TensorMode::Cube3D:
+        return 3;
     }
     return 0;
 }
@@ -24,11 +28,15 @@ int tensor_rank(TensorMode mode)
 std::vector<std::string> tensor_axis_names(TensorMode mode)
 {
     switch (tensor_rank(mode)) {
-    case 1: return {"tp"};
-    case 2: return {"tp_row", "tp_col"};
-    case 3: return mode == TensorMode::Tesseract25D ? std::vector<std::string>{"tp_depth", "tp_row", "tp_col"}
-                                                     : std::vector<std::string>{"tp_z", "tp_row", "tp_col"};
-    default: return {};
+    case 1:
+        return {"tp"};
+    case 2:
+        return {"tp_row", "tp_col"};
+    case 3:
+        return mode == TensorMode::Tesseract25D ? std::vector<std::string>{"tp_depth", "tp_row", "tp_col"}
+                                                : std::vector<std::string>{"tp_z", "tp_row", "tp_col"};
+    default:
+        return {};
     }
 }
 
@@ -74,11 +82,20 @@ std::string Strategy::label() const
         add("DP" + std::to_string(dp));
     const int t = tensor_size();
     switch (tensor_mode) {
-    case TensorMode::None: break;
-    case TensorMode::Column1D: add("TP" + std::to_string(t) + " column"); break;
-    case TensorMode::Row1D: add("TP" + std::to_string(t) + " row"); break;
-    case TensorMode::Megatron1D: add("TP" + std::to_string(t)); break;
-    case TensorMode::MegatronSP: add("TP" + std::to_string(t) + "+SP"); break;
+    case TensorMode::None:
+        break;
+    case TensorMode::Column1D:
+        add("TP" + std::to_string(t) + " column");
+        break;
+    case TensorMode::Row1D:
+        add("TP" + std::to_string(t) + " row");
+        break;
+    case TensorMode::Megatron1D:
+        add("TP" + std::to_string(t));
+        break;
+    case TensorMode::MegatronSP:
+        add("TP" + std::to_string(t) + "+SP");
+        break;
     case TensorMode::Summa2D:
         add("SUMMA " + std::to_string(tensor_shape[0]) + "x" + std::to_string(tensor_shape[1]));
         break;
@@ -89,7 +106,9 @@ std::string Strategy::label() const
         add("2.5D " + std::to_string(tensor_shape[1]) + "x" + std::to_string(tensor_shape[2]) + "x"
             + std::to_string(tensor_shape[0]));
         break;
-    case TensorMode::Cube3D: add("3D " + std::to_string(tensor_shape[0]) + "^3"); break;
+    case TensorMode::Cube3D:
+        add("3D " + std::to_string(tensor_shape[0]) + "^3");
+        break;
     }
     if (attention == AttentionMode::Data && t > 1)
         text += " attn-DP";
@@ -115,8 +134,7 @@ void Strategy::validate(int layers, int available_gpus) const
                     + std::to_string(tensor_shape[1]));
     if (tensor_mode == TensorMode::Tesseract25D && tensor_shape[1] != tensor_shape[2])
         throw Error("strategy: 2.5D needs a q x q x d grid with equal q");
-    if (tensor_mode == TensorMode::Cube3D
-        && (tensor_shape[0] != tensor_shape[1] || tensor_shape[1] != tensor_shape[2]))
+    if (tensor_mode == TensorMode::Cube3D && (tensor_shape[0] != tensor_shape[1] || tensor_shape[1] != tensor_shape[2]))
         throw Error("strategy: 3D needs a q x q x q cube");
     if ((dp * tensor_size()) % ep != 0)
         throw Error("strategy: ep (" + std::to_string(ep) + ") must divide dp x tensor size ("
@@ -154,10 +172,14 @@ struct ModeName {
     const char* name;
 };
 constexpr ModeName kModeNames[] = {
-    {TensorMode::None, "none"},          {TensorMode::Column1D, "1d-column"},
-    {TensorMode::Row1D, "1d-row"},       {TensorMode::Megatron1D, "megatron"},
-    {TensorMode::MegatronSP, "megatron-sp"}, {TensorMode::Summa2D, "2d-summa"},
-    {TensorMode::WeightStationary2D, "2d-weight-stationary"}, {TensorMode::Tesseract25D, "2.5d-tesseract"},
+    {TensorMode::None, "none"},
+    {TensorMode::Column1D, "1d-column"},
+    {TensorMode::Row1D, "1d-row"},
+    {TensorMode::Megatron1D, "megatron"},
+    {TensorMode::MegatronSP, "megatron-sp"},
+    {TensorMode::Summa2D, "2d-summa"},
+    {TensorMode::WeightStationary2D, "2d-weight-stationary"},
+    {TensorMode::Tesseract25D, "2.5d-tesseract"},
     {TensorMode::Cube3D, "3d-cube"},
 };
 

@@ -9,24 +9,24 @@ namespace shard {
 
 // How the dense linear layers are split over the tensor axes of the mesh.
 enum class TensorMode {
-    None,               // one device holds every weight of its stage
-    Column1D,           // every linear column-parallel, AllGather of each output
-    Row1D,              // every linear row-parallel, AllReduce of each output
-    Megatron1D,         // column then row: 2 AllReduces per layer
-    MegatronSP,         // Megatron with sequence parallelism: ReduceScatter + AllGather
-    Summa2D,            // Optimus / SUMMA on a q x q grid
+    None, // one device holds every weight of its stage
+    Column1D, // every linear column-parallel, AllGather of each output
+    Row1D, // every linear row-parallel, AllReduce of each output
+    Megatron1D, // column then row: 2 AllReduces per layer
+    MegatronSP, // Megatron with sequence parallelism: ReduceScatter + AllGather
+    Summa2D, // Optimus / SUMMA on a q x q grid
     WeightStationary2D, // Pope et al. 2022 on a q1 x q2 grid
-    Tesseract25D,       // q x q x d
-    Cube3D,             // q x q x q
+    Tesseract25D, // q x q x d
+    Cube3D, // q x q x q
 };
 
 enum class AttentionMode {
     Heads, // attention heads follow the tensor split (head parallel, KV heads replicated if needed)
-    Data,  // attention data parallel: batch sharded over the tensor group, weights replicated
+    Data, // attention data parallel: batch sharded over the tensor group, weights replicated
 };
 
 enum class LmHeadMode {
-    GatherLogits,      // AllGather of M x V logits
+    GatherLogits, // AllGather of M x V logits
     DistributedArgmax, // each device reduces its vocab slice, then a tiny exchange
 };
 
@@ -42,12 +42,12 @@ struct Strategy {
     int pp = 1; // pipeline stages
     int dp = 1; // model replicas; the batch is split over them
     TensorMode tensor_mode = TensorMode::None;
-    std::vector<int> tensor_shape;   // {t} 1D, {q1, q2} 2D, {q, q, d} 2.5D, {q, q, q} 3D
+    std::vector<int> tensor_shape; // {t} 1D, {q1, q2} 2D, {q, q, d} 2.5D, {q, q, q} 3D
     AttentionMode attention = AttentionMode::Heads;
     int ep = 1; // expert-parallel degree over the dp x tensor devices of a stage
     LmHeadMode lm_head = LmHeadMode::DistributedArgmax;
     std::vector<int> stage_layers; // layers per pipeline stage; empty means balanced
-    std::vector<int> placement;    // GPU index of each mesh position; empty means identity
+    std::vector<int> placement; // GPU index of each mesh position; empty means identity
 
     bool operator==(const Strategy&) const = default;
 

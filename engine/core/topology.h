@@ -8,11 +8,11 @@
 namespace shard {
 
 struct GpuKind {
-    std::string name;          // "H100 SXM 80GB"
+    std::string name; // "H100 SXM 80GB"
     std::int64_t memory_bytes = 0;
-    double bf16_tflops = 0;    // dense peak, TFLOP/s
-    double hbm_gbps = 0;       // peak HBM bandwidth, GB/s (1e9 bytes/s)
-    int sm_count = 132;        // streaming multiprocessors: GEMM tile waves depend on it
+    double bf16_tflops = 0; // dense peak, TFLOP/s
+    double hbm_gbps = 0; // peak HBM bandwidth, GB/s (1e9 bytes/s)
+    int sm_count = 132; // streaming multiprocessors: GEMM tile waves depend on it
 
     bool operator==(const GpuKind&) const = default;
 };
@@ -20,8 +20,8 @@ struct GpuKind {
 // A fabric, described the way nccl-tests reports it: bus bandwidth (GB/s, per GPU) and the
 // small-message latency of one collective step.
 struct Link {
-    std::string kind;        // "nvswitch", "nvlink", "pcie", "infiniband", "roce", "none"
-    double busbw_gbps = 0;   // per GPU
+    std::string kind; // "nvswitch", "nvlink", "pcie", "infiniband", "roce", "none"
+    double busbw_gbps = 0; // per GPU
     double latency_us = 0;
 
     bool operator==(const Link&) const = default;

@@ -17,9 +17,12 @@ void Workload::validate() const
 std::string to_string(Phase phase)
 {
     switch (phase) {
-    case Phase::Prefill: return "prefill";
-    case Phase::Decode: return "decode";
-    case Phase::Both: return "both";
+    case Phase::Prefill:
+        return "prefill";
+    case Phase::Decode:
+        return "decode";
+    case Phase::Both:
+        return "both";
     }
     return "both";
 }
@@ -27,10 +30,14 @@ std::string to_string(Phase phase)
 std::string to_string(Objective objective)
 {
     switch (objective) {
-    case Objective::TTFT: return "ttft";
-    case Objective::TPOT: return "tpot";
-    case Objective::Throughput: return "throughput";
-    case Objective::Memory: return "memory";
+    case Objective::TTFT:
+        return "ttft";
+    case Objective::TPOT:
+        return "tpot";
+    case Objective::Throughput:
+        return "throughput";
+    case Objective::Memory:
+        return "memory";
     }
     return "tpot";
 }

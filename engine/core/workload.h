@@ -15,10 +15,10 @@ enum class Objective { TTFT, TPOT, Throughput, Memory };
 
 struct Workload {
     Phase phase = Phase::Both;
-    int batch = 1;          // concurrent sequences
-    int prompt = 1024;      // prompt tokens per sequence (prefill)
-    int generate = 128;     // generated tokens per sequence (decode steps)
-    DType dtype = DType::BF16;    // weights and activations
+    int batch = 1; // concurrent sequences
+    int prompt = 1024; // prompt tokens per sequence (prefill)
+    int generate = 128; // generated tokens per sequence (decode steps)
+    DType dtype = DType::BF16; // weights and activations
     DType kv_dtype = DType::BF16; // KV cache
     Objective objective = Objective::TPOT;
 

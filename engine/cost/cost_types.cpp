@@ -7,19 +7,32 @@ namespace shard {
 std::string to_string(OpKind kind)
 {
     switch (kind) {
-    case OpKind::Embedding: return "embedding";
-    case OpKind::Norm: return "norm";
-    case OpKind::QKV: return "qkv";
-    case OpKind::Attention: return "attention";
-    case OpKind::OutProj: return "out_proj";
-    case OpKind::MlpUp: return "mlp_up";
-    case OpKind::Activation: return "activation";
-    case OpKind::MlpDown: return "mlp_down";
-    case OpKind::Router: return "router";
-    case OpKind::Experts: return "experts";
-    case OpKind::SharedExperts: return "shared_experts";
-    case OpKind::LmHead: return "lm_head";
-    case OpKind::StageHandoff: return "stage_handoff";
+    case OpKind::Embedding:
+        return "embedding";
+    case OpKind::Norm:
+        return "norm";
+    case OpKind::QKV:
+        return "qkv";
+    case OpKind::Attention:
+        return "attention";
+    case OpKind::OutProj:
+        return "out_proj";
+    case OpKind::MlpUp:
+        return "mlp_up";
+    case OpKind::Activation:
+        return "activation";
+    case OpKind::MlpDown:
+        return "mlp_down";
+    case OpKind::Router:
+        return "router";
+    case OpKind::Experts:
+        return "experts";
+    case OpKind::SharedExperts:
+        return "shared_experts";
+    case OpKind::LmHead:
+        return "lm_head";
+    case OpKind::StageHandoff:
+        return "stage_handoff";
     }
     return "?";
 }

@@ -9,8 +9,7 @@ DeviceMesh::DeviceMesh(const Strategy& strategy, const Topology& topology)
     : m_strategy(strategy)
     , m_topology(topology)
     , m_stageSize(strategy.dp * strategy.tensor_size())
-{
-}
+{ }
 
 int DeviceMesh::gpu(int position) const
 {

@@ -11,12 +11,12 @@ namespace shard {
 // The link a communication group runs over, after placing it on the topology.
 struct GroupLink {
     int size = 1;
-    int nodes = 1;          // nodes the group spans
-    int gpus_per_node = 1;  // most group members on one node
+    int nodes = 1; // nodes the group spans
+    int gpus_per_node = 1; // most group members on one node
     bool cross_node = false;
-    double busbw_gbps = 0;  // what one member gets, nccl-tests style
+    double busbw_gbps = 0; // what one member gets, nccl-tests style
     double latency_us = 0;
-    std::string fabric;     // "nvswitch", "infiniband", "nvswitch+infiniband"...
+    std::string fabric; // "nvswitch", "infiniband", "nvswitch+infiniband"...
 };
 
 // Maps mesh positions [pp, dp, tensor axes...] (row-major, tensor axes innermost) onto

@@ -89,8 +89,8 @@ PhaseCost build_phase(const StepBuilder& builder, const ModelSpec& m, const Stra
     }
     const double m_count = microbatches;
     const double path = sum + (S - 1) * handoff_us;
-    const double time_us = step.decode ? std::max(path, m_count * busiest->time_us())
-                                       : path + (m_count - 1) * busiest->time_us();
+    const double time_us =
+        step.decode ? std::max(path, m_count * busiest->time_us()) : path + (m_count - 1) * busiest->time_us();
     phase.time_ms = time_us / 1000.0;
     phase.compute_ms = m_count * busiest->compute_us / 1000.0;
     phase.comm_ms = (m_count * busiest->comm_us + (S > 1 ? m_count * handoff_us : 0.0)) / 1000.0;
@@ -153,8 +153,8 @@ std::string over_memory_reason(const MemoryBreakdown& mem, const Topology& topol
         text += " on stage " + std::to_string(mem.stage);
     text += ", " + format_bytes(double(mem.total() - mem.capacity)) + " over the " + format_bytes(double(mem.capacity))
             + " of one " + topology.gpu.name + " (weights " + format_bytes(double(mem.weights)) + ", KV cache "
-            + format_bytes(double(mem.kv_cache)) + ", other " + format_bytes(double(mem.total() - mem.weights - mem.kv_cache))
-            + ")";
+            + format_bytes(double(mem.kv_cache)) + ", other "
+            + format_bytes(double(mem.total() - mem.weights - mem.kv_cache)) + ")";
     return text;
 }
 
@@ -170,7 +170,8 @@ Estimate estimate(const ModelSpec& m, const Strategy& s, const Topology& topolog
         return result;
     }
     if (s.devices() > topology.total_gpus()) {
-        result.reason = "needs " + std::to_string(s.devices()) + " GPUs, the topology has " + std::to_string(topology.total_gpus());
+        result.reason =
+            "needs " + std::to_string(s.devices()) + " GPUs, the topology has " + std::to_string(topology.total_gpus());
         return result;
     }
     const HardwareModel hardware(topology.gpu, efficiency);
@@ -200,14 +201,16 @@ Estimate estimate(const ModelSpec& m, const Strategy& s, const Topology& topolog
     int stage_layers = 0;
     for (const auto& stage : result.decode.stages)
         stage_layers = std::max(stage_layers, stage.dense_layers + stage.moe_layers);
-    const std::int64_t per_layer = m.mla ? std::int64_t(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * bytes_per_element(w.kv_dtype)
-                                         : 2LL * g.kv_heads_local * m.head_dim * bytes_per_element(w.kv_dtype);
+    const std::int64_t per_layer =
+        m.mla ? std::int64_t(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim) * bytes_per_element(w.kv_dtype)
+              : 2LL * g.kv_heads_local * m.head_dim * bytes_per_element(w.kv_dtype);
     result.kv_bytes_per_token_per_device = per_layer * stage_layers;
 
     const PhaseCost& sizing = w.phase == Phase::Decode ? result.decode : result.prefill;
     result.memory = memory_of(sizing, topology);
     if (w.phase == Phase::Decode) // a decode-only server still ran the prefill once
-        result.memory.activations = std::max(result.memory.activations, memory_of(result.prefill, topology).activations);
+        result.memory.activations =
+            std::max(result.memory.activations, memory_of(result.prefill, topology).activations);
 
     for (const auto& b : result.decode.blocks) {
         for (const auto& note : b.notes) {
@@ -220,8 +223,8 @@ Estimate estimate(const ModelSpec& m, const Strategy& s, const Topology& topolog
         result.notes.push_back("moves weight blocks on every forward: decode pays the K x N term each token");
     if (s.pp > 1)
         result.notes.push_back(std::to_string(g.microbatches) + " microbatches over " + std::to_string(s.pp)
-                               + " stages: prefill bubble " + format_fixed(100.0 * (s.pp - 1) / (g.microbatches + s.pp - 1), 0)
-                               + " %");
+                               + " stages: prefill bubble "
+                               + format_fixed(100.0 * (s.pp - 1) / (g.microbatches + s.pp - 1), 0) + " %");
     result.feasible = result.memory.fits();
     if (!result.feasible)
         result.reason = over_memory_reason(result.memory, topology, s.pp);

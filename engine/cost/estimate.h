@@ -16,12 +16,12 @@ namespace shard {
 
 // Memory one device needs, by category (bytes), on the pipeline stage that needs the most.
 struct MemoryBreakdown {
-    std::int64_t weights = 0;          // sharded and replicated weights resident on the device
-    std::int64_t kv_cache = 0;         // full context of every sequence the device serves
-    std::int64_t activations = 0;      // peak live activations of one step
+    std::int64_t weights = 0; // sharded and replicated weights resident on the device
+    std::int64_t kv_cache = 0; // full context of every sequence the device serves
+    std::int64_t activations = 0; // peak live activations of one step
     std::int64_t gathered_weights = 0; // temporaries of SUMMA / 2.5D / 3D weight blocks
-    std::int64_t comm_buffers = 0;     // NCCL buffers per communicator + largest payload
-    std::int64_t runtime_reserve = 0;  // CUDA context, library workspaces, fragmentation
+    std::int64_t comm_buffers = 0; // NCCL buffers per communicator + largest payload
+    std::int64_t runtime_reserve = 0; // CUDA context, library workspaces, fragmentation
     std::int64_t capacity = 0;
     int stage = 0;
 
@@ -50,10 +50,10 @@ struct PhaseCost {
     std::vector<BlockCost> blocks; // embedding, dense layer, moe layer, lm head, stage handoff
     std::vector<StageCost> stages;
     int microbatches = 1;
-    double time_ms = 0;    // TTFT for prefill, time per output token for decode
+    double time_ms = 0; // TTFT for prefill, time per output token for decode
     double compute_ms = 0; // busiest device
     double comm_ms = 0;
-    double bubble_ms = 0;  // pipeline idle time on the busiest device
+    double bubble_ms = 0; // pipeline idle time on the busiest device
     std::int64_t traffic_per_device = 0; // bytes per step on the busiest device
 
     const BlockCost* block(const std::string& name) const;
@@ -74,7 +74,7 @@ struct Estimate {
     std::vector<std::string> notes;
 };
 
-Estimate estimate(const ModelSpec& model, const Strategy& strategy, const Topology& topology,
-                  const Workload& workload, const Efficiency& efficiency = {});
+Estimate estimate(const ModelSpec& model, const Strategy& strategy, const Topology& topology, const Workload& workload,
+                  const Efficiency& efficiency = {});
 
 } // namespace shard

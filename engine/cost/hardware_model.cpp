@@ -8,17 +8,19 @@ namespace shard {
 HardwareModel::HardwareModel(const GpuKind& gpu, Efficiency efficiency)
     : m_gpu(gpu)
     , m_eff(efficiency)
-{
-}
+{ }
 
 double HardwareModel::peak_flops(DType dtype) const
 {
     const double bf16 = m_gpu.bf16_tflops * 1e12;
     switch (dtype) {
-    case DType::FP8: return 2.0 * bf16;
+    case DType::FP8:
+        return 2.0 * bf16;
     case DType::BF16:
-    case DType::FP16: return bf16;
-    case DType::FP32: return bf16 / 15.0; // plain FP32 FMA rate, no TF32
+    case DType::FP16:
+        return bf16;
+    case DType::FP32:
+        return bf16 / 15.0; // plain FP32 FMA rate, no TF32
     }
     return bf16;
 }

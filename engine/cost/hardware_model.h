@@ -11,16 +11,16 @@ namespace shard {
 // cuBLAS bf16 GEMMs measured on one H100 SXM (resources/calibration/h100-sxm-gemm-bf16.csv):
 // median error 3.5 %, 90th percentile 8 % over the shapes that stream their weights from HBM.
 struct Efficiency {
-    double gemm_compute = 0.80;      // large GEMMs reach 740-880 of 989 TFLOP/s
-    double hbm = 0.90;               // weights stream at ~3.0 of 3.35 TB/s
-    double gemm_overhead_us = 5.0;   // launch, prologue and tail of one GEMM
-    double elementwise_hbm = 0.70;   // norms, activations, rotary: short kernels
+    double gemm_compute = 0.80; // large GEMMs reach 740-880 of 989 TFLOP/s
+    double hbm = 0.90; // weights stream at ~3.0 of 3.35 TB/s
+    double gemm_overhead_us = 5.0; // launch, prologue and tail of one GEMM
+    double elementwise_hbm = 0.70; // norms, activations, rotary: short kernels
     double elementwise_overhead_us = 2.0;
     double attention_compute = 0.55; // flash-attention share of peak in prefill
-    double attention_hbm = 0.75;     // KV-cache reads in decode
-    int tile_m = 64;                 // GEMM output tile used for wave quantization
+    double attention_hbm = 0.75; // KV-cache reads in decode
+    int tile_m = 64; // GEMM output tile used for wave quantization
     int tile_n = 128;
-    double blend = 6.0;              // p-norm blending of compute-bound and memory-bound time
+    double blend = 6.0; // p-norm blending of compute-bound and memory-bound time
 
     bool operator==(const Efficiency&) const = default;
 };

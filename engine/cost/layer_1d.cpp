@@ -99,7 +99,8 @@ void StepBuilder::attention_part(Writer& w, const StepShape& step, bool moe_foll
             if (mode == TensorMode::MegatronSP)
                 w.collective("o_proj", OpKind::OutProj, CollectiveKind::ReduceScatter, "tp", t, 1, M * h * e);
             else if (shard_out)
-                w.collective("o_proj", OpKind::OutProj, CollectiveKind::ReduceScatter, "tp", t, 1, ceil_div(M, t) * t * h * e);
+                w.collective("o_proj", OpKind::OutProj, CollectiveKind::ReduceScatter, "tp", t, 1,
+                             ceil_div(M, t) * t * h * e);
             else
                 w.collective("o_proj", OpKind::OutProj, CollectiveKind::AllReduce, "tp", t, 1, M * h * e);
         }
@@ -147,8 +148,8 @@ void StepBuilder::mlp_part(Writer& w, const StepShape& step) const
         w.elementwise("activation", OpKind::Activation, double(M) * (gm + 1) * (f / t) * e);
         w.gemm("down_proj", OpKind::MlpDown, M, f / t, h, (f / t) * h + down_bias);
         if (t > 1)
-            w.collective("down_proj", OpKind::MlpDown, sharded_in ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce,
-                         "tp", t, 1, M * h * e);
+            w.collective("down_proj", OpKind::MlpDown,
+                         sharded_in ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce, "tp", t, 1, M * h * e);
         break;
     }
     w.elementwise("residual", OpKind::MlpDown, 3.0 * (sharded_in ? M / t : M) * h * e);
@@ -183,7 +184,8 @@ void StepBuilder::moe_part(Writer& w, const StepShape& step) const
         // Shared experts: split like a Megatron MLP when experts are tensor parallel,
         // otherwise replicated and applied to the tokens each device holds.
         const std::int64_t sf = moe.shared_expert_ffn * moe.shared_experts / (ep == 1 ? t : 1);
-        w.gemm("shared_experts.up", OpKind::SharedExperts, routed, h, gm * sf, h * gm * sf + (moe.shared_expert_gate ? h : 0));
+        w.gemm("shared_experts.up", OpKind::SharedExperts, routed, h, gm * sf,
+               h * gm * sf + (moe.shared_expert_gate ? h : 0));
         w.elementwise("shared_experts.act", OpKind::SharedExperts, double(routed) * (gm + 1) * sf * e);
         w.gemm("shared_experts.down", OpKind::SharedExperts, routed, sf, h, sf * h);
     }
@@ -209,7 +211,8 @@ void StepBuilder::moe_part(Writer& w, const StepShape& step) const
     if (ep > 1)
         w.collective("experts.combine", OpKind::Experts, CollectiveKind::AllToAll, "ep", ep, etp, slot_bytes);
     if (expert_tp)
-        w.collective("experts.reduce", OpKind::Experts, CollectiveKind::ReduceScatter, "etp", etp, 1, etp * local * h * e);
+        w.collective("experts.reduce", OpKind::Experts, CollectiveKind::ReduceScatter, "etp", etp, 1,
+                     etp * local * h * e);
     w.elementwise("experts.weighted_sum", OpKind::Experts, double(routed) * (k + 1) * h * e);
     if (ep == 1 && t > 1)
         w.collective("experts", OpKind::Experts, sp || data ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce,

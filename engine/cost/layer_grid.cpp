@@ -7,9 +7,12 @@ int grid_hidden_parts(const Strategy& s)
     switch (s.tensor_mode) {
     case TensorMode::Summa2D:
     case TensorMode::Tesseract25D:
-    case TensorMode::Cube3D: return s.tensor_shape.back();
-    case TensorMode::WeightStationary2D: return s.tensor_size();
-    default: return 1;
+    case TensorMode::Cube3D:
+        return s.tensor_shape.back();
+    case TensorMode::WeightStationary2D:
+        return s.tensor_size();
+    default:
+        return 1;
     }
 }
 
@@ -20,14 +23,19 @@ std::int64_t hidden_shard_elements(const StepBuilder& b, const StepShape& step)
     const std::int64_t h = b.model().hidden;
     const int t = b.geometry().t;
     switch (s.tensor_mode) {
-    case TensorMode::MegatronSP: return M / t * h;
+    case TensorMode::MegatronSP:
+        return M / t * h;
     case TensorMode::Megatron1D:
-    case TensorMode::Column1D: return s.attention == AttentionMode::Data ? M / t * h : M * h;
+    case TensorMode::Column1D:
+        return s.attention == AttentionMode::Data ? M / t * h : M * h;
     case TensorMode::Summa2D:
     case TensorMode::Tesseract25D:
-    case TensorMode::Cube3D: return M / b.geometry().token_parts * (h / grid_hidden_parts(s));
-    case TensorMode::WeightStationary2D: return M * (h / t);
-    default: return M * h;
+    case TensorMode::Cube3D:
+        return M / b.geometry().token_parts * (h / grid_hidden_parts(s));
+    case TensorMode::WeightStationary2D:
+        return M * (h / t);
+    default:
+        return M * h;
     }
 }
 
@@ -37,8 +45,8 @@ using Writer = StepBuilder::Writer;
 
 // Axis names and strides of the grid: SUMMA [row, col]; 2.5D [depth, row, col]; 3D [z, row, col].
 struct Grid {
-    int q = 1;         // row / column size
-    int depth = 1;     // 2.5D depth or 3D z size
+    int q = 1; // row / column size
+    int depth = 1; // 2.5D depth or 3D z size
     int row_stride = 1;
     int col_stride = 1;
     int z_stride = 1;
@@ -66,8 +74,10 @@ void summa_linear(Writer& w, const Grid& g, const char* name, OpKind kind, std::
 {
     const int e = w.b.act_bytes();
     const int q = g.q;
-    w.collective(std::string(name) + ".x", kind, CollectiveKind::Broadcast, "tp_col", q, g.col_stride, rows * (K / q) * e, q);
-    w.collective(std::string(name) + ".w", kind, CollectiveKind::Broadcast, "tp_row", q, g.row_stride, (K / q) * (N / q) * e, q);
+    w.collective(std::string(name) + ".x", kind, CollectiveKind::Broadcast, "tp_col", q, g.col_stride,
+                 rows * (K / q) * e, q);
+    w.collective(std::string(name) + ".w", kind, CollectiveKind::Broadcast, "tp_row", q, g.row_stride,
+                 (K / q) * (N / q) * e, q);
     OpCost& op = w.gemm(name, kind, rows, K, N / q, (K / q) * (N / q));
     op.gathered_bytes = 2 * (K / q) * (N / q) * e; // double-buffered incoming W block
 }
@@ -108,10 +118,12 @@ void cube_linear(Writer& w, const Grid& g, const char* name, OpKind kind, std::i
     const int x_stride = orientation_a ? g.col_stride : g.z_stride;
     const int y_stride = orientation_a ? g.z_stride : g.col_stride;
     w.collective(std::string(name) + ".x", kind, CollectiveKind::AllGather, x_axis, q, x_stride, rows * (K / q) * e);
-    w.collective(std::string(name) + ".w", kind, CollectiveKind::AllGather, "tp_row", q, g.row_stride, (K / q) * (N / q) * e);
+    w.collective(std::string(name) + ".w", kind, CollectiveKind::AllGather, "tp_row", q, g.row_stride,
+                 (K / q) * (N / q) * e);
     OpCost& op = w.gemm(name, kind, rows, K / q, N / q, (K / q) * (N / q) / q);
     op.gathered_bytes = (K / q) * (N / q) * e;
-    w.collective(std::string(name) + ".y", kind, CollectiveKind::ReduceScatter, y_axis, q, y_stride, rows * (N / q) * e);
+    w.collective(std::string(name) + ".y", kind, CollectiveKind::ReduceScatter, y_axis, q, y_stride,
+                 rows * (N / q) * e);
 }
 
 } // namespace
@@ -141,9 +153,15 @@ void grid_dense_layer(const StepBuilder& b, BlockCost& block, const StepShape& s
     auto norm = [&](const char* name, std::int64_t weight) {
         w.elementwise(name, OpKind::Norm, norm_bytes, weight);
         switch (s.tensor_mode) {
-        case TensorMode::WeightStationary2D: w.norm_stats(name, "tensor", geo.t, 1, M); break;
-        case TensorMode::Cube3D: w.norm_stats(name, "tp_z", g.q, g.z_stride, rows); break;
-        default: w.norm_stats(name, "tp_col", g.q, g.col_stride, rows); break;
+        case TensorMode::WeightStationary2D:
+            w.norm_stats(name, "tensor", geo.t, 1, M);
+            break;
+        case TensorMode::Cube3D:
+            w.norm_stats(name, "tp_z", g.q, g.z_stride, rows);
+            break;
+        default:
+            w.norm_stats(name, "tp_col", g.q, g.col_stride, rows);
+            break;
         }
     };
     auto attention = [&] {
@@ -186,7 +204,8 @@ void grid_dense_layer(const StepBuilder& b, BlockCost& block, const StepShape& s
         w.elementwise("activation", OpKind::Activation, double(rows) * (gm + 1) * (f / g.q) * e);
         cube_linear(w, g, "down_proj", OpKind::MlpDown, M, f, h, false);
         break;
-    default: break;
+    default:
+        break;
     }
     w.elementwise("residual", OpKind::MlpDown, 2 * 3.0 * rows * (h / hidden_parts) * e);
 }

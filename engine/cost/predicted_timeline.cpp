@@ -23,7 +23,8 @@ void append_block(std::vector<Item>& items, const BlockCost& block, int layer)
     auto flush_collectives = [&](std::size_t ops_done) {
         while (next < block.collectives.size() && std::size_t(block.collectives[next].after_ops) <= ops_done) {
             const CollectiveCost& c = block.collectives[next++];
-            items.push_back({to_string(c.op) + " " + c.name, to_string(c.op), SpanCategory::Communication, layer, c.time_us});
+            items.push_back(
+                {to_string(c.op) + " " + c.name, to_string(c.op), SpanCategory::Communication, layer, c.time_us});
         }
     };
     for (std::size_t i = 0; i < block.ops.size(); ++i) {
@@ -86,9 +87,9 @@ StepTimeline predicted_timeline(const Estimate& estimate, const ModelSpec& model
         for (int p = s * stage_size; p < (s + 1) * stage_size; ++p)
             gpus.push_back(strategy.gpu_of(p));
         const std::string devices = (gpus.size() == 1 ? "GPU " : "GPUs ") + gpu_ranges(gpus);
-        timeline.rows.push_back(stages > 1 ? "stage " + std::to_string(s) + " · " + devices
-                                           : gpus.size() > 1 ? "all " + std::to_string(gpus.size()) + " " + devices
-                                                             : devices);
+        timeline.rows.push_back(stages > 1        ? "stage " + std::to_string(s) + " · " + devices
+                                : gpus.size() > 1 ? "all " + std::to_string(gpus.size()) + " " + devices
+                                                  : devices);
     }
 
     const BlockCost* handoff_block = phase.block("stage handoff");

@@ -21,18 +21,36 @@ void mode_partitions(const Strategy& s, ShardGeometry& g)
 {
     const auto& shape = s.tensor_shape;
     switch (s.tensor_mode) {
-    case TensorMode::None: g.head_parts = 1; g.token_parts = 1; break;
+    case TensorMode::None:
+        g.head_parts = 1;
+        g.token_parts = 1;
+        break;
     case TensorMode::Column1D:
     case TensorMode::Megatron1D:
     case TensorMode::MegatronSP:
         g.head_parts = s.attention == AttentionMode::Data ? 1 : g.t;
         g.token_parts = s.attention == AttentionMode::Data ? g.t : 1;
         break;
-    case TensorMode::Row1D: g.head_parts = 1; g.token_parts = 1; break; // attention replicated
-    case TensorMode::Summa2D: g.head_parts = shape[1]; g.token_parts = shape[0]; break;
-    case TensorMode::WeightStationary2D: g.head_parts = g.t; g.token_parts = 1; break;
-    case TensorMode::Tesseract25D: g.head_parts = shape[2]; g.token_parts = shape[0] * shape[1]; break;
-    case TensorMode::Cube3D: g.head_parts = shape[2]; g.token_parts = shape[0] * shape[1]; break;
+    case TensorMode::Row1D:
+        g.head_parts = 1;
+        g.token_parts = 1;
+        break; // attention replicated
+    case TensorMode::Summa2D:
+        g.head_parts = shape[1];
+        g.token_parts = shape[0];
+        break;
+    case TensorMode::WeightStationary2D:
+        g.head_parts = g.t;
+        g.token_parts = 1;
+        break;
+    case TensorMode::Tesseract25D:
+        g.head_parts = shape[2];
+        g.token_parts = shape[0] * shape[1];
+        break;
+    case TensorMode::Cube3D:
+        g.head_parts = shape[2];
+        g.token_parts = shape[0] * shape[1];
+        break;
     }
 }
 
@@ -46,7 +64,8 @@ std::string check_widths(const ModelSpec& m, const Strategy& s, const ShardGeome
     };
     std::string r;
     switch (s.tensor_mode) {
-    case TensorMode::None: return {};
+    case TensorMode::None:
+        return {};
     case TensorMode::Column1D:
     case TensorMode::Row1D:
     case TensorMode::Megatron1D:
@@ -108,7 +127,8 @@ ShardGeometry shard_geometry(const ModelSpec& m, const Strategy& s, const Worklo
     // +SP would change nothing; column / row layouts keep every row on every device.
     if (s.attention == AttentionMode::Data && s.tensor_mode != TensorMode::Megatron1D)
         return reject("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
-                      "reduce-scatters the rows, as sequence parallelism would), not with " + to_string(s.tensor_mode));
+                      "reduce-scatters the rows, as sequence parallelism would), not with "
+                      + to_string(s.tensor_mode));
     if (m.mla && tensor_rank(s.tensor_mode) > 1)
         return reject("MLA attention (" + m.name + ") is modeled for 1D layouts only");
 
@@ -135,8 +155,7 @@ ShardGeometry shard_geometry(const ModelSpec& m, const Strategy& s, const Worklo
     // Sequences must stay whole on a device for attention.
     if (g.token_parts > 1 && g.seqs_per_micro % g.token_parts != 0)
         return reject("the batch per replica and microbatch (" + str(g.seqs_per_micro)
-                      + " sequences) does not split over the " + str(g.token_parts) + " token shards of "
-                      + s.label());
+                      + " sequences) does not split over the " + str(g.token_parts) + " token shards of " + s.label());
     if (s.tensor_mode == TensorMode::MegatronSP) {
         // Sequence parallelism splits the tokens of every step evenly over tp.
         if (w.phase != Phase::Prefill && g.seqs_per_micro % g.t != 0)

@@ -18,16 +18,14 @@ StepBuilder::StepBuilder(const ModelSpec& model, const Strategy& strategy, const
     , m_mesh(strategy, topology)
     , m_e(bytes_per_element(workload.dtype))
     , m_ekv(bytes_per_element(workload.kv_dtype))
-{
-}
+{ }
 
 // ---------------------------------------------------------------- Writer
 
 StepBuilder::Writer::Writer(BlockCost& block_, const StepBuilder& builder)
     : block(block_)
     , b(builder)
-{
-}
+{ }
 
 OpCost& StepBuilder::Writer::gemm(std::string name, OpKind kind, std::int64_t m, std::int64_t k, std::int64_t n,
                                   std::int64_t weight_elements, double repeat)
@@ -151,11 +149,12 @@ void StepBuilder::Writer::kv_cache(const StepShape& step)
     const std::int64_t seqs = g.batch_per_replica / g.token_parts; // all microbatches stay resident
     block.kv_cache_bytes = seqs * step.kv_context * per_token;
     if (g.kv_replication > 1 && !m.mla)
-        block.notes.push_back("KV heads replicated " + std::to_string(g.kv_replication) + "x (" + std::to_string(m.kv_heads)
-                                + " KV heads over a " + std::to_string(g.head_parts) + "-way head split)");
+        block.notes.push_back("KV heads replicated " + std::to_string(g.kv_replication) + "x ("
+                              + std::to_string(m.kv_heads) + " KV heads over a " + std::to_string(g.head_parts)
+                              + "-way head split)");
     if (m.mla && g.head_parts > 1)
         block.notes.push_back("MLA latent KV cache kept whole on each of the " + std::to_string(g.head_parts)
-                                + " head-parallel devices");
+                              + " head-parallel devices");
 }
 
 // ---------------------------------------------------------------- blocks
@@ -190,9 +189,10 @@ BlockCost StepBuilder::embedding(const StepShape& step) const
     case TensorMode::MegatronSP: {
         // Vocab-parallel rows; each device fills the tokens whose ids it owns, then a sum.
         w.elementwise("embed_lookup", OpKind::Embedding, 2.0 * M * h * m_e, (g.vocab_padded / t + positions) * h);
-        const bool sharded = m_strategy.tensor_mode == TensorMode::MegatronSP || m_strategy.attention == AttentionMode::Data;
-        w.collective("embedding", OpKind::Embedding, sharded ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce,
-                     "tp", t, 1, M * h * m_e);
+        const bool sharded =
+            m_strategy.tensor_mode == TensorMode::MegatronSP || m_strategy.attention == AttentionMode::Data;
+        w.collective("embedding", OpKind::Embedding,
+                     sharded ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce, "tp", t, 1, M * h * m_e);
         break;
     }
     default: {
@@ -242,10 +242,10 @@ BlockCost StepBuilder::lm_head(const StepShape& step) const
     const std::int64_t h = m.hidden;
     const std::int64_t last = step.seqs; // logits only for the last token of each sequence
     const TensorMode mode = m_strategy.tensor_mode;
-    const bool replicated_hidden = mode == TensorMode::None
-                                   || ((mode == TensorMode::Megatron1D || mode == TensorMode::Column1D
-                                        || mode == TensorMode::Row1D)
-                                       && m_strategy.attention == AttentionMode::Heads);
+    const bool replicated_hidden =
+        mode == TensorMode::None
+        || ((mode == TensorMode::Megatron1D || mode == TensorMode::Column1D || mode == TensorMode::Row1D)
+            && m_strategy.attention == AttentionMode::Heads);
     if (!replicated_hidden) {
         // Sequence parallelism gathers the whole sequence as Megatron does; the token-sharded
         // layouts gather only the last tokens, which are spread evenly (whole sequences).
@@ -262,7 +262,8 @@ BlockCost StepBuilder::lm_head(const StepShape& step) const
         if (m_strategy.lm_head == LmHeadMode::DistributedArgmax) {
             w.elementwise("local_argmax", OpKind::LmHead, double(last) * vocab_local * m_e);
             // (max value fp32, index int32) per token and device.
-            w.collective("argmax", OpKind::LmHead, CollectiveKind::AllGather, "tensor", T, 1, std::int64_t(T) * last * 8);
+            w.collective("argmax", OpKind::LmHead, CollectiveKind::AllGather, "tensor", T, 1,
+                         std::int64_t(T) * last * 8);
         } else {
             w.collective("logits", OpKind::LmHead, CollectiveKind::AllGather, "tensor", T, 1,
                          last * m_geometry.vocab_padded * m_e);

@@ -15,10 +15,10 @@ namespace shard {
 // One forward step of one microbatch on one pipeline replica.
 struct StepShape {
     bool decode = false;
-    std::int64_t seqs = 1;           // sequences in the microbatch
+    std::int64_t seqs = 1; // sequences in the microbatch
     std::int64_t tokens_per_seq = 1; // prompt length (prefill) or 1 (decode)
-    std::int64_t context = 1;        // attention context per sequence in this step
-    std::int64_t kv_context = 1;     // tokens the KV cache holds per sequence (prompt + generated)
+    std::int64_t context = 1; // attention context per sequence in this step
+    std::int64_t kv_context = 1; // tokens the KV cache holds per sequence (prompt + generated)
     std::int64_t tokens() const { return seqs * tokens_per_seq; }
 };
 
@@ -27,8 +27,8 @@ struct StepShape {
 // lists are the contract the executors are checked against, byte for byte.
 class StepBuilder {
 public:
-    StepBuilder(const ModelSpec& model, const Strategy& strategy, const Topology& topology,
-                const Workload& workload, const ShardGeometry& geometry, const HardwareModel& hardware);
+    StepBuilder(const ModelSpec& model, const Strategy& strategy, const Topology& topology, const Workload& workload,
+                const ShardGeometry& geometry, const HardwareModel& hardware);
 
     BlockCost embedding(const StepShape& step) const;
     BlockCost dense_layer(const StepShape& step) const;

@@ -57,8 +57,8 @@ std::vector<CollectiveCase> collective_cases(int gpus)
                 c.members = members;
                 c.emulated = emulated;
                 c.dtype = type;
-                c.name = std::string("collectives ") + (emulated ? "emulated" : "nccl") + " x" + std::to_string(members) + " "
-                         + op + " " + to_string(type);
+                c.name = std::string("collectives ") + (emulated ? "emulated" : "nccl") + " x" + std::to_string(members)
+                         + " " + op + " " + to_string(type);
                 cases.push_back(c);
             }
     };

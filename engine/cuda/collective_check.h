@@ -14,7 +14,7 @@ namespace shard::cuda {
 
 struct CollectiveCase {
     std::string name; // "collectives emulated x4 all_to_all bf16"
-    std::string op;   // all_reduce, all_gather, reduce_scatter, all_to_all
+    std::string op; // all_reduce, all_gather, reduce_scatter, all_to_all
     int members = 2;
     bool emulated = true;
     GpuDType dtype = GpuDType::F32;

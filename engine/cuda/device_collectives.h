@@ -52,8 +52,8 @@ public:
                              GpuDType type) = 0;
     // Every member's out (count elements) = member `root`'s in (only the root's is read):
     // the SUMMA broadcasts of X blocks along a grid row and W blocks down a column.
-    virtual void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type,
-                           int root) = 0;
+    virtual void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                           GpuDType type, int root) = 0;
     // Member `from` sends `count` elements to member `to` (pipeline stage handoff). Bytes are
     // moved as they are, so int32 token ids travel as F32.
     virtual void send_recv(int from, const void* src, int to, void* dst, std::int64_t count, GpuDType type) = 0;

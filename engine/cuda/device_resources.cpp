@@ -62,8 +62,7 @@ DeviceMemory::DeviceMemory(DeviceMemory&& other) noexcept
     : m_data(std::exchange(other.m_data, nullptr))
     , m_bytes(std::exchange(other.m_bytes, 0))
     , m_device(other.m_device)
-{
-}
+{ }
 
 DeviceMemory& DeviceMemory::operator=(DeviceMemory&& other) noexcept
 {
@@ -99,7 +98,9 @@ PinnedMemory::~PinnedMemory()
         cudaFreeHost(m_data);
 }
 
-PinnedMemory::PinnedMemory(PinnedMemory&& other) noexcept : m_data(std::exchange(other.m_data, nullptr)) {}
+PinnedMemory::PinnedMemory(PinnedMemory&& other) noexcept
+    : m_data(std::exchange(other.m_data, nullptr))
+{ }
 
 PinnedMemory& PinnedMemory::operator=(PinnedMemory&& other) noexcept
 {
@@ -111,7 +112,8 @@ PinnedMemory& PinnedMemory::operator=(PinnedMemory&& other) noexcept
     return *this;
 }
 
-Stream::Stream(int device) : m_device(device)
+Stream::Stream(int device)
+    : m_device(device)
 {
     DeviceGuard guard(device);
     SHARD_CUDA_CHECK(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));

@@ -69,7 +69,10 @@ class Stream {
 public:
     explicit Stream(int device);
     ~Stream();
-    Stream(Stream&& other) noexcept : m_stream(std::exchange(other.m_stream, nullptr)), m_device(other.m_device) {}
+    Stream(Stream&& other) noexcept
+        : m_stream(std::exchange(other.m_stream, nullptr))
+        , m_device(other.m_device)
+    { }
     Stream& operator=(Stream&&) = delete;
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
@@ -88,7 +91,9 @@ class Event {
 public:
     explicit Event(int device, bool timing = true);
     ~Event();
-    Event(Event&& other) noexcept : m_event(std::exchange(other.m_event, nullptr)) {}
+    Event(Event&& other) noexcept
+        : m_event(std::exchange(other.m_event, nullptr))
+    { }
     Event& operator=(Event&&) = delete;
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
@@ -107,7 +112,9 @@ class BlasHandle {
 public:
     BlasHandle(int device, cudaStream_t stream);
     ~BlasHandle();
-    BlasHandle(BlasHandle&& other) noexcept : m_handle(std::exchange(other.m_handle, nullptr)) {}
+    BlasHandle(BlasHandle&& other) noexcept
+        : m_handle(std::exchange(other.m_handle, nullptr))
+    { }
     BlasHandle& operator=(BlasHandle&&) = delete;
     BlasHandle(const BlasHandle&) = delete;
     BlasHandle& operator=(const BlasHandle&) = delete;
@@ -123,7 +130,9 @@ class GraphExec {
 public:
     GraphExec() = default;
     ~GraphExec();
-    GraphExec(GraphExec&& other) noexcept : m_exec(std::exchange(other.m_exec, nullptr)) {}
+    GraphExec(GraphExec&& other) noexcept
+        : m_exec(std::exchange(other.m_exec, nullptr))
+    { }
     GraphExec& operator=(GraphExec&& other) noexcept;
     GraphExec(const GraphExec&) = delete;
     GraphExec& operator=(const GraphExec&) = delete;
@@ -148,14 +157,13 @@ void wait_stream(cudaStream_t stream, double timeout_s, const std::function<void
 class Arena {
 public:
     Arena() = default; // measuring
-    Arena(void* base, std::size_t capacity) : m_base(static_cast<char*>(base)), m_capacity(capacity) {}
+    Arena(void* base, std::size_t capacity)
+        : m_base(static_cast<char*>(base))
+        , m_capacity(capacity)
+    { }
 
     void* take(std::size_t bytes);
-    template <class T>
-    T* take_as(std::size_t count)
-    {
-        return static_cast<T*>(take(count * sizeof(T)));
-    }
+    template<class T> T* take_as(std::size_t count) { return static_cast<T*>(take(count * sizeof(T))); }
     std::size_t used() const { return m_used; }
 
 private:

@@ -24,8 +24,8 @@ public:
         , m_members(members)
     {
         if (members > kernels::kMaxRanks)
-            throw Error("cuda-emulated runs at most " + std::to_string(kernels::kMaxRanks) + " ranks in one group, the plan needs "
-                        + std::to_string(members));
+            throw Error("cuda-emulated runs at most " + std::to_string(kernels::kMaxRanks)
+                        + " ranks in one group, the plan needs " + std::to_string(members));
     }
 
     int size() const override { return m_members; }
@@ -68,10 +68,11 @@ public:
                 const std::int64_t count = send_counts[std::size_t(m)][std::size_t(p)];
                 if (count == 0)
                     continue;
-                SHARD_CUDA_CHECK(cudaMemcpyAsync(
-                    static_cast<char*>(out[std::size_t(p)]) + std::size_t(recv_offsets[std::size_t(p)][std::size_t(m)]) * e,
-                    static_cast<const char*>(in[std::size_t(m)]) + std::size_t(send_offsets[std::size_t(m)][std::size_t(p)]) * e,
-                    std::size_t(count) * e, cudaMemcpyDeviceToDevice, m_stream));
+                SHARD_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(out[std::size_t(p)])
+                                                     + std::size_t(recv_offsets[std::size_t(p)][std::size_t(m)]) * e,
+                                                 static_cast<const char*>(in[std::size_t(m)])
+                                                     + std::size_t(send_offsets[std::size_t(m)][std::size_t(p)]) * e,
+                                                 std::size_t(count) * e, cudaMemcpyDeviceToDevice, m_stream));
             }
     }
 
@@ -82,15 +83,15 @@ public:
         const std::size_t bytes = std::size_t(count) * element_size(type);
         for (int m = 0; m < m_members; ++m)
             if (out[std::size_t(m)] != in[std::size_t(root)])
-                SHARD_CUDA_CHECK(cudaMemcpyAsync(out[std::size_t(m)], in[std::size_t(root)], bytes, cudaMemcpyDeviceToDevice,
-                                                 m_stream));
+                SHARD_CUDA_CHECK(cudaMemcpyAsync(out[std::size_t(m)], in[std::size_t(root)], bytes,
+                                                 cudaMemcpyDeviceToDevice, m_stream));
     }
 
     void send_recv(int, const void* src, int, void* dst, std::int64_t count, GpuDType type) override
     {
         DeviceGuard guard(m_device);
-        SHARD_CUDA_CHECK(cudaMemcpyAsync(dst, src, std::size_t(count) * element_size(type), cudaMemcpyDeviceToDevice,
-                                         m_stream));
+        SHARD_CUDA_CHECK(
+            cudaMemcpyAsync(dst, src, std::size_t(count) * element_size(type), cudaMemcpyDeviceToDevice, m_stream));
     }
 
     void synchronize(double timeout_s) override

@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <sstream>
 
 namespace shard::cuda {
@@ -130,7 +130,8 @@ OrderedJson run_bench(const BenchOptions& options, std::string& report)
         SHARD_CUDA_CHECK(cudaMemsetAsync(x.data(), 0x3c, std::size_t(n * n * 2), s));
         SHARD_CUDA_CHECK(cudaMemsetAsync(w.data(), 0x3c, std::size_t(n * n * 2), s));
         BlasHandle blas(0, s);
-        const double gms = time_ms(s, reps, [&] { gemm(blas.get(), GpuDType::BF16, x.data(), w.data(), y.data(), n, n, n); });
+        const double gms =
+            time_ms(s, reps, [&] { gemm(blas.get(), GpuDType::BF16, x.data(), w.data(), y.data(), n, n, n); });
         gemm_tflops = 2.0 * double(n) * n * n / (gms / 1e3) / 1e12;
     }
     result["copy_tbps"] = copy_tbps;
@@ -157,10 +158,12 @@ OrderedJson run_bench(const BenchOptions& options, std::string& report)
     }
     OrderedJson layers = OrderedJson::array();
     OrderedJson gemms = OrderedJson::array();
-    md << "| layer step | TP | measured compute ms (eager, per rank) | with CUDA graph ms | predicted ms | error | floor ms | "
+    md << "| layer step | TP | measured compute ms (eager, per rank) | with CUDA graph ms | predicted ms | error | "
+          "floor ms | "
           "floor / measured |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
     std::ostringstream gemm_md;
-    gemm_md << "| layer step | TP | op | engine ms | standalone cuBLAS ms | standalone / engine |\n|---|---:|---|---:|---:|---:|\n";
+    gemm_md << "| layer step | TP | op | engine ms | standalone cuBLAS ms | standalone / engine "
+               "|\n|---|---:|---|---:|---:|---:|\n";
     for (const int t : tps) {
         // One model per TP size, sized for the largest case; each case runs its sequences.
         GpuModelOptions mo;
@@ -230,21 +233,26 @@ OrderedJson run_bench(const BenchOptions& options, std::string& report)
                 std::int64_t k, n;
             };
             const std::int64_t M = c.batch * std::int64_t(c.T);
-            const std::vector<Shape> shapes{{"qkv_proj", h, qw + 2 * kw}, {"o_proj", qw, h}, {"gate_up", h, 2 * fl}, {"down", fl, h}};
+            const std::vector<Shape> shapes{
+                {"qkv_proj", h, qw + 2 * kw}, {"o_proj", qw, h}, {"gate_up", h, 2 * fl}, {"down", fl, h}};
             BlasHandle blas(0, s);
             std::map<std::string, double> alone;
             for (const Shape& sh : shapes) {
                 DeviceMemory x(std::size_t(M * sh.k * 2), 0, "bench"), w(std::size_t(sh.k * sh.n * 2), 0, "bench"),
                     y(std::size_t(M * sh.n * 2), 0, "bench");
-                alone[sh.op] = time_ms(s, reps, [&] { gemm(blas.get(), GpuDType::BF16, x.data(), w.data(), y.data(), M, sh.k, sh.n); });
+                alone[sh.op] = time_ms(
+                    s, reps, [&] { gemm(blas.get(), GpuDType::BF16, x.data(), w.data(), y.data(), M, sh.k, sh.n); });
             }
-            const std::vector<std::pair<std::string, double>> pairs{
-                {"qkv_proj", alone["qkv_proj"]}, {"o_proj", alone["o_proj"]}, {"mlp", alone["gate_up"] + alone["down"]}};
+            const std::vector<std::pair<std::string, double>> pairs{{"qkv_proj", alone["qkv_proj"]},
+                                                                    {"o_proj", alone["o_proj"]},
+                                                                    {"mlp", alone["gate_up"] + alone["down"]}};
             for (const auto& [op, standalone] : pairs) {
                 const double engine = eager.op_ms.count(op) ? eager.op_ms.at(op) : 0.0;
-                gemms.push_back({{"case", c.name}, {"tp", t}, {"op", op}, {"engine_ms", engine}, {"cublas_ms", standalone}});
-                gemm_md << "| " << c.name << " | " << t << " | " << (op == "mlp" ? "mlp (2 GEMMs + activation)" : op) << " | "
-                        << fixed(engine, 4) << " | " << fixed(standalone, 4) << " | " << fixed(standalone / engine, 3) << " |\n";
+                gemms.push_back(
+                    {{"case", c.name}, {"tp", t}, {"op", op}, {"engine_ms", engine}, {"cublas_ms", standalone}});
+                gemm_md << "| " << c.name << " | " << t << " | " << (op == "mlp" ? "mlp (2 GEMMs + activation)" : op)
+                        << " | " << fixed(engine, 4) << " | " << fixed(standalone, 4) << " | "
+                        << fixed(standalone / engine, 3) << " |\n";
             }
         }
     }
@@ -272,7 +280,12 @@ OrderedJson run_bench(const BenchOptions& options, std::string& report)
             const double algbw = double(bytes) / (ms / 1e3) / 1e9;
             const double busbw = algbw * 2.0 * (n - 1) / n;
             const double copy_gbps = double(bytes) / (copy_ms / 1e3) / 1e9;
-            coll.push_back({{"ranks", n}, {"bytes", bytes}, {"ms", ms}, {"algbw", algbw}, {"busbw", busbw}, {"copy_gbps", copy_gbps}});
+            coll.push_back({{"ranks", n},
+                            {"bytes", bytes},
+                            {"ms", ms},
+                            {"algbw", algbw},
+                            {"busbw", busbw},
+                            {"copy_gbps", copy_gbps}});
             md << "| AllReduce bf16 | " << n << " | " << format_bytes(double(bytes)) << " | " << fixed(ms, 3) << " | "
                << fixed(algbw, 0) << " | " << fixed(busbw, 0) << " | " << fixed(copy_gbps, 0) << " |\n";
         }

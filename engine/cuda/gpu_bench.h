@@ -7,8 +7,8 @@
 namespace shard::cuda {
 
 struct BenchOptions {
-    bool quick = false;           // fewer shapes and repetitions (a smoke run)
-    std::string torch_json;       // PyTorch timings of the same layer to set beside ours
+    bool quick = false; // fewer shapes and repetitions (a smoke run)
+    std::string torch_json; // PyTorch timings of the same layer to set beside ours
 };
 
 // `shard-engine bench`: device copy bandwidth, cuBLAS rate, each sharded GEMM against

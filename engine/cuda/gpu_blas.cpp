@@ -13,9 +13,12 @@ namespace {
 cudaDataType_t data_type(GpuDType type)
 {
     switch (type) {
-    case GpuDType::F32: return CUDA_R_32F;
-    case GpuDType::F16: return CUDA_R_16F;
-    case GpuDType::BF16: return CUDA_R_16BF;
+    case GpuDType::F32:
+        return CUDA_R_32F;
+    case GpuDType::F16:
+        return CUDA_R_16F;
+    case GpuDType::BF16:
+        return CUDA_R_16BF;
     }
     return CUDA_R_32F;
 }
@@ -35,8 +38,8 @@ void gemm(cublasHandle_t handle, GpuDType type, const void* x, const void* w, vo
     const float alpha = 1.0f;
     const cudaDataType_t t = data_type(type);
     // Column-major view: Y^T[n,m] = W^T[n,k] X^T[k,m].
-    SHARD_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), &alpha, w, t, int(n), x, t,
-                                    int(ldx ? ldx : k), &beta, y, t, int(ldy ? ldy : n), CUBLAS_COMPUTE_32F,
+    SHARD_CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), &alpha, w, t, int(n), x,
+                                    t, int(ldx ? ldx : k), &beta, y, t, int(ldy ? ldy : n), CUBLAS_COMPUTE_32F,
                                     CUBLAS_GEMM_DEFAULT));
 }
 
@@ -50,14 +53,15 @@ void attention_scores(cublasHandle_t handle, GpuDType type, const void* q, std::
     for (int j = 0; j < group; ++j) {
         // Batched over KV heads: head h = kvh * group + j. Column-major C[ctx, T] = K_kvh Q_h^T.
         SHARD_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-            handle, CUBLAS_OP_T, CUBLAS_OP_N, ctx, T, d, &alpha, k_cache, t, kv_heads * d, d, at(q, std::int64_t(j) * d, type),
-            t, int(q_ld), std::int64_t(group) * d, &beta, scores + std::int64_t(j) * T * ctx, CUDA_R_32F, ctx,
-            std::int64_t(group) * T * ctx, kv_heads, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+            handle, CUBLAS_OP_T, CUBLAS_OP_N, ctx, T, d, &alpha, k_cache, t, kv_heads * d, d,
+            at(q, std::int64_t(j) * d, type), t, int(q_ld), std::int64_t(group) * d, &beta,
+            scores + std::int64_t(j) * T * ctx, CUDA_R_32F, ctx, std::int64_t(group) * T * ctx, kv_heads,
+            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
 }
 
-void attention_values(cublasHandle_t handle, GpuDType type, const void* probs, const void* v_cache, void* out, int heads,
-                      int kv_heads, int d, int T, int ctx)
+void attention_values(cublasHandle_t handle, GpuDType type, const void* probs, const void* v_cache, void* out,
+                      int heads, int kv_heads, int d, int T, int ctx)
 {
     const int group = heads / kv_heads;
     const float alpha = 1.0f;

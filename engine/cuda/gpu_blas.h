@@ -18,7 +18,7 @@ void gemm(cublasHandle_t handle, GpuDType type, const void* x, const void* w, vo
 // then after the softmax, O_h = P_h V_{h/g}. Q rows have stride q_ld, caches kv_heads * d.
 void attention_scores(cublasHandle_t handle, GpuDType type, const void* q, std::int64_t q_ld, const void* k_cache,
                       float* scores, int heads, int kv_heads, int d, int T, int ctx);
-void attention_values(cublasHandle_t handle, GpuDType type, const void* probs, const void* v_cache, void* out, int heads,
-                      int kv_heads, int d, int T, int ctx);
+void attention_values(cublasHandle_t handle, GpuDType type, const void* probs, const void* v_cache, void* out,
+                      int heads, int kv_heads, int d, int T, int ctx);
 
 } // namespace shard::cuda

@@ -12,9 +12,12 @@ std::size_t element_size(GpuDType type)
 std::string to_string(GpuDType type)
 {
     switch (type) {
-    case GpuDType::F32: return "fp32";
-    case GpuDType::F16: return "fp16";
-    case GpuDType::BF16: return "bf16";
+    case GpuDType::F32:
+        return "fp32";
+    case GpuDType::F16:
+        return "fp16";
+    case GpuDType::BF16:
+        return "bf16";
     }
     return "?";
 }
@@ -33,9 +36,12 @@ GpuDType parse_gpu_dtype(const std::string& text)
 DType to_plan_dtype(GpuDType type)
 {
     switch (type) {
-    case GpuDType::F32: return DType::FP32;
-    case GpuDType::F16: return DType::FP16;
-    case GpuDType::BF16: return DType::BF16;
+    case GpuDType::F32:
+        return DType::FP32;
+    case GpuDType::F16:
+        return DType::FP16;
+    case GpuDType::BF16:
+        return DType::BF16;
     }
     return DType::BF16;
 }

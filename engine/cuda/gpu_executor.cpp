@@ -51,7 +51,8 @@ cpu::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<cpu::S
                 diff += d * d;
                 norm += double(reference[s].hidden[i]) * reference[s].hidden[i];
             }
-            check.max_relative_error = std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+            check.max_relative_error =
+                std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
         }
         const bool same = result.run.steps[s].next_tokens == reference[s].next_tokens;
         check.tokens_match = check.tokens_match && same;

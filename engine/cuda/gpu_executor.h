@@ -31,17 +31,17 @@ struct GpuRunOptions {
 };
 
 struct GpuStepTime {
-    double compute_ms = 0;     // measured: slowest rank's ops (emulated) or the GPU step (real)
-    double network_ms = 0;     // emulated: the cost model's time of the step's collectives
-    double gpu_ms = 0;         // the whole step on the GPU (emulated: every rank, serialised)
-    bool graph = false;        // replayed from a CUDA graph
+    double compute_ms = 0; // measured: slowest rank's ops (emulated) or the GPU step (real)
+    double network_ms = 0; // emulated: the cost model's time of the step's collectives
+    double gpu_ms = 0; // the whole step on the GPU (emulated: every rank, serialised)
+    bool graph = false; // replayed from a CUDA graph
     double total_ms() const { return compute_ms + network_ms; }
 };
 
 struct GpuRunResult {
-    cpu::CpuRunResult run;          // steps, per-rank logs (ops and collectives)
+    cpu::CpuRunResult run; // steps, per-rank logs (ops and collectives)
     std::vector<GpuStepTime> times; // per step
-    std::size_t weight_bytes = 0;   // per rank
+    std::size_t weight_bytes = 0; // per rank
     std::size_t workspace_bytes = 0;
 };
 

@@ -72,7 +72,8 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
     GpuModelOptions go = options;
     go.batch = I.B;
     go.max_rows = options.max_rows / options.batch * I.B;
-    go.max_seq_tokens = options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
+    go.max_seq_tokens =
+        options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);
     go.microbatches = I.geometry.microbatches;
     const auto epoch = scope ? scope->epoch : RankLog::Clock::now();
     I.groups.resize(I.layout.groups.size());
@@ -203,8 +204,8 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
             for (int i = 0; i < L.t; ++i) {
                 if (!I.local(L.rank(L.pp - 1, replica, i)) && !I.local(L.rank(0, replica, i)))
                     continue;
-                I.pipeline_comm[std::size_t(replica * L.t + i)]->send_recv(
-                    L.pp - 1, I.tokens(L.pp - 1, replica, i), 0, I.tokens(0, replica, i), I.B, GpuDType::F32);
+                I.pipeline_comm[std::size_t(replica * L.t + i)]->send_recv(L.pp - 1, I.tokens(L.pp - 1, replica, i), 0,
+                                                                           I.tokens(0, replica, i), I.B, GpuDType::F32);
             }
     }
     if (I.options.emulated)
@@ -228,7 +229,8 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
     for (const int replica : outputs()) {
         const cpu::StepOutput part = I.group(L.pp - 1, replica)->output(I.B);
         std::copy(part.hidden.begin(), part.hidden.end(), out.hidden.begin() + std::int64_t(replica) * I.B * h);
-        std::copy(part.next_tokens.begin(), part.next_tokens.end(), out.next_tokens.begin() + std::int64_t(replica) * I.B);
+        std::copy(part.next_tokens.begin(), part.next_tokens.end(),
+                  out.next_tokens.begin() + std::int64_t(replica) * I.B);
     }
     return out;
 }
@@ -262,13 +264,15 @@ void GpuMesh::Impl::enqueue_microbatch(const std::vector<std::int64_t>& tokens, 
                                                                  activations(stage + 1, replica, i), elements,
                                                                  options.dtype);
         if (time_it)
-            handoff_events[std::size_t(from_slot)][std::size_t(2 * mb + 1)].record(local_streams[std::size_t(from_slot)]);
+            handoff_events[std::size_t(from_slot)][std::size_t(2 * mb + 1)].record(
+                local_streams[std::size_t(from_slot)]);
         std::lock_guard lock(handoffs_mutex); // replicas may run in threads of their own
         handoffs.push_back({from, to, mb, elements * e});
     }
 }
 
-void GpuMesh::Impl::enqueue_replicas_in_threads(const std::vector<std::int64_t>& tokens, int position, int T, bool timed)
+void GpuMesh::Impl::enqueue_replicas_in_threads(const std::vector<std::int64_t>& tokens, int position, int T,
+                                                bool timed)
 {
     std::mutex mutex;
     std::exception_ptr first_error;
@@ -309,7 +313,8 @@ void GpuMesh::Impl::record_handoffs(bool timed)
         const int from_slot = slot[std::size_t(h.from_rank)];
         if (modeled) {
             c.seconds = collective_time_us(double(h.payload), bus_factor(CollectiveKind::SendRecv, 2), stage_busbw,
-                                           stage_latency) / 1e6;
+                                           stage_latency)
+                        / 1e6;
         } else if (timed && from_slot >= 0) {
             // Timed on the sender's stream; a receiver run elsewhere records no time.
             const auto& events = handoff_events[std::size_t(from_slot)];

@@ -17,9 +17,9 @@ namespace shard::cuda {
 // The ranks one driver runs when each GPU has a driver of its own (a host thread, or an
 // MPI process): the others run the same mesh elsewhere and meet these in NCCL calls.
 struct GpuMeshScope {
-    std::vector<int> ranks;   // world ranks, numbered as the CPU executor numbers them
+    std::vector<int> ranks; // world ranks, numbered as the CPU executor numbers them
     std::vector<int> devices; // the GPU of each
-    NcclJoin join;            // how they join the world's communicators
+    NcclJoin join; // how they join the world's communicators
     RankLog::Clock::time_point epoch = RankLog::Clock::now(); // shared, so every driver's times line up
 };
 
@@ -35,8 +35,8 @@ public:
     GpuMesh& operator=(const GpuMesh&) = delete;
 
     const GpuMeshLayout& layout() const;
-    int ranks() const;             // the whole mesh's
-    bool owns(int rank) const;     // whether this driver runs world rank `rank`
+    int ranks() const; // the whole mesh's
+    bool owns(int rank) const; // whether this driver runs world rank `rank`
     const RankLog& log(int rank) const; // of a rank this driver runs
     // One step of the whole batch: tokens (batch x T) for the prefill, empty for a decode
     // step (each sequence goes on from the token the last step picked). Returns every

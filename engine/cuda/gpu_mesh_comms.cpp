@@ -18,9 +18,11 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
     const int dp = layout.dp;
     const int shards_per_replica = experts ? t / etp : 0;
     const int shards_per_stage = shards_per_replica * dp;
-    expert_comm.assign(std::size_t(groups_count), std::vector<DeviceCollectives*>(std::size_t(experts ? etp : 0), nullptr));
-    expert_tp_comm.assign(std::size_t(groups_count),
-                          std::vector<DeviceCollectives*>(std::size_t(experts && etp > 1 ? shards_per_replica : 0), nullptr));
+    expert_comm.assign(std::size_t(groups_count),
+                       std::vector<DeviceCollectives*>(std::size_t(experts ? etp : 0), nullptr));
+    expert_tp_comm.assign(
+        std::size_t(groups_count),
+        std::vector<DeviceCollectives*>(std::size_t(experts && etp > 1 ? shards_per_replica : 0), nullptr));
     // A stage's EP group c, shared by its replicas (views through a rendezvous when one
     // driver runs several of them).
     auto share_expert_group = [&](int stage, int c, DeviceCollectives* group) {
@@ -93,8 +95,8 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         std::vector<int> by_axis(std::size_t(layout.ranks()), -1);
         for (int g = 0; g < groups_count; ++g)
             for (int i = 0; i < t; ++i)
-                by_axis[std::size_t(layout.groups[std::size_t(g)].ranks[std::size_t(i)])] = g * (t / a.size)
-                                                                                             + cpu::grid_group_of(a, i);
+                by_axis[std::size_t(layout.groups[std::size_t(g)].ranks[std::size_t(i)])] =
+                    g * (t / a.size) + cpu::grid_group_of(a, i);
         colors.push_back(by_axis);
     }
     if (colors.empty())
@@ -120,14 +122,16 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
             const GpuMeshGroup& mg = layout.groups[std::size_t(g)];
             for (int s = 0; etp > 1 && s < shards_per_replica; ++s)
                 expert_tp_comm[std::size_t(g)][std::size_t(s)] =
-                    axes[axis + 1][std::size_t(mg.stage * shards_per_stage + mg.replica * shards_per_replica + s)].get();
+                    axes[axis + 1][std::size_t(mg.stage * shards_per_stage + mg.replica * shards_per_replica + s)]
+                        .get();
         }
     }
     for (std::size_t a = 0; a < grid_axes.size(); ++a) {
         const int per_group = t / grid_axes[a].size;
         for (int g = 0; g < groups_count; ++g)
             for (int c = 0; c < per_group; ++c)
-                grid_comm[std::size_t(g)][a][std::size_t(c)] = axes[first_grid_axis + a][std::size_t(g * per_group + c)].get();
+                grid_comm[std::size_t(g)][a][std::size_t(c)] =
+                    axes[first_grid_axis + a][std::size_t(g * per_group + c)].get();
     }
 }
 

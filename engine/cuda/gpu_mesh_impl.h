@@ -25,13 +25,13 @@ struct GpuMesh::Impl {
     GpuMeshLayout layout;
     ShardGeometry geometry;
     int B = 1; // sequences per replica
-    std::vector<int> slot;                        // per world rank: its index in this driver's ranks, or -1
-    std::vector<int> local_ranks, local_devices;  // this driver's ranks
+    std::vector<int> slot; // per world rank: its index in this driver's ranks, or -1
+    std::vector<int> local_ranks, local_devices; // this driver's ranks
     std::vector<cudaStream_t> local_streams;
     std::vector<std::unique_ptr<Stream>> streams; // emulated: one on device 0; else one per local rank
-    std::vector<std::unique_ptr<DeviceCollectives>> owned;              // emulated groups
+    std::vector<std::unique_ptr<DeviceCollectives>> owned; // emulated groups
     std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> axes; // NCCL splits
-    std::vector<DeviceCollectives*> tensor_comm;   // per group; null with one rank or none here
+    std::vector<DeviceCollectives*> tensor_comm; // per group; null with one rank or none here
     std::vector<DeviceCollectives*> pipeline_comm; // per offset in a stage (pp > 1); null: none here
     // Expert parallelism: per group, its expert groups (etp of them, ep members each) and
     // expert-TP groups (ep of them, etp members each; none when etp is 1).
@@ -79,16 +79,17 @@ struct GpuMesh::Impl {
     std::int64_t handoff_elements(int seqs, int T) const
     {
         const std::int64_t rows = std::int64_t(seqs) * T;
-        const bool sp = (plan.strategy.tensor_mode == TensorMode::MegatronSP || plan.strategy.attention == AttentionMode::Data)
-                        && layout.t > 1; // residual rows sharded over the tensor group
+        const bool sp =
+            (plan.strategy.tensor_mode == TensorMode::MegatronSP || plan.strategy.attention == AttentionMode::Data)
+            && layout.t > 1; // residual rows sharded over the tensor group
         if (!grid_axes.empty()) // a row block's hidden chunk
             return rows / geometry.token_parts * (plan.model.hidden / cpu::GridLayout(plan.strategy, 0).parts());
         return (sp ? rows / layout.t : rows) * plan.model.hidden;
     }
     void build_communicators(const GpuMeshScope* scope);
     // One microbatch of one replica through one stage, and its handoff to the next stage.
-    void enqueue_microbatch(const std::vector<std::int64_t>& tokens, int mb, int stage, int replica, int position, int T,
-                            bool timed);
+    void enqueue_microbatch(const std::vector<std::int64_t>& tokens, int mb, int stage, int replica, int position,
+                            int T, bool timed);
     void enqueue_replicas_in_threads(const std::vector<std::int64_t>& tokens, int position, int T, bool timed);
     std::mutex handoffs_mutex;
     void record_handoffs(bool timed);

@@ -9,8 +9,8 @@
 #include "cost/hardware_model.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace shard::cuda {
@@ -62,8 +62,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         const std::size_t n = owned_ranks.size();
         if (place->devices.size() != n || place->streams.size() != n || (t > 1 && !place->tensor))
             throw Error("a driver of " + std::to_string(n) + " of a tensor group's " + std::to_string(t) + " ranks got "
-                        + std::to_string(place->devices.size()) + " devices and " + std::to_string(place->streams.size())
-                        + " streams");
+                        + std::to_string(place->devices.size()) + " devices and "
+                        + std::to_string(place->streams.size()) + " streams");
     }
     const auto split = s.resolved_stage_layers(model.layers);
     for (int i = 0; i < stage; ++i)
@@ -90,14 +90,16 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     }
     vl = geometry.vocab_padded / t;
     if (sp && options.max_rows % t != 0)
-        throw Error(std::string(data ? "attention data parallelism" : "sequence parallelism") + " needs the tokens of a step ("
-                    + std::to_string(options.max_rows) + ") to divide by the tensor group (" + std::to_string(t) + ")");
+        throw Error(std::string(data ? "attention data parallelism" : "sequence parallelism")
+                    + " needs the tokens of a step (" + std::to_string(options.max_rows)
+                    + ") to divide by the tensor group (" + std::to_string(t) + ")");
 
     if (!place) {
         int device_count = 0;
         SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
         if (!options.emulated && device_count < t)
-            throw Error("the plan needs " + std::to_string(t) + " GPUs and this machine has " + std::to_string(device_count)
+            throw Error("the plan needs " + std::to_string(t) + " GPUs and this machine has "
+                        + std::to_string(device_count)
                         + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
         const int stream_count = options.emulated ? 1 : t;
         for (int i = 0; i < stream_count; ++i)
@@ -127,7 +129,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
         load_weights(R);
         Arena measure;
         bind_workspace(R, measure);
-        R.work_block = DeviceMemory(measure.used(), R.device, "rank " + std::to_string(r) + " (workspace and KV cache)");
+        R.work_block =
+            DeviceMemory(measure.used(), R.device, "rank " + std::to_string(r) + " (workspace and KV cache)");
         Arena arena(R.work_block.data(), R.work_block.bytes());
         bind_workspace(R, arena);
         DeviceGuard guard(R.device);
@@ -183,7 +186,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     overlap = options.overlap && t > 1 && ep == 1;
     if (overlap) {
         // Emulated ranks share one compute stream, so they share one communication stream.
-        const bool shared = std::all_of(ranks.begin(), ranks.end(), [&](const GpuRank& R) { return R.stream == ranks[0].stream; });
+        const bool shared =
+            std::all_of(ranks.begin(), ranks.end(), [&](const GpuRank& R) { return R.stream == ranks[0].stream; });
         std::vector<cudaStream_t> comm_of_rank;
         for (auto& R : ranks) {
             if (!shared || comm_streams.empty())
@@ -216,8 +220,9 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     }
     host_hidden = PinnedMemory(std::size_t(options.batch) * model.hidden * sizeof(float));
     host_tokens = PinnedMemory(std::size_t(options.batch) * sizeof(int));
-    host_ids = PinnedMemory(std::size_t(std::max<std::int64_t>(options.max_rows, std::int64_t(options.batch) * max_seq_tokens()))
-                            * sizeof(int));
+    host_ids = PinnedMemory(
+        std::size_t(std::max<std::int64_t>(options.max_rows, std::int64_t(options.batch) * max_seq_tokens()))
+        * sizeof(int));
     step_start = std::make_unique<Event>(ranks[0].device);
     step_end = std::make_unique<Event>(ranks[0].device);
     device_mesh.emplace(plan.strategy, plan.topology);
@@ -320,13 +325,16 @@ void GpuModel::Impl::check_same(const char* what, int layer, void* GpuRank::*buf
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         SHARD_CUDA_CHECK(cudaStreamSynchronize(R.stream));
-        SHARD_CUDA_CHECK(cudaMemcpy(R.slot == 0 ? first.data() : other.data(), R.*buffer, bytes, cudaMemcpyDeviceToHost));
+        SHARD_CUDA_CHECK(
+            cudaMemcpy(R.slot == 0 ? first.data() : other.data(), R.*buffer, bytes, cudaMemcpyDeviceToHost));
         if (R.slot == 0)
             continue;
         for (std::size_t i = 0; i < bytes; ++i) {
             if (first[i] != other[i]) {
-                std::fprintf(stderr, "[check] step %d layer %d %s: rank %d differs from the first rank here at byte %zu of %zu\n",
-                             ranks[0].log.step, layer, what, R.index, i, bytes);
+                std::fprintf(
+                    stderr,
+                    "[check] step %d layer %d %s: rank %d differs from the first rank here at byte %zu of %zu\n",
+                    ranks[0].log.step, layer, what, R.index, i, bytes);
                 break;
             }
         }

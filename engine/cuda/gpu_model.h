@@ -7,8 +7,8 @@
 // ShardedModel, so both are checked against the same oracle and the same planner
 // prediction. GpuMesh strings the groups of a pipeline / data-parallel plan together.
 #include "device_collectives.h"
-#include "engine_support.h"
 #include "device_resources.h"
+#include "engine_support.h"
 #include "gpu_dtype.h"
 
 #include "runtime/communicator.h"
@@ -25,17 +25,16 @@ namespace shard::cuda {
 
 struct GpuModelOptions {
     GpuDType dtype = GpuDType::BF16;
-    bool emulated = true;      // N virtual ranks on device 0; else one rank per device
-    bool graphs = true;        // decode steps replay a captured CUDA graph
-    bool overlap = false;      // tensor collectives on their own streams, all-reduces chunked behind their GEMM
-    int batch = 1;             // sequences (of the group's replica)
-    int microbatches = 1;      // enqueue() calls per step
-    int max_rows = 1;          // most tokens of one step (batch x prompt)
-    int max_seq_tokens = 0;    // most tokens of one sequence in a step; 0: max_rows / batch
-    int max_context = 1;       // KV cache length
-    double timeout_s = 120;    // a step that takes longer is reported as hung
+    bool emulated = true; // N virtual ranks on device 0; else one rank per device
+    bool graphs = true; // decode steps replay a captured CUDA graph
+    bool overlap = false; // tensor collectives on their own streams, all-reduces chunked behind their GEMM
+    int batch = 1; // sequences (of the group's replica)
+    int microbatches = 1; // enqueue() calls per step
+    int max_rows = 1; // most tokens of one step (batch x prompt)
+    int max_seq_tokens = 0; // most tokens of one sequence in a step; 0: max_rows / batch
+    int max_context = 1; // KV cache length
+    double timeout_s = 120; // a step that takes longer is reported as hung
 };
-
 
 // Where a group sits in its mesh and what the mesh lends it. Without one, the model is a
 // plan of one stage and one replica, on devices 0..t-1 (or emulated on device 0), and owns
@@ -69,8 +68,8 @@ public:
     GpuModel(const GpuModel&) = delete;
     GpuModel& operator=(const GpuModel&) = delete;
 
-    int ranks() const;                 // the tensor group's size
-    bool owns(int rank) const;         // whether this driver runs tensor rank `rank`
+    int ranks() const; // the tensor group's size
+    bool owns(int rank) const; // whether this driver runs tensor rank `rank`
     // One step of every sequence: T tokens each at `position`. `tokens` (batch x T) feeds the
     // prefill; decode steps (T = 1, tokens empty) read the previous step's greedy tokens on
     // the device. With `timed`, every op is timed with CUDA events into the rank logs.
@@ -82,7 +81,8 @@ public:
     // activations()), then end_step, which waits and reads the timings, then output() on the
     // last stage. A decode step replays a graph only where `allow_graph` (one microbatch).
     void begin_step(bool timed);
-    void enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T, bool allow_graph);
+    void enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T,
+                 bool allow_graph);
     void end_step();
     cpu::StepOutput output(int seqs) const; // empty unless the last stage and owning rank 0
     bool graph_replayed() const; // the last step replayed a captured graph

@@ -102,7 +102,8 @@ void GpuModel::Impl::normalise(int layer, int T, bool post)
 
 // After a row-parallel GEMM into `part` (or straight into x with one rank): reduce over the
 // group, add the bias once and the result to the residual stream.
-void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias, int layer, const char* kind, bool reduced)
+void GpuModel::Impl::reduce_into_residual(std::int64_t M, float* GpuLayer::*bias, int layer, const char* kind,
+                                          bool reduced)
 {
     const GpuDType type = options.dtype;
     const std::int64_t h = model.hidden;
@@ -218,8 +219,7 @@ void GpuModel::Impl::attend(int layer, int position, int T, int Bq)
             for (int b = 0; b < Bq; ++b) {
                 const char* q = static_cast<const char*>(R.qkv) + std::int64_t(b) * T * W * e;
                 const std::int64_t row_offset = std::int64_t(b) * ctx_max * kw * e;
-                attention_scores(R.blas->get(), type, q, W, k_cache + row_offset, R.scores,
-                                 heads, kv_heads, d, T, ctx);
+                attention_scores(R.blas->get(), type, q, W, k_cache + row_offset, R.scores, heads, kv_heads, d, T, ctx);
                 kernels::causal_softmax(type, R.probs, R.scores, heads, T, ctx, position, R.stream);
                 attention_values(R.blas->get(), type, R.probs, v_cache + row_offset,
                                  static_cast<char*>(R.attn) + std::int64_t(b) * T * qw * e, heads, kv_heads, d, T, ctx);
@@ -251,8 +251,8 @@ void GpuModel::Impl::mlp_block(int layer, int T)
     auto up = [&](GpuRank& R) {
         const std::int64_t width = gated ? 2 * fl : fl;
         if (row) {
-            gemm(R.blas->get(), type, static_cast<const char*>(R.hn) + R.index * (h / t) * e, layer_of(R, layer).wgu, R.gu,
-                 M, h / t, width, 0.0f, h);
+            gemm(R.blas->get(), type, static_cast<const char*>(R.hn) + R.index * (h / t) * e, layer_of(R, layer).wgu,
+                 R.gu, M, h / t, width, 0.0f, h);
             return;
         }
         gemm(R.blas->get(), type, R.hn, layer_of(R, layer).wgu, R.gu, M, h, width);
@@ -344,8 +344,9 @@ void GpuModel::Impl::head(int T)
                 for (std::int64_t c = 0; c < vl && R.vocab_begin + c < model.vocab; ++c)
                     if (best < 0 || logits[std::size_t(b * vl + c)] > logits[std::size_t(b * vl + best)])
                         best = c;
-                if (best >= 0 && (float(R.vocab_begin + best) != pairs[std::size_t(b * 2 + 1)]
-                                  || logits[std::size_t(b * vl + best)] != pairs[std::size_t(b * 2)]))
+                if (best >= 0
+                    && (float(R.vocab_begin + best) != pairs[std::size_t(b * 2 + 1)]
+                        || logits[std::size_t(b * vl + best)] != pairs[std::size_t(b * 2)]))
                     std::fprintf(stderr, "[check] step %d argmax rank %d seq %d: kernel (%g, %g) host (%g, %lld)\n",
                                  ranks[0].log.step, R.index, b, double(pairs[std::size_t(b * 2)]),
                                  double(pairs[std::size_t(b * 2 + 1)]), double(logits[std::size_t(b * vl + best)]),

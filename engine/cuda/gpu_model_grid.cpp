@@ -24,23 +24,27 @@ std::size_t GpuModel::Impl::grid_axis(const char* name) const
     throw Error(std::string("the grid has no ") + name + " axis");
 }
 
-void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std::int64_t payload, const std::string& name,
+void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std::int64_t payload,
+                                     const std::string& name,
                                      const std::function<void(DeviceCollectives&, const std::vector<GpuRank*>&)>& run,
                                      bool fork, int root)
 {
     const cpu::GridAxis& a = grid_axes.at(axis);
-    collective(kind, payload, name, [&] {
-        for (std::size_t g = 0; g < grid_groups[axis].size(); ++g) {
-            DeviceCollectives* group = grid_groups[axis][g];
-            if (!group)
-                continue;
-            std::vector<GpuRank*> members; // this driver's ranks of the group, in group order
-            for (auto& R : ranks)
-                if (cpu::grid_group_of(a, R.index) == int(g))
-                    members.push_back(&R);
-            run(*group, members);
-        }
-    }, a.name.c_str(), a.size, false, fork, a.stride);
+    collective(
+        kind, payload, name,
+        [&] {
+            for (std::size_t g = 0; g < grid_groups[axis].size(); ++g) {
+                DeviceCollectives* group = grid_groups[axis][g];
+                if (!group)
+                    continue;
+                std::vector<GpuRank*> members; // this driver's ranks of the group, in group order
+                for (auto& R : ranks)
+                    if (cpu::grid_group_of(a, R.index) == int(g))
+                        members.push_back(&R);
+                run(*group, members);
+            }
+        },
+        a.name.c_str(), a.size, false, fork, a.stride);
     step_collectives.back().root = root;
     step_collectives.back().grid_axis = axis;
 }
@@ -213,10 +217,13 @@ void GpuModel::Impl::grid_norm(int layer, std::int64_t rows, bool post)
     }
     const std::int64_t payload = floats * 4;
     if (whole) {
-        collective(CollectiveKind::AllReduce, payload, name, [&] {
-            comm->all_reduce(each_ptr(ranks, [](GpuRank& R) { return static_cast<void*>(R.grid_stats); }), floats,
-                             GpuDType::F32);
-        }, "tensor", t);
+        collective(
+            CollectiveKind::AllReduce, payload, name,
+            [&] {
+                comm->all_reduce(each_ptr(ranks, [](GpuRank& R) { return static_cast<void*>(R.grid_stats); }), floats,
+                                 GpuDType::F32);
+            },
+            "tensor", t);
     } else {
         grid_collective(axis, CollectiveKind::AllReduce, payload, name,
                         [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
@@ -250,8 +257,8 @@ void GpuModel::Impl::grid_gather_last(int T)
         op(R, "gather_last", "lm_head", -1, [&] { kernels::last_rows(type, R.hn, R.x, Bl, T, grid_cw, R.stream); });
     }
     collective(CollectiveKind::AllGather, std::int64_t(batch) * h * e, "final_hidden", [&] {
-        comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.hn; }), each_ptr(ranks, [](GpuRank& R) { return R.grid_in; }),
-                         Bl * grid_cw, type);
+        comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.hn; }),
+                         each_ptr(ranks, [](GpuRank& R) { return R.grid_in; }), Bl * grid_cw, type);
     });
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
@@ -259,9 +266,11 @@ void GpuModel::Impl::grid_gather_last(int T)
             for (int u = 0; u < t; ++u) {
                 const cpu::GridLayout peer(plan.strategy, u);
                 SHARD_CUDA_CHECK(cudaMemcpy2DAsync(
-                    static_cast<char*>(R.last) + (std::int64_t(peer.row_block()) * Bl * h + peer.col_chunk() * grid_cw) * e,
+                    static_cast<char*>(R.last)
+                        + (std::int64_t(peer.row_block()) * Bl * h + peer.col_chunk() * grid_cw) * e,
                     std::size_t(h * e), static_cast<const char*>(R.grid_in) + std::int64_t(u) * Bl * grid_cw * e,
-                    std::size_t(grid_cw * e), std::size_t(grid_cw * e), std::size_t(Bl), cudaMemcpyDeviceToDevice, R.stream));
+                    std::size_t(grid_cw * e), std::size_t(grid_cw * e), std::size_t(Bl), cudaMemcpyDeviceToDevice,
+                    R.stream));
             }
         });
     }

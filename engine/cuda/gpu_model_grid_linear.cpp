@@ -15,11 +15,10 @@ void GpuModel::Impl::interleave(GpuRank& R, void* out, const void* blocks, int p
 {
     const std::size_t e = element_size(options.dtype);
     for (int p = 0; p < parts; ++p)
-        SHARD_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<char*>(out) + std::size_t(p) * std::size_t(w) * e,
-                                           std::size_t(parts) * std::size_t(w) * e,
-                                           static_cast<const char*>(blocks) + std::size_t(p) * std::size_t(M * w) * e,
-                                           std::size_t(w) * e, std::size_t(w) * e, std::size_t(M), cudaMemcpyDeviceToDevice,
-                                           R.stream));
+        SHARD_CUDA_CHECK(cudaMemcpy2DAsync(
+            static_cast<char*>(out) + std::size_t(p) * std::size_t(w) * e, std::size_t(parts) * std::size_t(w) * e,
+            static_cast<const char*>(blocks) + std::size_t(p) * std::size_t(M * w) * e, std::size_t(w) * e,
+            std::size_t(w) * e, std::size_t(M), cudaMemcpyDeviceToDevice, R.stream));
 }
 
 void GpuModel::Impl::split_columns(GpuRank& R, void* out, const void* rows, int parts, std::int64_t M, std::int64_t w)
@@ -42,8 +41,12 @@ void GpuModel::Impl::grid_linear(int layer, std::int64_t rows, std::int64_t K, s
     case TensorMode::WeightStationary2D:
         stationary_linear(layer, rows, K, N, orientation_a, in, w, out, name, kind);
         break;
-    case TensorMode::Cube3D: cube_linear(layer, rows, K, N, orientation_a, in, w, out, name, kind); break;
-    default: summa_linear(layer, rows, K, N, in, w, out, name, kind); break;
+    case TensorMode::Cube3D:
+        cube_linear(layer, rows, K, N, orientation_a, in, w, out, name, kind);
+        break;
+    default:
+        summa_linear(layer, rows, K, N, in, w, out, name, kind);
+        break;
     }
     const std::int64_t width = N / ranks[0].grid->parts(); // the output chunk a rank holds
     for (auto& R : ranks) {
@@ -65,22 +68,25 @@ void GpuModel::Impl::summa_linear(int layer, std::int64_t rows, std::int64_t K, 
     // Block step k: rank (i, k) sends its X block along grid row i, rank (k, j) its W block
     // down column j, into buffer b of every member.
     auto broadcast = [&](int k, int b, bool fork) {
-        grid_collective(along_row, CollectiveKind::Broadcast, rows * xw * e, x_name,
-                        [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
-                            group.broadcast(pointers(members, [&](GpuRank& R) { return R.*in; }),
-                                            pointers(members, [&](GpuRank& R) { return R.grid_x[b]; }), rows * xw, type, k);
-                        }, fork, k);
-        grid_collective(down_column, CollectiveKind::Broadcast, xw * wn * e, w_name,
-                        [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
-                            group.broadcast(pointers(members, [&](GpuRank& R) { return layer_of(R, layer).*w; }),
-                                            pointers(members, [&](GpuRank& R) { return R.grid_w[b]; }), xw * wn, type, k);
-                        }, fork, k);
+        grid_collective(
+            along_row, CollectiveKind::Broadcast, rows * xw * e, x_name,
+            [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
+                group.broadcast(pointers(members, [&](GpuRank& R) { return R.*in; }),
+                                pointers(members, [&](GpuRank& R) { return R.grid_x[b]; }), rows * xw, type, k);
+            },
+            fork, k);
+        grid_collective(
+            down_column, CollectiveKind::Broadcast, xw * wn * e, w_name,
+            [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
+                group.broadcast(pointers(members, [&](GpuRank& R) { return layer_of(R, layer).*w; }),
+                                pointers(members, [&](GpuRank& R) { return R.grid_w[b]; }), xw * wn, type, k);
+            },
+            fork, k);
     };
     auto multiply = [&](GpuRank& R, int k, int b) {
         DeviceGuard guard(R.device);
-        op(R, name, kind, layer, [&] {
-            gemm(R.blas->get(), type, R.grid_x[b], R.grid_w[b], R.*out, rows, xw, wn, k == 0 ? 0.0f : 1.0f);
-        });
+        op(R, name, kind, layer,
+           [&] { gemm(R.blas->get(), type, R.grid_x[b], R.grid_w[b], R.*out, rows, xw, wn, k == 0 ? 0.0f : 1.0f); });
     };
     if (!overlap) {
         for (int k = 0; k < q; ++k) {
@@ -180,13 +186,13 @@ void GpuModel::Impl::cube_linear(int layer, std::int64_t rows, std::int64_t K, s
     grid_collective(w_axis, CollectiveKind::AllGather, xw * wn * e, std::string(name) + ".w",
                     [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {
                         group.all_gather(pointers(members, [&](GpuRank& R) { return layer_of(R, layer).*w; }),
-                                         pointers(members, [](GpuRank& R) { return R.grid_weight; }), xw / q * wn, type);
+                                         pointers(members, [](GpuRank& R) { return R.grid_weight; }), xw / q * wn,
+                                         type);
                     });
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
-        op(R, name, kind, layer, [&] {
-            gemm(R.blas->get(), type, R.grid_in, R.grid_weight, R.grid_partial, q * rows, xw, wn);
-        });
+        op(R, name, kind, layer,
+           [&] { gemm(R.blas->get(), type, R.grid_in, R.grid_weight, R.grid_partial, q * rows, xw, wn); });
     }
     grid_collective(y_axis, CollectiveKind::ReduceScatter, q * rows * wn * e, std::string(name) + ".y",
                     [&](DeviceCollectives& group, const std::vector<GpuRank*>& members) {

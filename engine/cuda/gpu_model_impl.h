@@ -16,10 +16,10 @@
 namespace shard::cuda {
 
 struct GpuLayer {
-    void* wqkv = nullptr;   // [hidden, q | k | v] of this rank's heads
-    void* wo = nullptr;     // [heads_local * d, hidden]
-    void* wgu = nullptr;    // [hidden, gate | up] (or up alone) of this rank's ffn slice
-    void* wdown = nullptr;  // [ffn_local, hidden]
+    void* wqkv = nullptr; // [hidden, q | k | v] of this rank's heads
+    void* wo = nullptr; // [heads_local * d, hidden]
+    void* wgu = nullptr; // [hidden, gate | up] (or up alone) of this rank's ffn slice
+    void* wdown = nullptr; // [ffn_local, hidden]
     float* qkv_bias = nullptr;
     float* o_bias = nullptr;
     float* gu_bias = nullptr;
@@ -33,17 +33,17 @@ struct GpuLayer {
     void* k_cache = nullptr; // [batch][max_ctx][kv_heads_local][d]
     void* v_cache = nullptr;
     // MoE layers (experts split like a Megatron MLP: every expert, a 1/t slice of each).
-    float* router = nullptr;              // [hidden, experts], fp32
-    std::vector<void*> expert_gu;         // per expert: [hidden, gate | up] of its ffn slice
-    std::vector<void*> expert_down;       // per expert: [ffn slice, hidden]
-    void* shared_gu = nullptr;            // shared experts, sliced the same way
+    float* router = nullptr; // [hidden, experts], fp32
+    std::vector<void*> expert_gu; // per expert: [hidden, gate | up] of its ffn slice
+    std::vector<void*> expert_down; // per expert: [ffn slice, hidden]
+    void* shared_gu = nullptr; // shared experts, sliced the same way
     void* shared_down = nullptr;
-    float* shared_gate = nullptr;         // [hidden, 1], fp32
+    float* shared_gate = nullptr; // [hidden, 1], fp32
 };
 
 struct GpuRank {
     int index = 0; // in the tensor group
-    int slot = 0;  // in this driver's ranks
+    int slot = 0; // in this driver's ranks
     int device = 0;
     cudaStream_t stream = nullptr;
     cudaStream_t comm_stream = nullptr; // with overlap: the tensor group's collectives run here
@@ -54,9 +54,9 @@ struct GpuRank {
     std::size_t weight_bytes = 0;
 
     std::vector<GpuLayer> layers;
-    void* embed = nullptr;      // [vocab_local, hidden], padding rows zero
-    void* positions = nullptr;  // learned positions [max_positions, hidden] or null
-    void* head = nullptr;       // [hidden, vocab_local]
+    void* embed = nullptr; // [vocab_local, hidden], padding rows zero
+    void* positions = nullptr; // learned positions [max_positions, hidden] or null
+    void* head = nullptr; // [hidden, vocab_local]
     float* final_norm = nullptr;
     float* final_norm_b = nullptr;
     std::int64_t vocab_begin = 0;
@@ -84,7 +84,7 @@ struct GpuRank {
     void *xs = nullptr, *tokens_ep = nullptr, *received = nullptr, *results = nullptr, *returned = nullptr,
          *y_tokens = nullptr, *y_local = nullptr;
     int* peer_counts = nullptr; // [ep][experts_local]: rows of each local expert from each peer
-    PinnedMemory host_counts;   // its host copy
+    PinnedMemory host_counts; // its host copy
     // Grid layouts (2D / 2.5D / 3D): the rank's place in the grid, the partial row
     // statistics of its norms, and the linears' scratch: the SUMMA blocks received (two of
     // each, so the next broadcast lands while this one multiplies), the gathered X, its
@@ -116,9 +116,9 @@ struct StepCollective {
     std::int64_t payload; // bytes, nccl-tests' "size"
     std::string name;
     std::string group = "tp"; // the communicator's axis: "tp", "ep", "etp"
-    int group_size = 0;       // 0: the tensor group's
-    bool control = false;     // routing metadata, not priced
-    int stride = 1;           // members' distance in the stage, for the modeled link
+    int group_size = 0; // 0: the tensor group's
+    bool control = false; // routing metadata, not priced
+    int stride = 1; // members' distance in the stage, for the modeled link
     // A broadcast's root on grid axis `grid_axis`: the root receives nothing, the others the
     // payload (what the CPU executor counts, and the planner over rotating roots).
     int root = -1;
@@ -135,8 +135,8 @@ struct GpuModel::Impl {
     int stage = 0, replica = 0;
     int first_layer = 0, layer_count = 0; // this stage's layers
     bool first_stage = true, last_stage = true;
-    bool sp = false;                 // residual rows sharded over the group (sequence parallel, or attention DP)
-    bool data = false;               // attention data parallel: each rank attends its 1/t of the sequences, all heads
+    bool sp = false; // residual rows sharded over the group (sequence parallel, or attention DP)
+    bool data = false; // attention data parallel: each rank attends its 1/t of the sequences, all heads
     // The 1D column and row layouts (else Megatron): column splits each weight's output
     // columns and gathers activations; row splits each weight's input rows (attention
     // replicated) and all-reduces partial sums.
@@ -147,9 +147,9 @@ struct GpuModel::Impl {
     std::vector<std::unique_ptr<DeviceCollectives>> owned_expert_comms;
     std::vector<DeviceCollectives*> expert_groups, expert_tp_groups;
     std::int64_t moe_rows(std::int64_t M) const; // rows a rank holds in an EP MoE layer
-    bool moe_shards_rows(int layer) const;       // the layer's attention leaves x as padded row shards
-    std::int64_t aw = 0;  // every head's attention width
-    std::int64_t fd = 0;  // rows of this rank's down-projection (row: f / t; else the up width)
+    bool moe_shards_rows(int layer) const; // the layer's attention leaves x as padded row shards
+    std::int64_t aw = 0; // every head's attention width
+    std::int64_t fd = 0; // rows of this rank's down-projection (row: f / t; else the up width)
     std::int64_t qw = 0, kw = 0, W = 0, fl = 0, vl = 0;
     std::int64_t efl = 0, sfl = 0; // this rank's slice of each routed expert's and of the shared experts' ffn
     int heads = 0, kv_heads = 0;
@@ -178,12 +178,12 @@ struct GpuModel::Impl {
     std::vector<StepCollective> graph_collectives;
     std::vector<StepCollective> step_collectives;
     bool timed = false;
-    int batch = 1;        // sequences of the current microbatch (at most options.batch)
-    int first_seq = 0;    // its first sequence in the replica (KV cache rows, token slots)
+    int batch = 1; // sequences of the current microbatch (at most options.batch)
+    int first_seq = 0; // its first sequence in the replica (KV cache rows, token slots)
     bool feedback = false; // the embedding reads next_tokens (decode) rather than uploaded ids
     bool graph_used = false;
     double step_begin_us = 0;
-    int graph_batch = 0;  // sequences the decode graph was captured for
+    int graph_batch = 0; // sequences the decode graph was captured for
     // Debugging aid (SHARD_CHECK_RANKS=1): buffers every rank must hold identically are
     // compared after each collective and block; the first difference is printed.
     bool check_ranks = false;
@@ -255,9 +255,10 @@ struct GpuModel::Impl {
     void summa_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, void* GpuRank::*in,
                       void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
     void stationary_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a,
-                           void* GpuRank::*in, void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
-    void cube_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a, void* GpuRank::*in,
-                     void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
+                           void* GpuRank::*in, void* GpuLayer::*w, void* GpuRank::*out, const char* name,
+                           const char* kind);
+    void cube_linear(int layer, std::int64_t rows, std::int64_t K, std::int64_t N, bool orientation_a,
+                     void* GpuRank::*in, void* GpuLayer::*w, void* GpuRank::*out, const char* name, const char* kind);
     // One collective over every group of grid axis `axis`: run(group, its members here).
     void grid_collective(std::size_t axis, CollectiveKind kind, std::int64_t payload, const std::string& name,
                          const std::function<void(DeviceCollectives&, const std::vector<GpuRank*>&)>& run,
@@ -266,7 +267,8 @@ struct GpuModel::Impl {
     void bind_grid_workspace(GpuRank& R, Arena& arena);
     // The head's, attention's and the step's small buffers, for `attended` sequences at most.
     void bind_head_workspace(GpuRank& R, Arena& arena, std::int64_t attended);
-    void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind, bool reduced = false);
+    void reduce_into_residual(std::int64_t rows, float* GpuLayer::*bias, int layer, const char* kind,
+                              bool reduced = false);
     // The row-parallel GEMM part = in [M, K] x w [K, hidden] of every rank, then its
     // all-reduce (`reduce_name`): with overlap, in row chunks each reduced behind the next
     // chunk's GEMM; else the GEMM alone, reduce_into_residual reducing after. One op named
@@ -279,21 +281,19 @@ struct GpuModel::Impl {
     void fork_to_comm();
     void join_from_comm();
 
-    template <class F>
-    void op(GpuRank& r, const char* name, const char* kind, int layer, F&& f);
+    template<class F> void op(GpuRank& r, const char* name, const char* kind, int layer, F&& f);
     // With overlap the call runs on the communication streams; `fork` orders it after the
     // compute before it and the compute after it after the call (else the caller does).
-    void collective(CollectiveKind kind, std::int64_t payload, const std::string& name, const std::function<void()>& run,
-                    const char* group = "tp", int group_size = 0, bool control = false, bool fork = true,
-                    int stride = 1);
+    void collective(CollectiveKind kind, std::int64_t payload, const std::string& name,
+                    const std::function<void()>& run, const char* group = "tp", int group_size = 0,
+                    bool control = false, bool fork = true, int stride = 1);
     void record_collectives(const std::vector<StepCollective>& list, bool with_events);
     void finish_timing();
     double modeled_seconds(CollectiveKind kind, std::int64_t payload, int group_size, int stride) const;
 };
 
 // One pointer per rank this driver runs, in rank order (what the device collectives take).
-template <class F>
-inline std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
+template<class F> inline std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
 {
     std::vector<void*> out;
     for (auto& R : ranks)
@@ -302,8 +302,7 @@ inline std::vector<void*> each_ptr(std::vector<GpuRank>& ranks, F f)
 }
 
 // f(R) for each rank of a group this driver runs, in group order.
-template <class F>
-inline std::vector<void*> pointers(const std::vector<GpuRank*>& group, F f)
+template<class F> inline std::vector<void*> pointers(const std::vector<GpuRank*>& group, F f)
 {
     std::vector<void*> out;
     for (GpuRank* R : group)
@@ -314,10 +313,14 @@ inline std::vector<void*> pointers(const std::vector<GpuRank*>& group, F f)
 inline kernels::Act act_of(Activation a)
 {
     switch (a) {
-    case Activation::SiLU: return kernels::Act::SiLU;
-    case Activation::GELU: return kernels::Act::GELU;
-    case Activation::GELUTanh: return kernels::Act::GELUTanh;
-    case Activation::ReLU: return kernels::Act::ReLU;
+    case Activation::SiLU:
+        return kernels::Act::SiLU;
+    case Activation::GELU:
+        return kernels::Act::GELU;
+    case Activation::GELUTanh:
+        return kernels::Act::GELUTanh;
+    case Activation::ReLU:
+        return kernels::Act::ReLU;
     }
     return kernels::Act::SiLU;
 }
@@ -340,8 +343,7 @@ inline void GpuModel::Impl::op_end(GpuRank& R, std::size_t start, const char* na
     R.pending.push_back({name, kind, layer, start, end});
 }
 
-template <class F>
-inline void GpuModel::Impl::op(GpuRank& R, const char* name, const char* kind, int layer, F&& f)
+template<class F> inline void GpuModel::Impl::op(GpuRank& R, const char* name, const char* kind, int layer, F&& f)
 {
     const std::size_t start = op_begin(R);
     f();

@@ -52,8 +52,9 @@ bool GpuModel::Impl::row_parallel(int layer, std::int64_t M, std::int64_t K, voi
                 R.events.at(comm_starts.back()).record(R.comm_stream);
             }
         }
-        comm->all_reduce(each_ptr(ranks, [&](GpuRank& R) { return static_cast<void*>(static_cast<char*>(R.part) + r0 * h * e); }),
-                         (r1 - r0) * h, type);
+        comm->all_reduce(
+            each_ptr(ranks, [&](GpuRank& R) { return static_cast<void*>(static_cast<char*>(R.part) + r0 * h * e); }),
+            (r1 - r0) * h, type);
     }
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
@@ -97,14 +98,15 @@ void GpuModel::Impl::out_projection(int layer, std::int64_t M)
         for (auto& R : ranks) {
             DeviceGuard guard(R.device);
             op(R, "o_proj", "out_proj", layer, [&] {
-                gemm(R.blas->get(), type, static_cast<const char*>(R.attn) + R.index * (aw / t) * e, layer_of(R, layer).wo,
-                     R.part, M, aw / t, h, 0.0f, aw);
+                gemm(R.blas->get(), type, static_cast<const char*>(R.attn) + R.index * (aw / t) * e,
+                     layer_of(R, layer).wo, R.part, M, aw / t, h, 0.0f, aw);
             });
         }
         reduce_into_residual(M, &GpuLayer::o_bias, layer, "out_proj");
         return;
     }
-    const bool reduced = row_parallel(layer, M, qw, &GpuRank::attn, &GpuLayer::wo, "o_proj", "out_proj", "out_proj", {});
+    const bool reduced =
+        row_parallel(layer, M, qw, &GpuRank::attn, &GpuLayer::wo, "o_proj", "out_proj", "out_proj", {});
     if (moe_shards_rows(layer)) {
         shard_residual(layer, M);
         return;
@@ -124,7 +126,8 @@ void GpuModel::Impl::shard_residual(int layer, std::int64_t M)
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         if (padded > M)
-            SHARD_CUDA_CHECK(cudaMemsetAsync(static_cast<char*>(R.part) + M * h * e, 0, std::size_t((padded - M) * h * e), R.stream));
+            SHARD_CUDA_CHECK(cudaMemsetAsync(static_cast<char*>(R.part) + M * h * e, 0,
+                                             std::size_t((padded - M) * h * e), R.stream));
     }
     collective(CollectiveKind::ReduceScatter, padded * h * e, "out_proj", [&] {
         comm->reduce_scatter(each_ptr(ranks, [](GpuRank& R) { return R.part; }),
@@ -138,8 +141,8 @@ void GpuModel::Impl::shard_residual(int layer, std::int64_t M)
             const std::int64_t valid = std::clamp<std::int64_t>(M - first, 0, local);
             SHARD_CUDA_CHECK(cudaMemsetAsync(R.xs, 0, std::size_t(local * h * e), R.stream));
             if (valid > 0)
-                SHARD_CUDA_CHECK(cudaMemcpyAsync(R.xs, static_cast<const char*>(R.x) + first * h * e, std::size_t(valid * h * e),
-                                                 cudaMemcpyDeviceToDevice, R.stream));
+                SHARD_CUDA_CHECK(cudaMemcpyAsync(R.xs, static_cast<const char*>(R.x) + first * h * e,
+                                                 std::size_t(valid * h * e), cudaMemcpyDeviceToDevice, R.stream));
             if (L.o_bias)
                 kernels::add_bias(type, R.reduced, L.o_bias, local, h, R.stream);
             kernels::add(type, R.xs, R.reduced, local * h, R.stream);
@@ -153,8 +156,8 @@ void GpuModel::Impl::interleave(GpuRank& R, void* out, const void* blocks, std::
 }
 
 void GpuModel::Impl::column_parallel(int layer, std::int64_t M, std::int64_t w, void* GpuRank::*in,
-                                     void* GpuLayer::*weight, float* GpuLayer::*bias, const char* name, const char* kind,
-                                     const char* gather_name, const char* out_name)
+                                     void* GpuLayer::*weight, float* GpuLayer::*bias, const char* name,
+                                     const char* kind, const char* gather_name, const char* out_name)
 {
     const GpuDType type = options.dtype;
     const std::int64_t h = model.hidden;

@@ -78,7 +78,8 @@ void GpuModel::Impl::run_expert(GpuRank& R, const GpuLayer& L, int expert, const
         kernels::gated(type, R.expert_act_ws, R.expert_gu_ws, rows, efl, act, R.stream);
     else
         kernels::activate(type, R.expert_gu_ws, rows * efl, act, R.stream);
-    gemm(R.blas->get(), type, gated ? R.expert_act_ws : R.expert_gu_ws, L.expert_down[std::size_t(expert)], out, rows, efl, h);
+    gemm(R.blas->get(), type, gated ? R.expert_act_ws : R.expert_gu_ws, L.expert_down[std::size_t(expert)], out, rows,
+         efl, h);
 }
 
 void GpuModel::Impl::add_shared_experts(GpuRank& R, const GpuLayer& L, const void* in, const float* in_f32,

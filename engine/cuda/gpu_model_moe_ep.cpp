@@ -18,8 +18,7 @@ namespace shard::cuda {
 namespace {
 
 // The ranks this driver runs whose index satisfies `keep`, in index order.
-template <class F>
-std::vector<GpuRank*> members(std::vector<GpuRank>& ranks, F keep)
+template<class F> std::vector<GpuRank*> members(std::vector<GpuRank>& ranks, F keep)
 {
     std::vector<GpuRank*> out;
     for (auto& R : ranks)
@@ -46,8 +45,8 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
     const int E = moe.experts;
     const int k = moe.experts_per_token;
     const int EL = experts_local;
-    const std::int64_t held = moe_rows(M);        // rows this rank holds
-    const std::int64_t token_rows = held * etp;   // rows it routes (its etp group's)
+    const std::int64_t held = moe_rows(M); // rows this rank holds
+    const std::int64_t token_rows = held * etp; // rows it routes (its etp group's)
     const int slots = int(token_rows) * k;
     const bool layer_norm = model.norm == NormKind::LayerNorm;
     // The rows a rank holds here: its SP rows, or (one rank per replica) all of them, else
@@ -63,14 +62,17 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         });
     }
     if (etp > 1) {
-        collective(CollectiveKind::AllGather, token_rows * h * e, "experts.gather", [&] {
-            for (int s = 0; s < t / etp; ++s) // this replica's expert shards
-                if (DeviceCollectives* group = expert_tp_groups[std::size_t(s)]) {
-                    const auto g = members(ranks, [&](int i) { return i / etp == s; });
-                    group->all_gather(pointers(g, [](GpuRank& R) { return R.hn_local; }),
-                                      pointers(g, [](GpuRank& R) { return R.tokens_ep; }), held * h, type);
-                }
-        }, "etp", etp);
+        collective(
+            CollectiveKind::AllGather, token_rows * h * e, "experts.gather",
+            [&] {
+                for (int s = 0; s < t / etp; ++s) // this replica's expert shards
+                    if (DeviceCollectives* group = expert_tp_groups[std::size_t(s)]) {
+                        const auto g = members(ranks, [&](int i) { return i / etp == s; });
+                        group->all_gather(pointers(g, [](GpuRank& R) { return R.hn_local; }),
+                                          pointers(g, [](GpuRank& R) { return R.tokens_ep; }), held * h, type);
+                    }
+            },
+            "etp", etp);
     }
     void* GpuRank::*tokens = etp > 1 ? &GpuRank::tokens_ep : &GpuRank::hn_local;
     for (auto& R : ranks) {
@@ -92,12 +94,16 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
             if (DeviceCollectives* group = expert_groups[std::size_t(c)])
                 f(*group, members(ranks, [&](int i) { return i % etp == c; }));
     };
-    collective(CollectiveKind::AllToAll, std::int64_t(E) * 4, "experts.routing", [&] {
-        each_expert_group([&](DeviceCollectives& group, const std::vector<GpuRank*>& g) {
-            group.all_to_all(pointers(g, [](GpuRank& R) { return static_cast<void*>(R.expert_counts); }),
-                             pointers(g, [](GpuRank& R) { return static_cast<void*>(R.peer_counts); }), EL, GpuDType::F32);
-        });
-    }, "ep", ep, true, true, etp);
+    collective(
+        CollectiveKind::AllToAll, std::int64_t(E) * 4, "experts.routing",
+        [&] {
+            each_expert_group([&](DeviceCollectives& group, const std::vector<GpuRank*>& g) {
+                group.all_to_all(pointers(g, [](GpuRank& R) { return static_cast<void*>(R.expert_counts); }),
+                                 pointers(g, [](GpuRank& R) { return static_cast<void*>(R.peer_counts); }), EL,
+                                 GpuDType::F32);
+            });
+        },
+        "ep", ep, true, true, etp);
     // The host sizes the transfers and the expert GEMMs (why EP layers are never captured).
     std::vector<Exchange> exchange(ranks.size());
     for (auto& R : ranks) {
@@ -128,13 +134,17 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         return out;
     };
     const std::int64_t slot_bytes = std::int64_t(slots) * h * e;
-    collective(CollectiveKind::AllToAll, slot_bytes, "experts.dispatch", [&] {
-        each_expert_group([&](DeviceCollectives& group, const std::vector<GpuRank*>& g) {
-            group.all_to_allv(pointers(g, [](GpuRank& R) { return R.permuted; }), counts_of(g, &Exchange::send_counts),
-                              counts_of(g, &Exchange::send_offsets), pointers(g, [](GpuRank& R) { return R.received; }),
-                              counts_of(g, &Exchange::recv_counts), counts_of(g, &Exchange::recv_offsets), type);
-        });
-    }, "ep", ep, false, true, etp); // EP peers sit etp apart
+    collective(
+        CollectiveKind::AllToAll, slot_bytes, "experts.dispatch",
+        [&] {
+            each_expert_group([&](DeviceCollectives& group, const std::vector<GpuRank*>& g) {
+                group.all_to_allv(pointers(g, [](GpuRank& R) { return R.permuted; }),
+                                  counts_of(g, &Exchange::send_counts), counts_of(g, &Exchange::send_offsets),
+                                  pointers(g, [](GpuRank& R) { return R.received; }),
+                                  counts_of(g, &Exchange::recv_counts), counts_of(g, &Exchange::recv_offsets), type);
+            });
+        },
+        "ep", ep, false, true, etp); // EP peers sit etp apart
     // What arrived from each peer is in expert order: one segment per local expert, run in
     // place (results at the same rows).
     for (auto& R : ranks) {
@@ -154,13 +164,17 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         });
     }
     // Back the same way: every slot returns to its sender, in the order it was sent.
-    collective(CollectiveKind::AllToAll, slot_bytes, "experts.combine", [&] {
-        each_expert_group([&](DeviceCollectives& group, const std::vector<GpuRank*>& g) {
-            group.all_to_allv(pointers(g, [](GpuRank& R) { return R.results; }), counts_of(g, &Exchange::recv_counts),
-                              counts_of(g, &Exchange::recv_offsets), pointers(g, [](GpuRank& R) { return R.returned; }),
-                              counts_of(g, &Exchange::send_counts), counts_of(g, &Exchange::send_offsets), type);
-        });
-    }, "ep", ep, false, true, etp); // EP peers sit etp apart
+    collective(
+        CollectiveKind::AllToAll, slot_bytes, "experts.combine",
+        [&] {
+            each_expert_group([&](DeviceCollectives& group, const std::vector<GpuRank*>& g) {
+                group.all_to_allv(pointers(g, [](GpuRank& R) { return R.results; }),
+                                  counts_of(g, &Exchange::recv_counts), counts_of(g, &Exchange::recv_offsets),
+                                  pointers(g, [](GpuRank& R) { return R.returned; }),
+                                  counts_of(g, &Exchange::send_counts), counts_of(g, &Exchange::send_offsets), type);
+            });
+        },
+        "ep", ep, false, true, etp); // EP peers sit etp apart
     for (auto& R : ranks) {
         DeviceGuard guard(R.device);
         op(R, "weighted_sum", "experts", layer, [&] {
@@ -169,14 +183,17 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
         });
     }
     if (etp > 1) { // each etp slice made a partial sum of every row: sum them, keep one's own rows
-        collective(CollectiveKind::ReduceScatter, token_rows * h * e, "experts.reduce", [&] {
-            for (int s = 0; s < t / etp; ++s) // this replica's expert shards
-                if (DeviceCollectives* group = expert_tp_groups[std::size_t(s)]) {
-                    const auto g = members(ranks, [&](int i) { return i / etp == s; });
-                    group->reduce_scatter(pointers(g, [](GpuRank& R) { return R.y_tokens; }),
-                                          pointers(g, [](GpuRank& R) { return R.y_local; }), held * h, type);
-                }
-        }, "etp", etp);
+        collective(
+            CollectiveKind::ReduceScatter, token_rows * h * e, "experts.reduce",
+            [&] {
+                for (int s = 0; s < t / etp; ++s) // this replica's expert shards
+                    if (DeviceCollectives* group = expert_tp_groups[std::size_t(s)]) {
+                        const auto g = members(ranks, [&](int i) { return i / etp == s; });
+                        group->reduce_scatter(pointers(g, [](GpuRank& R) { return R.y_tokens; }),
+                                              pointers(g, [](GpuRank& R) { return R.y_local; }), held * h, type);
+                    }
+            },
+            "etp", etp);
     }
     void* GpuRank::*y = etp > 1 ? &GpuRank::y_local : &GpuRank::y_tokens;
     for (auto& R : ranks) {
@@ -192,8 +209,8 @@ void GpuModel::Impl::moe_block_ep(int layer, int T)
     }
     if (!rows_in_x) { // back to the replicated rows attention expects
         collective(CollectiveKind::AllGather, held * t * h * e, "experts.restore", [&] {
-            comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.xs; }), each_ptr(ranks, [](GpuRank& R) { return R.x; }),
-                             held * h, type);
+            comm->all_gather(each_ptr(ranks, [](GpuRank& R) { return R.xs; }),
+                             each_ptr(ranks, [](GpuRank& R) { return R.x; }), held * h, type);
         });
     }
 }

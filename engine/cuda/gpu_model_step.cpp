@@ -11,8 +11,7 @@ namespace shard::cuda {
 GpuModel::GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
                    const GpuGroupPlace* place)
     : m(std::make_unique<Impl>(weights, plan, options, place))
-{
-}
+{ }
 
 GpuModel::~GpuModel() = default;
 
@@ -132,17 +131,17 @@ void GpuModel::enqueue(const std::vector<std::int64_t>& tokens, int first_seq, i
         throw Error("sequences " + std::to_string(first_seq) + ".." + std::to_string(first_seq + B - 1)
                     + " are outside the group's " + std::to_string(I.options.batch));
     if (!tokens.empty() && std::int64_t(tokens.size()) != std::int64_t(B) * T)
-        throw Error("a step of " + std::to_string(B) + " x " + std::to_string(T) + " tokens got " +
-                    std::to_string(tokens.size()));
+        throw Error("a step of " + std::to_string(B) + " x " + std::to_string(T) + " tokens got "
+                    + std::to_string(tokens.size()));
     if (std::int64_t(B) * T > I.options.max_rows)
-        throw Error("a step of " + std::to_string(B * T) + " tokens is larger than the workspace (" +
-                    std::to_string(I.options.max_rows) + ")");
+        throw Error("a step of " + std::to_string(B * T) + " tokens is larger than the workspace ("
+                    + std::to_string(I.options.max_rows) + ")");
     if (T > I.max_seq_tokens())
-        throw Error("a step of " + std::to_string(T) + " tokens per sequence is longer than the workspace (" +
-                    std::to_string(I.max_seq_tokens()) + ")");
+        throw Error("a step of " + std::to_string(T) + " tokens per sequence is longer than the workspace ("
+                    + std::to_string(I.max_seq_tokens()) + ")");
     if (position + T > I.options.max_context)
-        throw Error("position " + std::to_string(position + T) + " is past the KV cache (" +
-                    std::to_string(I.options.max_context) + ")");
+        throw Error("position " + std::to_string(position + T) + " is past the KV cache ("
+                    + std::to_string(I.options.max_context) + ")");
     I.batch = B;
     I.first_seq = first_seq;
     I.feedback = tokens.empty();
@@ -156,7 +155,8 @@ void GpuModel::enqueue(const std::vector<std::int64_t>& tokens, int first_seq, i
         DeviceGuard guard(R.device);
         kernels::set_int(R.pos, position, R.stream);
         if (!tokens.empty() && I.first_stage)
-            SHARD_CUDA_CHECK(cudaMemcpyAsync(R.tokens, ids, tokens.size() * sizeof(int), cudaMemcpyHostToDevice, R.stream));
+            SHARD_CUDA_CHECK(
+                cudaMemcpyAsync(R.tokens, ids, tokens.size() * sizeof(int), cudaMemcpyHostToDevice, R.stream));
     }
     const cudaStream_t s0 = I.ranks[0].stream;
     const bool single_stream = I.options.emulated || I.t == 1;

@@ -93,7 +93,8 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     };
     // An MLP's [gate | up] and down, the ffn split `t` ways, this rank's slice (as the CPU
     // ShardedModel's load_mlp for Megatron).
-    auto add_mlp = [&](const std::string& p, std::int64_t width, int parts, int index, std::size_t& gu, std::size_t& down) {
+    auto add_mlp = [&](const std::string& p, std::int64_t width, int parts, int index, std::size_t& gu,
+                       std::size_t& down) {
         const std::int64_t b0 = std::int64_t(index) * width / parts, b1 = std::int64_t(index + 1) * width / parts;
         const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(b0, b1);
         const Matrix up = weights.get(p + ".up").slice_cols(b0, b1);
@@ -123,13 +124,17 @@ void GpuModel::Impl::load_weights(GpuRank& R)
             offsets.push_back(o);
             continue;
         }
-        const Matrix q = weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d).slice_rows(hr0, hr1);
-        const Matrix k = weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
-        const Matrix v = weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
+        const Matrix q =
+            weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d).slice_rows(hr0, hr1);
+        const Matrix k =
+            weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
+        const Matrix v =
+            weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
         o.wqkv = pack.add_typed(concat_cols({&q, &k, &v}));
-        o.qkv_bias = pack.add_float(concat_bias({weights.get_or_empty(name("q.bias")).slice_cols(first_head * d, (first_head + heads) * d),
-                                                 weights.get_or_empty(name("k.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d),
-                                                 weights.get_or_empty(name("v.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d)}));
+        o.qkv_bias = pack.add_float(
+            concat_bias({weights.get_or_empty(name("q.bias")).slice_cols(first_head * d, (first_head + heads) * d),
+                         weights.get_or_empty(name("k.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d),
+                         weights.get_or_empty(name("v.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d)}));
         const Matrix& Wo = weights.get(name("o"));
         o.wo = pack.add_typed(column ? Wo.slice_cols(hc0, hc1)
                               : row  ? Wo.slice_rows(std::int64_t(r) * aw / t, std::int64_t(r + 1) * aw / t)
@@ -225,13 +230,14 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     float* fbase = reinterpret_cast<float*>(base + typed_bytes);
     {
         DeviceGuard guard(R.device);
-        DeviceMemory staging(pack.typed.size() * sizeof(float), R.device, "rank " + std::to_string(r) + " (weight upload)");
+        DeviceMemory staging(pack.typed.size() * sizeof(float), R.device,
+                             "rank " + std::to_string(r) + " (weight upload)");
         // Stream-ordered copies: a plain cudaMemcpy from pageable memory may return before
         // its DMA lands, and R.stream (non-blocking) would not wait for it.
         SHARD_CUDA_CHECK(cudaMemcpyAsync(staging.data(), pack.typed.data(), pack.typed.size() * sizeof(float),
                                          cudaMemcpyHostToDevice, R.stream));
-        kernels::convert_from_f32(options.dtype, base, static_cast<const float*>(staging.data()), std::int64_t(pack.typed.size()),
-                                  R.stream);
+        kernels::convert_from_f32(options.dtype, base, static_cast<const float*>(staging.data()),
+                                  std::int64_t(pack.typed.size()), R.stream);
         if (!pack.floats.empty())
             SHARD_CUDA_CHECK(cudaMemcpyAsync(fbase, pack.floats.data(), pack.floats.size() * sizeof(float),
                                              cudaMemcpyHostToDevice, R.stream));
@@ -287,7 +293,8 @@ void GpuModel::Impl::bind_head_workspace(GpuRank& R, Arena& a, std::int64_t atte
     R.logits_all = typed(B * vl * t);
     R.probs = typed(std::int64_t(heads) * Tmax * ctx);
     R.scores = a.take_as<float>(std::size_t(std::int64_t(heads) * Tmax * ctx)); // prefill: heads x T x context
-    R.partials = a.take_as<float>(std::size_t(attended * heads * kernels::attention_splits(int(ctx)) * (model.head_dim + 2)));
+    R.partials =
+        a.take_as<float>(std::size_t(attended * heads * kernels::attention_splits(int(ctx)) * (model.head_dim + 2)));
     R.pairs = a.take_as<float>(std::size_t(B * 2));
     R.pairs_all = a.take_as<float>(std::size_t(B * 2 * t));
     R.last_f32 = a.take_as<float>(std::size_t(B * h));

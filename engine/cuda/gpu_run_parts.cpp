@@ -51,7 +51,8 @@ DriverRun drive(GpuMesh& mesh, const Plan& plan, const GpuRunOptions& options, b
         // Prefill and the first decode step are timed op by op; later decode steps replay a
         // graph when graphs are on, or are timed too where the plan cannot replay one.
         const bool timed = !graphs || s <= 1;
-        std::vector<std::size_t> ops_before(static_cast<std::size_t>(ranks)), records_before(static_cast<std::size_t>(ranks));
+        std::vector<std::size_t> ops_before(static_cast<std::size_t>(ranks)),
+            records_before(static_cast<std::size_t>(ranks));
         for (int r = 0; r < ranks; ++r)
             if (mesh.owns(r)) {
                 ops_before[std::size_t(r)] = mesh.log(r).ops.size();
@@ -132,7 +133,8 @@ GpuRunResult merge_gpu_parts(const Plan& plan, std::vector<GpuRunPart> parts)
             if (part.steps.size() != steps || part.times.size() != steps)
                 throw Error("the parts of the run disagree on its steps");
             for (const int replica : part.outputs) {
-                std::copy_n(part.steps[s].hidden.begin() + replica * B * h, B * h, out.hidden.begin() + replica * B * h);
+                std::copy_n(part.steps[s].hidden.begin() + replica * B * h, B * h,
+                            out.hidden.begin() + replica * B * h);
                 std::copy_n(part.steps[s].next_tokens.begin() + replica * B, B, out.next_tokens.begin() + replica * B);
                 replica_seen[std::size_t(replica)] = true;
             }
@@ -179,7 +181,8 @@ GpuRunResult run_gpu_threads(const Plan& plan, const cpu::ModelWeights& weights,
     std::string first_error;
     std::atomic<bool> failed{false};
     bool stop = false; // written by the barrier's completion, read after it
-    std::barrier step_barrier(n, [&]() noexcept { stop = failed.load() || (options.cancel && options.cancel->load()); });
+    std::barrier step_barrier(n,
+                              [&]() noexcept { stop = failed.load() || (options.cancel && options.cancel->load()); });
     std::vector<std::thread> threads;
     for (int r = 0; r < n; ++r) {
         threads.emplace_back([&, r] {
@@ -227,12 +230,24 @@ OrderedJson log_json(const RankLog& log)
 {
     OrderedJson records = OrderedJson::array();
     for (const auto& c : log.records)
-        records.push_back({{"kind", int(c.kind)}, {"group", c.group}, {"group_size", c.group_size}, {"payload", c.payload},
-                           {"sent", c.sent}, {"received", c.received}, {"seconds", c.seconds}, {"start_us", c.start_us},
-                           {"step", c.step}, {"control", c.control}, {"modeled", c.modeled}});
+        records.push_back({{"kind", int(c.kind)},
+                           {"group", c.group},
+                           {"group_size", c.group_size},
+                           {"payload", c.payload},
+                           {"sent", c.sent},
+                           {"received", c.received},
+                           {"seconds", c.seconds},
+                           {"start_us", c.start_us},
+                           {"step", c.step},
+                           {"control", c.control},
+                           {"modeled", c.modeled}});
     OrderedJson ops = OrderedJson::array();
     for (const auto& o : log.ops)
-        ops.push_back({{"name", o.name}, {"kind", o.kind}, {"layer", o.layer}, {"step", o.step}, {"start_us", o.start_us},
+        ops.push_back({{"name", o.name},
+                       {"kind", o.kind},
+                       {"layer", o.layer},
+                       {"step", o.step},
+                       {"start_us", o.start_us},
                        {"us", o.us}});
     return {{"step", log.step}, {"records", records}, {"ops", ops}, {"step_end_us", log.step_end_us}};
 }
@@ -272,23 +287,30 @@ OrderedJson to_json(const GpuRunPart& part)
         steps.push_back({{"hidden", s.hidden}, {"tokens", s.next_tokens}});
     OrderedJson times = OrderedJson::array();
     for (const auto& t : part.times)
-        times.push_back({{"compute_ms", t.compute_ms}, {"network_ms", t.network_ms}, {"gpu_ms", t.gpu_ms}, {"graph", t.graph}});
+        times.push_back(
+            {{"compute_ms", t.compute_ms}, {"network_ms", t.network_ms}, {"gpu_ms", t.gpu_ms}, {"graph", t.graph}});
     OrderedJson logs = OrderedJson::array();
     for (const auto& log : part.logs)
         logs.push_back(log_json(log));
-    return {{"steps", steps},   {"times", times},   {"outputs", part.outputs},
-            {"ranks", part.ranks}, {"logs", logs},  {"stages", part.stages},
-            {"weight_bytes", part.weight_bytes}, {"workspace_bytes", part.workspace_bytes}};
+    return {{"steps", steps},
+            {"times", times},
+            {"outputs", part.outputs},
+            {"ranks", part.ranks},
+            {"logs", logs},
+            {"stages", part.stages},
+            {"weight_bytes", part.weight_bytes},
+            {"workspace_bytes", part.workspace_bytes}};
 }
 
 GpuRunPart gpu_run_part_from_json(const OrderedJson& j)
 {
     GpuRunPart part;
     for (const auto& s : j.at("steps"))
-        part.steps.push_back({s.at("hidden").get<std::vector<float>>(), s.at("tokens").get<std::vector<std::int64_t>>()});
+        part.steps.push_back(
+            {s.at("hidden").get<std::vector<float>>(), s.at("tokens").get<std::vector<std::int64_t>>()});
     for (const auto& t : j.at("times"))
-        part.times.push_back({t.at("compute_ms").get<double>(), t.at("network_ms").get<double>(), t.at("gpu_ms").get<double>(),
-                              t.at("graph").get<bool>()});
+        part.times.push_back({t.at("compute_ms").get<double>(), t.at("network_ms").get<double>(),
+                              t.at("gpu_ms").get<double>(), t.at("graph").get<bool>()});
     part.outputs = j.at("outputs").get<std::vector<int>>();
     part.ranks = j.at("ranks").get<std::vector<int>>();
     for (const auto& log : j.at("logs"))

@@ -14,12 +14,12 @@ namespace shard::cuda {
 
 struct GpuRunPart {
     std::vector<cpu::StepOutput> steps; // per step, the plan's whole batch; only `outputs` filled in
-    std::vector<GpuStepTime> times;     // per step, as this driver measured it
-    std::vector<int> outputs;           // the replicas whose results this part carries
-    std::vector<int> ranks;             // the world ranks this driver ran
-    std::vector<RankLog> logs;          // theirs
-    std::vector<int> stages;            // theirs
-    std::size_t weight_bytes = 0;       // the most of any of its ranks
+    std::vector<GpuStepTime> times; // per step, as this driver measured it
+    std::vector<int> outputs; // the replicas whose results this part carries
+    std::vector<int> ranks; // the world ranks this driver ran
+    std::vector<RankLog> logs; // theirs
+    std::vector<int> stages; // theirs
+    std::size_t weight_bytes = 0; // the most of any of its ranks
     std::size_t workspace_bytes = 0;
 };
 

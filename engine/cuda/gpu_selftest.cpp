@@ -241,7 +241,8 @@ SelftestResult run_selftest_case(const SelftestCase& test)
         if (it == reference_cache.end())
             it = reference_cache.emplace(key, cpu::run_reference(test.plan, *weights)).first;
         const GpuRunResult run = run_gpu(test.plan, *weights, selftest_run_options(test));
-        const Estimate predicted = estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
+        const Estimate predicted =
+            estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
         const cpu::RunCheck check = check_gpu_run(run, it->second, predicted);
         for (std::size_t step = 0; step < run.run.steps.size() && step < it->second.size(); ++step) {
             const auto& got = run.run.steps[step];

@@ -16,7 +16,7 @@
 namespace shard::cuda {
 
 struct SelftestCase {
-    std::string name;  // "tiny-dense TP4 Megatron+SP bf16"
+    std::string name; // "tiny-dense TP4 Megatron+SP bf16"
     Plan plan;
     GpuDType dtype = GpuDType::F32;
     bool emulated = true;
@@ -32,7 +32,7 @@ struct SelftestResult {
     double limit = 0;
     bool tokens_match = false;
     bool traffic_exact = false;
-    std::string error;  // set when the case threw
+    std::string error; // set when the case threw
     std::string detail; // per step: relative error and sequences whose token differs
 };
 

@@ -13,18 +13,32 @@
 
 namespace shard::cuda::kernels::detail {
 
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_f(float v)
+{
+    return v;
+}
+__device__ __forceinline__ float to_f(__half v)
+{
+    return __half2float(v);
+}
+__device__ __forceinline__ float to_f(__nv_bfloat16 v)
+{
+    return __bfloat162float(v);
+}
 
-template <class T>
-__device__ __forceinline__ T from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template<class T> __device__ __forceinline__ T from_f(float v);
+template<> __device__ __forceinline__ float from_f<float>(float v)
+{
+    return v;
+}
+template<> __device__ __forceinline__ __half from_f<__half>(float v)
+{
+    return __float2half_rn(v);
+}
+template<> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v)
+{
+    return __float2bfloat16_rn(v);
+}
 
 __device__ __forceinline__ float warp_sum(float v)
 {
@@ -59,8 +73,7 @@ __device__ inline float block_sum(float v)
 
 // A row's sum and sum of squares in fp32, over the block (one block a row); every thread
 // gets both.
-template <class T>
-__device__ inline void row_sums(const T* row, std::int64_t cols, float& sum, float& squares)
+template<class T> __device__ inline void row_sums(const T* row, std::int64_t cols, float& sum, float& squares)
 {
     sum = 0;
     squares = 0;
@@ -86,9 +99,21 @@ inline void check_launch()
 
 #define SHARD_DISPATCH(type, ...)                                                                                      \
     switch (type) {                                                                                                    \
-    case GpuDType::F32: { using T = float; __VA_ARGS__; break; }                                                       \
-    case GpuDType::F16: { using T = __half; __VA_ARGS__; break; }                                                      \
-    case GpuDType::BF16: { using T = __nv_bfloat16; __VA_ARGS__; break; }                                              \
+    case GpuDType::F32: {                                                                                              \
+        using T = float;                                                                                               \
+        __VA_ARGS__;                                                                                                   \
+        break;                                                                                                         \
+    }                                                                                                                  \
+    case GpuDType::F16: {                                                                                              \
+        using T = __half;                                                                                              \
+        __VA_ARGS__;                                                                                                   \
+        break;                                                                                                         \
+    }                                                                                                                  \
+    case GpuDType::BF16: {                                                                                             \
+        using T = __nv_bfloat16;                                                                                       \
+        __VA_ARGS__;                                                                                                   \
+        break;                                                                                                         \
+    }                                                                                                                  \
     }                                                                                                                  \
     check_launch()
 
@@ -105,8 +130,7 @@ constexpr int kThreads = 256;
 #endif
 
 // The block's dynamic shared memory (the launch's `shared` bytes).
-template <class T>
-__device__ __forceinline__ T* dynamic_shared()
+template<class T> __device__ __forceinline__ T* dynamic_shared()
 {
 #if defined(SHARD_DEVICE_EMULATION)
     return static_cast<T*>(::shard::cuda::emu::dynamic_shared());

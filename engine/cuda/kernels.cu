@@ -5,24 +5,23 @@
 
 #include "kernel_utils.cuh"
 
-
 namespace shard::cuda::kernels {
 
 namespace {
 
 using namespace detail;
 
-template <class T>
-__global__ void convert_from_f32_kernel(T* out, const float* in, std::int64_t n)
+template<class T> __global__ void convert_from_f32_kernel(T* out, const float* in, std::int64_t n)
 {
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         out[i] = from_f<T>(in[i]);
 }
 
-template <class T>
-__global__ void convert_to_f32_kernel(float* out, const T* in, std::int64_t n)
+template<class T> __global__ void convert_to_f32_kernel(float* out, const T* in, std::int64_t n)
 {
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         out[i] = to_f(in[i]);
 }
 
@@ -31,7 +30,7 @@ __global__ void set_int_kernel(int* target, int value)
     *target = value;
 }
 
-template <class T>
+template<class T>
 __global__ void embed_kernel(T* out, const T* table, const int* tokens, std::int64_t hidden, std::int64_t begin,
                              std::int64_t vocab_rows)
 {
@@ -42,8 +41,9 @@ __global__ void embed_kernel(T* out, const T* table, const int* tokens, std::int
         out[row * hidden + c] = mine ? table[v * hidden + c] : from_f<T>(0.0f);
 }
 
-template <class T>
-__global__ void add_positions_kernel(T* x, const T* table, std::int64_t hidden, std::int64_t first_row, int T_, const int* pos)
+template<class T>
+__global__ void add_positions_kernel(T* x, const T* table, std::int64_t hidden, std::int64_t first_row, int T_,
+                                     const int* pos)
 {
     const std::int64_t row = blockIdx.x;
     const std::int64_t p = *pos + (first_row + row) % T_;
@@ -51,7 +51,7 @@ __global__ void add_positions_kernel(T* x, const T* table, std::int64_t hidden, 
         x[row * hidden + c] = from_f<T>(to_f(x[row * hidden + c]) + to_f(table[p * hidden + c]));
 }
 
-template <class T>
+template<class T>
 __global__ void norm_kernel(T* out, const T* in, const float* weight, const float* bias, bool layer_norm,
                             std::int64_t cols, float eps)
 {
@@ -71,7 +71,7 @@ __global__ void norm_kernel(T* out, const T* in, const float* weight, const floa
 }
 
 // One warp per (row, head).
-template <class T>
+template<class T>
 __global__ void head_norm_kernel(T* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d,
                                  const float* weight, float eps)
 {
@@ -89,23 +89,23 @@ __global__ void head_norm_kernel(T* x, std::int64_t ld, std::int64_t col, std::i
         v[i] = from_f<T>(to_f(v[i]) * scale * weight[i]);
 }
 
-template <class T>
-__global__ void add_bias_kernel(T* y, const float* bias, std::int64_t rows, std::int64_t cols)
+template<class T> __global__ void add_bias_kernel(T* y, const float* bias, std::int64_t rows, std::int64_t cols)
 {
     const std::int64_t n = rows * cols;
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         y[i] = from_f<T>(to_f(y[i]) + bias[i % cols]);
 }
 
-template <class T>
-__global__ void add_kernel(T* y, const T* x, std::int64_t n)
+template<class T> __global__ void add_kernel(T* y, const T* x, std::int64_t n)
 {
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         y[i] = from_f<T>(to_f(y[i]) + to_f(x[i]));
 }
 
 // One thread per rotated pair; angles in double like the CPU reference.
-template <class T>
+template<class T>
 __global__ void rotary_kernel(T* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d, int T_,
                               const int* pos)
 {
@@ -129,9 +129,9 @@ __global__ void rotary_kernel(T* x, std::int64_t ld, std::int64_t col, std::int6
     }
 }
 
-template <class T>
-__global__ void write_cache_kernel(T* cache, const T* src, std::int64_t ld, std::int64_t col, int T_, int kv_heads, int d,
-                                   int max_ctx, const int* pos)
+template<class T>
+__global__ void write_cache_kernel(T* cache, const T* src, std::int64_t ld, std::int64_t col, int T_, int kv_heads,
+                                   int d, int max_ctx, const int* pos)
 {
     const std::int64_t row = blockIdx.x; // seq * T + t
     const std::int64_t seq = row / T_;
@@ -145,19 +145,23 @@ __global__ void write_cache_kernel(T* cache, const T* src, std::int64_t ld, std:
 __device__ __forceinline__ float apply(Act act, float x)
 {
     switch (act) {
-    case Act::SiLU: return x / (1.0f + expf(-x));
-    case Act::GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case Act::GELUTanh: return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
-    case Act::ReLU: return x > 0 ? x : 0.0f;
+    case Act::SiLU:
+        return x / (1.0f + expf(-x));
+    case Act::GELU:
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case Act::GELUTanh:
+        return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+    case Act::ReLU:
+        return x > 0 ? x : 0.0f;
     }
     return x;
 }
 
-template <class T>
-__global__ void gated_kernel(T* out, const T* gate_up, std::int64_t rows, std::int64_t width, Act act)
+template<class T> __global__ void gated_kernel(T* out, const T* gate_up, std::int64_t rows, std::int64_t width, Act act)
 {
     const std::int64_t n = rows * width;
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::int64_t(gridDim.x) * blockDim.x) {
         const std::int64_t r = i / width;
         const std::int64_t c = i % width;
         const T* row = gate_up + r * 2 * width;
@@ -165,15 +169,14 @@ __global__ void gated_kernel(T* out, const T* gate_up, std::int64_t rows, std::i
     }
 }
 
-template <class T>
-__global__ void activate_kernel(T* x, std::int64_t n, Act act)
+template<class T> __global__ void activate_kernel(T* x, std::int64_t n, Act act)
 {
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::int64_t(gridDim.x) * blockDim.x)
         x[i] = from_f<T>(apply(act, to_f(x[i])));
 }
 
-template <class T>
-__global__ void last_rows_kernel(T* last, const T* x, int T_, std::int64_t hidden)
+template<class T> __global__ void last_rows_kernel(T* last, const T* x, int T_, std::int64_t hidden)
 {
     const std::int64_t b = blockIdx.x;
     const T* src = x + (b * T_ + T_ - 1) * hidden;
@@ -182,8 +185,9 @@ __global__ void last_rows_kernel(T* last, const T* x, int T_, std::int64_t hidde
 }
 
 // One block per row; ties to the lower index.
-template <class T>
-__global__ void argmax_rows_kernel(float* pairs, const T* logits, std::int64_t cols, std::int64_t base, std::int64_t vocab)
+template<class T>
+__global__ void argmax_rows_kernel(float* pairs, const T* logits, std::int64_t cols, std::int64_t base,
+                                   std::int64_t vocab)
 {
     __shared__ float best_value[32];
     __shared__ long long best_index[32];
@@ -242,7 +246,6 @@ __global__ void argmax_pairs_kernel(int* tokens, const float* pairs, int parts, 
     tokens[b] = token;
 }
 
-
 int row_threads(std::int64_t cols)
 {
     return cols >= 1024 ? 1024 : cols >= 256 ? 256 : 128;
@@ -252,14 +255,14 @@ int row_threads(std::int64_t cols)
 
 void convert_from_f32(GpuDType type, void* out, const float* in, std::int64_t n, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, convert_from_f32_kernel<T>)(
-                             static_cast<T*>(out), in, n));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s,
+                                      convert_from_f32_kernel<T>)(static_cast<T*>(out), in, n));
 }
 
 void convert_to_f32(GpuDType type, float* out, const void* in, std::int64_t n, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, convert_to_f32_kernel<T>)(
-                             out, static_cast<const T*>(in), n));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s,
+                                      convert_to_f32_kernel<T>)(out, static_cast<const T*>(in), n));
 }
 
 void set_int(int* target, int value, cudaStream_t s)
@@ -273,13 +276,13 @@ void embed(GpuDType type, void* out, const void* table, const int* tokens, std::
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), row_threads(hidden), 0, s, embed_kernel<T>)(
-                             static_cast<T*>(out), static_cast<const T*>(table), tokens, hidden, vocab_begin,
-                             vocab_rows));
+    SHARD_DISPATCH(type,
+                   SHARD_LAUNCH(unsigned(rows), row_threads(hidden), 0, s, embed_kernel<T>)(
+                       static_cast<T*>(out), static_cast<const T*>(table), tokens, hidden, vocab_begin, vocab_rows));
 }
 
-void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden, std::int64_t first_row,
-                   int seq_len, const int* pos, cudaStream_t s)
+void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden,
+                   std::int64_t first_row, int seq_len, const int* pos, cudaStream_t s)
 {
     if (rows == 0)
         return;
@@ -292,9 +295,9 @@ void norm(GpuDType type, void* out, const void* in, const float* weight, const f
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), row_threads(cols), 0, s, norm_kernel<T>)(
-                             static_cast<T*>(out), static_cast<const T*>(in), weight, bias, layer_norm || bias, cols,
-                             eps));
+    SHARD_DISPATCH(type,
+                   SHARD_LAUNCH(unsigned(rows), row_threads(cols), 0, s, norm_kernel<T>)(
+                       static_cast<T*>(out), static_cast<const T*>(in), weight, bias, layer_norm || bias, cols, eps));
 }
 
 void head_norm(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d,
@@ -303,20 +306,20 @@ void head_norm(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::i
     const std::int64_t items = rows * heads;
     if (items == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned((items + 7) / 8), 256, 0, s, head_norm_kernel<T>)(
-                             static_cast<T*>(x), ld, col, rows, heads, d, weight, eps));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned((items + 7) / 8), 256, 0, s,
+                                      head_norm_kernel<T>)(static_cast<T*>(x), ld, col, rows, heads, d, weight, eps));
 }
 
 void add_bias(GpuDType type, void* y, const float* bias, std::int64_t rows, std::int64_t cols, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * cols, kThreads), kThreads, 0, s, add_bias_kernel<T>)(
-                             static_cast<T*>(y), bias, rows, cols));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * cols, kThreads), kThreads, 0, s,
+                                      add_bias_kernel<T>)(static_cast<T*>(y), bias, rows, cols));
 }
 
 void add(GpuDType type, void* y, const void* x, std::int64_t n, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, add_kernel<T>)(
-                             static_cast<T*>(y), static_cast<const T*>(x), n));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s,
+                                      add_kernel<T>)(static_cast<T*>(y), static_cast<const T*>(x), n));
 }
 
 void rotary(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int64_t rows, int heads, int d, int seq_len,
@@ -325,8 +328,8 @@ void rotary(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int6
     const std::int64_t n = rows * heads * (d / 2);
     if (n == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, rotary_kernel<T>)(
-                             static_cast<T*>(x), ld, col, rows, heads, d, seq_len, pos));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s,
+                                      rotary_kernel<T>)(static_cast<T*>(x), ld, col, rows, heads, d, seq_len, pos));
 }
 
 void write_cache(GpuDType type, void* cache, const void* src, std::int64_t ld, std::int64_t col, int seqs, int seq_len,
@@ -335,12 +338,13 @@ void write_cache(GpuDType type, void* cache, const void* src, std::int64_t ld, s
     const std::int64_t rows = std::int64_t(seqs) * seq_len;
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), 128, 0, s, write_cache_kernel<T>)(
-                             static_cast<T*>(cache), static_cast<const T*>(src), ld, col, seq_len, kv_heads, d, max_ctx,
-                             pos));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), 128, 0, s,
+                                      write_cache_kernel<T>)(static_cast<T*>(cache), static_cast<const T*>(src), ld,
+                                                             col, seq_len, kv_heads, d, max_ctx, pos));
 }
 
-void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act, cudaStream_t s)
+void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act,
+           cudaStream_t s)
 {
     SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * width, kThreads), kThreads, 0, s, gated_kernel<T>)(
                              static_cast<T*>(out), static_cast<const T*>(gate_up), rows, width, act));
@@ -348,8 +352,8 @@ void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std
 
 void activate(GpuDType type, void* x, std::int64_t n, Act act, cudaStream_t s)
 {
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, activate_kernel<T>)(
-                             static_cast<T*>(x), n, act));
+    SHARD_DISPATCH(
+        type, SHARD_LAUNCH(blocks_for(n, kThreads), kThreads, 0, s, activate_kernel<T>)(static_cast<T*>(x), n, act));
 }
 
 void last_rows(GpuDType type, void* last, const void* x, int seqs, int seq_len, std::int64_t hidden, cudaStream_t s)

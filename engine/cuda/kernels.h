@@ -21,8 +21,8 @@ void set_int(int* target, int value, cudaStream_t s);
 void embed(GpuDType type, void* out, const void* table, const int* tokens, std::int64_t rows, std::int64_t hidden,
            std::int64_t vocab_begin, std::int64_t vocab_rows, cudaStream_t s);
 // Learned positions: x[i] += table[*pos + (first_row + i) % T].
-void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden, std::int64_t first_row,
-                   int T, const int* pos, cudaStream_t s);
+void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden,
+                   std::int64_t first_row, int T, const int* pos, cudaStream_t s);
 // out = norm(in) row by row (RMSNorm, or LayerNorm when bias is given or layer_norm).
 void norm(GpuDType type, void* out, const void* in, const float* weight, const float* bias, bool layer_norm,
           std::int64_t rows, std::int64_t cols, float eps, cudaStream_t s);
@@ -56,9 +56,11 @@ void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_ca
                cudaStream_t s);
 // Prefill helper: probabilities P[head][t][ctx] (type) from fp32 scores S[head][t][ctx]
 // already scaled, masking positions after pos0 + t.
-void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int T, int ctx, int pos0, cudaStream_t s);
+void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int T, int ctx, int pos0,
+                    cudaStream_t s);
 // Gated: out[r][c] = act(in[r][c]) * in[r][width + c]; plain: in place act(x).
-void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act, cudaStream_t s);
+void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act,
+           cudaStream_t s);
 void activate(GpuDType type, void* x, std::int64_t n, Act act, cudaStream_t s);
 // last[b] = x[b * T + T - 1].
 void last_rows(GpuDType type, void* last, const void* x, int seqs, int T, std::int64_t hidden, cudaStream_t s);
@@ -73,11 +75,12 @@ void argmax_pairs(int* tokens, const float* pairs, int parts, int rows, cudaStre
 // largest (ties to the lower expert) and their softmax weights, into [rows][k]; throws
 // std::invalid_argument unless 1 <= k <= min(kMaxTopK, experts).
 constexpr int kMaxTopK = 8;
-void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights, cudaStream_t s);
+void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights,
+                 cudaStream_t s);
 // Groups the `slots` (= rows x k) routed pairs by expert, stably: counts[experts],
 // offsets[experts + 1], order[p] = the slot at expert-ordered place p, position[slot] = p.
-void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order, int* position,
-                     cudaStream_t s);
+void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order,
+                     int* position, cudaStream_t s);
 // out[p] = x[order[p] / k]: each routed slot's token row, in expert order.
 void permute_rows(GpuDType type, void* out, const void* x, std::int64_t hidden, const int* order, int slots, int k,
                   cudaStream_t s);
@@ -89,7 +92,8 @@ void unpermute_rows(GpuDType type, void* out, const void* y, std::int64_t hidden
                     cudaStream_t s);
 
 // y[r][c] *= sigmoid(gate[r]) (the shared experts' gate; gate is fp32 [rows]).
-void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols, cudaStream_t s);
+void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols,
+                           cudaStream_t s);
 
 // Emulated collectives between `n` buffers on one device (at most kMaxRanks).
 constexpr int kMaxRanks = 16;

@@ -17,9 +17,10 @@ using namespace detail;
 // Splitting the context keeps every SM busy even for one sequence and one KV head.
 constexpr int kChunk = 64;
 
-template <class T>
-__global__ void attention_partial_kernel(const T* q, std::int64_t q_ld, const T* k_cache, const T* v_cache, float* partials,
-                                         int T_, int heads, int kv_heads, int d, int max_ctx, int splits, const int* pos)
+template<class T>
+__global__ void attention_partial_kernel(const T* q, std::int64_t q_ld, const T* k_cache, const T* v_cache,
+                                         float* partials, int T_, int heads, int kv_heads, int d, int max_ctx,
+                                         int splits, const int* pos)
 {
     float* shared = dynamic_shared<float>(); // [group][d] queries, then [group][kChunk] scores
     const std::int64_t row = blockIdx.x;
@@ -30,7 +31,9 @@ __global__ void attention_partial_kernel(const T* q, std::int64_t q_ld, const T*
     const int ctx = *pos + int(row % T_) + 1;
     const int begin = split * kChunk;
     const int n = min(ctx, begin + kChunk) - begin;
-    auto slot = [&](int j) { return partials + ((row * heads + std::int64_t(kvh) * group + j) * splits + split) * (d + 2); };
+    auto slot = [&](int j) {
+        return partials + ((row * heads + std::int64_t(kvh) * group + j) * splits + split) * (d + 2);
+    };
     if (n <= 0) { // past the causal context: an empty chunk
         for (int j = threadIdx.x; j < group; j += blockDim.x) {
             slot(j)[0] = -FLT_MAX;
@@ -93,8 +96,7 @@ __global__ void attention_partial_kernel(const T* q, std::int64_t q_ld, const T*
 }
 
 // One block per (query row, head): out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M).
-template <class T>
-__global__ void attention_combine_kernel(const float* partials, T* out, int heads, int d, int splits)
+template<class T> __global__ void attention_combine_kernel(const float* partials, T* out, int heads, int d, int splits)
 {
     const std::int64_t row = blockIdx.x;
     const int h = blockIdx.y;
@@ -119,7 +121,7 @@ __global__ void attention_combine_kernel(const float* partials, T* out, int head
 }
 
 // One warp per (head, t) row of ctx scores.
-template <class T>
+template<class T>
 __global__ void causal_softmax_kernel(T* probs, const float* scores, int heads, int T_, int ctx, int pos0)
 {
     const std::int64_t item = blockIdx.x * std::int64_t(blockDim.x / 32) + threadIdx.x / 32;
@@ -143,7 +145,6 @@ __global__ void causal_softmax_kernel(T* probs, const float* scores, int heads, 
         p[c] = from_f<T>(c < valid ? expf(s[c] - best) * inv : 0.0f);
 }
 
-
 } // namespace
 
 int attention_splits(int max_ctx)
@@ -163,15 +164,16 @@ void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_ca
     const std::size_t shared = std::size_t(group) * (d + kChunk) * sizeof(float);
     const dim3 grid{static_cast<unsigned>(rows), static_cast<unsigned>(kv_heads), static_cast<unsigned>(splits)};
     const dim3 combine{static_cast<unsigned>(rows), static_cast<unsigned>(heads), 1u};
-    SHARD_DISPATCH(type, SHARD_LAUNCH(grid, 128, shared, s, attention_partial_kernel<T>)(
-                             static_cast<const T*>(q), q_ld, static_cast<const T*>(k_cache),
-                             static_cast<const T*>(v_cache), partials, seq_len, heads, kv_heads, d, max_ctx, splits,
-                             pos));
-    SHARD_DISPATCH(type, SHARD_LAUNCH(combine, d >= 128 ? 128 : 32, 0, s, attention_combine_kernel<T>)(
-                             partials, static_cast<T*>(out), heads, d, splits));
+    SHARD_DISPATCH(type,
+                   SHARD_LAUNCH(grid, 128, shared, s, attention_partial_kernel<T>)(
+                       static_cast<const T*>(q), q_ld, static_cast<const T*>(k_cache), static_cast<const T*>(v_cache),
+                       partials, seq_len, heads, kv_heads, d, max_ctx, splits, pos));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(combine, d >= 128 ? 128 : 32, 0, s,
+                                      attention_combine_kernel<T>)(partials, static_cast<T*>(out), heads, d, splits));
 }
 
-void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int seq_len, int ctx, int pos0, cudaStream_t s)
+void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int seq_len, int ctx, int pos0,
+                    cudaStream_t s)
 {
     const std::int64_t items = std::int64_t(heads) * seq_len;
     SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned((items + 7) / 8), 256, 0, s, causal_softmax_kernel<T>)(

@@ -16,8 +16,7 @@ int threads_for(std::int64_t cols)
     return cols >= 1024 ? 1024 : cols >= 256 ? 256 : 128;
 }
 
-template <class T>
-__global__ void row_stats_kernel(float* stats, const T* in, std::int64_t cols, bool layer_norm)
+template<class T> __global__ void row_stats_kernel(float* stats, const T* in, std::int64_t cols, bool layer_norm)
 {
     float sum, squares;
     row_sums(in + blockIdx.x * cols, cols, sum, squares);
@@ -32,7 +31,7 @@ __global__ void row_stats_kernel(float* stats, const T* in, std::int64_t cols, b
 }
 
 // Mean and variance in double from the summed statistics, as the CPU GridModel does.
-template <class T>
+template<class T>
 __global__ void chunk_norm_kernel(T* out, const T* in, const float* stats, const float* weight, const float* bias,
                                   bool layer_norm, std::int64_t cols, double hidden, double eps)
 {
@@ -56,8 +55,8 @@ void row_stats(GpuDType type, float* stats, const void* in, std::int64_t rows, s
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), threads_for(cols), 0, s, row_stats_kernel<T>)(
-                             stats, static_cast<const T*>(in), cols, layer_norm));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), threads_for(cols), 0, s,
+                                      row_stats_kernel<T>)(stats, static_cast<const T*>(in), cols, layer_norm));
 }
 
 void chunk_norm(GpuDType type, void* out, const void* in, const float* stats, const float* weight, const float* bias,
@@ -65,9 +64,9 @@ void chunk_norm(GpuDType type, void* out, const void* in, const float* stats, co
 {
     if (rows == 0)
         return;
-    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), threads_for(cols), 0, s, chunk_norm_kernel<T>)(
-                             static_cast<T*>(out), static_cast<const T*>(in), stats, weight, bias, layer_norm, cols,
-                             double(hidden), eps));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(unsigned(rows), threads_for(cols), 0, s,
+                                      chunk_norm_kernel<T>)(static_cast<T*>(out), static_cast<const T*>(in), stats,
+                                                            weight, bias, layer_norm, cols, double(hidden), eps));
 }
 
 } // namespace shard::cuda::kernels

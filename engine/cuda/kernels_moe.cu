@@ -114,22 +114,24 @@ __global__ void positions_kernel(const int* slot_experts, int slots, const int* 
     }
 }
 
-template <class T>
+template<class T>
 __global__ void permute_kernel(T* out, const T* x, std::int64_t hidden, const int* order, int slots, int k)
 {
     const std::int64_t total = std::int64_t(slots) * hidden;
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total; i += std::int64_t(gridDim.x) * blockDim.x) {
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
+         i += std::int64_t(gridDim.x) * blockDim.x) {
         const std::int64_t p = i / hidden, c = i % hidden;
         out[i] = x[std::int64_t(order[p] / k) * hidden + c];
     }
 }
 
-template <class T>
+template<class T>
 __global__ void unpermute_kernel(T* out, const T* y, std::int64_t hidden, const int* position, const int* slot_experts,
                                  const float* weights, int rows, int k, int expert_begin, int expert_end)
 {
     const std::int64_t total = std::int64_t(rows) * hidden;
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total; i += std::int64_t(gridDim.x) * blockDim.x) {
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
+         i += std::int64_t(gridDim.x) * blockDim.x) {
         const std::int64_t row = i / hidden, c = i % hidden;
         float sum = 0;
         for (int j = 0; j < k; ++j) { // in slot order, as the reference adds them
@@ -142,11 +144,11 @@ __global__ void unpermute_kernel(T* out, const T* y, std::int64_t hidden, const 
     }
 }
 
-template <class T>
-__global__ void scale_rows_kernel(T* y, const float* gate, std::int64_t rows, std::int64_t cols)
+template<class T> __global__ void scale_rows_kernel(T* y, const float* gate, std::int64_t rows, std::int64_t cols)
 {
     const std::int64_t total = rows * cols;
-    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total; i += std::int64_t(gridDim.x) * blockDim.x) {
+    for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < total;
+         i += std::int64_t(gridDim.x) * blockDim.x) {
         const float s = 1.0f / (1.0f + expf(-gate[i / cols]));
         y[i] = from_f<T>(to_f(y[i]) * s);
     }
@@ -154,26 +156,29 @@ __global__ void scale_rows_kernel(T* y, const float* gate, std::int64_t rows, st
 
 } // namespace
 
-void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols, cudaStream_t s)
+void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols,
+                           cudaStream_t s)
 {
-    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * cols, kThreads), kThreads, 0, s, scale_rows_kernel<T>)(
-                             static_cast<T*>(y), gate, rows, cols));
+    SHARD_DISPATCH(type, SHARD_LAUNCH(blocks_for(rows * cols, kThreads), kThreads, 0, s,
+                                      scale_rows_kernel<T>)(static_cast<T*>(y), gate, rows, cols));
 }
 
-void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights, cudaStream_t s)
+void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights,
+                 cudaStream_t s)
 {
     // The kernel keeps the chosen k in registers: a larger k would write past them.
     if (k < 1 || k > kMaxTopK || k > experts)
         throw std::invalid_argument("top-" + std::to_string(k) + " routing over " + std::to_string(experts)
-                                    + " experts: k must be 1 to " + std::to_string(kMaxTopK) + " and at most the experts");
+                                    + " experts: k must be 1 to " + std::to_string(kMaxTopK)
+                                    + " and at most the experts");
     if (rows <= 0)
         return;
     SHARD_LAUNCH(blocks_for(rows, 128), 128, 0, s, route_kernel)(logits, rows, experts, k, out_experts, out_weights);
     check_launch();
 }
 
-void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order, int* position,
-                     cudaStream_t s)
+void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order,
+                     int* position, cudaStream_t s)
 {
     SHARD_LAUNCH(experts, kThreads, 0, s, count_kernel)(slot_experts, slots, counts);
     check_launch();

@@ -65,16 +65,14 @@ float from_device(const unsigned char* p, GpuDType type)
     return f;
 }
 
-template <class V>
-DeviceMemory upload(const V& host, std::size_t bytes, int device)
+template<class V> DeviceMemory upload(const V& host, std::size_t bytes, int device)
 {
     DeviceMemory d(std::max<std::size_t>(bytes, 1), device, "moe kernel check");
     SHARD_CUDA_CHECK(cudaMemcpy(d.data(), host.data(), bytes, cudaMemcpyHostToDevice));
     return d;
 }
 
-template <class V>
-V download(const DeviceMemory& d, std::size_t count)
+template<class V> V download(const DeviceMemory& d, std::size_t count)
 {
     V host(count);
     SHARD_CUDA_CHECK(cudaMemcpy(host.data(), d.data(), count * sizeof(typename V::value_type), cudaMemcpyDeviceToHost));
@@ -88,7 +86,9 @@ std::vector<MoeKernelCase> moe_kernel_cases()
     std::vector<MoeKernelCase> cases;
     // Mixtral-like decode and prefill, DeepSeek-like (many experts, top-6), Qwen3-like
     // (128 experts, top-8), and one token.
-    const struct { int rows, experts, k, hidden; } shapes[] = {{1, 8, 2, 64}, {64, 8, 2, 128}, {2048, 64, 6, 32}, {37, 128, 8, 48}};
+    const struct {
+        int rows, experts, k, hidden;
+    } shapes[] = {{1, 8, 2, 64}, {64, 8, 2, 128}, {2048, 64, 6, 32}, {37, 128, 8, 48}};
     for (const GpuDType type : {GpuDType::F32, GpuDType::BF16, GpuDType::F16})
         for (const auto& s : shapes) {
             MoeKernelCase c;
@@ -133,15 +133,16 @@ MoeKernelResult run_moe_kernel_case(const MoeKernelCase& t, int device)
             throw std::runtime_error("routing: chosen experts differ from the CPU reference");
         for (int s = 0; s < slots; ++s)
             if (std::abs(weights[std::size_t(s)] - want.weights[std::size_t(s)]) > 1e-6f)
-                throw std::runtime_error("routing: weight of slot " + std::to_string(s) + " differs from the CPU reference");
+                throw std::runtime_error("routing: weight of slot " + std::to_string(s)
+                                         + " differs from the CPU reference");
 
         DeviceMemory d_counts(std::size_t(t.experts) * sizeof(int), device, "moe kernel check");
         DeviceMemory d_offsets(std::size_t(t.experts + 1) * sizeof(int), device, "moe kernel check");
         DeviceMemory d_order(std::size_t(slots) * sizeof(int), device, "moe kernel check");
         DeviceMemory d_position(std::size_t(slots) * sizeof(int), device, "moe kernel check");
-        kernels::group_by_expert(static_cast<const int*>(d_experts.data()), slots, t.experts, static_cast<int*>(d_counts.data()),
-                                 static_cast<int*>(d_offsets.data()), static_cast<int*>(d_order.data()),
-                                 static_cast<int*>(d_position.data()), nullptr);
+        kernels::group_by_expert(static_cast<const int*>(d_experts.data()), slots, t.experts,
+                                 static_cast<int*>(d_counts.data()), static_cast<int*>(d_offsets.data()),
+                                 static_cast<int*>(d_order.data()), static_cast<int*>(d_position.data()), nullptr);
         const auto offsets = download<std::vector<int>>(d_offsets, std::size_t(t.experts + 1));
         const auto order = download<std::vector<int>>(d_order, std::size_t(slots));
         const auto position = download<std::vector<int>>(d_position, std::size_t(slots));
@@ -169,12 +170,13 @@ MoeKernelResult run_moe_kernel_case(const MoeKernelCase& t, int device)
         const auto x_bytes = to_device_bytes(x, t.dtype);
         DeviceMemory d_x = upload(x_bytes, x_bytes.size(), device);
         DeviceMemory d_permuted(std::size_t(slots) * t.hidden * e, device, "moe kernel check");
-        kernels::permute_rows(t.dtype, d_permuted.data(), d_x.data(), t.hidden, static_cast<const int*>(d_order.data()), slots,
-                              t.k, nullptr);
+        kernels::permute_rows(t.dtype, d_permuted.data(), d_x.data(), t.hidden, static_cast<const int*>(d_order.data()),
+                              slots, t.k, nullptr);
         const auto permuted = download<std::vector<unsigned char>>(d_permuted, std::size_t(slots) * t.hidden * e);
         for (int p = 0; p < slots; ++p)
             if (std::memcmp(permuted.data() + std::size_t(p) * t.hidden * e,
-                            x_bytes.data() + std::size_t(order[std::size_t(p)] / t.k) * t.hidden * e, std::size_t(t.hidden) * e))
+                            x_bytes.data() + std::size_t(order[std::size_t(p)] / t.k) * t.hidden * e,
+                            std::size_t(t.hidden) * e))
                 throw std::runtime_error("permute: row " + std::to_string(p) + " is not its token's row");
 
         // Un-permute expert outputs (random rows standing in for the expert MLPs), all
@@ -186,9 +188,10 @@ MoeKernelResult run_moe_kernel_case(const MoeKernelCase& t, int device)
         DeviceMemory d_y = upload(y_bytes, y_bytes.size(), device);
         DeviceMemory d_out(std::size_t(t.rows) * t.hidden * e, device, "moe kernel check");
         for (const auto& [begin, end] : {std::pair{0, t.experts}, std::pair{t.experts / 2, t.experts}}) {
-            kernels::unpermute_rows(t.dtype, d_out.data(), d_y.data(), t.hidden, static_cast<const int*>(d_position.data()),
-                                    static_cast<const int*>(d_experts.data()), static_cast<const float*>(d_weights.data()),
-                                    t.rows, t.k, begin, end, nullptr);
+            kernels::unpermute_rows(t.dtype, d_out.data(), d_y.data(), t.hidden,
+                                    static_cast<const int*>(d_position.data()),
+                                    static_cast<const int*>(d_experts.data()),
+                                    static_cast<const float*>(d_weights.data()), t.rows, t.k, begin, end, nullptr);
             const auto out = download<std::vector<unsigned char>>(d_out, std::size_t(t.rows) * t.hidden * e);
             double worst = 0, scale = 0;
             for (int r = 0; r < t.rows; ++r)
@@ -198,7 +201,9 @@ MoeKernelResult run_moe_kernel_case(const MoeKernelCase& t, int device)
                         const int s = r * t.k + j;
                         if (experts[std::size_t(s)] >= begin && experts[std::size_t(s)] < end)
                             want_sum += double(weights[std::size_t(s)])
-                                        * from_device(y_bytes.data() + (std::size_t(position[std::size_t(s)]) * t.hidden + c) * e, t.dtype);
+                                        * from_device(y_bytes.data()
+                                                          + (std::size_t(position[std::size_t(s)]) * t.hidden + c) * e,
+                                                      t.dtype);
                     }
                     const double got = from_device(out.data() + (std::size_t(r) * t.hidden + c) * e, t.dtype);
                     worst = std::max(worst, std::abs(got - want_sum));

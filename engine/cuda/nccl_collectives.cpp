@@ -15,7 +15,7 @@
     do {                                                                                                               \
         const ncclResult_t shard_status_ = (call);                                                                     \
         if (shard_status_ != ncclSuccess)                                                                              \
-            throw ::shard::cuda::CudaError(std::string(#call) + " failed: " + ncclGetErrorString(shard_status_) + " ("  \
+            throw ::shard::cuda::CudaError(std::string(#call) + " failed: " + ncclGetErrorString(shard_status_) + " (" \
                                            + ncclGetLastError(nullptr) + ") at " + __FILE__ + ":"                      \
                                            + std::to_string(__LINE__));                                                \
     } while (0)
@@ -30,9 +30,12 @@ namespace {
 ncclDataType_t nccl_type(GpuDType type)
 {
     switch (type) {
-    case GpuDType::F32: return ncclFloat32;
-    case GpuDType::F16: return ncclFloat16;
-    case GpuDType::BF16: return ncclBfloat16;
+    case GpuDType::F32:
+        return ncclFloat32;
+    case GpuDType::F16:
+        return ncclFloat16;
+    case GpuDType::BF16:
+        return ncclBfloat16;
     }
     return ncclFloat32;
 }
@@ -50,8 +53,7 @@ public:
         , m_devices(std::move(devices))
         , m_streams(std::move(streams))
         , m_comms(std::move(comms))
-    {
-    }
+    { }
 
     ~NcclCollectives() override
     {
@@ -66,8 +68,8 @@ public:
     void set_streams(const std::vector<cudaStream_t>& streams) override
     {
         if (streams.size() != m_streams.size())
-            throw Error("set_streams: " + std::to_string(streams.size()) + " streams for " + std::to_string(m_streams.size())
-                        + " local members");
+            throw Error("set_streams: " + std::to_string(streams.size()) + " streams for "
+                        + std::to_string(m_streams.size()) + " local members");
         m_streams = streams;
     }
 
@@ -75,7 +77,8 @@ public:
     {
         SHARD_NCCL_CHECK(ncclGroupStart());
         for (int r = 0; r < local(); ++r)
-            SHARD_NCCL_CHECK(ncclAllReduce(bufs[r], bufs[r], std::size_t(count), nccl_type(type), ncclSum, m_comms[r], m_streams[r]));
+            SHARD_NCCL_CHECK(ncclAllReduce(bufs[r], bufs[r], std::size_t(count), nccl_type(type), ncclSum, m_comms[r],
+                                           m_streams[r]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
@@ -84,7 +87,8 @@ public:
     {
         SHARD_NCCL_CHECK(ncclGroupStart());
         for (int r = 0; r < local(); ++r)
-            SHARD_NCCL_CHECK(ncclAllGather(in[r], out[r], std::size_t(count), nccl_type(type), m_comms[r], m_streams[r]));
+            SHARD_NCCL_CHECK(
+                ncclAllGather(in[r], out[r], std::size_t(count), nccl_type(type), m_comms[r], m_streams[r]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
@@ -107,8 +111,8 @@ public:
         SHARD_NCCL_CHECK(ncclGroupStart());
         for (int r = 0; r < local(); ++r)
             for (int peer = 0; peer < size(); ++peer) {
-                SHARD_NCCL_CHECK(ncclSend(static_cast<const char*>(in[r]) + std::size_t(peer) * bytes, std::size_t(count),
-                                          nccl_type(type), peer, m_comms[r], m_streams[r]));
+                SHARD_NCCL_CHECK(ncclSend(static_cast<const char*>(in[r]) + std::size_t(peer) * bytes,
+                                          std::size_t(count), nccl_type(type), peer, m_comms[r], m_streams[r]));
                 SHARD_NCCL_CHECK(ncclRecv(static_cast<char*>(out[r]) + std::size_t(peer) * bytes, std::size_t(count),
                                           nccl_type(type), peer, m_comms[r], m_streams[r]));
             }
@@ -143,8 +147,8 @@ public:
     {
         SHARD_NCCL_CHECK(ncclGroupStart());
         for (int r = 0; r < local(); ++r)
-            SHARD_NCCL_CHECK(ncclBroadcast(in[std::size_t(r)], out[std::size_t(r)], std::size_t(count), nccl_type(type), root,
-                                           m_comms[r], m_streams[r]));
+            SHARD_NCCL_CHECK(ncclBroadcast(in[std::size_t(r)], out[std::size_t(r)], std::size_t(count), nccl_type(type),
+                                           root, m_comms[r], m_streams[r]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
@@ -154,9 +158,11 @@ public:
         const int sender = slot_of(from), receiver = slot_of(to);
         SHARD_NCCL_CHECK(ncclGroupStart());
         if (sender >= 0)
-            SHARD_NCCL_CHECK(ncclSend(src, std::size_t(count), nccl_type(type), to, m_comms[sender], m_streams[sender]));
+            SHARD_NCCL_CHECK(
+                ncclSend(src, std::size_t(count), nccl_type(type), to, m_comms[sender], m_streams[sender]));
         if (receiver >= 0)
-            SHARD_NCCL_CHECK(ncclRecv(dst, std::size_t(count), nccl_type(type), from, m_comms[receiver], m_streams[receiver]));
+            SHARD_NCCL_CHECK(
+                ncclRecv(dst, std::size_t(count), nccl_type(type), from, m_comms[receiver], m_streams[receiver]));
         SHARD_NCCL_CHECK(ncclGroupEnd());
     }
 
@@ -168,8 +174,8 @@ public:
                 ncclCommGetAsyncError(m_comms[r], &async);
                 if (async != ncclSuccess && async != ncclInProgress) {
                     m_aborted = true;
-                    throw CudaError("NCCL reported an asynchronous error on rank " + std::to_string(m_members[r]) + " of "
-                                    + std::to_string(m_size) + ": " + ncclGetErrorString(async));
+                    throw CudaError("NCCL reported an asynchronous error on rank " + std::to_string(m_members[r])
+                                    + " of " + std::to_string(m_size) + ": " + ncclGetErrorString(async));
                 }
             }
         };
@@ -256,8 +262,8 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
         SHARD_NCCL_CHECK(ncclGroupStart());
         for (int i = 0; i < n; ++i) {
             const int color = colors[std::size_t(global[std::size_t(i)])];
-            SHARD_NCCL_CHECK(ncclCommSplit(world[std::size_t(i)], color < 0 ? NCCL_SPLIT_NOCOLOR : color, global[std::size_t(i)],
-                                           &split[std::size_t(i)], nullptr));
+            SHARD_NCCL_CHECK(ncclCommSplit(world[std::size_t(i)], color < 0 ? NCCL_SPLIT_NOCOLOR : color,
+                                           global[std::size_t(i)], &split[std::size_t(i)], nullptr));
         }
         SHARD_NCCL_CHECK(ncclGroupEnd());
         const int groups = colors.empty() ? 0 : *std::max_element(colors.begin(), colors.end()) + 1;
@@ -277,8 +283,8 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
                 member_streams.push_back(streams[std::size_t(i)]);
             }
             if (!comms.empty())
-                axis[std::size_t(c)] = std::make_unique<NcclCollectives>(size, std::move(members), std::move(comms),
-                                                                         std::move(member_devices), std::move(member_streams));
+                axis[std::size_t(c)] = std::make_unique<NcclCollectives>(
+                    size, std::move(members), std::move(comms), std::move(member_devices), std::move(member_streams));
         }
         axes.push_back(std::move(axis));
     }
@@ -314,9 +320,10 @@ NcclUniqueId nccl_unique_id()
     throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
 }
 
-std::vector<std::vector<std::unique_ptr<DeviceCollectives>>>
-make_nccl_axes(const std::vector<int>&, const std::vector<cudaStream_t>&, const std::vector<std::vector<int>>&,
-               const NcclJoin*)
+std::vector<std::vector<std::unique_ptr<DeviceCollectives>>> make_nccl_axes(const std::vector<int>&,
+                                                                            const std::vector<cudaStream_t>&,
+                                                                            const std::vector<std::vector<int>>&,
+                                                                            const NcclJoin*)
 {
     throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
 }

@@ -19,8 +19,7 @@ public:
     RendezvousView(RendezvousGroup& group, int caller)
         : m_group(group)
         , m_caller(caller)
-    {
-    }
+    { }
 
     int size() const override { return m_group.inner().size(); }
     bool emulated() const override { return m_group.inner().emulated(); }
@@ -32,11 +31,14 @@ public:
 
     void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) override
     {
-        meet("all_reduce", buffers(bufs, {}), [&](const RendezvousGroup::Args& a) { m_group.inner().all_reduce(a.in, count, type); });
+        meet("all_reduce", buffers(bufs, {}),
+             [&](const RendezvousGroup::Args& a) { m_group.inner().all_reduce(a.in, count, type); });
     }
-    void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type) override
+    void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
     {
-        meet("all_gather", buffers(in, out), [&](const RendezvousGroup::Args& a) { m_group.inner().all_gather(a.in, a.out, count, type); });
+        meet("all_gather", buffers(in, out),
+             [&](const RendezvousGroup::Args& a) { m_group.inner().all_gather(a.in, a.out, count, type); });
     }
     void reduce_scatter(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
                         GpuDType type) override
@@ -44,9 +46,11 @@ public:
         meet("reduce_scatter", buffers(in, out),
              [&](const RendezvousGroup::Args& a) { m_group.inner().reduce_scatter(a.in, a.out, count, type); });
     }
-    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type) override
+    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
     {
-        meet("all_to_all", buffers(in, out), [&](const RendezvousGroup::Args& a) { m_group.inner().all_to_all(a.in, a.out, count, type); });
+        meet("all_to_all", buffers(in, out),
+             [&](const RendezvousGroup::Args& a) { m_group.inner().all_to_all(a.in, a.out, count, type); });
     }
     void all_to_allv(const std::vector<void*>& in, const Counts& send_counts, const Counts& send_offsets,
                      const std::vector<void*>& out, const Counts& recv_counts, const Counts& recv_offsets,
@@ -57,10 +61,10 @@ public:
         args.send_offsets = send_offsets;
         args.recv_counts = recv_counts;
         args.recv_offsets = recv_offsets;
-        meet("all_to_allv", std::move(args),
-             [&](const RendezvousGroup::Args& a) {
-                 m_group.inner().all_to_allv(a.in, a.send_counts, a.send_offsets, a.out, a.recv_counts, a.recv_offsets, type);
-             });
+        meet("all_to_allv", std::move(args), [&](const RendezvousGroup::Args& a) {
+            m_group.inner().all_to_allv(a.in, a.send_counts, a.send_offsets, a.out, a.recv_counts, a.recv_offsets,
+                                        type);
+        });
     }
     void broadcast(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type,
                    int root) override
@@ -84,7 +88,8 @@ public:
     void synchronize(double timeout_s) override { m_group.inner().synchronize(timeout_s); }
 
 private:
-    void meet(const char* what, RendezvousGroup::Args mine, const std::function<void(const RendezvousGroup::Args&)>& call)
+    void meet(const char* what, RendezvousGroup::Args mine,
+              const std::function<void(const RendezvousGroup::Args&)>& call)
     {
         m_group.meet(m_caller, what, std::move(mine), call);
     }
@@ -115,7 +120,8 @@ RendezvousGroup::RendezvousGroup(DeviceCollectives& inner, std::vector<int> memb
     for (const int n : m_members)
         total += n;
     if (total != inner.size())
-        throw Error("a shared group of " + std::to_string(inner.size()) + " members was split into " + std::to_string(total));
+        throw Error("a shared group of " + std::to_string(inner.size()) + " members was split into "
+                    + std::to_string(total));
     for (int c = 0; c < int(m_members.size()); ++c)
         m_views.push_back(std::make_unique<RendezvousView>(*this, c));
 }
@@ -143,8 +149,8 @@ void RendezvousGroup::meet(int caller, const std::string& what, Args mine, const
     if (m_present.at(std::size_t(caller)))
         throw Error("replica " + std::to_string(caller) + " called " + what + " twice in one round of a shared group");
     if (int(mine.in.size()) != m_members[std::size_t(caller)] && what != "send_recv")
-        throw Error("replica " + std::to_string(caller) + " gave " + std::to_string(mine.in.size()) + " buffers to " + what
-                    + " for its " + std::to_string(m_members[std::size_t(caller)]) + " members");
+        throw Error("replica " + std::to_string(caller) + " gave " + std::to_string(mine.in.size()) + " buffers to "
+                    + what + " for its " + std::to_string(m_members[std::size_t(caller)]) + " members");
     if (m_waiting == 0)
         m_what = what;
     else if (m_what != what)

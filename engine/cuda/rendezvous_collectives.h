@@ -52,7 +52,7 @@ private:
     std::vector<bool> m_present;
     int m_waiting = 0;
     std::uint64_t m_generation = 0;
-    std::string m_what;         // the call under way (every caller must make the same one)
+    std::string m_what; // the call under way (every caller must make the same one)
     std::exception_ptr m_error; // of the last round's call, for every caller
     std::string m_abort;
 };

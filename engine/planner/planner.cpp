@@ -101,10 +101,14 @@ std::vector<Strategy> enumerate_strategies(const ModelSpec& model, const Topolog
 double objective_value(const Estimate& e, Objective objective)
 {
     switch (objective) {
-    case Objective::TTFT: return e.ttft_ms;
-    case Objective::TPOT: return e.tpot_ms;
-    case Objective::Throughput: return -e.tokens_per_s;
-    case Objective::Memory: return double(e.memory.total());
+    case Objective::TTFT:
+        return e.ttft_ms;
+    case Objective::TPOT:
+        return e.tpot_ms;
+    case Objective::Throughput:
+        return -e.tokens_per_s;
+    case Objective::Memory:
+        return double(e.memory.total());
     }
     return e.tpot_ms;
 }
@@ -132,7 +136,8 @@ PlanResult plan_candidates(const ModelSpec& model, const Topology& topology, con
         if (a.estimate.feasible != b.estimate.feasible)
             return a.estimate.feasible;
         if (!a.estimate.feasible) // closer to fitting first; divisibility rejections last
-            return a.estimate.memory.total() > 0 && (b.estimate.memory.total() == 0 || a.estimate.memory.total() < b.estimate.memory.total());
+            return a.estimate.memory.total() > 0
+                   && (b.estimate.memory.total() == 0 || a.estimate.memory.total() < b.estimate.memory.total());
         const double va = objective_value(a.estimate, objective);
         const double vb = objective_value(b.estimate, objective);
         if (va != vb)

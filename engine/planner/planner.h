@@ -12,7 +12,7 @@ struct Candidate {
     Strategy strategy;
     Estimate estimate;
     bool pareto = false; // on the front of latency vs memory per device, among feasible ones
-    int rank = 0;        // 1-based among all candidates, feasible first
+    int rank = 0; // 1-based among all candidates, feasible first
 };
 
 struct PlannerOptions {

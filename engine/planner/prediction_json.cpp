@@ -99,9 +99,14 @@ OrderedJson phase_to_json(const PhaseCost& phase, bool with_blocks)
         j["blocks"] = blocks;
         OrderedJson stages = OrderedJson::array();
         for (const auto& s : phase.stages)
-            stages.push_back({{"first_layer", s.first_layer}, {"dense_layers", s.dense_layers}, {"moe_layers", s.moe_layers},
-                              {"embedding", s.embedding}, {"lm_head", s.lm_head}, {"compute_us", s.compute_us},
-                              {"comm_us", s.comm_us}, {"traffic_bytes", s.traffic}});
+            stages.push_back({{"first_layer", s.first_layer},
+                              {"dense_layers", s.dense_layers},
+                              {"moe_layers", s.moe_layers},
+                              {"embedding", s.embedding},
+                              {"lm_head", s.lm_head},
+                              {"compute_us", s.compute_us},
+                              {"comm_us", s.comm_us},
+                              {"traffic_bytes", s.traffic}});
         j["stages"] = stages;
     }
     return j;
@@ -150,7 +155,8 @@ OrderedJson prediction_to_json(const Strategy& s, const Estimate& e, bool with_b
         j["ttft_ms"] = e.ttft_ms;
         j["tpot_ms"] = e.tpot_ms;
         j["tokens_per_s"] = e.tokens_per_s;
-        j["comm_bytes_per_device"] = {{"prefill", e.prefill.traffic_per_device}, {"decode", e.decode.traffic_per_device}};
+        j["comm_bytes_per_device"] = {{"prefill", e.prefill.traffic_per_device},
+                                      {"decode", e.decode.traffic_per_device}};
         j["prefill"] = phase_to_json(e.prefill, with_blocks);
         j["decode"] = phase_to_json(e.decode, with_blocks);
     }

@@ -19,12 +19,15 @@ void common_caveats(const Plan& plan, ServingExport& out)
     const int t = s.tensor_size();
     switch (s.tensor_mode) {
     case TensorMode::None:
-    case TensorMode::Megatron1D: break;
+    case TensorMode::Megatron1D:
+        break;
     case TensorMode::MegatronSP:
         out.exact = false;
-        out.caveats.push_back(out.engine + " tensor parallelism keeps activations replicated between layers; Megatron "
-                              "sequence parallelism (ReduceScatter + AllGather) has no serving flag there. Closest: TP "
-                              + std::to_string(t) + ".");
+        out.caveats.push_back(
+            out.engine
+            + " tensor parallelism keeps activations replicated between layers; Megatron "
+              "sequence parallelism (ReduceScatter + AllGather) has no serving flag there. Closest: TP "
+            + std::to_string(t) + ".");
         break;
     case TensorMode::Column1D:
     case TensorMode::Row1D:
@@ -66,7 +69,8 @@ ServingExport vllm(const Plan& plan)
         if (!plan.model.is_moe()) {
             out.exact = false;
             out.caveats.push_back("vLLM data-parallel attention with a tensor-parallel MLP exists only for MoE models; "
-                                  "for a dense model this becomes " + std::to_string(s.dp * t) + " independent replicas.");
+                                  "for a dense model this becomes "
+                                  + std::to_string(s.dp * t) + " independent replicas.");
         }
     } else if (s.dp > 1) {
         cmd += " --data-parallel-size " + std::to_string(s.dp);
@@ -95,7 +99,8 @@ ServingExport sglang(const Plan& plan)
     const Strategy& s = plan.strategy;
     ServingExport out{"sglang", true, "", {}};
     const int t = s.tensor_size();
-    std::string cmd = "python -m sglang.launch_server --model-path " + model_argument(plan) + " --tp-size " + std::to_string(t);
+    std::string cmd =
+        "python -m sglang.launch_server --model-path " + model_argument(plan) + " --tp-size " + std::to_string(t);
     if (s.attention == AttentionMode::Data) {
         cmd += " --dp-size " + std::to_string(t) + " --enable-dp-attention";
         if (s.dp > 1) {
@@ -132,8 +137,8 @@ ServingExport trtllm(const Plan& plan)
         cmd += " --extra_llm_api_options attention_dp.yaml  # attention_dp.yaml: enable_attention_dp: true";
     if (s.dp > 1) {
         out.exact = false;
-        out.caveats.push_back("trtllm-serve has no replica flag: start " + std::to_string(s.dp)
-                              + " servers of TP " + std::to_string(t) + " behind a load balancer.");
+        out.caveats.push_back("trtllm-serve has no replica flag: start " + std::to_string(s.dp) + " servers of TP "
+                              + std::to_string(t) + " behind a load balancer.");
     }
     if (s.ep > 1 && s.dp > 1) {
         out.exact = false;

@@ -22,17 +22,17 @@ struct CollectiveRecord {
     std::int64_t sent = 0;
     std::int64_t received = 0;
     double seconds = 0;
-    double start_us = 0;  // since the run's epoch (RankLog::epoch), for the trace
-    int step = 0;         // forward step of the run (0 = prefill, then one per decode step)
+    double start_us = 0; // since the run's epoch (RankLog::epoch), for the trace
+    int step = 0; // forward step of the run (0 = prefill, then one per decode step)
     bool control = false; // routing metadata or token feedback, not activations the planner prices
     bool modeled = false; // `seconds` comes from the cost model (emulated ranks), not a clock
 };
 
 // One timed computation of one rank (collectives are timed separately).
 struct OpRecord {
-    std::string name;  // "qkv_proj", "attention", "experts"...
-    std::string kind;  // the planner's op kind ("qkv", "attention", "mlp_up"...)
-    int layer = -1;    // -1 for embedding and head
+    std::string name; // "qkv_proj", "attention", "experts"...
+    std::string kind; // the planner's op kind ("qkv", "attention", "mlp_up"...)
+    int layer = -1; // -1 for embedding and head
     int step = 0;
     double start_us = 0;
     double us = 0;
@@ -59,8 +59,7 @@ public:
         , m_kind(kind)
         , m_layer(layer)
         , m_start(log ? log->now_us() : 0)
-    {
-    }
+    { }
     ~ScopedOp() { stop(); }
     // Ends the measurement early (before a collective that must not count as compute).
     void stop()
@@ -96,8 +95,8 @@ public:
     virtual int size() const = 0;
     virtual const std::string& name() const = 0;
 
-    virtual void all_reduce(std::span<float> data) = 0;                                // sum, in place
-    virtual void all_gather(std::span<const float> in, std::span<float> out) = 0;     // out = size x in
+    virtual void all_reduce(std::span<float> data) = 0; // sum, in place
+    virtual void all_gather(std::span<const float> in, std::span<float> out) = 0; // out = size x in
     virtual void reduce_scatter(std::span<const float> in, std::span<float> out) = 0; // in = size x out
     virtual void broadcast(std::span<float> data, int root) = 0;
     // Equal chunks: chunk i of `in` goes to rank i; chunk j of `out` came from rank j.

@@ -1,8 +1,8 @@
 #include "cpu_executor.h"
 
+#include "grid_model.h"
 #include "inprocess_communicator.h"
 #include "kernels.h"
-#include "grid_model.h"
 #include "sharded_model.h"
 
 #include "cost/shard_geometry.h"
@@ -36,7 +36,7 @@ struct Groups {
     std::vector<std::unique_ptr<InProcessCommunicator>> owned;
     std::vector<RankComms> comms;
     std::vector<InProcessCommunicator*> tokens; // per rank: token feedback (pp > 1), or null
-    std::vector<int> token_root_rank;           // per rank: its index in that group
+    std::vector<int> token_root_rank; // per rank: its index in that group
 
     InProcessCommunicator* make(InProcessWorld& world, int id, const std::string& name, const std::vector<int>& members,
                                 int rank, RankLog* log, bool control)
@@ -85,7 +85,9 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                         const bool second = axis + 2 == axes.size();
                         for (const int rank : members) {
                             Communicator* c = groups.make(world, id, a.name, members, rank, &logs[rank], false);
-                            (last ? groups.comms[rank].row : second ? groups.comms[rank].col : groups.comms[rank].depth) = c;
+                            (last     ? groups.comms[rank].row
+                             : second ? groups.comms[rank].col
+                                      : groups.comms[rank].depth) = c;
                         }
                         ++id;
                     }
@@ -99,7 +101,8 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                     members.push_back(base + e * g.expert_tp + r);
                 for (const int rank : members) {
                     groups.comms[rank].ep = groups.make(world, id, "ep", members, rank, &logs[rank], false);
-                    groups.comms[rank].routing = groups.make(world, id + 1, "ep.routing", members, rank, &logs[rank], true);
+                    groups.comms[rank].routing =
+                        groups.make(world, id + 1, "ep.routing", members, rank, &logs[rank], true);
                 }
                 id += 2;
             }
@@ -115,8 +118,10 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
         if (stage + 1 < s.pp) {
             for (int offset = 0; offset < stage_size; ++offset) {
                 const std::vector<int> members{base + offset, base + stage_size + offset};
-                groups.comms[members[0]].next = groups.make(world, id, "pp", members, members[0], &logs[members[0]], false);
-                groups.comms[members[1]].prev = groups.make(world, id, "pp", members, members[1], &logs[members[1]], false);
+                groups.comms[members[0]].next =
+                    groups.make(world, id, "pp", members, members[0], &logs[members[0]], false);
+                groups.comms[members[1]].prev =
+                    groups.make(world, id, "pp", members, members[1], &logs[members[1]], false);
                 ++id;
             }
         }
@@ -162,7 +167,8 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
     CpuRunResult result;
     result.logs.resize(ranks);
     result.rank_stage.resize(ranks);
-    result.steps.assign(steps, StepOutput{std::vector<float>(std::size_t(w.batch) * m.hidden), std::vector<std::int64_t>(w.batch)});
+    result.steps.assign(
+        steps, StepOutput{std::vector<float>(std::size_t(w.batch) * m.hidden), std::vector<std::int64_t>(w.batch)});
     InProcessWorld world(ranks);
     const auto epoch = RankLog::Clock::now();
     for (auto& log : result.logs)
@@ -182,9 +188,11 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
         place.tensor = rank % T;
         std::unique_ptr<RankModel> model;
         if (tensor_rank(s.tensor_mode) > 1)
-            model = std::make_unique<GridModel>(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
+            model =
+                std::make_unique<GridModel>(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
         else
-            model = std::make_unique<ShardedModel>(weights, s, g, place, groups.comms[rank], max_context, &result.logs[rank]);
+            model = std::make_unique<ShardedModel>(weights, s, g, place, groups.comms[rank], max_context,
+                                                   &result.logs[rank]);
         const int B = g.batch_per_replica;
         const int first_global = place.replica * B;
         std::vector<std::int64_t> current(static_cast<std::size_t>(B)); // last sampled token per replica sequence

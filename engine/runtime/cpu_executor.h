@@ -30,9 +30,9 @@ struct CpuRunOptions {
 };
 
 struct CpuRunResult {
-    std::vector<StepOutput> steps;  // per step: all sequences of the batch, in batch order
-    std::vector<RankLog> logs;      // per rank (mesh position): every collective it made
-    std::vector<int> rank_stage;    // the pipeline stage of each rank
+    std::vector<StepOutput> steps; // per step: all sequences of the batch, in batch order
+    std::vector<RankLog> logs; // per rank (mesh position): every collective it made
+    std::vector<int> rank_stage; // the pipeline stage of each rank
     double seconds = 0;
 };
 

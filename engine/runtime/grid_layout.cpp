@@ -93,10 +93,14 @@ int GridLayout::parts() const
 int GridLayout::row_block() const
 {
     switch (m_mode) {
-    case TensorMode::WeightStationary2D: return 0;
-    case TensorMode::Cube3D: return m_i * m_q + m_j;
-    case TensorMode::Tesseract25D: return m_l * m_q + m_i;
-    default: return m_i;
+    case TensorMode::WeightStationary2D:
+        return 0;
+    case TensorMode::Cube3D:
+        return m_i * m_q + m_j;
+    case TensorMode::Tesseract25D:
+        return m_l * m_q + m_i;
+    default:
+        return m_i;
     }
 }
 
@@ -108,9 +112,12 @@ int GridLayout::output_chunk() const
 int GridLayout::col_chunk() const
 {
     switch (m_mode) {
-    case TensorMode::WeightStationary2D: return m_i * m_q2 + m_j;
-    case TensorMode::Cube3D: return m_l;
-    default: return m_j;
+    case TensorMode::WeightStationary2D:
+        return m_i * m_q2 + m_j;
+    case TensorMode::Cube3D:
+        return m_l;
+    default:
+        return m_j;
     }
 }
 
@@ -167,7 +174,9 @@ GridLayerShard grid_layer_shard(const ModelWeights& weights, const GridLayout& g
     const int chunk = grid.col_chunk();
     const int hp = geometry.head_parts;
     auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
-    auto store = [&](const Matrix& W, bool orientation_a) { return block_of(W, grid.weight_block(W.rows, W.cols, orientation_a)); };
+    auto store = [&](const Matrix& W, bool orientation_a) {
+        return block_of(W, grid.weight_block(W.rows, W.cols, orientation_a));
+    };
     GridLayerShard L;
     L.input_norm = bias_chunk(weights.get(name("input_norm")), parts, chunk);
     L.input_norm_bias = bias_chunk(weights.get_or_empty(name("input_norm.bias")), parts, chunk);
@@ -179,7 +188,8 @@ GridLayerShard grid_layer_shard(const ModelWeights& weights, const GridLayout& g
     }
     const int a_l = geometry.heads_local;
     const int g_l = geometry.kv_heads_local;
-    const Matrix qkv = fuse_heads(weights.get(name("q")), weights.get(name("k")), weights.get(name("v")), m, hp, a_l, g_l);
+    const Matrix qkv =
+        fuse_heads(weights.get(name("q")), weights.get(name("k")), weights.get(name("v")), m, hp, a_l, g_l);
     L.qkv_width = qkv.cols;
     L.qkv = store(qkv, true);
     if (m.qkv_bias)
@@ -192,9 +202,9 @@ GridLayerShard grid_layer_shard(const ModelWeights& weights, const GridLayout& g
     L.gate_up = store(fuse_chunks(gate.data.empty() ? nullptr : &gate, weights.get(name("mlp.up")), parts), true);
     if (m.mlp_bias) {
         const Matrix gate_bias = weights.get_or_empty(name("mlp.gate.bias"));
-        L.gate_up_bias = bias_chunk(fuse_chunks(gate_bias.data.empty() ? nullptr : &gate_bias,
-                                                weights.get(name("mlp.up.bias")), parts),
-                                    parts, grid.output_chunk());
+        L.gate_up_bias = bias_chunk(
+            fuse_chunks(gate_bias.data.empty() ? nullptr : &gate_bias, weights.get(name("mlp.up.bias")), parts), parts,
+            grid.output_chunk());
     }
     L.down = store(weights.get(name("mlp.down")), false);
     L.down_bias = bias_chunk(weights.get_or_empty(name("mlp.down.bias")), parts, chunk);

@@ -19,8 +19,8 @@ public:
     GridLayout(const Strategy& strategy, int tensor_rank);
 
     TensorMode mode() const { return m_mode; }
-    int q() const { return m_q; }         // SUMMA / 2.5D / 3D: the grid's side
-    int q1() const { return m_q1; }       // weight-stationary: rows x columns
+    int q() const { return m_q; } // SUMMA / 2.5D / 3D: the grid's side
+    int q1() const { return m_q1; } // weight-stationary: rows x columns
     int q2() const { return m_q2; }
     int depth() const { return m_depth; } // 2.5D depth (1 otherwise)
     int i() const { return m_i; }

@@ -83,7 +83,8 @@ void GridModel::grid_norm(Vec& x, const Matrix& weight, const Matrix& bias, std:
         const double var = sums[r * stats] / h - mean * mean;
         const float scale = float(1.0 / std::sqrt(var + 1e-5));
         for (std::int64_t c = 0; c < cw; ++c)
-            x[r * cw + c] = float((x[r * cw + c] - mean) * scale) * weight.data[c] + (bias.data.empty() ? 0.0f : bias.data[c]);
+            x[r * cw + c] =
+                float((x[r * cw + c] - mean) * scale) * weight.data[c] + (bias.data.empty() ? 0.0f : bias.data[c]);
     }
 }
 

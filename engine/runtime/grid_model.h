@@ -47,11 +47,11 @@ private:
     TensorMode m_mode;
     GridLayout m_grid;
     int m_q = 1, m_q1 = 1, m_q2 = 1, m_depth = 1; // grid sizes
-    int m_i = 0, m_j = 0, m_l = 0;                 // this rank's coordinates
+    int m_i = 0, m_j = 0, m_l = 0; // this rank's coordinates
     int m_firstLayer = 0;
     std::vector<Layer> m_layers;
-    Matrix m_embed;      // [vocab, hidden chunk]
-    Matrix m_positions;  // learned positions, [context, hidden chunk]
+    Matrix m_embed; // [vocab, hidden chunk]
+    Matrix m_positions; // learned positions, [context, hidden chunk]
     VocabParallelHead m_head;
 };
 

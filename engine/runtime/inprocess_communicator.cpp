@@ -10,8 +10,7 @@ namespace shard {
 
 InProcessWorld::InProcessWorld(int ranks)
     : m_ranks(ranks)
-{
-}
+{ }
 
 void InProcessWorld::post(int group_id, int from, int to, std::span<const float> data)
 {
@@ -111,8 +110,7 @@ InProcessCommunicator::InProcessCommunicator(InProcessWorld& world, int group_id
     , m_self(self)
     , m_log(log)
     , m_control(control)
-{
-}
+{ }
 
 void InProcessCommunicator::post(int peer, std::span<const float> data, std::int64_t& sent)
 {
@@ -237,14 +235,16 @@ void InProcessCommunicator::all_to_allv(std::span<const float> in, const std::ve
         if (peer != m_self)
             post(peer, in.subspan(send_offsets[peer], send_counts[peer]), call.record.sent);
     }
-    std::copy(in.begin() + send_offsets[m_self], in.begin() + send_offsets[m_self + 1], out.begin() + recv_offsets[m_self]);
+    std::copy(in.begin() + send_offsets[m_self], in.begin() + send_offsets[m_self + 1],
+              out.begin() + recv_offsets[m_self]);
     for (int peer = 0; peer < n; ++peer) {
         if (peer == m_self)
             continue;
         const auto incoming = take(peer, call.record.received);
         if (std::int64_t(incoming.size()) != recv_counts[peer])
-            throw std::invalid_argument("all_to_allv: rank " + std::to_string(peer) + " sent " + std::to_string(incoming.size())
-                                        + " elements, expected " + std::to_string(recv_counts[peer]));
+            throw std::invalid_argument("all_to_allv: rank " + std::to_string(peer) + " sent "
+                                        + std::to_string(incoming.size()) + " elements, expected "
+                                        + std::to_string(recv_counts[peer]));
         std::copy(incoming.begin(), incoming.end(), out.begin() + recv_offsets[peer]);
     }
 }

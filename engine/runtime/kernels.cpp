@@ -96,11 +96,14 @@ namespace {
 float apply(Activation act, float x)
 {
     switch (act) {
-    case Activation::SiLU: return x / (1.0f + std::exp(-x));
-    case Activation::GELU: return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
+    case Activation::SiLU:
+        return x / (1.0f + std::exp(-x));
+    case Activation::GELU:
+        return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
     case Activation::GELUTanh:
         return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
-    case Activation::ReLU: return x > 0 ? x : 0.0f;
+    case Activation::ReLU:
+        return x > 0 ? x : 0.0f;
     }
     return x;
 }

@@ -17,7 +17,8 @@ void add(std::span<float> y, std::span<const float> x);
 
 // Row statistics are separate from the normalisation so that 2D/3D layouts can all-reduce
 // partial sums of rows split over devices.
-void rms_norm(std::span<float> x, std::span<const float> weight, std::int64_t rows, std::int64_t cols, float eps = 1e-5f);
+void rms_norm(std::span<float> x, std::span<const float> weight, std::int64_t rows, std::int64_t cols,
+              float eps = 1e-5f);
 void layer_norm(std::span<float> x, std::span<const float> weight, std::span<const float> bias, std::int64_t rows,
                 std::int64_t cols, float eps = 1e-5f);
 void norm(const ModelSpec& model, std::span<float> x, std::span<const float> weight, std::span<const float> bias,

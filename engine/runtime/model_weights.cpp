@@ -49,7 +49,8 @@ std::string cpu_unsupported_reason(const ModelSpec& m, bool size_limit)
     if (m.mla)
         return "multi-head latent attention (MLA) is not implemented in the CPU reference executor";
     if (m.norms_per_layer != 2)
-        return "models with " + std::to_string(m.norms_per_layer) + " norms per layer are not implemented in the CPU reference executor";
+        return "models with " + std::to_string(m.norms_per_layer)
+               + " norms per layer are not implemented in the CPU reference executor";
     if (m.position == PositionKind::Rotary && m.head_dim % 2 != 0)
         return "rotary embedding needs an even head dimension";
     if (size_limit && m.total_params() > 400'000'000)

@@ -41,7 +41,10 @@ public:
     std::int64_t parameter_count() const;
     const std::map<std::string, Matrix>& tensors() const { return m_tensors; }
 
-    static std::string layer(int index, const std::string& name) { return "layers." + std::to_string(index) + "." + name; }
+    static std::string layer(int index, const std::string& name)
+    {
+        return "layers." + std::to_string(index) + "." + name;
+    }
     // Replaces a tensor's values (same shape), for loading from a file.
     void assign(const std::string& name, std::vector<float> values);
 

@@ -207,10 +207,11 @@ void ReferenceModel::moe_block(int l, std::vector<float>& x, std::int64_t rows)
     std::vector<float> out(static_cast<std::size_t>(h));
     for (std::int64_t r = 0; r < rows; ++r) {
         for (int j = 0; j < e.experts_per_token; ++j) {
-            const std::string p = ModelWeights::layer(l, "experts." + std::to_string(routing.experts[r * e.experts_per_token + j]));
-            expert_mlp(m_model, optional(w, p + ".gate"), w.get(p + ".up"), w.get(p + ".down"), optional(w, p + ".gate.bias"),
-                       optional(w, p + ".up.bias"), optional(w, p + ".down.bias"), {hx.data() + r * h, std::size_t(h)},
-                       out, 1);
+            const std::string p =
+                ModelWeights::layer(l, "experts." + std::to_string(routing.experts[r * e.experts_per_token + j]));
+            expert_mlp(m_model, optional(w, p + ".gate"), w.get(p + ".up"), w.get(p + ".down"),
+                       optional(w, p + ".gate.bias"), optional(w, p + ".up.bias"), optional(w, p + ".down.bias"),
+                       {hx.data() + r * h, std::size_t(h)}, out, 1);
             const float weight = routing.weights[r * e.experts_per_token + j];
             for (std::int64_t c = 0; c < h; ++c)
                 y[r * h + c] += weight * out[c];
@@ -219,8 +220,9 @@ void ReferenceModel::moe_block(int l, std::vector<float>& x, std::int64_t rows)
     if (e.shared_experts > 0) {
         const std::string p = ModelWeights::layer(l, "shared");
         std::vector<float> shared(std::size_t(rows * h));
-        expert_mlp(m_model, optional(w, p + ".gate"), w.get(p + ".up"), w.get(p + ".down"), optional(w, p + ".gate.bias"),
-                   optional(w, p + ".up.bias"), optional(w, p + ".down.bias"), hx, shared, rows);
+        expert_mlp(m_model, optional(w, p + ".gate"), w.get(p + ".up"), w.get(p + ".down"),
+                   optional(w, p + ".gate.bias"), optional(w, p + ".up.bias"), optional(w, p + ".down.bias"), hx,
+                   shared, rows);
         if (e.shared_expert_gate) {
             std::vector<float> g(static_cast<std::size_t>(rows));
             gemm(hx, w.get(ModelWeights::layer(l, "shared_gate")).data, g, rows, h, 1);

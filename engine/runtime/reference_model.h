@@ -9,8 +9,8 @@ namespace shard::cpu {
 
 // What one forward step produces for the last token of each sequence.
 struct StepOutput {
-    std::vector<float> hidden;              // final-normed hidden state, [batch, hidden]
-    std::vector<std::int64_t> next_tokens;  // greedy argmax of the logits, [batch]
+    std::vector<float> hidden; // final-normed hidden state, [batch, hidden]
+    std::vector<std::int64_t> next_tokens; // greedy argmax of the logits, [batch]
 };
 
 // The unsharded forward in fp32, written plainly: the oracle every sharded layout and the
@@ -40,8 +40,8 @@ private:
 // Top-k routing shared by every executor: softmax over the experts, the k largest (ties to
 // the lower expert index), weights renormalised over the chosen k.
 struct Routing {
-    std::vector<int> experts;    // [rows, k]
-    std::vector<float> weights;  // [rows, k]
+    std::vector<int> experts; // [rows, k]
+    std::vector<float> weights; // [rows, k]
 };
 Routing route_tokens(std::span<const float> logits, std::int64_t rows, int experts, int k);
 

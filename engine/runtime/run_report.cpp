@@ -23,7 +23,8 @@ RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& refer
             diff += d * d;
             norm += double(reference[s].hidden[i]) * reference[s].hidden[i];
         }
-        check.max_relative_error = std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+        check.max_relative_error =
+            std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
     }
     check.traffic_differences = compare_traffic(fp32_estimate, run, pipeline_stages);
     double previous = 0;
@@ -68,8 +69,8 @@ OrderedJson start_event(const Plan& plan, const std::string& backend, int steps)
     j["steps"] = steps;
     j["batch"] = plan.workload.batch;
     j["prompt"] = plan.workload.prompt;
-    j["environment"] = {{"host", hostname()}, {"engine_version", kVersion}, {"gpus", OrderedJson::array()},
-                        {"dtype", "fp32"}};
+    j["environment"] = {
+        {"host", hostname()}, {"engine_version", kVersion}, {"gpus", OrderedJson::array()}, {"dtype", "fp32"}};
     return j;
 }
 
@@ -97,15 +98,14 @@ PredictionIndex::PredictionIndex(const ModelSpec& model, const Estimate& predict
     : m_model(model)
     , m_predicted(predicted)
     , m_fp32(fp32)
-{
-}
+{ }
 
 std::optional<double> PredictionIndex::op_us(const OpRecord& op) const
 {
     const PhaseCost& phase = op.step == 0 ? m_predicted.prefill : m_predicted.decode;
-    const char* block_name = op.layer < 0 ? (op.kind == "embedding" ? "embedding" : "lm head")
+    const char* block_name = op.layer < 0                     ? (op.kind == "embedding" ? "embedding" : "lm head")
                              : m_model.is_moe_layer(op.layer) ? "moe layer"
-                                                               : "dense layer";
+                                                              : "dense layer";
     const BlockCost* block = phase.block(block_name);
     if (!block)
         return std::nullopt;
@@ -181,7 +181,8 @@ void RankEventStream::flush(const RankLog& log)
     for (; m_ops < log.ops.size(); ++m_ops)
         m_emit(op_event(m_rank, log.ops[m_ops], m_predictions.op_us(log.ops[m_ops])));
     for (; m_collectives < log.records.size(); ++m_collectives)
-        m_emit(collective_event(m_rank, log.records[m_collectives], m_predictions.collective_bytes(log.records[m_collectives])));
+        m_emit(collective_event(m_rank, log.records[m_collectives],
+                                m_predictions.collective_bytes(log.records[m_collectives])));
 }
 
 std::vector<OrderedJson> op_events(const CpuRunResult& run)
@@ -214,9 +215,13 @@ OrderedJson result_event(const Plan& plan, const std::string& backend, const Cpu
     for (std::size_t s = 1; s < check.step_ms.size(); ++s)
         decode += check.step_ms[s];
     const double tpot = check.step_ms.size() > 1 ? decode / double(check.step_ms.size() - 1) : 0.0;
-    j["measured"] = {{"ttft_ms", ttft}, {"tpot_ms", tpot},
-                     {"tokens_per_s", tpot > 0 ? plan.workload.batch / (tpot / 1000.0) : 0.0}, {"step_ms", check.step_ms}};
-    j["predicted"] = {{"ttft_ms", predicted.ttft_ms}, {"tpot_ms", predicted.tpot_ms}, {"tokens_per_s", predicted.tokens_per_s},
+    j["measured"] = {{"ttft_ms", ttft},
+                     {"tpot_ms", tpot},
+                     {"tokens_per_s", tpot > 0 ? plan.workload.batch / (tpot / 1000.0) : 0.0},
+                     {"step_ms", check.step_ms}};
+    j["predicted"] = {{"ttft_ms", predicted.ttft_ms},
+                      {"tpot_ms", predicted.tpot_ms},
+                      {"tokens_per_s", predicted.tokens_per_s},
                       {"gpu", plan.topology.gpu.name}};
     j["max_rel_error"] = check.max_relative_error;
     j["tokens_match"] = check.tokens_match;
@@ -238,17 +243,34 @@ OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title)
     OrderedJson events = OrderedJson::array();
     events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 0}, {"args", {{"name", title}}}});
     for (std::size_t rank = 0; rank < run.logs.size(); ++rank) {
-        events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", rank},
+        events.push_back({{"name", "thread_name"},
+                          {"ph", "M"},
+                          {"pid", 0},
+                          {"tid", rank},
                           {"args", {{"name", "rank " + std::to_string(rank)}}}});
         for (const auto& op : run.logs[rank].ops)
-            events.push_back({{"name", op.name}, {"cat", "compute," + op.kind}, {"ph", "X"}, {"pid", 0}, {"tid", rank},
-                              {"ts", op.start_us}, {"dur", op.us},
+            events.push_back({{"name", op.name},
+                              {"cat", "compute," + op.kind},
+                              {"ph", "X"},
+                              {"pid", 0},
+                              {"tid", rank},
+                              {"ts", op.start_us},
+                              {"dur", op.us},
                               {"args", {{"step", op.step}, {"layer", op.layer}, {"kind", op.kind}}}});
         for (const auto& c : run.logs[rank].records)
-            events.push_back({{"name", to_string(c.kind) + " " + c.group}, {"cat", "communication"}, {"ph", "X"}, {"pid", 0},
-                              {"tid", rank}, {"ts", c.start_us}, {"dur", c.seconds * 1e6},
-                              {"args", {{"step", c.step}, {"bytes", c.payload}, {"group_size", c.group_size},
-                                        {"sent", c.sent}, {"received", c.received}}}});
+            events.push_back({{"name", to_string(c.kind) + " " + c.group},
+                              {"cat", "communication"},
+                              {"ph", "X"},
+                              {"pid", 0},
+                              {"tid", rank},
+                              {"ts", c.start_us},
+                              {"dur", c.seconds * 1e6},
+                              {"args",
+                               {{"step", c.step},
+                                {"bytes", c.payload},
+                                {"group_size", c.group_size},
+                                {"sent", c.sent},
+                                {"received", c.received}}}});
     }
     OrderedJson trace;
     trace["traceEvents"] = events;

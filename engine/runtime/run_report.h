@@ -2,8 +2,8 @@
 
 #include "cpu_executor.h"
 
-#include "cost/estimate.h"
 #include "core/json_util.h"
+#include "cost/estimate.h"
 
 #include <functional>
 #include <optional>
@@ -16,9 +16,9 @@ namespace shard::cpu {
 // What a finished run measured, set against the reference forward and the planner.
 struct RunCheck {
     double max_relative_error = 0; // final hidden states vs the unsharded forward
-    bool tokens_match = true;      // greedy tokens identical at every step
+    bool tokens_match = true; // greedy tokens identical at every step
     std::vector<std::string> traffic_differences; // empty: every collective byte-exact
-    std::vector<double> step_ms;   // wall time of each step (slowest rank)
+    std::vector<double> step_ms; // wall time of each step (slowest rank)
 };
 
 RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
@@ -52,7 +52,10 @@ OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predict
 class RankEventStream {
 public:
     RankEventStream(int rank, const PredictionIndex& predictions, std::function<void(const OrderedJson&)> sink)
-        : m_rank(rank), m_predictions(predictions), m_emit(std::move(sink)) {}
+        : m_rank(rank)
+        , m_predictions(predictions)
+        , m_emit(std::move(sink))
+    { }
     void flush(const RankLog& log);
 
 private:

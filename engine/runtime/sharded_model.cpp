@@ -29,7 +29,6 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b)
 
 } // namespace
 
-
 ShardedModel::~ShardedModel() = default;
 
 ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry,
@@ -157,7 +156,8 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
                 const int stage_offset = place.replica * t + r;
                 const int ep_index = stage_offset / etp;
                 for (int e = ep_index * geometry.experts_local; e < (ep_index + 1) * geometry.experts_local; ++e)
-                    L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, etp, stage_offset % etp);
+                    L.experts[e] =
+                        load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, etp, stage_offset % etp);
             }
             if (moe.shared_experts > 0)
                 L.shared = load_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep == 1 ? t : 1,
@@ -218,7 +218,8 @@ std::optional<StepOutput> ShardedModel::step(const std::vector<std::int64_t>& to
     return head(x, seqs, T);
 }
 
-void ShardedModel::embed(Vec& x, const std::vector<std::int64_t>& tokens, std::int64_t rows, std::int64_t position, int T)
+void ShardedModel::embed(Vec& x, const std::vector<std::int64_t>& tokens, std::int64_t rows, std::int64_t position,
+                         int T)
 {
     const ModelSpec& m = m_model;
     const std::int64_t h = m.hidden;
@@ -271,7 +272,7 @@ void ShardedModel::attention_block(Layer& L, Vec& x, int first_seq, int seqs, st
         m_comms.tp->all_gather(hn, full);
         hn = std::move(full);
     }
-    const std::int64_t rowsA = data ? M / t : M;      // rows attention runs on
+    const std::int64_t rowsA = data ? M / t : M; // rows attention runs on
     const int seqsA = data ? seqs / t : seqs;
     const int seq0 = first_seq + (data ? r * seqsA : 0); // replica-local index of the first sequence
     const std::int64_t qw = std::int64_t(L.heads) * d;
@@ -486,7 +487,8 @@ void ShardedModel::mlp_block(Layer& L, Vec& x, std::int64_t M)
             add_bias(out, e.down_bias.data, M, h);
     } else {
         // Megatron pairing: column-parallel up/gate, row-parallel down, one reduction.
-        expert_mlp(m, e.gate.if_present(), e.up, e.down, e.gate_bias.if_present(), e.up_bias.if_present(), nullptr, hn, out, M);
+        expert_mlp(m, e.gate.if_present(), e.up, e.down, e.gate_bias.if_present(), e.up_bias.if_present(), nullptr, hn,
+                   out, M);
         mlp_timer.stop();
         if (t > 1) {
             if (m_sequenceSharded) {

@@ -3,11 +3,11 @@
 #include "communicator.h"
 #include "model_weights.h"
 #include "rank_model.h"
-#include "vocab_head.h"
 #include "reference_model.h"
+#include "vocab_head.h"
 
-#include "cost/shard_geometry.h"
 #include "core/strategy.h"
+#include "cost/shard_geometry.h"
 
 #include <optional>
 
@@ -23,15 +23,15 @@ struct RankPlace {
 
 // The communicators a rank takes part in; null where the group has one member.
 struct RankComms {
-    Communicator* tp = nullptr;       // the tensor group (1D), or every device of a 2D/3D grid
-    Communicator* row = nullptr;      // 2D/3D: devices that differ in the column index (axis tp_col)
-    Communicator* col = nullptr;      // 2D/3D: devices that differ in the row index (axis tp_row)
-    Communicator* depth = nullptr;    // 2.5D/3D: devices that differ in the depth / z index
-    Communicator* ep = nullptr;       // expert-parallel group
-    Communicator* etp = nullptr;      // expert tensor-parallel group (EP x TP)
-    Communicator* routing = nullptr;  // the same members, for routing metadata (control)
-    Communicator* prev = nullptr;     // pair with the previous stage (this rank is member 1)
-    Communicator* next = nullptr;     // pair with the next stage (this rank is member 0)
+    Communicator* tp = nullptr; // the tensor group (1D), or every device of a 2D/3D grid
+    Communicator* row = nullptr; // 2D/3D: devices that differ in the column index (axis tp_col)
+    Communicator* col = nullptr; // 2D/3D: devices that differ in the row index (axis tp_row)
+    Communicator* depth = nullptr; // 2.5D/3D: devices that differ in the depth / z index
+    Communicator* ep = nullptr; // expert-parallel group
+    Communicator* etp = nullptr; // expert tensor-parallel group (EP x TP)
+    Communicator* routing = nullptr; // the same members, for routing metadata (control)
+    Communicator* prev = nullptr; // pair with the previous stage (this rank is member 1)
+    Communicator* next = nullptr; // pair with the next stage (this rank is member 0)
 };
 
 // Why the CPU executor cannot run a (valid) layout yet, or empty.
@@ -56,7 +56,8 @@ public:
     struct Layer;
 
 private:
-    void embed(std::vector<float>& x, const std::vector<std::int64_t>& tokens, std::int64_t rows, std::int64_t position, int T);
+    void embed(std::vector<float>& x, const std::vector<std::int64_t>& tokens, std::int64_t rows, std::int64_t position,
+               int T);
     void attention_block(Layer& layer, std::vector<float>& x, int first_seq, int seqs, std::int64_t position, int T,
                          bool moe_follows);
     void mlp_block(Layer& layer, std::vector<float>& x, std::int64_t rows);
@@ -76,9 +77,9 @@ private:
     int m_firstLayer = 0;
     int m_layerCount = 0;
     bool m_sequenceSharded = false; // SP or attention-DP: activations hold a 1/t share of rows
-    bool m_moeRowsSharded = false;  // Megatron attention feeding expert parallelism: padded row shards
+    bool m_moeRowsSharded = false; // Megatron attention feeding expert parallelism: padded row shards
     std::vector<Layer> m_layers;
-    Matrix m_embed;        // this rank's vocabulary rows (padded)
+    Matrix m_embed; // this rank's vocabulary rows (padded)
     std::int64_t m_vocabBegin = 0;
     VocabParallelHead m_head;
 };

@@ -17,7 +17,8 @@ using Vec = std::vector<float>;
 void run_expert(const ModelSpec& model, const ExpertWeights& e, std::span<const float> x, std::span<float> out,
                 std::int64_t rows)
 {
-    expert_mlp(model, e.gate.if_present(), e.up, e.down, e.gate_bias.if_present(), e.up_bias.if_present(), nullptr, x, out, rows);
+    expert_mlp(model, e.gate.if_present(), e.up, e.down, e.gate_bias.if_present(), e.up_bias.if_present(), nullptr, x,
+               out, rows);
 }
 
 void shared_gate(const Matrix& gate, std::span<const float> x, std::span<float> y, std::int64_t rows, std::int64_t h)
@@ -100,7 +101,8 @@ void ShardedModel::moe_block(Layer& L, Vec& x, std::int64_t M)
         std::vector<std::int64_t> order(static_cast<std::size_t>(slots));
         std::iota(order.begin(), order.end(), 0);
         auto owner = [&](std::int64_t slot) { return route.experts[slot] / m_geometry.experts_local; };
-        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return owner(a) < owner(b); });
+        std::stable_sort(order.begin(), order.end(),
+                         [&](std::int64_t a, std::int64_t b) { return owner(a) < owner(b); });
         std::vector<std::int64_t> counts(ep, 0);
         std::vector<std::int64_t> id_counts(ep, 0);
         Vec send(std::size_t(slots * h));

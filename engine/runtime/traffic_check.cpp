@@ -74,8 +74,8 @@ std::vector<std::string> compare_traffic(const Estimate& estimate, const CpuRunR
             }
             for (const auto& [key, tally] : got) {
                 if (!want.count(key))
-                    differences.push_back(where(key.first, key.second) + "not predicted, ran " + std::to_string(tally.calls)
-                                          + " calls");
+                    differences.push_back(where(key.first, key.second) + "not predicted, ran "
+                                          + std::to_string(tally.calls) + " calls");
             }
         }
     }

@@ -13,10 +13,14 @@ namespace shard {
 std::string to_string(RunStatus status)
 {
     switch (status) {
-    case RunStatus::Running: return "running";
-    case RunStatus::Completed: return "completed";
-    case RunStatus::Failed: return "failed";
-    case RunStatus::Cancelled: return "cancelled";
+    case RunStatus::Running:
+        return "running";
+    case RunStatus::Completed:
+        return "completed";
+    case RunStatus::Failed:
+        return "failed";
+    case RunStatus::Cancelled:
+        return "cancelled";
     }
     return "failed";
 }
@@ -132,7 +136,8 @@ RunStore::RunStore(const std::string& path, SqliteDb::Mode mode)
 
 int RunStore::schema_version()
 {
-    Statement exists = m_db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+    Statement exists =
+        m_db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
     exists.step();
     if (exists.int64(0) == 0)
         return 0;
@@ -163,8 +168,9 @@ void RunStore::migrate()
         Statement tables = m_db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'");
         tables.step();
         if (tables.int64(0) > 0)
-            throw StoreError(m_db.path() + ": an SQLite file that is not a ShardStudio run database (it has other tables); "
-                             "it was left untouched");
+            throw StoreError(m_db.path()
+                             + ": an SQLite file that is not a ShardStudio run database (it has other tables); "
+                               "it was left untouched");
         m_db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
         m_db.exec("INSERT INTO schema_version VALUES (0)");
     }
@@ -192,13 +198,24 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
             "INSERT INTO runs (plan_hash, plan_name, model, topology, strategy, backend, status, started_at, "
             "host, gpus, engine_version, writer_pid, workload, driver, cuda, nccl) "
             "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        insert.bind(1, hash).bind(2, str(event, "plan")).bind(3, str(event, "model"))
-            .bind(4, str(event, "topology")).bind(5, str(event, "strategy")).bind(6, str(event, "backend"))
-            .bind(7, now_iso()).bind(8, str(env, "host")).bind(9, env.value("gpus", Json::array()).dump())
-            .bind(10, str(env, "engine_version")).bind(11, std::int64_t(getpid()))
-            .bind(12, Json{{"batch", event.value("batch", 0)}, {"prompt", event.value("prompt", 0)},
-                           {"steps", event.value("steps", 0)}}.dump())
-            .bind(13, str(env, "driver")).bind(14, str(env, "cuda")).bind(15, str(env, "nccl"));
+        insert.bind(1, hash)
+            .bind(2, str(event, "plan"))
+            .bind(3, str(event, "model"))
+            .bind(4, str(event, "topology"))
+            .bind(5, str(event, "strategy"))
+            .bind(6, str(event, "backend"))
+            .bind(7, now_iso())
+            .bind(8, str(env, "host"))
+            .bind(9, env.value("gpus", Json::array()).dump())
+            .bind(10, str(env, "engine_version"))
+            .bind(11, std::int64_t(getpid()))
+            .bind(12, Json{{"batch", event.value("batch", 0)},
+                           {"prompt", event.value("prompt", 0)},
+                           {"steps", event.value("steps", 0)}}
+                          .dump())
+            .bind(13, str(env, "driver"))
+            .bind(14, str(env, "cuda"))
+            .bind(15, str(env, "nccl"));
         insert.step();
         tx.commit();
         m_current = m_db.last_insert_id();
@@ -219,10 +236,19 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
             "max_rel_error = ?, predicted_ttft_ms = ?, predicted_tpot_ms = ?, predicted_tokens_per_s = ? WHERE id = ?");
         const Json measured = event.value("measured", Json::object());
         const Json predicted = event.value("predicted", Json::object());
-        const std::string status = kind == "result" ? "completed" : str(event, "status") == "cancelled" ? "cancelled" : "failed";
-        update.bind(1, status).bind(2, now_iso()).bind(3, str(event, "message")).bind(4, num(measured, "ttft_ms"))
-            .bind(5, num(measured, "tpot_ms")).bind(6, num(measured, "tokens_per_s")).bind(7, num(event, "max_rel_error"))
-            .bind(8, num(predicted, "ttft_ms")).bind(9, num(predicted, "tpot_ms")).bind(10, num(predicted, "tokens_per_s"))
+        const std::string status = kind == "result"                      ? "completed"
+                                   : str(event, "status") == "cancelled" ? "cancelled"
+                                                                         : "failed";
+        update.bind(1, status)
+            .bind(2, now_iso())
+            .bind(3, str(event, "message"))
+            .bind(4, num(measured, "ttft_ms"))
+            .bind(5, num(measured, "tpot_ms"))
+            .bind(6, num(measured, "tokens_per_s"))
+            .bind(7, num(event, "max_rel_error"))
+            .bind(8, num(predicted, "ttft_ms"))
+            .bind(9, num(predicted, "tpot_ms"))
+            .bind(10, num(predicted, "tokens_per_s"))
             .bind(11, m_current);
         update.step();
         return m_current;
@@ -243,21 +269,35 @@ void RunStore::write_batch()
     Transaction tx(m_db);
     Statement op = m_db.prepare("INSERT INTO op_measurements (run_id, rank, step, layer, op, kind, us, predicted_us, "
                                 "start_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    Statement coll = m_db.prepare("INSERT INTO collective_measurements (run_id, rank, step, op, grp, group_size, bytes, "
-                                  "sent, received, us, algbw, busbw, predicted_bytes, start_us, modeled) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement coll =
+        m_db.prepare("INSERT INTO collective_measurements (run_id, rank, step, op, grp, group_size, bytes, "
+                     "sent, received, us, algbw, busbw, predicted_bytes, start_us, modeled) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const Json& e : m_pending) {
         if (str(e, "event") == "op") {
-            op.bind(1, m_current).bind(2, e.value("rank", std::int64_t(0))).bind(3, e.value("step", std::int64_t(0)))
-                .bind(4, e.value("layer", std::int64_t(-1))).bind(5, str(e, "op")).bind(6, str(e, "kind"))
-                .bind(7, e.value("us", 0.0)).bind(8, num(e, "predicted_us")).bind(9, num(e, "start_us"));
+            op.bind(1, m_current)
+                .bind(2, e.value("rank", std::int64_t(0)))
+                .bind(3, e.value("step", std::int64_t(0)))
+                .bind(4, e.value("layer", std::int64_t(-1)))
+                .bind(5, str(e, "op"))
+                .bind(6, str(e, "kind"))
+                .bind(7, e.value("us", 0.0))
+                .bind(8, num(e, "predicted_us"))
+                .bind(9, num(e, "start_us"));
             op.step();
             op.reset();
         } else {
-            coll.bind(1, m_current).bind(2, e.value("rank", std::int64_t(0))).bind(3, e.value("step", std::int64_t(0)))
-                .bind(4, str(e, "op")).bind(5, str(e, "group")).bind(6, e.value("group_size", std::int64_t(1)))
-                .bind(7, e.value("bytes", std::int64_t(0))).bind(8, e.value("sent", std::int64_t(0)))
-                .bind(9, e.value("received", std::int64_t(0))).bind(10, e.value("us", 0.0)).bind(11, e.value("algbw", 0.0))
+            coll.bind(1, m_current)
+                .bind(2, e.value("rank", std::int64_t(0)))
+                .bind(3, e.value("step", std::int64_t(0)))
+                .bind(4, str(e, "op"))
+                .bind(5, str(e, "group"))
+                .bind(6, e.value("group_size", std::int64_t(1)))
+                .bind(7, e.value("bytes", std::int64_t(0)))
+                .bind(8, e.value("sent", std::int64_t(0)))
+                .bind(9, e.value("received", std::int64_t(0)))
+                .bind(10, e.value("us", 0.0))
+                .bind(11, e.value("algbw", 0.0))
                 .bind(12, e.value("busbw", 0.0));
             if (const auto p = num(e, "predicted_bytes"))
                 coll.bind(13, std::int64_t(*p));
@@ -387,9 +427,10 @@ int RunStore::recover_stale_runs()
 std::map<std::string, RunStore::KindTime> RunStore::decode_ms_by_kind(std::int64_t id)
 {
     std::map<std::string, KindTime> out;
-    Statement s = m_db.prepare("SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)), "
-                               "sum(predicted_us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
-                               "WHERE run_id = ? AND step > 0 GROUP BY kind");
+    Statement s =
+        m_db.prepare("SELECT kind, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)), "
+                     "sum(predicted_us) / max(1, count(DISTINCT step) * count(DISTINCT rank)) FROM op_measurements "
+                     "WHERE run_id = ? AND step > 0 GROUP BY kind");
     s.bind(1, id);
     while (s.step()) {
         KindTime& k = out[s.text(0)];
@@ -402,7 +443,8 @@ std::map<std::string, RunStore::KindTime> RunStore::decode_ms_by_kind(std::int64
 
 std::optional<std::string> RunStore::plan_json(std::int64_t id)
 {
-    Statement s = m_db.prepare("SELECT plans.json FROM runs JOIN plans ON plans.hash = runs.plan_hash WHERE runs.id = ?");
+    Statement s =
+        m_db.prepare("SELECT plans.json FROM runs JOIN plans ON plans.hash = runs.plan_hash WHERE runs.id = ?");
     s.bind(1, id);
     if (!s.step())
         return std::nullopt;

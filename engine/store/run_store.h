@@ -30,7 +30,7 @@ struct RunRecord {
     std::string host;
     std::string engine_version;
     std::string message;
-    std::optional<double> ttft_ms, tpot_ms, tokens_per_s, max_rel_error;                 // measured
+    std::optional<double> ttft_ms, tpot_ms, tokens_per_s, max_rel_error; // measured
     std::optional<double> predicted_ttft_ms, predicted_tpot_ms, predicted_tokens_per_s; // planner
     std::int64_t op_rows = 0;
     std::int64_t collective_rows = 0;
@@ -41,7 +41,7 @@ struct HistoryFilter {
     std::string topology;
     std::string backend;
     std::string since; // ISO date or date-time; runs started at or after it
-    int limit = 0;     // 0: all
+    int limit = 0; // 0: all
 };
 
 // The SQLite run store (DESIGN.md section 5). Schema migrations are forward-only; a database

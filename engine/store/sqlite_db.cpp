@@ -151,7 +151,8 @@ Statement& Statement::bind(int index, double value)
 
 Statement& Statement::bind(int index, const std::string& value)
 {
-    SHARD_SQLITE_CHECK(m_db, sqlite3_bind_text(m_stmt, index, value.data(), int(value.size()), SQLITE_TRANSIENT), m_sql);
+    SHARD_SQLITE_CHECK(m_db, sqlite3_bind_text(m_stmt, index, value.data(), int(value.size()), SQLITE_TRANSIENT),
+                       m_sql);
     return *this;
 }
 
@@ -202,7 +203,8 @@ double Statement::real(int column) const
 std::string Statement::text(int column) const
 {
     const auto* p = sqlite3_column_text(m_stmt, column);
-    return p ? std::string(reinterpret_cast<const char*>(p), std::size_t(sqlite3_column_bytes(m_stmt, column))) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), std::size_t(sqlite3_column_bytes(m_stmt, column)))
+             : std::string();
 }
 
 bool Statement::is_null(int column) const

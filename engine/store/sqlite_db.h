@@ -23,7 +23,8 @@ public:
             ::shard::sqlite_fail(db, shard_rc_, #call, sql, __FILE__, __LINE__);                                       \
     } while (false)
 
-[[noreturn]] void sqlite_fail(sqlite3* db, int rc, const char* call, const std::string& sql, const char* file, int line);
+[[noreturn]] void sqlite_fail(sqlite3* db, int rc, const char* call, const std::string& sql, const char* file,
+                              int line);
 
 class Statement;
 
@@ -67,7 +68,7 @@ public:
     Statement& bind(int index, const std::string& value);
     Statement& bind_null(int index);
     Statement& bind(int index, const std::optional<double>& value);
-    bool step();  // true while rows come back
+    bool step(); // true while rows come back
     void reset();
     std::int64_t int64(int column) const;
     double real(int column) const;

@@ -66,9 +66,10 @@ void bench_prefill()
         bytes += r.received;
         comm += r.seconds;
     }
-    std::printf("8-rank Megatron TP8 prefill, 128 tokens, 4 layers, hidden 1024 (%.1f M params): median %.3f s over 5 runs"
-                " (rank 0: %zu collectives, %.2f MiB received, %.3f s in collectives)\n",
-                plan.model.total_params() / 1e6, median(seconds), last.logs[0].records.size(), bytes / 1048576.0, comm);
+    std::printf(
+        "8-rank Megatron TP8 prefill, 128 tokens, 4 layers, hidden 1024 (%.1f M params): median %.3f s over 5 runs"
+        " (rank 0: %zu collectives, %.2f MiB received, %.3f s in collectives)\n",
+        plan.model.total_params() / 1e6, median(seconds), last.logs[0].records.size(), bytes / 1048576.0, comm);
 }
 
 void bench_allreduce(int ranks, std::int64_t floats)
@@ -99,7 +100,6 @@ void bench_allreduce(int ranks, std::int64_t floats)
 }
 
 } // namespace
-
 
 int main()
 {

@@ -40,15 +40,29 @@ void fill_store(const std::string& path, int runs)
     shard::RunStore store(path);
     const char* models[] = {"llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "qwen2.5-72b"};
     for (int r = 0; r < runs; ++r) {
-        store.ingest(shard::Json{{"v", 1}, {"event", "start"}, {"plan", "bench"}, {"backend", "cpu"}, {"model", models[r % 4]},
-                                 {"topology", "dgx-h100"}, {"strategy", "TP8"},
+        store.ingest(shard::Json{{"v", 1},
+                                 {"event", "start"},
+                                 {"plan", "bench"},
+                                 {"backend", "cpu"},
+                                 {"model", models[r % 4]},
+                                 {"topology", "dgx-h100"},
+                                 {"strategy", "TP8"},
                                  {"environment", {{"host", "bench"}, {"engine_version", "0.1.0"}}}});
         for (int i = 0; i < 20; ++i)
-            store.ingest(shard::Json{{"v", 1}, {"event", "op"}, {"rank", i % 8}, {"step", 1}, {"layer", i % 4},
-                                     {"op", "qkv_proj"}, {"kind", "qkv"}, {"us", 10.0 + i}, {"start_us", 20.0 * i}});
-        store.ingest(shard::Json{{"v", 1}, {"event", "result"},
-                                 {"measured", {{"ttft_ms", 100.0 + r % 7}, {"tpot_ms", 20.0 + r % 5}, {"tokens_per_s", 400.0}}},
-                                 {"predicted", {{"ttft_ms", 0.5}, {"tpot_ms", 0.2}}}});
+            store.ingest(shard::Json{{"v", 1},
+                                     {"event", "op"},
+                                     {"rank", i % 8},
+                                     {"step", 1},
+                                     {"layer", i % 4},
+                                     {"op", "qkv_proj"},
+                                     {"kind", "qkv"},
+                                     {"us", 10.0 + i},
+                                     {"start_us", 20.0 * i}});
+        store.ingest(
+            shard::Json{{"v", 1},
+                        {"event", "result"},
+                        {"measured", {{"ttft_ms", 100.0 + r % 7}, {"tpot_ms", 20.0 + r % 5}, {"tokens_per_s", 400.0}}},
+                        {"predicted", {{"ttft_ms", 0.5}, {"tpot_ms", 0.2}}}});
     }
 }
 
@@ -69,8 +83,9 @@ int main(int argc, char** argv)
     shard::ui::MainWindow window;
     window.show();
     const double first = wait_shown(window, startup);
-    std::printf("window shown with the ranked candidates of Llama-3.1-70B on a DGX H100: %.1f ms after start (target < 1000)\n",
-                first);
+    std::printf(
+        "window shown with the ranked candidates of Llama-3.1-70B on a DGX H100: %.1f ms after start (target < 1000)\n",
+        first);
     std::vector<double> edits;
     for (int i = 0; i < 20; ++i) {
         shard::ModelSpec model = window.modelPanel()->model();

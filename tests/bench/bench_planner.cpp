@@ -16,8 +16,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-template<typename F>
-double median_ms(int runs, F&& body)
+template<typename F> double median_ms(int runs, F&& body)
 {
     std::vector<double> times;
     for (int i = 0; i < runs; ++i) {
@@ -54,6 +53,7 @@ int main()
     big.batch = 4096;
     report("DeepSeek-V3, full enumeration, 128 x DGX H100", library.model("deepseek-v3"), cluster, big, 5);
     report("Llama-3.1-70B replan, DGX H100", library.model("llama-3.1-70b"), library.topology("dgx-h100"), w, 200);
-    report("Mixtral-8x22B replan, 4 x DGX H100", library.model("mixtral-8x22b"), library.topology("4x-dgx-h100"), w, 50);
+    report("Mixtral-8x22B replan, 4 x DGX H100", library.model("mixtral-8x22b"), library.topology("4x-dgx-h100"), w,
+           50);
     return 0;
 }

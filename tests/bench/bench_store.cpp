@@ -33,13 +33,26 @@ int main(int argc, char** argv)
         RunStore store(path);
         const char* models[] = {"llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "qwen2.5-72b"};
         for (int r = 0; r < runs; ++r) {
-            store.ingest(Json{{"v", 1}, {"event", "start"}, {"plan", "bench"}, {"backend", "cpu"}, {"model", models[r % 4]},
-                              {"topology", "dgx-h100"}, {"strategy", "TP8"},
+            store.ingest(Json{{"v", 1},
+                              {"event", "start"},
+                              {"plan", "bench"},
+                              {"backend", "cpu"},
+                              {"model", models[r % 4]},
+                              {"topology", "dgx-h100"},
+                              {"strategy", "TP8"},
                               {"environment", {{"host", "bench"}, {"engine_version", "0.1.0"}}}});
             for (int i = 0; i < ops; ++i)
-                store.ingest(Json{{"v", 1}, {"event", "op"}, {"rank", i % 8}, {"step", 1 + i / 40}, {"layer", i % 4},
-                                  {"op", "qkv_proj"}, {"kind", i % 2 ? "qkv" : "mlp_up"}, {"us", 10.0 + i}});
-            store.ingest(Json{{"v", 1}, {"event", "result"}, {"measured", {{"ttft_ms", 1.0}, {"tpot_ms", 2.0 + r % 7}}},
+                store.ingest(Json{{"v", 1},
+                                  {"event", "op"},
+                                  {"rank", i % 8},
+                                  {"step", 1 + i / 40},
+                                  {"layer", i % 4},
+                                  {"op", "qkv_proj"},
+                                  {"kind", i % 2 ? "qkv" : "mlp_up"},
+                                  {"us", 10.0 + i}});
+            store.ingest(Json{{"v", 1},
+                              {"event", "result"},
+                              {"measured", {{"ttft_ms", 1.0}, {"tpot_ms", 2.0 + r % 7}}},
                               {"predicted", {{"ttft_ms", 0.5}, {"tpot_ms", 1.5}}}});
         }
     }

@@ -62,11 +62,11 @@ struct Worker {
     ctx::fiber fiber; // the worker, while it is suspended
     Stack stack;
     Thread* thread = nullptr; // the thread it runs, or none (idle)
-    bool abandoned = false;   // its thread never ends: unwind its stack and end the fiber
+    bool abandoned = false; // its thread never ends: unwind its stack and end the fiber
 };
 
 // Thrown on a worker's own stack when the scheduler abandons it.
-struct Abandoned {};
+struct Abandoned { };
 
 struct Block {
     std::vector<Thread> threads;
@@ -220,8 +220,7 @@ public:
     NotedStack(std::size_t bytes, Stack* note)
         : m_inner(bytes)
         , m_note(note)
-    {
-    }
+    { }
     ctx::stack_context allocate()
     {
         ctx::stack_context context = m_inner.allocate();
@@ -276,7 +275,10 @@ public:
         m_all.push_back(std::move(w));
         return self;
     }
-    void give_back(Worker* w) { m_idle.push_back(w); }
+    void give_back(Worker* w)
+    {
+        m_idle.push_back(w);
+    }
     // After a fault: ends the workers whose threads never ended.
     void drop_busy()
     {
@@ -385,7 +387,7 @@ void run_block(Block& block)
     jump(t_pool.take(), &t_scheduler); // back when no worker has anything to run
     if (block.fault.empty() && block.done != block.threads.size())
         block.fault = std::to_string(block.threads.size() - block.done)
-            + " threads wait forever: some at __syncthreads, others of the same warp at a warp intrinsic";
+                      + " threads wait forever: some at __syncthreads, others of the same warp at a warp intrinsic";
     if (!block.fault.empty()) {
         t_pool.drop_busy();
         throw KernelFault("device emulation: kernel " + std::string(t_kernel) + ", block ("
@@ -433,7 +435,7 @@ void check_config(const LaunchConfig& c)
     else if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0 || c.grid.y > 65535 || c.grid.z > 65535
              || c.grid.x > 0x7fffffffu)
         problem = "a grid of (" + std::to_string(c.grid.x) + ", " + std::to_string(c.grid.y) + ", "
-            + std::to_string(c.grid.z) + ") blocks";
+                  + std::to_string(c.grid.z) + ") blocks";
     else if (c.shared > kMaxDynamicShared)
         problem = std::to_string(c.shared) + " bytes of dynamic shared memory (48 KiB without opting in)";
     if (!problem.empty())

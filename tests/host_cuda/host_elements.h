@@ -20,9 +20,12 @@ std::uint16_t float_to_fp16(float value);
 inline float load(GpuDType type, const void* base, std::int64_t i)
 {
     switch (type) {
-    case GpuDType::F32: return static_cast<const float*>(base)[i];
-    case GpuDType::F16: return fp16_to_float(static_cast<const std::uint16_t*>(base)[i]);
-    case GpuDType::BF16: return bf16_to_float(static_cast<const std::uint16_t*>(base)[i]);
+    case GpuDType::F32:
+        return static_cast<const float*>(base)[i];
+    case GpuDType::F16:
+        return fp16_to_float(static_cast<const std::uint16_t*>(base)[i]);
+    case GpuDType::BF16:
+        return bf16_to_float(static_cast<const std::uint16_t*>(base)[i]);
     }
     return 0.0f;
 }
@@ -30,14 +33,21 @@ inline float load(GpuDType type, const void* base, std::int64_t i)
 inline void store(GpuDType type, void* base, std::int64_t i, float value)
 {
     switch (type) {
-    case GpuDType::F32: static_cast<float*>(base)[i] = value; return;
-    case GpuDType::F16: static_cast<std::uint16_t*>(base)[i] = float_to_fp16(value); return;
-    case GpuDType::BF16: static_cast<std::uint16_t*>(base)[i] = float_to_bf16(value); return;
+    case GpuDType::F32:
+        static_cast<float*>(base)[i] = value;
+        return;
+    case GpuDType::F16:
+        static_cast<std::uint16_t*>(base)[i] = float_to_fp16(value);
+        return;
+    case GpuDType::BF16:
+        static_cast<std::uint16_t*>(base)[i] = float_to_bf16(value);
+        return;
     }
 }
 
 // Copies n elements (memmove: the ranges may overlap).
-inline void copy(GpuDType type, void* dst, std::int64_t dst_index, const void* src, std::int64_t src_index, std::int64_t n)
+inline void copy(GpuDType type, void* dst, std::int64_t dst_index, const void* src, std::int64_t src_index,
+                 std::int64_t n)
 {
     const auto size = std::int64_t(element_size(type));
     std::memmove(static_cast<char*>(dst) + dst_index * size, static_cast<const char*>(src) + src_index * size,
@@ -50,8 +60,7 @@ public:
     Values(GpuDType type, const void* base)
         : m_type(type)
         , m_base(base)
-    {
-    }
+    { }
     float operator[](std::int64_t i) const { return load(m_type, m_base, i); }
     Values operator+(std::int64_t offset) const
     {
@@ -72,8 +81,7 @@ public:
             : m_type(type)
             , m_base(base)
             , m_i(i)
-        {
-        }
+        { }
         Ref(const Ref&) = default;
         operator float() const { return load(m_type, m_base, m_i); }
         Ref& operator=(float value)
@@ -94,8 +102,7 @@ public:
     Elements(GpuDType type, void* base)
         : m_type(type)
         , m_base(base)
-    {
-    }
+    { }
     Ref operator[](std::int64_t i) const { return {m_type, m_base, i}; }
     Elements operator+(std::int64_t offset) const
     {

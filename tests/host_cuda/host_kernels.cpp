@@ -26,10 +26,14 @@ using host::Values;
 float apply(Act act, float x)
 {
     switch (act) {
-    case Act::SiLU: return x / (1.0f + std::exp(-x));
-    case Act::GELU: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-    case Act::GELUTanh: return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
-    case Act::ReLU: return x > 0 ? x : 0.0f;
+    case Act::SiLU:
+        return x / (1.0f + std::exp(-x));
+    case Act::GELU:
+        return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+    case Act::GELUTanh:
+        return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+    case Act::ReLU:
+        return x > 0 ? x : 0.0f;
     }
     return x;
 }
@@ -54,9 +58,7 @@ void convert_to_f32(GpuDType type, float* out, const void* in, std::int64_t n, c
 
 void set_int(int* target, int value, cudaStream_t stream)
 {
-    host::enqueue(stream, [=] {
-        *target = value;
-    });
+    host::enqueue(stream, [=] { *target = value; });
 }
 
 void embed(GpuDType type, void* out, const void* table, const int* tokens, std::int64_t rows, std::int64_t hidden,
@@ -66,13 +68,14 @@ void embed(GpuDType type, void* out, const void* table, const int* tokens, std::
         for (std::int64_t r = 0; r < rows; ++r) {
             const std::int64_t v = std::int64_t(tokens[r]) - vocab_begin;
             for (std::int64_t c = 0; c < hidden; ++c)
-                Elements(type, out)[r * hidden + c] = v >= 0 && v < vocab_rows ? Values(type, table)[v * hidden + c] : 0.0f;
+                Elements(type, out)[r * hidden + c] =
+                    v >= 0 && v < vocab_rows ? Values(type, table)[v * hidden + c] : 0.0f;
         }
     });
 }
 
-void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden, std::int64_t first_row,
-                   int T, const int* pos, cudaStream_t stream)
+void add_positions(GpuDType type, void* x, const void* table, std::int64_t rows, std::int64_t hidden,
+                   std::int64_t first_row, int T, const int* pos, cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         for (std::int64_t r = 0; r < rows; ++r) {
@@ -126,7 +129,8 @@ void row_stats(GpuDType type, float* stats, const void* in, std::int64_t rows, s
 }
 
 void chunk_norm(GpuDType type, void* out, const void* in, const float* stats, const float* weight, const float* bias,
-                bool layer_norm, std::int64_t rows, std::int64_t cols, std::int64_t hidden, double eps, cudaStream_t stream)
+                bool layer_norm, std::int64_t rows, std::int64_t cols, std::int64_t hidden, double eps,
+                cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         for (std::int64_t r = 0; r < rows; ++r) {
@@ -134,8 +138,9 @@ void chunk_norm(GpuDType type, void* out, const void* in, const float* stats, co
             const double var = double(stats[layer_norm ? 2 * r : r]) / double(hidden) - mean * mean;
             const float scale = float(1.0 / std::sqrt(var + eps));
             for (std::int64_t c = 0; c < cols; ++c)
-                Elements(type, out)[r * cols + c] = float((double(Values(type, in)[r * cols + c]) - mean) * double(scale)) * weight[c]
-                                       + (bias ? bias[c] : 0.0f);
+                Elements(type, out)[r * cols + c] =
+                    float((double(Values(type, in)[r * cols + c]) - mean) * double(scale)) * weight[c]
+                    + (bias ? bias[c] : 0.0f);
         }
     });
 }
@@ -209,8 +214,9 @@ int attention_splits(int max_ctx)
     return (max_ctx + 63) / 64;
 }
 
-void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_cache, const void* v_cache, void* out, float*,
-               int seqs, int T, int heads, int kv_heads, int d, int max_ctx, const int* pos, cudaStream_t stream)
+void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_cache, const void* v_cache, void* out,
+               float*, int seqs, int T, int heads, int kv_heads, int d, int max_ctx, const int* pos,
+               cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         const int group = heads / kv_heads;
@@ -238,7 +244,8 @@ void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_ca
                 for (int c = 0; c < d; ++c) {
                     float acc = 0;
                     for (int p = 0; p < ctx; ++p)
-                        acc += scores[std::size_t(p)] * Values(type, v_cache)[(seq * max_ctx + p) * kv_width + std::int64_t(kvh) * d + c];
+                        acc += scores[std::size_t(p)]
+                               * Values(type, v_cache)[(seq * max_ctx + p) * kv_width + std::int64_t(kvh) * d + c];
                     Elements(type, out)[(row * heads + h) * d + c] = acc / total;
                 }
             }
@@ -246,7 +253,8 @@ void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_ca
     });
 }
 
-void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int T, int ctx, int pos0, cudaStream_t stream)
+void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, int T, int ctx, int pos0,
+                    cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         for (std::int64_t item = 0; item < std::int64_t(heads) * T; ++item) {
@@ -264,7 +272,8 @@ void causal_softmax(GpuDType type, void* probs, const float* scores, int heads, 
     });
 }
 
-void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act, cudaStream_t stream)
+void gated(GpuDType type, void* out, const void* gate_up, std::int64_t rows, std::int64_t width, Act act,
+           cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         const Values in(type, gate_up);
@@ -328,11 +337,13 @@ void argmax_pairs(int* tokens, const float* pairs, int parts, int rows, cudaStre
     });
 }
 
-void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights, cudaStream_t stream)
+void route_top_k(const float* logits, int rows, int experts, int k, int* out_experts, float* out_weights,
+                 cudaStream_t stream)
 {
     if (k < 1 || k > kMaxTopK || k > experts)
         throw std::invalid_argument("top-" + std::to_string(k) + " routing over " + std::to_string(experts)
-                                    + " experts: k must be 1 to " + std::to_string(kMaxTopK) + " and at most the experts");
+                                    + " experts: k must be 1 to " + std::to_string(kMaxTopK)
+                                    + " and at most the experts");
     host::enqueue(stream, [=] {
         for (int row = 0; row < rows; ++row) {
             const float* l = logits + std::int64_t(row) * experts;
@@ -362,8 +373,8 @@ void route_top_k(const float* logits, int rows, int experts, int k, int* out_exp
     });
 }
 
-void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order, int* position,
-                     cudaStream_t stream)
+void group_by_expert(const int* slot_experts, int slots, int experts, int* counts, int* offsets, int* order,
+                     int* position, cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         std::fill(counts, counts + experts, 0);
@@ -412,7 +423,8 @@ void unpermute_rows(GpuDType type, void* out, const void* y, std::int64_t hidden
     });
 }
 
-void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols, cudaStream_t stream)
+void scale_rows_by_sigmoid(GpuDType type, void* y, const float* gate, std::int64_t rows, std::int64_t cols,
+                           cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
         for (std::int64_t i = 0; i < rows * cols; ++i)

@@ -52,7 +52,8 @@ void all_to_all(GpuDType type, Pointers out, Pointers in, int n, std::int64_t co
         std::vector<char> moved(std::size_t(n * n * count) * element_size(type));
         for (int r = 0; r < n; ++r)
             for (int i = 0; i < n; ++i)
-                host::copy(type, moved.data(), (std::int64_t(r) * n + i) * count, in.p[i], std::int64_t(r) * count, count);
+                host::copy(type, moved.data(), (std::int64_t(r) * n + i) * count, in.p[i], std::int64_t(r) * count,
+                           count);
         for (int r = 0; r < n; ++r)
             host::copy(type, out.p[r], 0, moved.data(), std::int64_t(r) * n * count, n * count);
     });

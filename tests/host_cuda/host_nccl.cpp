@@ -4,8 +4,8 @@
 // runs once every driver holding members has called it, with everybody's buffers (a
 // RendezvousGroup over an emulated group); a send / receive pairs its two sides only.
 #include "device_collectives.h"
-#include "rendezvous_collectives.h"
 #include "host_streams.h"
+#include "rendezvous_collectives.h"
 
 #include "core/error.h"
 
@@ -48,19 +48,19 @@ public:
         , m_group(std::move(group))
         , m_face(face)
         , m_members(std::move(members))
-    {
-    }
+    { }
 
     int size() const override { return m_group->inner->size(); }
     bool emulated() const override { return false; } // timed like NCCL, on the host clock
     cudaStream_t stream(int) const override { return nullptr; }
-    void set_streams(const std::vector<cudaStream_t>&) override {} // the host model runs work at once
+    void set_streams(const std::vector<cudaStream_t>&) override { } // the host model runs work at once
 
     void all_reduce(const std::vector<void*>& bufs, std::int64_t count, GpuDType type) override
     {
         m_face->all_reduce(bufs, count, type);
     }
-    void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type) override
+    void all_gather(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
     {
         m_face->all_gather(in, out, count, type);
     }
@@ -69,7 +69,8 @@ public:
     {
         m_face->reduce_scatter(in, out, count, type);
     }
-    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count, GpuDType type) override
+    void all_to_all(const std::vector<void*>& in, const std::vector<void*>& out, std::int64_t count,
+                    GpuDType type) override
     {
         m_face->all_to_all(in, out, count, type);
     }
@@ -109,7 +110,7 @@ public:
             g.changed.notify_all();
         }
     }
-    void synchronize(double) override {}
+    void synchronize(double) override { }
 
 private:
     bool owns(int member) const { return std::find(m_members.begin(), m_members.end(), member) != m_members.end(); }
@@ -185,7 +186,8 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
                     slot->inner = make_emulated_collectives(0, nullptr, size);
                     // Joined worlds: a driver per member (a thread or process per GPU).
                     if (join)
-                        slot->rendezvous = std::make_unique<RendezvousGroup>(*slot->inner, std::vector<int>(std::size_t(size), 1));
+                        slot->rendezvous =
+                            std::make_unique<RendezvousGroup>(*slot->inner, std::vector<int>(std::size_t(size), 1));
                 }
                 group = slot;
             }

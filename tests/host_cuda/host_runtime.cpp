@@ -7,12 +7,12 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-#include <algorithm>
 
 struct cublasContext {
     cudaStream_t stream = nullptr;
@@ -28,22 +28,32 @@ std::atomic<long long> allocation_count{0};
 const char* cudaGetErrorString(cudaError_t error)
 {
     switch (error) {
-    case cudaSuccess: return "no error";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorNotSupported: return "operation not supported by the host model of CUDA";
-    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
-    default: return "host model error";
+    case cudaSuccess:
+        return "no error";
+    case cudaErrorMemoryAllocation:
+        return "out of memory";
+    case cudaErrorNotSupported:
+        return "operation not supported by the host model of CUDA";
+    case cudaErrorStreamCaptureUnsupported:
+        return "operation not permitted when stream is capturing";
+    default:
+        return "host model error";
     }
 }
 
 const char* cudaGetErrorName(cudaError_t error)
 {
     switch (error) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorNotSupported: return "cudaErrorNotSupported";
-    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
-    default: return "cudaErrorUnknown";
+    case cudaSuccess:
+        return "cudaSuccess";
+    case cudaErrorMemoryAllocation:
+        return "cudaErrorMemoryAllocation";
+    case cudaErrorNotSupported:
+        return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureUnsupported:
+        return "cudaErrorStreamCaptureUnsupported";
+    default:
+        return "cudaErrorUnknown";
     }
 }
 
@@ -186,7 +196,8 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t, void*, std::size_t)
 
 const char* cublasGetStatusString(cublasStatus_t status)
 {
-    return status == CUBLAS_STATUS_NOT_SUPPORTED ? "only fp32 GEMMs run in the host model of cuBLAS" : "host model error";
+    return status == CUBLAS_STATUS_NOT_SUPPORTED ? "only fp32 GEMMs run in the host model of cuBLAS"
+                                                 : "host model error";
 }
 
 const char* cublasGetStatusName(cublasStatus_t status)
@@ -200,9 +211,15 @@ namespace {
 bool element_type(cudaDataType_t type, shard::cuda::GpuDType& out)
 {
     switch (type) {
-    case CUDA_R_32F: out = shard::cuda::GpuDType::F32; return true;
-    case CUDA_R_16F: out = shard::cuda::GpuDType::F16; return true;
-    case CUDA_R_16BF: out = shard::cuda::GpuDType::BF16; return true;
+    case CUDA_R_32F:
+        out = shard::cuda::GpuDType::F32;
+        return true;
+    case CUDA_R_16F:
+        out = shard::cuda::GpuDType::F16;
+        return true;
+    case CUDA_R_16BF:
+        out = shard::cuda::GpuDType::BF16;
+        return true;
     }
     return false;
 }
@@ -211,9 +228,9 @@ bool element_type(cudaDataType_t type, shard::cuda::GpuDType& out)
 
 // fp32 alpha and beta (CUBLAS_COMPUTE_32F); A and B of one type; C of that type or fp32.
 // Products are summed in double and rounded once to C's type.
-cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                                          int k, const void* alpha, const void* A, cudaDataType_t Atype, int lda,
-                                          long long strideA, const void* B, cudaDataType_t Btype, int ldb,
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                                          int m, int n, int k, const void* alpha, const void* A, cudaDataType_t Atype,
+                                          int lda, long long strideA, const void* B, cudaDataType_t Btype, int ldb,
                                           long long strideB, const void* beta, void* C, cudaDataType_t Ctype, int ldc,
                                           long long strideC, int batch, cublasComputeType_t, cublasGemmAlgo_t)
 {
@@ -236,14 +253,14 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation
             const Elements Cs = Elements(c_type, C) + s * strideC;
             for (int l = 0; l < k; ++l)
                 for (int i = 0; i < m; ++i)
-                    op_a[std::size_t(i) + std::size_t(l) * std::size_t(m)]
-                        = transa == CUBLAS_OP_N ? As[i + std::int64_t(l) * lda] : As[l + std::int64_t(i) * lda];
+                    op_a[std::size_t(i) + std::size_t(l) * std::size_t(m)] =
+                        transa == CUBLAS_OP_N ? As[i + std::int64_t(l) * lda] : As[l + std::int64_t(i) * lda];
             for (int j = 0; j < n; ++j)
                 for (int l = 0; l < k; ++l)
-                    op_b[std::size_t(l) + std::size_t(j) * std::size_t(k)]
-                        = transb == CUBLAS_OP_N ? Bs[l + std::int64_t(j) * ldb] : Bs[j + std::int64_t(l) * ldb];
-            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, op_a.data(), std::max(m, 1), op_b.data(),
-                        std::max(k, 1), 0.0, product.data(), std::max(m, 1));
+                    op_b[std::size_t(l) + std::size_t(j) * std::size_t(k)] =
+                        transb == CUBLAS_OP_N ? Bs[l + std::int64_t(j) * ldb] : Bs[j + std::int64_t(l) * ldb];
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, op_a.data(), std::max(m, 1),
+                        op_b.data(), std::max(k, 1), 0.0, product.data(), std::max(m, 1));
             for (int j = 0; j < n; ++j)
                 for (int i = 0; i < m; ++i) {
                     const std::int64_t at = i + std::int64_t(j) * ldc;
@@ -255,11 +272,11 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation
     return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
-                            const void* alpha, const void* A, cudaDataType_t Atype, int lda, const void* B,
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                            int k, const void* alpha, const void* A, cudaDataType_t Atype, int lda, const void* B,
                             cudaDataType_t Btype, int ldb, const void* beta, void* C, cudaDataType_t Ctype, int ldc,
                             cublasComputeType_t compute, cublasGemmAlgo_t algo)
 {
-    return cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, 0, B, Btype, ldb, 0, beta, C,
-                                      Ctype, ldc, 0, 1, compute, algo);
+    return cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, 0, B, Btype, ldb, 0, beta,
+                                      C, Ctype, ldc, 0, 1, compute, algo);
 }

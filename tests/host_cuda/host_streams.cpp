@@ -55,7 +55,7 @@ namespace {
 std::atomic<Schedule> current{Schedule::AtOnce};
 std::mutex registry_mutex;
 std::set<cudaStream_t> streams; // every stream, for drain_all
-thread_local int captures = 0;  // streams this thread captures from
+thread_local int captures = 0; // streams this thread captures from
 
 // Runs a stream's pending work until `ticket` of it has started; says whether it got
 // there. A wait first runs the stream it waits on as far ahead as that can go (not just

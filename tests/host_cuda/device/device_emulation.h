@@ -45,8 +45,7 @@ struct dim3 {
         : x(x_)
         , y(y_)
         , z(z_)
-    {
-    }
+    { }
 };
 
 namespace shard::cuda::emu {
@@ -79,15 +78,13 @@ enum class WarpOp { Shuffle, Ballot };
 std::uint64_t warp_exchange(WarpOp op, unsigned mask, std::uint64_t value, int lane_mask);
 void* dynamic_shared();
 
-template <class... P>
-class Launch {
+template<class... P> class Launch {
 public:
     Launch(const LaunchConfig& config, cudaStream_t stream, void (*kernel)(P...))
         : m_config(config)
         , m_stream(stream)
         , m_kernel(kernel)
-    {
-    }
+    { }
     // The arguments convert to the kernel's parameter types here, as at a CUDA launch.
     void operator()(P... args) const
     {
@@ -101,7 +98,7 @@ private:
     void (*m_kernel)(P...);
 };
 
-template <class... P>
+template<class... P>
 Launch<P...> launch(const char* name, dim3 grid, dim3 block, std::size_t shared, cudaStream_t stream,
                     void (*kernel)(P...))
 {
@@ -120,8 +117,7 @@ inline void __syncthreads()
     ::shard::cuda::emu::sync_threads();
 }
 
-template <class T>
-T __shfl_xor_sync(unsigned mask, T value, int lane_mask)
+template<class T> T __shfl_xor_sync(unsigned mask, T value, int lane_mask)
 {
     static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(std::uint64_t));
     std::uint64_t bits = 0;
