@@ -11,7 +11,8 @@
 #                  tests/CMakeLists.txt lists the tiers)
 #   --test-full    build the benchmarks too and run every entry with SHARD_TEST_TIER=full:
 #                  every case of the engine matrices, the eight-GPU kernel part, full
-#                  stress counts
+#                  stress counts; then the libFuzzer targets for a fixed budget each
+#                  (tests/fuzz/run_fuzzers.sh, clang)
 #   --werror       treat compiler warnings as errors (as CI does)
 #   --run          open the main job: the studio on the default model and topology, or,
 #                  on a machine without a display or without the GUI, the CLI's plan
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --run) do_run=1; shift ;;
     --package) do_package=1; shift ;;
     --deps-only) deps_only=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +57,8 @@ packages=(
   xvfb xauth dpkg-dev file
   clang-format-14
 )
+# The fuzz targets of the full tier are built with clang and its libFuzzer runtime.
+[ "$test_tier" = full ] && packages+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -82,7 +85,8 @@ case "$test_tier" in
   ci) OPENBLAS_NUM_THREADS=1 ctest --preset "$preset" --parallel "$jobs" --label-exclude '^full$' ;;
   full)
     cmake --build --preset "$preset" --parallel "$jobs" --target benchmarks
-    SHARD_TEST_TIER=full OPENBLAS_NUM_THREADS=1 ctest --preset "$preset" --parallel "$jobs" ;;
+    SHARD_TEST_TIER=full OPENBLAS_NUM_THREADS=1 ctest --preset "$preset" --parallel "$jobs"
+    bash "$root/tests/fuzz/run_fuzzers.sh" "${SHARD_FUZZ_SECONDS:-60}" ;;
 esac
 
 if [ $do_package -eq 1 ]; then

@@ -3,6 +3,8 @@
 
 #include "core/plan.h"
 
+#include "cli_runner.h"
+
 #include <QtTest>
 
 #include <QJsonArray>
@@ -13,32 +15,9 @@
 
 namespace {
 
-struct Result {
-    int exitCode = -1;
-    QByteArray out;
-    QByteArray err;
-};
-
-// Runs keep their results in $XDG_DATA_HOME/shardstudio/runs.db: point it at a scratch
-// folder so the tests never touch the user's run history.
-QProcessEnvironment scratchEnvironment()
-{
-    static QTemporaryDir data;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(QStringLiteral("XDG_DATA_HOME"), data.path());
-    return env;
-}
-
-Result runCli(const QStringList& arguments)
-{
-    QProcess process;
-    process.setProcessEnvironment(scratchEnvironment());
-    process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"), arguments);
-    if (!process.waitForFinished(60'000))
-        return {};
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
-            process.readAllStandardError()};
-}
+using Result = shard::test::CliResult;
+using shard::test::runCli;
+using shard::test::scratchEnvironment;
 
 // A plan the CPU backend runs and the CUDA engine refuses: tiny-moe with top-9 routing
 // over 16 experts (the engine's routing kernel keeps at most 8 per token).
@@ -55,9 +34,7 @@ QString refusedPlanFile()
 
 QJsonDocument json(const Result& r)
 {
-    QJsonParseError error{};
-    const auto doc = QJsonDocument::fromJson(r.out, &error);
-    return error.error == QJsonParseError::NoError ? doc : QJsonDocument();
+    return shard::test::jsonOf(r);
 }
 
 } // namespace

@@ -130,10 +130,10 @@ private slots:
         QCoreApplication::processEvents();
         window.modelPanel()->selectPreset(QStringLiteral("mixtral-8x7b"));
         QCoreApplication::processEvents();
-        window.modelPanel()->selectPreset(QStringLiteral("tiny-dense"));
+        window.modelPanel()->selectPreset(QStringLiteral("llama-3.1-8b"));
         QTRY_VERIFY_WITH_TIMEOUT(!window.planner()->busy() && !shown.isEmpty(), 20000);
-        QCOMPARE(window.planner()->inputs().model.id, std::string("tiny-dense"));
-        QCOMPARE(window.candidatesModel()->rowCount(), expectedCandidates("tiny-dense", "2x-dgx-h100", 8, 2048, 256));
+        QCOMPARE(window.planner()->inputs().model.id, std::string("llama-3.1-8b"));
+        QCOMPARE(window.candidatesModel()->rowCount(), expectedCandidates("llama-3.1-8b", "2x-dgx-h100", 8, 2048, 256));
     }
 
     void selectingARowUpdatesDetailsAndChart()

@@ -198,6 +198,7 @@ private slots:
         Plan plan;
         plan.model = PresetLibrary::instance().model("llama-3.1-70b");
         plan.topology = PresetLibrary::instance().topology("dgx-h100");
+        plan.workload.batch = 8; // splits over every replica count below: each plan fits
         plan.strategy.tensor_mode = TensorMode::Megatron1D;
         plan.strategy.tensor_shape = {8};
         if (variant == 1) {

@@ -1,4 +1,5 @@
 #include "model_panel.h"
+#include "spin_range.h"
 
 #include "core/error.h"
 #include "core/hf_import.h"
@@ -20,11 +21,10 @@ namespace shard::ui {
 
 namespace {
 
-QSpinBox* spin(int minimum, int maximum, const QString& suffix = {})
+QSpinBox* spin(IntRange range)
 {
     auto* box = new QSpinBox;
-    box->setRange(minimum, maximum);
-    box->setSuffix(suffix);
+    setRange(box, range);
     box->setKeyboardTracking(false); // one edit per committed value, not per keystroke
     return box;
 }
@@ -53,13 +53,13 @@ ModelPanel::ModelPanel(QWidget* parent)
     layout->addWidget(m_source);
 
     auto* form = new QFormLayout;
-    m_layers = spin(1, 1000);
-    m_hidden = spin(1, 1 << 20);
-    m_heads = spin(1, 4096);
-    m_kvHeads = spin(1, 4096);
-    m_headDim = spin(1, 4096);
-    m_ffn = spin(1, 1 << 22);
-    m_vocab = spin(1, 1 << 24);
+    m_layers = spin(limits::kLayers);
+    m_hidden = spin(limits::kHidden);
+    m_heads = spin(limits::kHeads);
+    m_kvHeads = spin(limits::kHeads);
+    m_headDim = spin(limits::kHeadDim);
+    m_ffn = spin(limits::kFfn);
+    m_vocab = spin(limits::kVocab);
     form->addRow(tr("Layers"), m_layers);
     form->addRow(tr("Hidden size"), m_hidden);
     form->addRow(tr("Attention heads"), m_heads);

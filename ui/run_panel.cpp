@@ -1,4 +1,5 @@
 #include "run_panel.h"
+#include "spin_range.h"
 
 #include "cuda/backend_info.h"
 #include "cuda/engine_support.h"
@@ -54,7 +55,7 @@ RunPanel::RunPanel(QWidget* parent)
         tr("cuda backends: the tensor group's collectives run on streams of their own, the all-reduce "
            "after each row-parallel GEMM in chunks behind the next chunk (--overlap)"));
     m_steps = new QSpinBox;
-    m_steps->setRange(0, 100000);
+    setRange(m_steps, limits::kDecodeSteps);
     m_steps->setValue(16);
     m_steps->setPrefix(tr("decode steps: "));
     m_start = new QPushButton(tr("Run"));

@@ -1,4 +1,5 @@
 #include "topology_panel.h"
+#include "spin_range.h"
 
 #include "core/gpu_detect.h"
 #include "core/presets.h"
@@ -31,9 +32,9 @@ TopologyPanel::TopologyPanel(QWidget* parent)
     layout->addLayout(top);
     auto* form = new QFormLayout;
     m_nodes = new QSpinBox;
-    m_nodes->setRange(1, 4096);
+    setRange(m_nodes, limits::kNodes);
     m_gpus = new QSpinBox;
-    m_gpus->setRange(1, 72);
+    setRange(m_gpus, limits::kGpusPerNode);
     for (QSpinBox* box : {m_nodes, m_gpus})
         box->setKeyboardTracking(false);
     form->addRow(tr("Nodes"), m_nodes);

@@ -1,4 +1,5 @@
 #include "workload_panel.h"
+#include "spin_range.h"
 
 #include "core/dtype.h"
 
@@ -16,13 +17,13 @@ WorkloadPanel::WorkloadPanel(QWidget* parent)
     for (const char* p : {"both", "prefill", "decode"})
         m_phase->addItem(QString::fromLatin1(p), QString::fromLatin1(p));
     m_batch = new QSpinBox;
-    m_batch->setRange(1, 1 << 16);
+    setRange(m_batch, limits::kBatch);
     m_batch->setObjectName(QStringLiteral("batch"));
     m_prompt = new QSpinBox;
-    m_prompt->setRange(1, 1 << 21);
+    setRange(m_prompt, limits::kPrompt);
     m_prompt->setSuffix(tr(" tokens"));
     m_generate = new QSpinBox;
-    m_generate->setRange(0, 1 << 20);
+    setRange(m_generate, limits::kGenerate);
     m_generate->setSuffix(tr(" tokens"));
     m_dtype = new QComboBox;
     m_kvDtype = new QComboBox;

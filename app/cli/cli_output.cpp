@@ -50,7 +50,7 @@ std::string TextTable::render() const
 
 void print_json(const OrderedJson& json)
 {
-    std::cout << json.dump(2) << std::endl;
+    std::cout << dump_json(json, 2) << std::endl;
 }
 
 } // namespace shard::cli

@@ -2,6 +2,8 @@
 
 #include "cli_output.h"
 
+#include "core/checked_number.h"
+
 #include <CLI/CLI.hpp>
 
 namespace shard::cli {
@@ -14,5 +16,11 @@ void register_plan_commands(CLI::App& app, const GlobalOptions& options);
 // `run` reports its outcome through exit_code (0 ok, 4 check failed, 130 cancelled).
 void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exit_code);
 void register_history_commands(CLI::App& app, const GlobalOptions& options);
+
+// An integer option is checked against the range every reader of that quantity uses.
+inline CLI::Range in_range(IntRange range)
+{
+    return CLI::Range(range.min, range.max);
+}
 
 } // namespace shard::cli

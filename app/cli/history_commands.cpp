@@ -4,6 +4,7 @@
 
 #include "core/units.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -57,6 +58,9 @@ struct HistoryArgs {
 RunStore open_store(const HistoryArgs& a, bool write = false)
 {
     const std::string path = a.db.empty() ? RunStore::default_path() : a.db;
+    std::error_code ec;
+    if (!write && !std::filesystem::exists(path, ec))
+        throw Error(path + ": no run database here yet (`shardstudio-cli run` stores runs there; --db names another)");
     return RunStore(path, write ? SqliteDb::Mode::ReadWrite : SqliteDb::Mode::ReadOnly);
 }
 
@@ -205,7 +209,7 @@ void export_runs(const HistoryArgs& a, const GlobalOptions& options)
         OrderedJson list = OrderedJson::array();
         for (const auto& r : runs)
             list.push_back(run_json(r));
-        text = list.dump(2) + "\n";
+        text = dump_json(list, 2) + "\n";
     }
     if (a.file.empty())
         std::cout << text;

@@ -2,9 +2,13 @@
 #include "commands.h"
 
 #include "core/error.h"
+#include "core/json_util.h"
 #include "cuda/backend_info.h"
 #include "shard/version.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 int main(int argc, char** argv)
@@ -27,22 +31,28 @@ int main(int argc, char** argv)
     cli::register_run_commands(app, options, exit_code);
     cli::register_history_commands(app, options);
 
+    // The event protocol's error line, for every command; dump_json keeps a message that
+    // quotes bytes that are not UTF-8 (a file name, say) printable.
+    auto fail = [&options](const std::string& message) {
+        if (options.json)
+            std::cout << dump_json(
+                OrderedJson{{"v", 1}, {"event", "error"}, {"status", "failed"}, {"message", message}})
+                      << std::endl;
+        std::cerr << "error: " << message << std::endl;
+        return 1;
+    };
     try {
         app.parse(argc, argv);
-        if (app.get_subcommands().empty()) {
+        if (app.get_subcommands().empty())
             std::cout << app.help();
-            return 0;
-        }
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
-    } catch (const Error& e) {
-        if (options.json) // the event protocol's error line, for every command
-            std::cout << OrderedJson{{"v", 1}, {"event", "error"}, {"status", "failed"}, {"message", e.what()}}.dump()
-                      << std::endl;
-        std::cerr << "error: " << e.what() << std::endl;
-        return 1;
     } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << std::endl;
+        return fail(e.what());
+    }
+    // Output that never arrived (a full disk, a closed pipe) is a failure, not a success.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout.flush()) {
+        std::cerr << "error: writing standard output failed: " << std::strerror(errno) << std::endl;
         return 1;
     }
     return exit_code;

@@ -267,21 +267,25 @@ void register_plan_commands(CLI::App& app, const GlobalOptions& options)
     plan->add_option("--topology,-t", args->topology, "Topology preset id or JSON")->capture_default_str();
     plan->add_option("--batch,-b", args->batch, "Concurrent sequences")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(in_range(limits::kBatch));
     plan->add_option("--prompt,-p", args->prompt, "Prompt tokens per sequence")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(in_range(limits::kPrompt));
     plan->add_option("--gen,-g", args->generate, "Generated tokens per sequence")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(in_range(limits::kGenerate));
     plan->add_option("--dtype", args->dtype, "Weights and activations: bf16, fp16, fp8, fp32")->capture_default_str();
     plan->add_option("--kv-dtype", args->kv_dtype, "KV cache dtype (default: --dtype)");
     plan->add_option("--phase", args->phase, "prefill, decode or both")->capture_default_str();
     plan->add_option("--objective", args->objective, "ttft, tpot, throughput or memory")->capture_default_str();
-    plan->add_option("--top", args->top, "Feasible candidates to show")->capture_default_str();
+    plan->add_option("--top", args->top, "Feasible candidates to show")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     plan->add_flag("--rejected", args->show_rejected, "List every rejected candidate with its reason");
     plan->add_option("--save", args->save, "Write the chosen candidate as a *.shardplan.json");
-    plan->add_option("--pick", args->pick, "Which ranked candidate --save writes")->capture_default_str();
+    plan->add_option("--pick", args->pick, "Which ranked candidate --save writes")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     plan->callback([&options, args] { run_plan(*args, options); });
 
     auto* explain_cmd = app.add_subcommand("explain", "Per-layer shapes, bytes, collectives and time of a plan file");

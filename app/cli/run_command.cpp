@@ -12,6 +12,7 @@
 #include "cuda/engine_support.h"
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -53,9 +54,12 @@ void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::Ru
                    const Estimate& predicted, const Estimate& fp32)
 {
     const int decode_steps = int(run.steps.size()) - 1;
-    std::cout << "\nChecked against the unsharded forward: max relative error "
-              << format_scientific(check.max_relative_error, 2) << " (limit 1e-05), greedy tokens "
-              << (check.tokens_match ? "identical" : "DIFFERENT") << " in all " << run.steps.size() << " steps.\n";
+    std::cout << "\nChecked against the unsharded forward: "
+              << (std::isfinite(check.max_relative_error)
+                      ? "max relative error " + format_scientific(check.max_relative_error, 2) + " (limit 1e-05)"
+                      : std::string("FAILED, the run produced NaN or infinite values"))
+              << ", greedy tokens " << (check.tokens_match ? "identical" : "DIFFERENT") << " in all "
+              << run.steps.size() << " steps.\n";
     if (check.traffic_differences.empty()) {
         std::cout << "Collectives vs the planner (fp32 bytes): byte-exact on every rank and step"
                   << " (AllToAll: payloads exact, the split between peers follows the routing).\n";
@@ -147,6 +151,15 @@ void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::Ru
     std::cout << comm.render();
 }
 
+// A locked database is waited for, but never past a Ctrl-C or SIGTERM.
+std::unique_ptr<RunStore> open_run_store(const RunArgs& args)
+{
+    LockWait wait;
+    wait.cancel = &g_cancel;
+    return std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db, SqliteDb::Mode::ReadWrite,
+                                      wait);
+}
+
 // The cuda backends run in shard-engine, a separate process: its events are stored as they
 // arrive and echoed with --json; its own progress and summary come through stderr.
 // Tells a reader of the stream (the studio) which run in which database holds these events.
@@ -175,7 +188,7 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
     std::signal(SIGTERM, on_signal);
     std::unique_ptr<RunStore> store;
     if (!args.no_store)
-        store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
+        store = open_run_store(args);
     std::vector<std::string> engine_args{"run",       args.file,    "--backend", args.backend,
                                          "--dtype",   args.dtype,   "--graphs",  args.graphs,
                                          "--overlap", args.overlap, "--seed",    std::to_string(args.seed)};
@@ -185,7 +198,7 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
         engine_args.insert(engine_args.end(), {"--weights", args.weights});
     bool started = false, finished = false;
     std::string last_error;
-    const std::string plan_json = plan_to_json(plan).dump();
+    const std::string plan_json = dump_json(plan_to_json(plan));
     auto on_line = [&](const std::string& line) {
         Json event;
         try {
@@ -206,13 +219,13 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
         if (options.json && (started || kind != "error")) // a refusal is printed by main()
             std::cout << line << std::endl;
         if (options.json && kind == "start" && store)
-            std::cout << stored_event(run_id, *store).dump() << std::endl;
+            std::cout << dump_json(stored_event(run_id, *store)) << std::endl;
     };
     const int code = run_engine(engine, engine_args, on_line, [] { return g_cancel.load(); });
     if (started && !finished) { // crashed or killed: the run is kept as failed with what it measured
         const std::string why = "shard-engine ended without a result (exit code " + std::to_string(code) + ")";
         if (store)
-            store->ingest(Json::parse(cpu::error_event(why).dump()));
+            store->ingest(Json::parse(dump_json(cpu::error_event(why))));
         std::cerr << "error: " << why << "\n";
     }
     if (store)
@@ -238,17 +251,17 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     // killed halfway keeps what it measured.
     std::unique_ptr<RunStore> store;
     if (!args.no_store)
-        store = std::make_unique<RunStore>(args.db.empty() ? RunStore::default_path() : args.db);
+        store = open_run_store(args);
     auto emit = [&](const OrderedJson& e) {
         // Stored before shown: whatever a reader of the stream has seen is in the database.
         const bool start = e.value("event", "") == "start";
         std::int64_t run_id = 0;
         if (store)
-            run_id = store->ingest(Json::parse(e.dump()), start ? plan_to_json(plan).dump() : std::string());
+            run_id = store->ingest(Json::parse(dump_json(e)), start ? dump_json(plan_to_json(plan)) : std::string());
         if (options.json)
-            std::cout << e.dump() << std::endl;
+            std::cout << dump_json(e) << std::endl;
         if (options.json && start && store)
-            std::cout << stored_event(run_id, *store).dump() << std::endl;
+            std::cout << dump_json(stored_event(run_id, *store)) << std::endl;
     };
     emit(cpu::start_event(plan, args.backend, steps));
     if (!options.json)
@@ -279,10 +292,10 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         run = cpu::run_cpu(plan, weights, run_options);
         if (!options.json)
             std::cerr << "\n";
-        const auto reference = cpu::run_reference(plan, weights, steps - 1);
+        const auto reference = cpu::run_reference(plan, weights, steps - 1, &g_cancel);
         const cpu::RunCheck check = cpu::check_run(run, reference, predicted32, plan.strategy.pp);
         if (!args.trace.empty())
-            write_text_file(args.trace, cpu::chrome_trace(run, plan.name).dump() + "\n");
+            write_text_file(args.trace, dump_json(cpu::chrome_trace(run, plan.name)) + "\n");
         rank0.flush(run.logs[0]);
         for (std::size_t rank = 1; rank < run.logs.size(); ++rank)
             cpu::RankEventStream(int(rank), predictions, emit).flush(run.logs[rank]);
@@ -302,10 +315,14 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         return 130;
     } catch (const StoreError&) {
         throw;
-    } catch (const Error& e) {
-        if (store) // the failure is kept with the run; main prints it
-            store->ingest(Json::parse(cpu::error_event(e.what()).dump()));
-        throw;
+    } catch (const std::exception& e) {
+        // Ours or a library's (a bad_alloc, say): either way the run is kept as failed with
+        // the message, never left "running"; main prints it.
+        if (store)
+            store->ingest(Json::parse(dump_json(cpu::error_event(e.what()))));
+        if (dynamic_cast<const Error*>(&e))
+            throw;
+        throw Error(e.what());
     }
 }
 
@@ -325,7 +342,8 @@ void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exi
     run->add_option("--overlap", args->overlap, "cuda backends: overlap communication with compute (on/off)")
         ->capture_default_str();
     run->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of every rank's ops and collectives");
-    run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)");
+    run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)")
+        ->check(in_range(limits::kDecodeSteps));
     run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
     run->add_option("--weights", args->weights, "Read the weights from a .safetensors file (ShardStudio tensor names)");
     run->add_option("--db", args->db, "Run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");

@@ -1,5 +1,7 @@
 #include "engine_commands.h"
 
+#include "core/checked_number.h"
+
 #include "cuda/backend_info.h"
 #include "cuda/collective_check.h"
 #include "cuda/gpu_bench.h"
@@ -34,7 +36,7 @@ extern "C" void on_signal(int)
 
 void emit(const OrderedJson& event)
 {
-    std::cout << event.dump() << std::endl;
+    std::cout << dump_json(event) << std::endl;
 }
 
 bool parse_on_off(const std::string& text, const char* option)
@@ -132,7 +134,7 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
         // Models small enough for the CPU reference are checked against it.
         cpu::RunCheck check;
         if (small) {
-            const auto reference = cpu::run_reference(plan, weights, steps - 1);
+            const auto reference = cpu::run_reference(plan, weights, steps - 1, &g_cancel);
             check = cuda::check_gpu_run(run, reference, predicted);
         } else {
             for (const auto& t : run.times)
@@ -269,7 +271,7 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
 
 std::string error_line(const std::string& message)
 {
-    return cpu::error_event(message).dump();
+    return dump_json(cpu::error_event(message));
 }
 
 void add_run_options(CLI::App* run, RunArgs& args)
@@ -278,7 +280,8 @@ void add_run_options(CLI::App* run, RunArgs& args)
     run->add_option("--dtype", args.dtype, "bf16, fp16 or fp32")->capture_default_str();
     run->add_option("--graphs", args.graphs, "Replay decode steps from a CUDA graph: on or off")->capture_default_str();
     run->add_option("--overlap", args.overlap, "Overlap communication with compute: on or off")->capture_default_str();
-    run->add_option("--steps", args.steps, "Decode steps (default: the plan's generated tokens)");
+    run->add_option("--steps", args.steps, "Decode steps (default: the plan's generated tokens)")
+        ->check(CLI::Range(limits::kDecodeSteps.min, limits::kDecodeSteps.max));
     run->add_option("--seed", args.seed, "Seed of the generated weights")->capture_default_str();
     run->add_option("--weights", args.weights, "Read the weights from a .safetensors file");
 }
@@ -338,7 +341,7 @@ void register_commands(CLI::App& app, int& exit_code)
         const OrderedJson result = cuda::run_bench(*bench_options, report);
         std::cout << report;
         if (!bench_out->empty())
-            write_text_file(*bench_out, result.dump(2) + "\n");
+            write_text_file(*bench_out, dump_json(result, 2) + "\n");
         exit_code = 0;
     });
 
@@ -347,7 +350,7 @@ void register_commands(CLI::App& app, int& exit_code)
     devices->add_flag("--json", *devices_json, "As JSON");
     devices->callback([&exit_code, devices_json] {
         const OrderedJson j = cuda::describe_devices();
-        std::cout << (*devices_json ? j.dump(2) + "\n" : cuda::format_devices(j));
+        std::cout << (*devices_json ? dump_json(j, 2) + "\n" : cuda::format_devices(j));
         exit_code = 0;
     });
 }

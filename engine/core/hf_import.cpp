@@ -10,13 +10,6 @@ namespace shard {
 
 namespace {
 
-int to_int(std::int64_t value, const JsonReader& r, const char* key)
-{
-    if (value > 0x7fffffff)
-        r.fail(key, "is too large: " + std::to_string(value));
-    return static_cast<int>(value);
-}
-
 DType config_dtype(const JsonReader& r)
 {
     // Newer transformers write "dtype", older ones "torch_dtype".
@@ -43,18 +36,16 @@ Activation config_activation(const JsonReader& r, const char* key, const char* f
 ModelSpec llama_like(const JsonReader& r)
 {
     ModelSpec m;
-    m.layers = to_int(r.positive_int("num_hidden_layers"), r, "num_hidden_layers");
-    m.hidden = r.positive_int("hidden_size");
-    m.heads = to_int(r.positive_int("num_attention_heads"), r, "num_attention_heads");
-    m.kv_heads = to_int(r.int_or("num_key_value_heads", m.heads), r, "num_key_value_heads");
-    if (m.kv_heads == 0)
-        r.fail("num_key_value_heads", "must be positive, got 0");
+    m.layers = r.count("num_hidden_layers", limits::kLayers);
+    m.hidden = r.integer("hidden_size", limits::kHidden);
+    m.heads = r.count("num_attention_heads", limits::kHeads);
+    m.kv_heads = r.count_or("num_key_value_heads", m.heads, limits::kHeads);
     if (!r.has("head_dim") && m.hidden % m.heads != 0)
         r.fail("num_attention_heads", "does not divide hidden_size and no head_dim is given");
-    m.head_dim = to_int(r.int_or("head_dim", m.hidden / m.heads), r, "head_dim");
-    m.ffn = r.positive_int("intermediate_size");
-    m.vocab = r.positive_int("vocab_size");
-    m.max_context = r.int_or("max_position_embeddings", 4096);
+    m.head_dim = r.count_or("head_dim", m.hidden / m.heads, limits::kHeadDim);
+    m.ffn = r.integer("intermediate_size", limits::kFfn);
+    m.vocab = r.integer("vocab_size", limits::kVocab);
+    m.max_context = r.integer_or("max_position_embeddings", 4096, limits::kContext);
     m.tied_embeddings = r.bool_or("tie_word_embeddings", false);
     m.activation = config_activation(r, "hidden_act", "silu");
     m.qkv_bias = r.bool_or("attention_bias", false);
@@ -83,8 +74,8 @@ ModelSpec import_mixtral(const JsonReader& r)
 {
     ModelSpec m = llama_like(r);
     MoeSpec moe;
-    moe.experts = to_int(r.positive_int("num_local_experts"), r, "num_local_experts");
-    moe.experts_per_token = to_int(r.positive_int("num_experts_per_tok"), r, "num_experts_per_tok");
+    moe.experts = r.count("num_local_experts", limits::kExperts);
+    moe.experts_per_token = r.count("num_experts_per_tok", limits::kExperts);
     moe.expert_ffn = m.ffn;
     m.moe = moe;
     return m;
@@ -96,23 +87,13 @@ ModelSpec import_mixtral(const JsonReader& r)
 // is refused by name rather than silently approximated.
 int qwen_leading_dense_layers(const JsonReader& r)
 {
-    const auto step = r.int_or("decoder_sparse_step", 1);
+    const auto step = r.integer_or("decoder_sparse_step", 1, limits::kLayers);
     if (step != 1)
         r.fail("decoder_sparse_step", "other than 1 is not supported, got " + std::to_string(step));
-    const Json* list = r.raw("mlp_only_layers");
-    if (!list)
-        return 0;
-    if (!list->is_array())
-        r.fail("mlp_only_layers", "must be a list of layer indices");
-    std::vector<std::int64_t> layers;
-    for (const auto& v : *list) {
-        if (!v.is_number_integer())
-            r.fail("mlp_only_layers", "must be a list of layer indices, got " + v.dump());
-        layers.push_back(v.get<std::int64_t>());
-    }
+    std::vector<int> layers = r.int_list("mlp_only_layers", limits::kLayerIndex);
     std::sort(layers.begin(), layers.end());
     for (std::size_t i = 0; i < layers.size(); ++i) {
-        if (layers[i] != std::int64_t(i))
+        if (layers[i] != int(i))
             r.fail("mlp_only_layers", "is supported only as a leading range 0..n-1");
     }
     return static_cast<int>(layers.size());
@@ -122,12 +103,12 @@ ModelSpec import_qwen_moe(const JsonReader& r, bool shared_expert)
 {
     ModelSpec m = shared_expert ? import_qwen2(r) : import_qwen3(r);
     MoeSpec moe;
-    moe.experts = to_int(r.positive_int("num_experts"), r, "num_experts");
-    moe.experts_per_token = to_int(r.positive_int("num_experts_per_tok"), r, "num_experts_per_tok");
-    moe.expert_ffn = r.positive_int("moe_intermediate_size");
+    moe.experts = r.count("num_experts", limits::kExperts);
+    moe.experts_per_token = r.count("num_experts_per_tok", limits::kExperts);
+    moe.expert_ffn = r.integer("moe_intermediate_size", limits::kFfn);
     if (shared_expert) {
         moe.shared_experts = 1;
-        moe.shared_expert_ffn = r.positive_int("shared_expert_intermediate_size");
+        moe.shared_expert_ffn = r.integer("shared_expert_intermediate_size", limits::kFfn);
         moe.shared_expert_gate = true;
     }
     moe.first_dense_layers = qwen_leading_dense_layers(r);
@@ -139,21 +120,21 @@ ModelSpec import_deepseek(const JsonReader& r)
 {
     ModelSpec m = llama_like(r);
     MlaSpec mla;
-    mla.q_lora_rank = to_int(r.int_or("q_lora_rank", 0), r, "q_lora_rank"); // null in V2-Lite
-    mla.kv_lora_rank = to_int(r.positive_int("kv_lora_rank"), r, "kv_lora_rank");
-    mla.qk_rope_head_dim = to_int(r.positive_int("qk_rope_head_dim"), r, "qk_rope_head_dim");
-    mla.qk_nope_head_dim = to_int(r.positive_int("qk_nope_head_dim"), r, "qk_nope_head_dim");
-    mla.v_head_dim = to_int(r.positive_int("v_head_dim"), r, "v_head_dim");
+    mla.q_lora_rank = r.count_or("q_lora_rank", 0, limits::kLoraRank); // null in V2-Lite
+    mla.kv_lora_rank = r.count("kv_lora_rank", {1, limits::kLoraRank.max});
+    mla.qk_rope_head_dim = r.count("qk_rope_head_dim", limits::kHeadDim);
+    mla.qk_nope_head_dim = r.count("qk_nope_head_dim", limits::kHeadDim);
+    mla.v_head_dim = r.count("v_head_dim", limits::kHeadDim);
     m.mla = mla;
     m.head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim;
     MoeSpec moe;
-    moe.experts = to_int(r.positive_int("n_routed_experts"), r, "n_routed_experts");
-    moe.experts_per_token = to_int(r.positive_int("num_experts_per_tok"), r, "num_experts_per_tok");
-    moe.expert_ffn = r.positive_int("moe_intermediate_size");
-    moe.shared_experts = to_int(r.int_or("n_shared_experts", 0), r, "n_shared_experts");
+    moe.experts = r.count("n_routed_experts", limits::kExperts);
+    moe.experts_per_token = r.count("num_experts_per_tok", limits::kExperts);
+    moe.expert_ffn = r.integer("moe_intermediate_size", limits::kFfn);
+    moe.shared_experts = r.count_or("n_shared_experts", 0, limits::kSharedExperts);
     moe.shared_expert_ffn = moe.shared_experts > 0 ? moe.expert_ffn : 0;
-    moe.first_dense_layers = to_int(r.int_or("first_k_dense_replace", 0), r, "first_k_dense_replace");
-    moe.layer_freq = to_int(r.int_or("moe_layer_freq", 1), r, "moe_layer_freq");
+    moe.first_dense_layers = r.count_or("first_k_dense_replace", 0, limits::kLayerIndex);
+    moe.layer_freq = r.count_or("moe_layer_freq", 1, limits::kLayers);
     moe.router_bias = r.string_or("topk_method", "") == "noaux_tc";
     m.moe = moe;
     return m;
@@ -171,21 +152,21 @@ ModelSpec import_gemma2(const JsonReader& r)
 ModelSpec import_gpt2(const JsonReader& r)
 {
     ModelSpec m;
-    m.layers = to_int(r.positive_int("n_layer"), r, "n_layer");
-    m.hidden = r.positive_int("n_embd");
-    m.heads = to_int(r.positive_int("n_head"), r, "n_head");
+    m.layers = r.count("n_layer", limits::kLayers);
+    m.hidden = r.integer("n_embd", limits::kHidden);
+    m.heads = r.count("n_head", limits::kHeads);
     if (m.hidden % m.heads != 0)
         r.fail("n_head", "does not divide n_embd");
     m.kv_heads = m.heads;
     m.head_dim = static_cast<int>(m.hidden / m.heads);
-    m.ffn = r.int_or("n_inner", 4 * m.hidden); // null means 4 * n_embd
+    m.ffn = r.integer_or("n_inner", 4 * m.hidden, limits::kFfn); // null means 4 * n_embd
     m.gated_mlp = false;
     m.activation = config_activation(r, "activation_function", "gelu_new");
     m.qkv_bias = m.out_bias = m.mlp_bias = true;
     m.norm = NormKind::LayerNorm;
     m.position = PositionKind::Learned;
-    m.vocab = r.positive_int("vocab_size");
-    m.max_context = r.int_or("n_positions", 1024);
+    m.vocab = r.integer("vocab_size", limits::kVocab);
+    m.max_context = r.integer_or("n_positions", 1024, limits::kContext);
     m.tied_embeddings = r.bool_or("tie_word_embeddings", true);
     m.dtype = config_dtype(r);
     if (!r.has("dtype") && !r.has("torch_dtype"))

@@ -60,13 +60,6 @@ template<typename Parse> auto parse_enum(const JsonReader& r, const char* key, c
     }
 }
 
-int as_int(std::int64_t value, const JsonReader& r, const char* key)
-{
-    if (value > 0x7fffffff)
-        r.fail(key, "is too large: " + std::to_string(value));
-    return static_cast<int>(value);
-}
-
 } // namespace
 
 ModelSpec model_from_json(const Json& json, const std::string& context)
@@ -76,12 +69,12 @@ ModelSpec model_from_json(const Json& json, const std::string& context)
     m.id = r.string_or("id", "");
     m.name = r.string_or("name", m.id);
     m.family = r.string_or("family", "custom");
-    m.layers = as_int(r.positive_int("layers"), r, "layers");
-    m.hidden = r.positive_int("hidden");
-    m.heads = as_int(r.positive_int("heads"), r, "heads");
-    m.kv_heads = as_int(r.int_or("kv_heads", m.heads), r, "kv_heads");
-    m.head_dim = as_int(r.int_or("head_dim", m.hidden / m.heads), r, "head_dim");
-    m.ffn = r.positive_int("ffn");
+    m.layers = r.count("layers", limits::kLayers);
+    m.hidden = r.integer("hidden", limits::kHidden);
+    m.heads = r.count("heads", limits::kHeads);
+    m.kv_heads = r.count_or("kv_heads", m.heads, limits::kHeads);
+    m.head_dim = r.count_or("head_dim", m.hidden / m.heads, limits::kHeadDim);
+    m.ffn = r.integer("ffn", limits::kFfn);
     const std::string mlp = r.string_or("mlp", "gated");
     if (mlp != "gated" && mlp != "plain")
         r.fail("mlp", "must be \"gated\" or \"plain\", got \"" + mlp + "\"");
@@ -95,34 +88,34 @@ ModelSpec model_from_json(const Json& json, const std::string& context)
     }
     m.qk_norm = r.bool_or("qk_norm", false);
     m.norm = parse_enum(r, "norm", "rmsnorm", parse_norm_kind);
-    m.norms_per_layer = as_int(r.int_or("norms_per_layer", 2), r, "norms_per_layer");
+    m.norms_per_layer = r.count_or("norms_per_layer", 2, limits::kNormsPerLayer);
     m.position = parse_enum(r, "position", "rotary", parse_position_kind);
-    m.vocab = r.positive_int("vocab");
+    m.vocab = r.integer("vocab", limits::kVocab);
     m.tied_embeddings = r.bool_or("tied_embeddings", false);
-    m.max_context = r.positive_int("max_context");
+    m.max_context = r.integer("max_context", limits::kContext);
     m.dtype = parse_enum(r, "dtype", "bf16", parse_dtype);
     if (r.has("moe")) {
         const JsonReader e(r.object("moe"), context + ".moe");
         MoeSpec moe;
-        moe.experts = as_int(e.positive_int("experts"), e, "experts");
-        moe.experts_per_token = as_int(e.positive_int("experts_per_token"), e, "experts_per_token");
-        moe.expert_ffn = e.positive_int("expert_ffn");
-        moe.shared_experts = as_int(e.int_or("shared_experts", 0), e, "shared_experts");
-        moe.shared_expert_ffn = e.int_or("shared_expert_ffn", 0);
+        moe.experts = e.count("experts", limits::kExperts);
+        moe.experts_per_token = e.count("experts_per_token", limits::kExperts);
+        moe.expert_ffn = e.integer("expert_ffn", limits::kFfn);
+        moe.shared_experts = e.count_or("shared_experts", 0, limits::kSharedExperts);
+        moe.shared_expert_ffn = e.integer_or("shared_expert_ffn", 0, {0, limits::kFfn.max});
         moe.shared_expert_gate = e.bool_or("shared_expert_gate", false);
         moe.router_bias = e.bool_or("router_bias", false);
-        moe.first_dense_layers = as_int(e.int_or("first_dense_layers", 0), e, "first_dense_layers");
-        moe.layer_freq = as_int(e.int_or("layer_freq", 1), e, "layer_freq");
+        moe.first_dense_layers = e.count_or("first_dense_layers", 0, limits::kLayerIndex);
+        moe.layer_freq = e.count_or("layer_freq", 1, limits::kLayers);
         m.moe = moe;
     }
     if (r.has("mla")) {
         const JsonReader a(r.object("mla"), context + ".mla");
         MlaSpec mla;
-        mla.q_lora_rank = as_int(a.int_or("q_lora_rank", 0), a, "q_lora_rank");
-        mla.kv_lora_rank = as_int(a.positive_int("kv_lora_rank"), a, "kv_lora_rank");
-        mla.qk_rope_head_dim = as_int(a.positive_int("qk_rope_head_dim"), a, "qk_rope_head_dim");
-        mla.qk_nope_head_dim = as_int(a.positive_int("qk_nope_head_dim"), a, "qk_nope_head_dim");
-        mla.v_head_dim = as_int(a.positive_int("v_head_dim"), a, "v_head_dim");
+        mla.q_lora_rank = a.count_or("q_lora_rank", 0, limits::kLoraRank);
+        mla.kv_lora_rank = a.count("kv_lora_rank", {1, limits::kLoraRank.max});
+        mla.qk_rope_head_dim = a.count("qk_rope_head_dim", limits::kHeadDim);
+        mla.qk_nope_head_dim = a.count("qk_nope_head_dim", limits::kHeadDim);
+        mla.v_head_dim = a.count("v_head_dim", limits::kHeadDim);
         m.mla = mla;
     }
     try {

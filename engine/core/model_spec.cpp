@@ -1,5 +1,6 @@
 #include "model_spec.h"
 
+#include "checked_number.h"
 #include "error.h"
 
 namespace shard {
@@ -104,7 +105,7 @@ std::int64_t ModelSpec::moe_mlp_params(bool active_only) const
     if (!is_moe())
         return 0;
     const std::int64_t routed = active_only ? moe->experts_per_token : moe->experts;
-    std::int64_t params = routed * expert_params();
+    std::int64_t params = checked_mul(routed, expert_params(), "the parameters of one MoE layer");
     params += std::int64_t(moe->shared_experts) * mlp_params(hidden, moe->shared_expert_ffn, gated_mlp, mlp_bias);
     params += std::int64_t(moe->experts) * hidden; // router
     if (moe->router_bias)
@@ -124,7 +125,7 @@ std::int64_t ModelSpec::total_params() const
 {
     std::int64_t params = embedding_params() + lm_head_params() + norm_params();
     for (int i = 0; i < layers; ++i)
-        params += layer_params(i, false);
+        params = checked_add(params, layer_params(i, false), "the model's parameter count");
     return params;
 }
 
@@ -146,42 +147,47 @@ std::int64_t ModelSpec::kv_cache_bytes_per_token(int element_bytes) const
 void ModelSpec::validate() const
 {
     const std::string where = "model '" + (id.empty() ? name : id) + "'";
-    auto positive = [&](std::int64_t value, const char* field) {
-        if (value <= 0)
-            throw Error(where + ": '" + field + "' must be positive, got " + std::to_string(value));
+    auto in = [&](std::int64_t value, IntRange range, const char* field) {
+        checked_in(value, range, where + ": '" + field + "'");
     };
-    positive(layers, "layers");
-    positive(hidden, "hidden");
-    positive(heads, "heads");
-    positive(kv_heads, "kv_heads");
-    positive(head_dim, "head_dim");
-    positive(ffn, "ffn");
-    positive(vocab, "vocab");
-    positive(max_context, "max_context");
+    in(layers, limits::kLayers, "layers");
+    in(hidden, limits::kHidden, "hidden");
+    in(heads, limits::kHeads, "heads");
+    in(kv_heads, limits::kHeads, "kv_heads");
+    in(head_dim, limits::kHeadDim, "head_dim");
+    in(ffn, limits::kFfn, "ffn");
+    in(vocab, limits::kVocab, "vocab");
+    in(max_context, limits::kContext, "max_context");
+    in(norms_per_layer, limits::kNormsPerLayer, "norms_per_layer");
     if (heads % kv_heads != 0)
         throw Error(where + ": heads (" + std::to_string(heads) + ") must be a multiple of kv_heads ("
                     + std::to_string(kv_heads) + ")");
-    if (norms_per_layer < 1)
-        throw Error(where + ": 'norms_per_layer' must be at least 1");
     if (moe) {
-        positive(moe->experts, "moe.experts");
-        positive(moe->experts_per_token, "moe.experts_per_token");
-        positive(moe->expert_ffn, "moe.expert_ffn");
-        positive(moe->layer_freq, "moe.layer_freq");
+        in(moe->experts, limits::kExperts, "moe.experts");
+        in(moe->experts_per_token, limits::kExperts, "moe.experts_per_token");
+        in(moe->expert_ffn, limits::kFfn, "moe.expert_ffn");
+        in(moe->layer_freq, limits::kLayers, "moe.layer_freq");
+        in(moe->shared_experts, limits::kSharedExperts, "moe.shared_experts");
+        in(moe->shared_expert_ffn, {moe->shared_experts > 0 ? 1 : 0, limits::kFfn.max}, "moe.shared_expert_ffn");
         if (moe->experts_per_token > moe->experts)
             throw Error(where + ": moe.experts_per_token (" + std::to_string(moe->experts_per_token)
                         + ") exceeds moe.experts (" + std::to_string(moe->experts) + ")");
-        if (moe->shared_experts > 0)
-            positive(moe->shared_expert_ffn, "moe.shared_expert_ffn");
         if (moe->first_dense_layers < 0 || moe->first_dense_layers > layers)
             throw Error(where + ": moe.first_dense_layers must lie in [0, layers]");
     }
     if (mla) {
-        positive(mla->kv_lora_rank, "mla.kv_lora_rank");
-        positive(mla->qk_rope_head_dim, "mla.qk_rope_head_dim");
-        positive(mla->qk_nope_head_dim, "mla.qk_nope_head_dim");
-        positive(mla->v_head_dim, "mla.v_head_dim");
+        in(mla->q_lora_rank, limits::kLoraRank, "mla.q_lora_rank");
+        in(mla->kv_lora_rank, {1, limits::kLoraRank.max}, "mla.kv_lora_rank");
+        in(mla->qk_rope_head_dim, limits::kHeadDim, "mla.qk_rope_head_dim");
+        in(mla->qk_nope_head_dim, limits::kHeadDim, "mla.qk_nope_head_dim");
+        in(mla->v_head_dim, limits::kHeadDim, "mla.v_head_dim");
     }
+    // Inside these ranges each layer's count fits 64 bits; their sum is checked, and a
+    // bound on it keeps every byte count derived from it (x bytes, x copies) in range too.
+    const std::int64_t params = total_params();
+    if (params > limits::kMaxParameters)
+        throw Error(where + ": " + std::to_string(params) + " parameters is more than the "
+                    + std::to_string(limits::kMaxParameters) + " this tool plans for (check the sizes)");
 }
 
 std::string to_string(NormKind kind)

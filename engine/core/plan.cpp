@@ -2,13 +2,15 @@
 
 #include "model_json.h"
 
+#include <limits>
+
 namespace shard {
 
 void Plan::validate() const
 {
     model.validate();
     topology.validate();
-    workload.validate();
+    workload.validate_for(model);
     strategy.validate(model.layers, topology.total_gpus());
 }
 
@@ -34,7 +36,7 @@ Plan plan_from_json(const Json& json, const std::string& source)
     if (format != Plan::kFormatName)
         throw Error(source + ": not a ShardStudio plan (field 'format' is \"" + format + "\", expected \""
                     + Plan::kFormatName + "\")");
-    const auto version = r.positive_int("version");
+    const auto version = r.integer("version", {1, std::numeric_limits<std::int64_t>::max()});
     if (version > Plan::kFormatVersion)
         throw Error(source + ": plan format version " + std::to_string(version)
                     + " was written by a newer ShardStudio; this build reads up to version "
@@ -74,7 +76,7 @@ Plan load_plan(const std::string& path)
 
 void save_plan(const Plan& plan, const std::string& path)
 {
-    write_text_file(path, plan_to_json(plan).dump(2) + "\n");
+    write_text_file(path, dump_json(plan_to_json(plan), 2) + "\n");
 }
 
 } // namespace shard

@@ -1,5 +1,7 @@
 #include "strategy.h"
 
+#include "checked_number.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -119,16 +121,22 @@ std::string Strategy::label() const
 
 void Strategy::validate(int layers, int available_gpus) const
 {
-    if (pp < 1 || dp < 1 || ep < 1)
-        throw Error("strategy: pp, dp and ep must be at least 1");
+    checked_in(pp, limits::kMeshAxis, "strategy: pp");
+    checked_in(dp, limits::kMeshAxis, "strategy: dp");
+    checked_in(ep, limits::kMeshAxis, "strategy: ep");
     const int rank = tensor_rank(tensor_mode);
     if (int(tensor_shape.size()) != rank)
         throw Error("strategy: tensor mode '" + to_string(tensor_mode) + "' needs a shape of " + std::to_string(rank)
                     + " axes, got " + std::to_string(tensor_shape.size()));
-    for (const int size : tensor_shape) {
-        if (size < 1)
-            throw Error("strategy: tensor axis sizes must be at least 1");
-    }
+    // The GPU count is formed in 64 bits and compared before anything multiplies the axes
+    // in int: a mesh of 65536 x 65536 x ... must not wrap round to a small number.
+    std::int64_t needed = checked_mul(pp, dp, "strategy: the mesh's GPU count");
+    for (const int size : tensor_shape)
+        needed = checked_mul(needed, checked_in(size, limits::kMeshAxis, "strategy: a tensor axis size"),
+                             "strategy: the mesh's GPU count");
+    if (needed > available_gpus)
+        throw Error("strategy: needs " + std::to_string(needed) + " GPUs, the topology has "
+                    + std::to_string(available_gpus) + " (mesh " + mesh_text() + ")");
     if (tensor_mode == TensorMode::Summa2D && tensor_shape[0] != tensor_shape[1])
         throw Error("strategy: SUMMA needs a square q x q grid, got " + std::to_string(tensor_shape[0]) + "x"
                     + std::to_string(tensor_shape[1]));
@@ -139,9 +147,6 @@ void Strategy::validate(int layers, int available_gpus) const
     if ((dp * tensor_size()) % ep != 0)
         throw Error("strategy: ep (" + std::to_string(ep) + ") must divide dp x tensor size ("
                     + std::to_string(dp * tensor_size()) + ")");
-    if (devices() > available_gpus)
-        throw Error("strategy: needs " + std::to_string(devices()) + " GPUs, the topology has "
-                    + std::to_string(available_gpus));
     if (pp > layers)
         throw Error("strategy: " + std::to_string(pp) + " pipeline stages for " + std::to_string(layers) + " layers");
     if (!stage_layers.empty()) {
@@ -263,38 +268,18 @@ OrderedJson strategy_to_json(const Strategy& s, int layers)
     return j;
 }
 
-namespace {
-
-std::vector<int> int_list(const JsonReader& r, const char* key)
-{
-    std::vector<int> values;
-    const Json* list = r.raw(key);
-    if (!list)
-        return values;
-    if (!list->is_array())
-        r.fail(key, "must be a list of integers");
-    for (const auto& v : *list) {
-        if (!v.is_number_integer())
-            r.fail(key, "must be a list of integers, got " + v.dump());
-        values.push_back(v.get<int>());
-    }
-    return values;
-}
-
-} // namespace
-
 Strategy strategy_from_json(const Json& json, const std::string& context)
 {
     const JsonReader r(json, context);
     Strategy s;
-    s.pp = static_cast<int>(r.int_or("pp", 1));
-    s.dp = static_cast<int>(r.int_or("dp", 1));
-    s.ep = static_cast<int>(r.int_or("ep", 1));
+    s.pp = r.count_or("pp", 1, limits::kMeshAxis);
+    s.dp = r.count_or("dp", 1, limits::kMeshAxis);
+    s.ep = r.count_or("ep", 1, limits::kMeshAxis);
     try {
         if (r.has("tensor")) {
             const JsonReader tensor(r.object("tensor"), context + ".tensor");
             s.tensor_mode = parse_tensor_mode(tensor.string_or("mode", "none"));
-            s.tensor_shape = int_list(tensor, "shape");
+            s.tensor_shape = tensor.int_list("shape", limits::kMeshAxis);
         }
         if (r.has("layer_modes")) {
             const JsonReader modes(r.object("layer_modes"), context + ".layer_modes");
@@ -304,8 +289,8 @@ Strategy strategy_from_json(const Json& json, const std::string& context)
     } catch (const Error& e) {
         throw Error(context + ": " + e.what());
     }
-    s.stage_layers = int_list(r, "stage_layers");
-    s.placement = int_list(r, "placement");
+    s.stage_layers = r.int_list("stage_layers", limits::kLayers);
+    s.placement = r.int_list("placement", limits::kGpuIndex);
     // Identity placement and a balanced split are the defaults: store them as empty so a
     // written and re-read plan compares equal to the one it came from.
     bool identity = true;

@@ -1,5 +1,7 @@
 #include "topology.h"
 
+#include "checked_number.h"
+
 #include <algorithm>
 
 namespace shard {
@@ -14,10 +16,10 @@ double Topology::inter_busbw_per_gpu_gbps() const
 void Topology::validate() const
 {
     const std::string where = "topology '" + (id.empty() ? name : id) + "'";
-    if (nodes < 1)
-        throw Error(where + ": 'nodes' must be at least 1");
-    if (gpus_per_node < 1)
-        throw Error(where + ": 'gpus_per_node' must be at least 1");
+    checked_in(nodes, limits::kNodes, where + ": 'nodes'");
+    checked_in(gpus_per_node, limits::kGpusPerNode, where + ": 'gpus_per_node'");
+    checked_in(nics_per_node, limits::kNicsPerNode, where + ": 'nics_per_node'");
+    checked_in(gpu.sm_count, limits::kSmCount, where + ": 'gpu.sms'");
     if (gpu.memory_bytes <= 0)
         throw Error(where + ": 'gpu.memory_gib' must be positive");
     if (gpu.bf16_tflops <= 0 || gpu.hbm_gbps <= 0)
@@ -31,6 +33,7 @@ void Topology::validate() const
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+constexpr double kMaxMemoryGiB = 1 << 20; // a PiB per GPU: far above any part, far below int64 bytes
 
 OrderedJson link_to_json(const Link& link)
 {
@@ -83,19 +86,20 @@ Topology topology_from_json(const Json& json, const std::string& context)
     Topology t;
     t.id = r.string_or("id", "");
     t.name = r.string_or("name", t.id);
-    t.nodes = static_cast<int>(r.positive_int("nodes"));
-    t.gpus_per_node = static_cast<int>(r.positive_int("gpus_per_node"));
+    t.nodes = r.count("nodes", limits::kNodes);
+    t.gpus_per_node = r.count("gpus_per_node", limits::kGpusPerNode);
     const JsonReader gpu(r.object("gpu"), context + ".gpu");
     t.gpu.name = gpu.string("name");
-    t.gpu.memory_bytes = static_cast<std::int64_t>(gpu.positive_number("memory_gib") * kGiB + 0.5);
+    const double memory_gib = gpu.positive_number("memory_gib");
+    if (memory_gib > kMaxMemoryGiB)
+        gpu.fail("memory_gib", "must be at most " + std::to_string(int(kMaxMemoryGiB)) + " GiB");
+    t.gpu.memory_bytes = static_cast<std::int64_t>(memory_gib * kGiB + 0.5);
     t.gpu.bf16_tflops = gpu.positive_number("bf16_tflops");
     t.gpu.hbm_gbps = gpu.positive_number("hbm_gbps");
-    t.gpu.sm_count = static_cast<int>(gpu.int_or("sms", 132));
-    if (t.gpu.sm_count < 1)
-        gpu.fail("sms", "must be positive");
+    t.gpu.sm_count = gpu.count_or("sms", 132, limits::kSmCount);
     t.intra = link_from_json(r, "intra");
     t.inter = link_from_json(r, "inter");
-    t.nics_per_node = static_cast<int>(r.int_or("nics_per_node", 0));
+    t.nics_per_node = r.count_or("nics_per_node", 0, limits::kNicsPerNode);
     try {
         t.validate();
     } catch (const Error& e) {

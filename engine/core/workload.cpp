@@ -1,17 +1,36 @@
 #include "workload.h"
 
+#include "checked_number.h"
+#include "model_spec.h"
+
 namespace shard {
 
 void Workload::validate() const
 {
-    if (batch < 1)
-        throw Error("workload: batch must be at least 1, got " + std::to_string(batch));
-    if (prompt < 1)
-        throw Error("workload: prompt must be at least 1 token, got " + std::to_string(prompt));
-    if (generate < 0)
-        throw Error("workload: generate must not be negative, got " + std::to_string(generate));
+    checked_in(batch, limits::kBatch, "workload: batch");
+    checked_in(prompt, limits::kPrompt, "workload: prompt");
+    checked_in(generate, limits::kGenerate, "workload: generate");
     if (phase != Phase::Prefill && generate < 1)
         throw Error("workload: a decode phase needs at least 1 generated token");
+}
+
+void Workload::validate_for(const ModelSpec& model) const
+{
+    validate();
+    if (context() > model.max_context)
+        throw Error("workload: prompt + generated tokens (" + std::to_string(prompt) + " + " + std::to_string(generate)
+                    + " = " + std::to_string(context()) + ") exceed the context of model '"
+                    + (model.id.empty() ? model.name : model.id) + "' (" + std::to_string(model.max_context)
+                    + " tokens)");
+    const std::int64_t tokens = std::int64_t(batch) * context();
+    if (tokens > limits::kMaxTokensInFlight)
+        throw Error("workload: batch x (prompt + generate) = " + std::to_string(tokens)
+                    + " tokens in flight is more than the " + std::to_string(limits::kMaxTokensInFlight)
+                    + " this tool plans for");
+    // Every sequence's KV cache at full context: the largest byte count the planner forms
+    // from a workload, refused here rather than wrapped there.
+    const std::int64_t per_token = model.kv_cache_bytes_per_token(bytes_per_element(kv_dtype));
+    checked_mul(checked_mul(per_token, context(), "workload: KV cache bytes"), batch, "workload: KV cache bytes");
 }
 
 std::string to_string(Phase phase)
@@ -91,9 +110,9 @@ Workload workload_from_json(const Json& json, const std::string& context)
     } catch (const Error& e) {
         throw Error(context + ": " + e.what());
     }
-    w.batch = static_cast<int>(r.positive_int("batch"));
-    w.prompt = static_cast<int>(r.positive_int("prompt"));
-    w.generate = static_cast<int>(r.int_or("generate", 0));
+    w.batch = r.count("batch", limits::kBatch);
+    w.prompt = r.count("prompt", limits::kPrompt);
+    w.generate = r.count_or("generate", 0, limits::kGenerate);
     try {
         w.validate();
     } catch (const Error& e) {

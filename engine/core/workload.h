@@ -8,6 +8,8 @@
 
 namespace shard {
 
+struct ModelSpec;
+
 enum class Phase { Prefill, Decode, Both };
 // What the planner ranks by: time to first token, time per output token, aggregate
 // tokens/s, or the smallest memory per device.
@@ -28,7 +30,9 @@ struct Workload {
     std::int64_t prefill_tokens() const { return std::int64_t(batch) * prompt; }
     std::int64_t decode_tokens() const { return batch; }
     std::int64_t context() const { return std::int64_t(prompt) + generate; }
-    void validate() const;
+    void validate() const; // each field inside its range (limits:: in checked_number.h)
+    // validate(), and the tokens of a sequence fit the model's context.
+    void validate_for(const ModelSpec& model) const;
 };
 
 std::string to_string(Phase phase);

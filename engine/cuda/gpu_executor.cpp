@@ -44,16 +44,9 @@ cpu::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<cpu::S
     cpu::RunCheck check;
     bool prefix_matches = true;
     for (std::size_t s = 0; s < result.run.steps.size() && s < reference.size(); ++s) {
-        if (prefix_matches) {
-            double diff = 0, norm = 0;
-            for (std::size_t i = 0; i < reference[s].hidden.size(); ++i) {
-                const double d = double(result.run.steps[s].hidden[i]) - reference[s].hidden[i];
-                diff += d * d;
-                norm += double(reference[s].hidden[i]) * reference[s].hidden[i];
-            }
-            check.max_relative_error =
-                std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
-        }
+        if (prefix_matches)
+            check.max_relative_error = std::max(check.max_relative_error,
+                                                cpu::relative_error(result.run.steps[s].hidden, reference[s].hidden));
         const bool same = result.run.steps[s].next_tokens == reference[s].next_tokens;
         check.tokens_match = check.tokens_match && same;
         prefix_matches = prefix_matches && same;

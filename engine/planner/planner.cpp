@@ -121,6 +121,7 @@ double pareto_latency_ms(const Estimate& e, Objective objective)
 PlanResult plan_candidates(const ModelSpec& model, const Topology& topology, const Workload& workload,
                            const PlannerOptions& options)
 {
+    workload.validate_for(model); // the CLI and the studio both plan through here
     PlanResult result;
     const auto strategies = enumerate_strategies(model, topology);
     result.candidates.reserve(strategies.size());

@@ -1,6 +1,7 @@
 #include "serving_export.h"
 
 #include "core/error.h"
+#include "cost/estimate.h"
 
 namespace shard {
 
@@ -159,6 +160,11 @@ std::vector<std::string> supported_serving_engines()
 
 ServingExport export_for_serving(const Plan& plan, const std::string& engine)
 {
+    // A launch command for a layout the planner rejects would start a server that cannot
+    // hold the model: refuse with the planner's own reason.
+    if (const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload); !e.feasible)
+        throw Error("plan '" + plan.name + "' (" + plan.strategy.label() + ") is not feasible: " + e.reason
+                    + "; no serving command is exported for it");
     if (engine == "vllm")
         return vllm(plan);
     if (engine == "sglang")

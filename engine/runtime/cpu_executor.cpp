@@ -270,18 +270,25 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
     return result;
 }
 
-std::vector<StepOutput> run_reference(const Plan& plan, const ModelWeights& weights, int decode_steps)
+std::vector<StepOutput> run_reference(const Plan& plan, const ModelWeights& weights, int decode_steps,
+                                      const std::atomic<bool>* cancel)
 {
+    auto stop_if_cancelled = [cancel] {
+        if (cancel && cancel->load())
+            throw Cancelled("run cancelled");
+    };
     const Workload& w = plan.workload;
     const int steps = steps_of(plan, decode_steps);
     ReferenceModel reference(weights, w.batch, w.prompt + steps);
     std::vector<StepOutput> outputs;
     std::vector<std::int64_t> tokens = prompt_tokens(weights.model(), w.batch, w.prompt);
     for (int step = 0; step < steps; ++step) {
+        stop_if_cancelled();
         const std::int64_t position = step == 0 ? 0 : w.prompt + step - 1;
         outputs.push_back(reference.step(tokens, position, step == 0 ? w.prompt : 1));
         tokens = outputs.back().next_tokens;
     }
+    stop_if_cancelled();
     return outputs;
 }
 

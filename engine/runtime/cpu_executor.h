@@ -49,7 +49,9 @@ std::vector<std::int64_t> prompt_tokens(const ModelSpec& model, int batch, int p
 // ranks and the failure is rethrown as Error naming the rank.
 CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOptions& options = {});
 
-// The unsharded forward of the same workload, for comparison.
-std::vector<StepOutput> run_reference(const Plan& plan, const ModelWeights& weights, int decode_steps = -1);
+// The unsharded forward of the same workload, for comparison. A set cancel flag stops it
+// with Cancelled before each step and after the last.
+std::vector<StepOutput> run_reference(const Plan& plan, const ModelWeights& weights, int decode_steps = -1,
+                                      const std::atomic<bool>* cancel = nullptr);
 
 } // namespace shard::cpu

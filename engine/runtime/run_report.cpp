@@ -6,9 +6,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unistd.h>
 
 namespace shard::cpu {
+
+double relative_error(const std::vector<float>& got, const std::vector<float>& want)
+{
+    double diff = 0;
+    double norm = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const double g = i < got.size() ? double(got[i]) : 0.0;
+        if (!std::isfinite(g) || !std::isfinite(want[i]))
+            return std::numeric_limits<double>::infinity();
+        const double d = g - want[i];
+        diff += d * d;
+        norm += double(want[i]) * want[i];
+    }
+    return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
 
 RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
                    int pipeline_stages)
@@ -16,15 +32,8 @@ RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& refer
     RunCheck check;
     for (std::size_t s = 0; s < run.steps.size() && s < reference.size(); ++s) {
         check.tokens_match = check.tokens_match && run.steps[s].next_tokens == reference[s].next_tokens;
-        double diff = 0;
-        double norm = 0;
-        for (std::size_t i = 0; i < reference[s].hidden.size(); ++i) {
-            const double d = double(run.steps[s].hidden[i]) - reference[s].hidden[i];
-            diff += d * d;
-            norm += double(reference[s].hidden[i]) * reference[s].hidden[i];
-        }
         check.max_relative_error =
-            std::max(check.max_relative_error, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+            std::max(check.max_relative_error, relative_error(run.steps[s].hidden, reference[s].hidden));
     }
     check.traffic_differences = compare_traffic(fp32_estimate, run, pipeline_stages);
     double previous = 0;
@@ -223,7 +232,8 @@ OrderedJson result_event(const Plan& plan, const std::string& backend, const Cpu
                       {"tpot_ms", predicted.tpot_ms},
                       {"tokens_per_s", predicted.tokens_per_s},
                       {"gpu", plan.topology.gpu.name}};
-    j["max_rel_error"] = check.max_relative_error;
+    j["max_rel_error"] = check.max_relative_error; // JSON has no infinity: written as null
+    j["non_finite"] = !std::isfinite(check.max_relative_error);
     j["tokens_match"] = check.tokens_match;
     j["traffic_exact"] = check.traffic_differences.empty();
     j["traffic_differences"] = check.traffic_differences;

@@ -21,6 +21,11 @@ struct RunCheck {
     std::vector<double> step_ms; // wall time of each step (slowest rank)
 };
 
+// ||got - want|| / ||want|| over one step's final hidden states (||got - want|| when want is
+// all zero). Infinity when either side holds a NaN or an infinity: a run that produced them
+// must fail its check, never pass it with an error of 0.
+double relative_error(const std::vector<float>& got, const std::vector<float>& want);
+
 RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
                    int pipeline_stages);
 

@@ -3,8 +3,10 @@
 #include "core/error.h"
 #include "core/json_util.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 namespace shard::cpu {
 
@@ -74,7 +76,11 @@ void save_safetensors(const ModelWeights& weights, const std::string& path)
 
 ModelWeights load_safetensors(const ModelSpec& model, const std::string& path)
 {
-    const std::string file = read_text_file(path);
+    return parse_safetensors(model, read_text_file(path), path);
+}
+
+ModelWeights parse_safetensors(const ModelSpec& model, std::string_view file, const std::string& path)
+{
     if (file.size() < 8)
         throw Error(path + ": not a safetensors file (shorter than its 8-byte header size)");
     std::uint64_t header_size = 0;
@@ -82,35 +88,46 @@ ModelWeights load_safetensors(const ModelSpec& model, const std::string& path)
     if (header_size > file.size() - 8)
         throw Error(path + ": header size " + std::to_string(header_size) + " runs past the end of the "
                     + std::to_string(file.size()) + "-byte file (truncated?)");
-    const Json header = parse_json_text(std::string_view(file).substr(8, header_size), path + " header");
+    const Json header = parse_json_text(file.substr(8, header_size), path + " header");
     if (!header.is_object())
         throw Error(path + ": the header is not a JSON object");
     const std::size_t data_start = 8 + header_size;
     ModelWeights weights(model, 0); // names and shapes; values replaced below
+    const std::uint64_t data_bytes = file.size() - data_start;
     for (const auto& [name, expected] : weights.tensors()) {
         const auto it = header.find(name);
         if (it == header.end())
             throw Error(path + ": tensor '" + name + "' is missing (" + model.name + " needs it)");
-        const JsonReader r(*it, path + ": tensor '" + name + "'");
+        const std::string where = path + ": tensor '" + name + "'";
+        const JsonReader r(*it, where);
         const std::string dtype = r.string("dtype");
-        const Json* shape = r.raw("shape");
         const Json* offsets = r.raw("data_offsets");
-        if (!shape || !shape->is_array() || !offsets || !offsets->is_array() || offsets->size() != 2)
-            throw Error(path + ": tensor '" + name + "' needs 'shape' and two 'data_offsets'");
-        std::int64_t elements = 1;
-        for (const auto& dim : *shape)
-            elements *= dim.get<std::int64_t>();
-        if (elements != expected.rows * expected.cols)
-            throw Error(path + ": tensor '" + name + "' has shape " + shape->dump() + ", " + model.name + " needs ["
+        if (!offsets || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned()
+            || !(*offsets)[1].is_number_unsigned())
+            throw Error(where + " needs 'data_offsets' of two non-negative integers");
+        // The shape must be the layout's own, axis by axis: the same element count in another
+        // shape (transposed, flattened) would load the right bytes into the wrong places.
+        // A vector may also be stored 1-D, as PyTorch writes norms and biases.
+        if (!r.raw("shape"))
+            throw Error(where + " needs a 'shape'");
+        const std::vector<int> shape = r.int_list("shape", {0, std::numeric_limits<int>::max()});
+        const bool same_shape = shape == std::vector<int>{int(expected.rows), int(expected.cols)}
+                                || (expected.rows == 1 && shape == std::vector<int>{int(expected.cols)});
+        if (!same_shape)
+            throw Error(where + " has shape " + json_excerpt(*r.raw("shape")) + ", " + model.name + " needs ["
                         + std::to_string(expected.rows) + ", " + std::to_string(expected.cols) + "]");
+        const std::int64_t elements = expected.rows * expected.cols;
         const int width = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
         if (width == 0)
-            throw Error(path + ": tensor '" + name + "' has dtype " + dtype + " (expected F32, F16 or BF16)");
+            throw Error(where + " has dtype " + dtype + " (expected F32, F16 or BF16)");
+        // Compared by subtraction, never by adding to an offset: an offset near 2^64 must not
+        // wrap round into range.
         const auto begin = (*offsets)[0].get<std::uint64_t>();
         const auto end = (*offsets)[1].get<std::uint64_t>();
-        if (end < begin || end - begin != std::uint64_t(elements) * width || data_start + end > file.size())
-            throw Error(path + ": tensor '" + name + "' data [" + std::to_string(begin) + ", " + std::to_string(end)
-                        + ") does not fit its shape or the file (truncated?)");
+        if (end < begin || end > data_bytes || end - begin != std::uint64_t(elements) * width)
+            throw Error(where + " data [" + std::to_string(begin) + ", " + std::to_string(end)
+                        + ") does not fit its shape or the file (truncated?): the file holds "
+                        + std::to_string(data_bytes) + " data bytes");
         std::vector<float> values(static_cast<std::size_t>(elements));
         const char* src = file.data() + data_start + begin;
         for (std::int64_t i = 0; i < elements; ++i) {
@@ -121,6 +138,10 @@ ModelWeights load_safetensors(const ModelSpec& model, const std::string& path)
                 std::memcpy(&v, src + i * 2, 2);
                 values[i] = dtype == "F16" ? half_to_float(v) : bf16_to_float(v);
             }
+            if (!std::isfinite(values[i]))
+                throw Error(where + " holds " + (std::isnan(values[i]) ? "NaN" : "an infinity") + " at element "
+                            + std::to_string(i) + " (row " + std::to_string(i / expected.cols) + ", column "
+                            + std::to_string(i % expected.cols) + "): a run of it would check nothing");
         }
         weights.assign(name, std::move(values));
     }

@@ -3,6 +3,7 @@
 #include "model_weights.h"
 
 #include <string>
+#include <string_view>
 
 namespace shard::cpu {
 
@@ -12,5 +13,7 @@ namespace shard::cpu {
 void save_safetensors(const ModelWeights& weights, const std::string& path);
 // Every tensor the model needs must be present with its shape; errors name the tensor.
 ModelWeights load_safetensors(const ModelSpec& model, const std::string& path);
+// The same from the file's bytes; path names it in errors.
+ModelWeights parse_safetensors(const ModelSpec& model, std::string_view file, const std::string& path);
 
 } // namespace shard::cpu

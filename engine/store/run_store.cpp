@@ -1,6 +1,8 @@
 #include "run_store.h"
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -100,10 +102,57 @@ std::string str(const Json& j, const char* key)
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+std::string this_host()
+{
+    char name[256] = {};
+    return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
+}
+
+// A run its writer can no longer finish: the process that started it, on this host, is gone.
+// Signal 0 probes a process; ESRCH means it does not exist.
+bool writer_gone(std::int64_t pid, const std::string& host)
+{
+    if (pid <= 0 || (!host.empty() && host != this_host()))
+        return false;
+    return kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+}
+
+std::string writer_gone_message(std::int64_t pid)
+{
+    return "the engine stopped without a result (process " + std::to_string(pid)
+           + " is gone); its measurements up to then are kept";
+}
+
 std::optional<double> num(const Json& j, const char* key)
 {
     const auto it = j.find(key);
     return it != j.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
+}
+
+// Events come from another process (or a file): a field of the wrong type, or a number out
+// of range, is stored as its default rather than ending the whole ingestion.
+std::int64_t int_of(const Json& j, const char* key, std::int64_t fallback)
+{
+    const auto it = j.find(key);
+    if (it == j.end())
+        return fallback;
+    if (it->is_number_integer() && !(it->is_number_unsigned() && it->get<std::uint64_t>() > INT64_MAX))
+        return it->get<std::int64_t>();
+    if (it->is_number_float() && std::abs(it->get<double>()) < 9.0e18)
+        return static_cast<std::int64_t>(it->get<double>());
+    return fallback;
+}
+
+double real_of(const Json& j, const char* key, double fallback)
+{
+    return num(j, key).value_or(fallback);
+}
+
+const Json& object_of(const Json& j, const char* key)
+{
+    static const Json empty = Json::object();
+    const auto it = j.find(key);
+    return it != j.end() && it->is_object() ? *it : empty;
 }
 
 } // namespace
@@ -120,18 +169,20 @@ std::string RunStore::default_path()
     return (base / "shardstudio" / "runs.db").string();
 }
 
-RunStore::RunStore(const std::string& path, SqliteDb::Mode mode)
+RunStore::RunStore(const std::string& path, SqliteDb::Mode mode, LockWait wait)
     : m_db([&] {
         if (mode == SqliteDb::Mode::ReadWrite) {
             std::error_code ec;
             std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
         }
-        return SqliteDb(path, mode);
+        return SqliteDb(path, mode, wait);
     }())
 {
     migrate();
-    if (mode == SqliteDb::Mode::ReadWrite)
+    if (mode == SqliteDb::Mode::ReadWrite) {
+        m_db.use_wal();
         recover_stale_runs();
+    }
 }
 
 int RunStore::schema_version()
@@ -183,13 +234,15 @@ void RunStore::migrate()
 
 std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
 {
+    if (!event.is_object())
+        throw StoreError("an event must be a JSON object, got " + json_excerpt(event));
     const std::string kind = str(event, "event");
     if (kind == "start") {
         flush();
-        const Json env = event.value("environment", Json::object());
+        const Json& env = object_of(event, "environment");
         // Plans are kept once by hash: runs of the same plan share it and the run rows that
         // history lists stay small.
-        const std::string plan = plan_json.empty() ? event.dump() : plan_json;
+        const std::string plan = plan_json.empty() ? dump_json(event) : plan_json;
         const std::string hash = hash_text(plan);
         Transaction tx(m_db);
         Statement keep = m_db.prepare("INSERT OR IGNORE INTO plans (hash, json) VALUES (?, ?)");
@@ -206,12 +259,12 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
             .bind(6, str(event, "backend"))
             .bind(7, now_iso())
             .bind(8, str(env, "host"))
-            .bind(9, env.value("gpus", Json::array()).dump())
+            .bind(9, env.contains("gpus") && env["gpus"].is_array() ? dump_json(env["gpus"]) : std::string("[]"))
             .bind(10, str(env, "engine_version"))
             .bind(11, std::int64_t(getpid()))
-            .bind(12, Json{{"batch", event.value("batch", 0)},
-                           {"prompt", event.value("prompt", 0)},
-                           {"steps", event.value("steps", 0)}}
+            .bind(12, Json{{"batch", int_of(event, "batch", 0)},
+                           {"prompt", int_of(event, "prompt", 0)},
+                           {"steps", int_of(event, "steps", 0)}}
                           .dump())
             .bind(13, str(env, "driver"))
             .bind(14, str(env, "cuda"))
@@ -234,8 +287,8 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
         Statement update = m_db.prepare(
             "UPDATE runs SET status = ?, ended_at = ?, message = ?, ttft_ms = ?, tpot_ms = ?, tokens_per_s = ?, "
             "max_rel_error = ?, predicted_ttft_ms = ?, predicted_tpot_ms = ?, predicted_tokens_per_s = ? WHERE id = ?");
-        const Json measured = event.value("measured", Json::object());
-        const Json predicted = event.value("predicted", Json::object());
+        const Json& measured = object_of(event, "measured");
+        const Json& predicted = object_of(event, "predicted");
         const std::string status = kind == "result"                      ? "completed"
                                    : str(event, "status") == "cancelled" ? "cancelled"
                                                                          : "failed";
@@ -276,31 +329,31 @@ void RunStore::write_batch()
     for (const Json& e : m_pending) {
         if (str(e, "event") == "op") {
             op.bind(1, m_current)
-                .bind(2, e.value("rank", std::int64_t(0)))
-                .bind(3, e.value("step", std::int64_t(0)))
-                .bind(4, e.value("layer", std::int64_t(-1)))
+                .bind(2, int_of(e, "rank", 0))
+                .bind(3, int_of(e, "step", 0))
+                .bind(4, int_of(e, "layer", -1))
                 .bind(5, str(e, "op"))
                 .bind(6, str(e, "kind"))
-                .bind(7, e.value("us", 0.0))
+                .bind(7, real_of(e, "us", 0.0))
                 .bind(8, num(e, "predicted_us"))
                 .bind(9, num(e, "start_us"));
             op.step();
             op.reset();
         } else {
             coll.bind(1, m_current)
-                .bind(2, e.value("rank", std::int64_t(0)))
-                .bind(3, e.value("step", std::int64_t(0)))
+                .bind(2, int_of(e, "rank", 0))
+                .bind(3, int_of(e, "step", 0))
                 .bind(4, str(e, "op"))
                 .bind(5, str(e, "group"))
-                .bind(6, e.value("group_size", std::int64_t(1)))
-                .bind(7, e.value("bytes", std::int64_t(0)))
-                .bind(8, e.value("sent", std::int64_t(0)))
-                .bind(9, e.value("received", std::int64_t(0)))
-                .bind(10, e.value("us", 0.0))
-                .bind(11, e.value("algbw", 0.0))
-                .bind(12, e.value("busbw", 0.0));
-            if (const auto p = num(e, "predicted_bytes"))
-                coll.bind(13, std::int64_t(*p));
+                .bind(6, int_of(e, "group_size", 1))
+                .bind(7, int_of(e, "bytes", 0))
+                .bind(8, int_of(e, "sent", 0))
+                .bind(9, int_of(e, "received", 0))
+                .bind(10, real_of(e, "us", 0.0))
+                .bind(11, real_of(e, "algbw", 0.0))
+                .bind(12, real_of(e, "busbw", 0.0));
+            if (num(e, "predicted_bytes"))
+                coll.bind(13, int_of(e, "predicted_bytes", 0));
             else
                 coll.bind_null(13);
             coll.bind(14, num(e, "start_us")).bind(15, std::int64_t(str(e, "time") == "modeled"));
@@ -338,18 +391,55 @@ RunRecord record_from(Statement& s)
     r.predicted_ttft_ms = opt(17);
     r.predicted_tpot_ms = opt(18);
     r.predicted_tokens_per_s = opt(19);
+    if (r.status == RunStatus::Running && writer_gone(s.int64(20), r.host)) {
+        r.status = RunStatus::Failed;
+        r.message = writer_gone_message(s.int64(20));
+    }
     return r;
 }
 
 constexpr const char* kRunColumns =
     "SELECT id, plan_name, plan_hash, model, topology, strategy, backend, status, started_at, ended_at, host, "
     "engine_version, message, ttft_ms, tpot_ms, tokens_per_s, max_rel_error, predicted_ttft_ms, predicted_tpot_ms, "
-    "predicted_tokens_per_s FROM runs";
+    "predicted_tokens_per_s, writer_pid FROM runs";
+
+} // namespace
+
+namespace {
+
+// started_at is "YYYY-MM-DDTHH:MM:SSZ", compared as text: a bound must be a prefix of that
+// form with real calendar values, or every run would silently match (or none).
+void check_since(const std::string& since)
+{
+    const std::string form = "0000-00-00T00:00:00Z";
+    bool ok =
+        since.size() == 10 || since.size() == 13 || since.size() == 16 || since.size() == 19 || since.size() == 20;
+    for (std::size_t i = 0; ok && i < since.size(); ++i)
+        ok = form[i] == '0' ? std::isdigit(static_cast<unsigned char>(since[i])) != 0 : since[i] == form[i];
+    auto field = [&](std::size_t at) { return std::stoi(since.substr(at, 2)); };
+    if (ok) {
+        const int month = field(5);
+        const int day = field(8);
+        ok = month >= 1 && month <= 12 && day >= 1 && day <= 31;
+        if (ok && since.size() >= 13)
+            ok = field(11) <= 23;
+        if (ok && since.size() >= 16)
+            ok = field(14) <= 59;
+        if (ok && since.size() >= 19)
+            ok = field(17) <= 60;
+    }
+    if (!ok)
+        throw Error("since '" + since
+                    + "' is not a UTC date or time (expected YYYY-MM-DD, YYYY-MM-DDTHH, YYYY-MM-DDTHH:MM or "
+                      "YYYY-MM-DDTHH:MM:SS[Z])");
+}
 
 } // namespace
 
 std::vector<RunRecord> RunStore::list(const HistoryFilter& f)
 {
+    if (!f.since.empty())
+        check_since(f.since);
     std::string sql = std::string(kRunColumns) + " WHERE 1 = 1";
     std::vector<std::string> values;
     auto add = [&](const std::string& value, const char* clause) {
@@ -404,21 +494,15 @@ int RunStore::recover_stale_runs()
 {
     std::vector<std::pair<std::int64_t, std::int64_t>> stale;
     {
-        Statement s = m_db.prepare("SELECT id, writer_pid FROM runs WHERE status = 'running'");
-        while (s.step()) {
-            const auto pid = s.int64(1);
-            // Signal 0 probes a process; ESRCH means it is gone (runs from this host only).
-            if (pid > 0 && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
-                stale.emplace_back(s.int64(0), pid);
-        }
+        Statement s = m_db.prepare("SELECT id, writer_pid, host FROM runs WHERE status = 'running'");
+        while (s.step())
+            if (writer_gone(s.int64(1), s.text(2)))
+                stale.emplace_back(s.int64(0), s.int64(1));
     }
     for (const auto& [id, pid] : stale) {
         Statement u = m_db.prepare("UPDATE runs SET status = 'failed', ended_at = ?, message = ? WHERE id = ? AND "
                                    "status = 'running'");
-        u.bind(1, now_iso())
-            .bind(2, "the engine stopped without a result (process " + std::to_string(pid)
-                         + " is gone); its measurements up to then are kept")
-            .bind(3, id);
+        u.bind(1, now_iso()).bind(2, writer_gone_message(pid)).bind(3, id);
         u.step();
     }
     return int(stale.size());

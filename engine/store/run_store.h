@@ -51,7 +51,7 @@ public:
     static constexpr int kSchemaVersion = 2;
     static std::string default_path(); // $XDG_DATA_HOME/shardstudio/runs.db
 
-    RunStore(const std::string& path, SqliteDb::Mode mode = SqliteDb::Mode::ReadWrite);
+    RunStore(const std::string& path, SqliteDb::Mode mode = SqliteDb::Mode::ReadWrite, LockWait wait = {});
 
     int schema_version();
     SqliteDb& db() { return m_db; }
@@ -75,7 +75,8 @@ public:
     // The plan a run ran, as it was stored (a *.shardplan.json text), or nullopt.
     std::optional<std::string> plan_json(std::int64_t id);
     // Runs left "running" by a process that no longer exists become "failed", keeping what
-    // they measured. Returns how many were marked.
+    // they measured. Returns how many were marked. Reads (list, get) report such runs as
+    // failed too, so a read-only database shows the same.
     int recover_stale_runs();
 
 private:

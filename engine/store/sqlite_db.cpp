@@ -1,6 +1,9 @@
 #include "sqlite_db.h"
 
+#include "core/units.h"
+
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -40,43 +43,122 @@ bool looks_like_sqlite(const std::string& path, bool& exists)
 
 } // namespace
 
-SqliteDb::SqliteDb(const std::string& path, Mode mode)
+struct SqliteDb::WaitState {
+    LockWait wait;
+    std::chrono::steady_clock::time_point since;
+    bool cancelled = false; // the last wait ended because cancel was set
+};
+
+namespace {
+
+[[noreturn]] void lock_failure(const SqliteDb::WaitState& w, const std::string& path)
+{
+    if (w.cancelled)
+        throw StoreError(path + ": cancelled while waiting for the run database, which another process holds locked");
+    throw StoreError(path + ": the run database stayed locked by another process for "
+                     + format_fixed(double(w.wait.budget.count()) / 1000.0, 1)
+                     + " s; nothing was written. Try again when that process has finished.");
+}
+
+// SQLite calls this while a lock is held elsewhere; returning 0 ends the wait with
+// SQLITE_BUSY. It waits in short naps so a cancel is seen within one of them.
+int wait_for_lock(void* state, int attempt)
+{
+    auto& w = *static_cast<SqliteDb::WaitState*>(state);
+    const auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) {
+        w.since = now;
+        w.cancelled = false;
+    }
+    if (w.wait.cancel && w.wait.cancel->load()) {
+        w.cancelled = true;
+        return 0;
+    }
+    if (now - w.since >= w.wait.budget)
+        return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 2 : 20));
+    return 1;
+}
+
+// A URI that opens path as immutable: no lock, no -shm, nothing written.
+std::string immutable_uri(const std::string& path)
+{
+    std::string uri = "file:";
+    for (const unsigned char c : std::filesystem::absolute(path).string()) {
+        if (c == '?' || c == '#' || c == '%' || c < 0x21 || c >= 0x7f) {
+            char escaped[4];
+            std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
+            uri += escaped;
+        } else {
+            uri += char(c);
+        }
+    }
+    return uri + "?immutable=1";
+}
+
+} // namespace
+
+SqliteDb::SqliteDb(const std::string& path, Mode mode, LockWait wait)
     : m_path(path)
     , m_mode(mode)
+    , m_wait(std::make_unique<WaitState>(WaitState{wait, {}, false}))
 {
     bool exists = false;
     if (!looks_like_sqlite(path, exists))
         throw StoreError(path + ": not a ShardStudio run database (the file is not SQLite); it was left untouched");
-    const int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        const std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
-        sqlite3_close(m_db);
-        m_db = nullptr;
-        throw StoreError(path + ": cannot open the run database: " + message);
+    if (mode == Mode::ReadWrite) {
+        open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    } else {
+        open(path, SQLITE_OPEN_READONLY);
+        // A WAL database needs its -shm file to be read; in a folder the user cannot write
+        // (a shared, read-only archive) SQLite cannot create it. Nobody can be writing such
+        // a file, so it is read as immutable instead.
+        const int rc = sqlite3_exec(m_db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+        if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) {
+            close();
+            open(immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+        }
     }
-    sqlite3_busy_timeout(m_db, 10000);
-    sqlite3_extended_result_codes(m_db, 1);
     exec("PRAGMA foreign_keys = ON");
     exec("PRAGMA cache_size = -32768"); // 32 MiB: history queries over 10,000 runs stay in memory
-    if (mode == Mode::ReadWrite) {
-        // WAL lets readers run beside one writer; the busy timeout serialises writers.
-        Statement wal(m_db, "PRAGMA journal_mode = WAL");
-        wal.step();
-        exec("PRAGMA synchronous = NORMAL");
+}
+
+void SqliteDb::open(const std::string& name, int flags)
+{
+    const int rc = sqlite3_open_v2(name.c_str(), &m_db, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        const std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+        close();
+        throw StoreError(m_path + ": cannot open the run database: " + message);
     }
+    sqlite3_busy_handler(m_db, wait_for_lock, m_wait.get());
+    sqlite3_extended_result_codes(m_db, 1);
+}
+
+void SqliteDb::close()
+{
+    if (m_db)
+        sqlite3_close_v2(m_db);
+    m_db = nullptr;
+}
+
+void SqliteDb::use_wal()
+{
+    Statement wal(m_db, m_wait.get(), "PRAGMA journal_mode = WAL");
+    wal.step();
+    exec("PRAGMA synchronous = NORMAL");
 }
 
 SqliteDb::~SqliteDb()
 {
-    if (m_db)
-        sqlite3_close_v2(m_db);
+    close();
 }
 
 SqliteDb::SqliteDb(SqliteDb&& other) noexcept
     : m_db(other.m_db)
     , m_path(std::move(other.m_path))
     , m_mode(other.m_mode)
+    , m_wait(std::move(other.m_wait))
 {
     other.m_db = nullptr;
 }
@@ -84,11 +166,11 @@ SqliteDb::SqliteDb(SqliteDb&& other) noexcept
 SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept
 {
     if (this != &other) {
-        if (m_db)
-            sqlite3_close_v2(m_db);
+        close();
         m_db = other.m_db;
         m_path = std::move(other.m_path);
         m_mode = other.m_mode;
+        m_wait = std::move(other.m_wait);
         other.m_db = nullptr;
     }
     return *this;
@@ -96,28 +178,24 @@ SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept
 
 void SqliteDb::exec(const std::string& sql)
 {
-    // Busy errors are retried: the busy timeout covers most, a few more tries cover the rest.
-    for (int attempt = 0;; ++attempt) {
-        char* error = nullptr;
-        const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &error);
-        if (rc == SQLITE_OK)
-            return;
-        sqlite3_free(error);
-        if ((rc & 0xff) == SQLITE_BUSY && attempt < 20) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
-            continue;
-        }
-        sqlite_fail(m_db, rc, "sqlite3_exec", sql, __FILE__, __LINE__);
-    }
+    char* error = nullptr;
+    const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &error);
+    sqlite3_free(error);
+    if (rc == SQLITE_OK)
+        return;
+    if ((rc & 0xff) == SQLITE_BUSY)
+        lock_failure(*m_wait, m_path);
+    sqlite_fail(m_db, rc, "sqlite3_exec", sql, __FILE__, __LINE__);
 }
 
 Statement SqliteDb::prepare(const std::string& sql)
 {
-    return Statement(m_db, sql);
+    return Statement(m_db, m_wait.get(), sql);
 }
 
-Statement::Statement(sqlite3* db, const std::string& sql)
+Statement::Statement(sqlite3* db, const SqliteDb::WaitState* wait, const std::string& sql)
     : m_db(db)
+    , m_wait(wait)
     , m_sql(sql)
 {
     SHARD_SQLITE_CHECK(db, sqlite3_prepare_v2(db, sql.c_str(), int(sql.size()), &m_stmt, nullptr), sql);
@@ -131,6 +209,7 @@ Statement::~Statement()
 
 Statement::Statement(Statement&& other) noexcept
     : m_db(other.m_db)
+    , m_wait(other.m_wait)
     , m_stmt(other.m_stmt)
     , m_sql(std::move(other.m_sql))
 {
@@ -169,19 +248,15 @@ Statement& Statement::bind(int index, const std::optional<double>& value)
 
 bool Statement::step()
 {
-    for (int attempt = 0;; ++attempt) {
-        const int rc = sqlite3_step(m_stmt);
-        if (rc == SQLITE_ROW)
-            return true;
-        if (rc == SQLITE_DONE)
-            return false;
-        if ((rc & 0xff) == SQLITE_BUSY && attempt < 20) {
-            sqlite3_reset(m_stmt);
-            std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
-            continue;
-        }
-        sqlite_fail(m_db, rc, "sqlite3_step", m_sql, __FILE__, __LINE__);
-    }
+    const int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc == SQLITE_DONE)
+        return false;
+    sqlite3_reset(m_stmt);
+    if ((rc & 0xff) == SQLITE_BUSY)
+        lock_failure(*m_wait, sqlite3_db_filename(m_db, "main"));
+    sqlite_fail(m_db, rc, "sqlite3_step", m_sql, __FILE__, __LINE__);
 }
 
 void Statement::reset()

@@ -1,0 +1,10 @@
+// Fuzz target: a .safetensors file given to `run --weights`, for a small model (the one the
+// seed in corpus/safetensors was written for: fuzz_model() below).
+#include "fuzz_target.h"
+
+#include "runtime/safetensors.h"
+
+FUZZ_TARGET(bytes)
+{
+    (void)shard::cpu::parse_safetensors(shard::fuzz::fuzz_model(), bytes, "weights.safetensors");
+}
