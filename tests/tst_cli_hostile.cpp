@@ -47,7 +47,9 @@ private slots:
 
     void sinceMustBeADate()
     {
-        { const shard::RunStore created(path("since.db").toStdString()); }
+        {
+            const shard::RunStore created(path("since.db").toStdString());
+        }
         const CliResult r = runCli({QStringLiteral("history"), QStringLiteral("--db"), path("since.db"),
                                     QStringLiteral("list"), QStringLiteral("--since"), QStringLiteral("garbage")});
         QCOMPARE(r.exitCode, 1);
@@ -136,8 +138,8 @@ private slots:
         f.write(header + QByteArray(8, '\0'));
         f.close();
         const QString db = path("weights.db");
-        const CliResult r = runCli({QStringLiteral("run"), kTinyPlan, QStringLiteral("--weights"), weights,
-                                    QStringLiteral("--db"), db});
+        const CliResult r = runCli(
+            {QStringLiteral("run"), kTinyPlan, QStringLiteral("--weights"), weights, QStringLiteral("--db"), db});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("tensor 'embed'"), r.err.constData());
         const CliResult history = runCli(
@@ -177,8 +179,8 @@ private slots:
 
     void historyOfAMissingDatabaseSaysSo()
     {
-        const CliResult r = runCli(
-            {QStringLiteral("history"), QStringLiteral("--db"), path("absent.db"), QStringLiteral("list")});
+        const CliResult r =
+            runCli({QStringLiteral("history"), QStringLiteral("--db"), path("absent.db"), QStringLiteral("list")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("absent.db: no run database here yet"), r.err.constData());
         QVERIFY(!QFile::exists(path("absent.db")));
@@ -189,9 +191,11 @@ private slots:
         const QString target = path("runs.json");
         const QString link = path("link.json");
         QVERIFY(QFile::link(target, link));
-        { const shard::RunStore created(path("export.db").toStdString()); }
-        const CliResult r = runCli({QStringLiteral("history"), QStringLiteral("--db"), path("export.db"),
-                                    QStringLiteral("export"), link});
+        {
+            const shard::RunStore created(path("export.db").toStdString());
+        }
+        const CliResult r = runCli(
+            {QStringLiteral("history"), QStringLiteral("--db"), path("export.db"), QStringLiteral("export"), link});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(QFileInfo(link).isSymLink());
         QVERIFY(QFileInfo(target).isFile());

@@ -256,7 +256,7 @@ private slots:
             << 3
             << QStringLiteral("attention data parallelism pairs with the Megatron "
                               "layout (its MLP already gathers and reduce-scatters "
-                              "the rows, as sequence parallelism would), not with 1d-column");
+                              "the rows, as sequence parallelism would), not with TP4 column attn-DP");
         QTest::addRow("sp attention dp") << 4
                                          << QStringLiteral("attention data parallelism pairs with the Megatron layout");
     }

@@ -167,9 +167,9 @@ private slots:
         // no backend is asked to run them.
         Strategy column = plan.strategy;
         column.tensor_mode = TensorMode::Column1D;
-        QCOMPARE(
-            QString::fromStdString(shard_geometry(plan.model, column, plan.workload).reject),
-            QStringLiteral("expert layers are modeled with Megatron 1D layouts (with or without SP), not 1d-column"));
+        QCOMPARE(QString::fromStdString(shard_geometry(plan.model, column, plan.workload).reject),
+                 QStringLiteral("expert layers are modeled with Megatron 1D layouts (TPn, TPn+SP), not ")
+                     + QString::fromStdString(column.label()));
     }
 
     void pipelineAndDataParallelPlansAreAccepted()
@@ -190,7 +190,7 @@ private slots:
                 QString::fromStdString(g.reject),
                 QStringLiteral("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
                                "reduce-scatters the rows, as sequence parallelism would), not with ")
-                    + QString::fromStdString(to_string(mode)));
+                    + QString::fromStdString(plan.strategy.label()));
         }
     }
 

@@ -87,7 +87,8 @@ private slots:
     void numberTooLargeForADoubleNamesFileLineAndColumn()
     {
         const QString message = errorOf([] { parse_json_text("{\n  \"batch\": 1e400\n}", "w.json"); });
-        QCOMPARE(message, QStringLiteral("w.json: malformed JSON at line 2, column 12: number overflow parsing '1e400'"));
+        QCOMPARE(message,
+                 QStringLiteral("w.json: malformed JSON at line 2, column 12: number overflow parsing '1e400'"));
     }
 
     void integersBeyondTheirRangeAreRefusedNotCut_data()
@@ -97,15 +98,26 @@ private slots:
         QTest::addColumn<QString>("value");
         QTest::addColumn<QString>("expected");
         // 2^32 + 8 used to be cut to 8 and planned.
-        QTest::addRow("batch") << "workload" << "batch" << "4294967304"
+        QTest::addRow("batch") << "workload"
+                               << "batch"
+                               << "4294967304"
                                << "field 'batch' must be at most 1048576, got 4294967304";
-        QTest::addRow("nodes") << "topology" << "nodes" << "4294967297"
+        QTest::addRow("nodes") << "topology"
+                               << "nodes"
+                               << "4294967297"
                                << "field 'nodes' must be at most 65536, got 4294967297";
-        QTest::addRow("layers above int64") << "model" << "layers" << "18446744073709551615"
+        QTest::addRow("layers above int64") << "model"
+                                            << "layers"
+                                            << "18446744073709551615"
                                             << "field 'layers' must be at most 4096, got 18446744073709551615";
-        QTest::addRow("2^31 layers") << "model" << "layers" << "2147483648"
+        QTest::addRow("2^31 layers") << "model"
+                                     << "layers"
+                                     << "2147483648"
                                      << "field 'layers' must be at most 4096, got 2147483648";
-        QTest::addRow("negative pp") << "strategy" << "pp" << "-2" << "field 'pp' must not be negative, got -2";
+        QTest::addRow("negative pp") << "strategy"
+                                     << "pp"
+                                     << "-2"
+                                     << "field 'pp' must not be negative, got -2";
     }
 
     void integersBeyondTheirRangeAreRefusedNotCut()
@@ -184,8 +196,8 @@ private slots:
         cpu::save_safetensors(cpu::ModelWeights(plan.model, 1), file);
         editHeader(file, [](Json& h) {
             // end - begin is the right byte count; data start + end wraps past 2^64.
-            const std::uint64_t bytes = h["embed"]["data_offsets"][1].get<std::uint64_t>()
-                                        - h["embed"]["data_offsets"][0].get<std::uint64_t>();
+            const std::uint64_t bytes =
+                h["embed"]["data_offsets"][1].get<std::uint64_t>() - h["embed"]["data_offsets"][0].get<std::uint64_t>();
             const std::uint64_t end = std::numeric_limits<std::uint64_t>::max() - 7;
             h["embed"]["data_offsets"] = {end - bytes, end};
         });
@@ -290,7 +302,7 @@ private slots:
         write_text_file(fifo, "through the pipe\n");
         reader.join();
         QCOMPARE(QString::fromStdString(received), QStringLiteral("through the pipe\n"));
-        struct stat st {};
+        struct stat st { };
         QCOMPARE(stat(fifo.c_str(), &st), 0);
         QVERIFY(S_ISFIFO(st.st_mode));
 
@@ -378,7 +390,9 @@ private slots:
     void lockedDatabaseWaitIsBoundedAndCancellable()
     {
         const std::string file = path("locked.db");
-        { RunStore init(file); }
+        {
+            RunStore init(file);
+        }
         SqliteDb holder(file, SqliteDb::Mode::ReadWrite);
         holder.exec("BEGIN EXCLUSIVE");
         const Json start = Json::parse(R"({"v":1,"event":"start","plan":"p","backend":"cpu","model":"m"})");

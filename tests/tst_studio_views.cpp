@@ -149,7 +149,7 @@ private slots:
         const QString text = timeline->describeAt(plot, centre);
         const StepTimeline want = predicted_timeline(c->estimate, in.model, c->strategy, true);
         QVERIFY2(text.startsWith(QString::fromStdString(want.spans[std::size_t(first.tag)].name)), qPrintable(text));
-        QVERIFY2(text.contains(QStringLiteral("predicted")) && text.contains(QStringLiteral(" us")), qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("predicted")) && text.contains(QStringLiteral(" µs")), qPrintable(text));
     }
 
     void timelineShowsAStoredRunMeasuredAndPredicted()

@@ -367,7 +367,7 @@ void LayoutView::drawCollectives(double x)
                 c.calls > 1 ? tr("%1 x %2").arg(c.calls).arg(QString::fromStdString(format_bytes(double(c.payload))))
                             : QString::fromStdString(format_bytes(double(c.payload)));
             const QString time = c.time_us >= 1000 ? tr("%1 ms").arg(c.time_us / 1000, 0, 'f', 2)
-                                                   : tr("%1 us").arg(c.time_us, 0, 'f', 1);
+                                                   : tr("%1 µs").arg(c.time_us, 0, 'f', 1);
             const QString text = tr("%1 %2 · %3 of %4: GPUs %5%6 · %7 · %8%9")
                                      .arg(QString::fromStdString(to_string(c.op)), QString::fromStdString(c.name),
                                           QString::fromStdString(c.axis))

@@ -403,9 +403,11 @@ bool MainWindow::maybeSave()
 {
     if (!isModified())
         return true;
-    QMessageBox box(QMessageBox::Warning, tr("Unsaved changes"),
-                    tr("The model, topology, workload or chosen candidate changed since %1 was saved.")
-                        .arg(m_path.isEmpty() ? tr("the plan") : QFileInfo(m_path).fileName()),
+    const QString what = m_path.isEmpty()
+                             ? tr("This plan has not been saved yet.")
+                             : tr("The model, topology, workload or chosen candidate changed since %1 was saved.")
+                                   .arg(QFileInfo(m_path).fileName());
+    QMessageBox box(QMessageBox::Warning, tr("Unsaved changes"), what,
                     QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
     box.setObjectName(QStringLiteral("unsavedChanges"));
     box.setInformativeText(tr("Save the selected candidate as a plan before going on?"));

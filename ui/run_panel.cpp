@@ -296,12 +296,19 @@ void RunPanel::readEvents()
                        .arg(predicted.value(QStringLiteral("gpu")).toString())
                        .arg(measured.value(QStringLiteral("tpot_ms")).toDouble(), 0, 'f', 3)
                        .arg(predicted.value(QStringLiteral("tpot_ms")).toDouble(), 0, 'f', 3)
-                       .arg(e.value(QStringLiteral("max_rel_error")).toDouble(), 0, 'e', 2)
+                       .arg(e.value(QStringLiteral("non_finite")).toBool()
+                                ? tr("undefined (the run produced NaN or infinite values)")
+                                : QString::number(e.value(QStringLiteral("max_rel_error")).toDouble(), 'e', 2))
                        .arg(e.value(QStringLiteral("tokens_match")).toBool() ? tr("identical") : tr("different")),
                    QStringLiteral("#2e7d32"));
         } else if (kind == QStringLiteral("error")) {
             m_lastStatus = e.value(QStringLiteral("status")).toString();
-            append(tr("Error: %1").arg(e.value(QStringLiteral("message")).toString()), QStringLiteral("#c0392b"));
+            // A cancel the user asked for is not an error.
+            if (m_lastStatus == QStringLiteral("cancelled"))
+                append(tr("Cancelled, as asked: the steps measured so far are kept with the run."),
+                       QStringLiteral("gray"));
+            else
+                append(tr("Error: %1").arg(e.value(QStringLiteral("message")).toString()), QStringLiteral("#c0392b"));
         }
     }
 }

@@ -90,7 +90,7 @@ bool in_ms(const StepTimeline& t)
 
 QString duration_text(double us)
 {
-    return us >= 1000.0 ? QObject::tr("%1 ms").arg(us / 1000.0, 0, 'f', 3) : QObject::tr("%1 us").arg(us, 0, 'f', 1);
+    return us >= 1000.0 ? QObject::tr("%1 ms").arg(us / 1000.0, 0, 'f', 3) : QObject::tr("%1 µs").arg(us, 0, 'f', 1);
 }
 
 bool same_plan(const Plan& a, const Plan& b)
@@ -390,7 +390,7 @@ void TimelineView::draw(QCustomPlot* plot, const StepTimeline* timeline, const Q
         rows->addTick(double(r), QString::fromStdString(t.rows[r]));
     plot->yAxis->setTicker(rows);
     plot->yAxis->setRange(-0.6, double(t.rows.size()) - 0.4);
-    const QString unit = ms ? tr("ms") : tr("us");
+    const QString unit = ms ? tr("ms") : tr("µs");
     plot->xAxis->setLabel(t.measured ? tr("time from the step's start (%1, measured)").arg(unit)
                                      : tr("time from the step's start (%1, predicted)").arg(unit));
     const double end = std::max(t.end_us(), t.period_us) * scale;

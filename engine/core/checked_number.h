@@ -39,7 +39,7 @@ inline constexpr IntRange kNodes{1, 1 << 16};
 inline constexpr IntRange kGpusPerNode{1, 1 << 10};
 inline constexpr IntRange kNicsPerNode{0, 1 << 10};
 inline constexpr IntRange kSmCount{1, 1 << 16};
-inline constexpr IntRange kGpuIndex{0, kNodes.max * kGpusPerNode.max};
+inline constexpr IntRange kGpuIndex{0, kNodes.max* kGpusPerNode.max};
 // A model above this many parameters (10^15, ten thousand times today's largest) is refused:
 // below it every byte count the planner forms (parameters x bytes x copies) fits 64 bits.
 inline constexpr std::int64_t kMaxParameters = 1'000'000'000'000'000;

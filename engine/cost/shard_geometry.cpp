@@ -128,7 +128,7 @@ ShardGeometry shard_geometry(const ModelSpec& m, const Strategy& s, const Worklo
     if (s.attention == AttentionMode::Data && s.tensor_mode != TensorMode::Megatron1D)
         return reject("attention data parallelism pairs with the Megatron layout (its MLP already gathers and "
                       "reduce-scatters the rows, as sequence parallelism would), not with "
-                      + to_string(s.tensor_mode));
+                      + s.label());
     if (m.mla && tensor_rank(s.tensor_mode) > 1)
         return reject("MLA attention (" + m.name + ") is modeled for 1D layouts only");
 
@@ -173,8 +173,7 @@ ShardGeometry shard_geometry(const ModelSpec& m, const Strategy& s, const Worklo
     if (m.is_moe()) {
         if (s.tensor_mode != TensorMode::None && s.tensor_mode != TensorMode::Megatron1D
             && s.tensor_mode != TensorMode::MegatronSP)
-            return reject("expert layers are modeled with Megatron 1D layouts (with or without SP), not "
-                          + to_string(s.tensor_mode));
+            return reject("expert layers are modeled with Megatron 1D layouts (TPn, TPn+SP), not " + s.label());
         if (s.ep % s.dp != 0)
             return reject("EP " + str(s.ep) + " must span whole DP replicas (a multiple of DP " + str(s.dp) + ")");
         if (!divides(s.ep, m.moe->experts))
