@@ -23,7 +23,7 @@ cli="$root/usr/bin/shardstudio-cli"
 cd /   # nothing may depend on the build or source folders
 export XDG_DATA_HOME="$root/xdg"
 "$cli" --version | grep -q "shardstudio-cli" || fail "--version"
-"$cli" plan --model tiny-dense --topology dgx-h100 --top 3 | grep -q "feasible" || fail "plan on a preset"
+"$cli" plan --model tiny-dense --topology dgx-h100 --prompt 128 --gen 64 --top 3 | grep -q "feasible" || fail "plan on a preset"
 "$cli" run "$root/usr/share/shardstudio/plans/tiny-dense-dgx-h100-tp8.shardplan.json" --steps 2 2>/dev/null \
   | grep -q "greedy tokens identical" || fail "cpu run of the tiny plan"
 "$cli" history list | grep -q "tiny-dense" || fail "the run was not stored"

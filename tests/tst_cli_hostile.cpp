@@ -177,6 +177,20 @@ private slots:
         holder.exec("ROLLBACK");
     }
 
+    void nothingFitsSaysWhatWould()
+    {
+        const CliResult r = runCli({QStringLiteral("plan"), QStringLiteral("--model"), QStringLiteral("llama-3.1-405b"),
+                                    QStringLiteral("--topology"), QStringLiteral("dgx-h100")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("0 feasible of"), r.out.constData());
+        QVERIFY2(r.out.contains("Nothing fits: it would fit with fp8 weights and KV cache ("), r.out.constData());
+        const CliResult json = runCli({QStringLiteral("plan"), QStringLiteral("--model"),
+                                       QStringLiteral("llama-3.1-405b"), QStringLiteral("--json")});
+        const QJsonArray hints = shard::test::jsonOf(json).object()[QStringLiteral("fit_hints")].toArray();
+        QVERIFY(!hints.isEmpty());
+        QVERIFY(hints[0][QStringLiteral("feasible")].toInt() > 0);
+    }
+
     void historyOfAMissingDatabaseSaysSo()
     {
         const CliResult r =

@@ -210,6 +210,11 @@ private slots:
         shown.clear();
         window.modelPanel()->selectPreset(QStringLiteral("mixtral-8x7b"));
         QTRY_VERIFY_WITH_TIMEOUT(!window.planner()->busy() && !shown.isEmpty(), 20000);
+        // 2D-WS stays selected and is rejected for a MoE model (only its mesh is drawn);
+        // the best candidate, a Megatron layout, shows the experts.
+        QVERIFY(!window.candidatesModel()->candidate(window.selectedCandidate())->estimate.feasible);
+        QCOMPARE(layout->count(QStringLiteral("expert")), 0);
+        window.selectCandidate(0);
         QVERIFY(window.candidatesModel()->candidate(window.selectedCandidate())->strategy.ep >= 1);
         QCOMPARE(layout->count(QStringLiteral("expert")), 8);
     }
@@ -305,6 +310,9 @@ private slots:
         run->cancel();
         QVERIFY(finished.wait(30000));
         QCOMPARE(finished.front().front().toString(), QStringLiteral("cancelled"));
+        // A cancel the user asked for is reported as one, not as an error.
+        QVERIFY2(!run->log().contains(QStringLiteral("Error")), qPrintable(run->log()));
+        QVERIFY2(run->log().contains(QStringLiteral("Cancelled, as asked")), qPrintable(run->log()));
         QSignalSpy refreshed(window.history(), &HistoryView::refreshed);
         window.history()->refresh();
         QVERIFY(refreshed.wait(10000));

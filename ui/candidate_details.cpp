@@ -49,6 +49,13 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
         html += QStringLiteral("<p style='color:#c0392b'><b>Rejected:</b> %1</p>")
                     .arg(QString::fromStdString(e.reason).toHtmlEscaped());
     const MemoryBreakdown& m = e.memory;
+    if (m.total() == 0) {
+        // Rejected on a rule (a split that does not divide...) before any byte was priced.
+        html += tr("<p><b>Memory per GPU</b>: not predicted, the layout was rejected before its memory was "
+                   "priced.</p>");
+        m_text->setHtml(html);
+        return;
+    }
     html += tr("<p><b>Memory per GPU (predicted)</b>: %1 of %2</p>")
                 .arg(htmlBytes(double(m.total())), htmlBytes(double(m.capacity)));
     html += QStringLiteral("<table cellspacing=6>");

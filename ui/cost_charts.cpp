@@ -1,4 +1,5 @@
 #include "cost_charts.h"
+#include "plot_style.h"
 
 #include "chart_export.h"
 
@@ -45,8 +46,10 @@ CostCharts::CostCharts(QWidget* parent)
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     m_comm = new QCustomPlot;
+    let_layout_shrink(m_comm);
     m_comm->setObjectName(QStringLiteral("communicationPlot"));
     m_breakdown = new QCustomPlot;
+    let_layout_shrink(m_breakdown);
     m_breakdown->setObjectName(QStringLiteral("breakdownPlot"));
     prepare(m_comm, tr("Bytes sent per GPU in one decode step, by block and collective (predicted)"),
             tr("MiB per GPU"));

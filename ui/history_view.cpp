@@ -1,4 +1,5 @@
 #include "history_view.h"
+#include "plot_style.h"
 
 #include "chart_export.h"
 #include "history_model.h"
@@ -77,6 +78,7 @@ HistoryView::HistoryView(QWidget* parent)
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_plot = new QCustomPlot;
+    let_layout_shrink(m_plot);
     m_plot->setObjectName(QStringLiteral("historyPlot"));
     m_plot->yAxis->setLabel(tr("ms per decode step (per rank)"));
     m_plot->legend->setVisible(true);

@@ -259,6 +259,18 @@ void LayoutView::rebuild()
     }
     label(m_scene, axes.isEmpty() ? tr("one GPU: no communication") : axes.join(QStringLiteral(";  ")), 0, y);
     y += 36;
+    if (!m_candidate->estimate.feasible) {
+        // Only where its ranks would sit: no weight is split, no collective priced, for a
+        // layout the planner rejected.
+        auto* why = label(m_scene,
+                          tr("Rejected: %1.\nThe planner priced nothing for it: no weight tiles, no collectives.")
+                              .arg(QString::fromStdString(m_candidate->estimate.reason)),
+                          0, y, true);
+        why->setBrush(QColor(0xc0, 0x39, 0x2b));
+        why->setData(kTagKey, QStringLiteral("rejected"));
+        m_scene->setSceneRect(m_scene->itemsBoundingRect().adjusted(-10, -10, 10, 10));
+        return;
+    }
 
     // The weights of one layer, tiled by owner.
     const bool mlp = m_layer->currentIndex() == 0;

@@ -1,11 +1,13 @@
 #include "main_window.h"
 
+#include "about_dialog.h"
 #include "candidate_details.h"
 #include "candidates_filter.h"
 #include "candidates_model.h"
 #include "chart_export.h"
 #include "cost_charts.h"
 #include "history_view.h"
+#include "launch_command_view.h"
 #include "layout_view.h"
 #include "model_panel.h"
 #include "pareto_chart.h"
@@ -81,6 +83,12 @@ MainWindow::MainWindow(QWidget* parent)
     bar->addWidget(m_search, 1);
     bar->addWidget(feasible);
     topLayout->addLayout(bar);
+    m_fitHint = new QLabel;
+    m_fitHint->setObjectName(QStringLiteral("fitHint"));
+    m_fitHint->setWordWrap(true);
+    m_fitHint->setStyleSheet(QStringLiteral("color: #8a5a00;"));
+    m_fitHint->hide();
+    topLayout->addWidget(m_fitHint);
     m_table = new QTableView;
     m_table->setObjectName(QStringLiteral("candidatesView"));
     m_table->setModel(m_filter);
@@ -107,6 +115,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_views->addTab(m_timeline, tr("Timeline"));
     m_run = new RunPanel;
     m_views->addTab(m_run, tr("Run"));
+    m_launch = new LaunchCommandView;
+    m_views->addTab(m_launch, tr("Launch command"));
     m_history = new HistoryView;
     m_views->addTab(m_history, tr("History"));
     auto* split = new QSplitter(Qt::Vertical);
@@ -117,6 +127,8 @@ MainWindow::MainWindow(QWidget* parent)
     setCentralWidget(split);
 
     m_status = new QLabel;
+    // A long message (a failed import, a long plan name) is cut here, never widens the window.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     statusBar()->addWidget(m_status, 1);
     buildMenus();
 
@@ -127,8 +139,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_workloadPanel, &WorkloadPanel::workloadChanged, this, &MainWindow::scheduleReplan);
     connect(m_planner, &PlannerController::started, this, [this] { m_status->setText(tr("Planning…")); });
     connect(m_planner, &PlannerController::planned, this, &MainWindow::showPlanned);
-    connect(m_planner, &PlannerController::failed, this,
-            [this](const QString& message) { m_status->setText(tr("Planning failed: %1").arg(message)); });
+    connect(m_planner, &PlannerController::failed, this, &MainWindow::showPlanningFailure);
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::selectionChanged);
     connect(m_pareto, &ParetoChart::candidateClicked, this, &MainWindow::selectCandidate);
     connect(m_run, &RunPanel::runFinished, m_history, &HistoryView::refresh);
@@ -213,6 +224,8 @@ void MainWindow::buildMenus()
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* d : findChildren<QDockWidget*>())
         view->addAction(d->toggleViewAction());
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About ShardStudio"), this, [this] { AboutDialog(this).exec(); });
 }
 
 void MainWindow::scheduleReplan()
@@ -246,6 +259,11 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
     if (m_baselinePending)
         markClean();
     m_table->resizeColumnsToContents();
+    m_fitHint->setVisible(result.feasible == 0);
+    m_fitHint->setText(
+        result.feasible == 0
+            ? tr("No layout fits: %1.").arg(QString::fromStdString(describe_fit_hints(m_planner->fitHints())))
+            : QString());
     const auto& in = m_planner->inputs();
     m_status->setText(
         tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted by the cost model.")
@@ -254,6 +272,25 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
             .arg(result.feasible)
             .arg(milliseconds, 0, 'f', 1));
     emit candidatesShown(int(result.candidates.size()));
+}
+
+void MainWindow::showPlanningFailure(const QString& message)
+{
+    // Nothing of the previous inputs may stay on screen as if it answered these.
+    m_wanted.reset();
+    const PlanResult none;
+    m_candidates->setResult(none);
+    m_pareto->setResult(none, m_planner->inputs().workload.objective);
+    m_charts->setResult(none);
+    selectCandidate(-1);
+    m_fitHint->setText(tr("Nothing was planned: %1").arg(message));
+    m_fitHint->setVisible(true);
+    m_status->setText(tr("Planning failed: %1").arg(message));
+}
+
+QString MainWindow::fitHintText() const
+{
+    return m_fitHint->isVisibleTo(this) ? m_fitHint->text() : QString();
 }
 
 int MainWindow::selectedCandidate() const
@@ -288,6 +325,7 @@ void MainWindow::selectionChanged()
         c ? std::optional<Plan>(make_plan(in.model, in.topology, in.workload, *c)) : std::nullopt;
     m_run->setPlan(c && c->estimate.feasible ? plan : std::nullopt);
     m_timeline->showPlan(plan, c ? &c->estimate : nullptr);
+    m_launch->setPlan(plan);
     updateTitle();
 }
 

@@ -17,6 +17,7 @@ namespace shard::ui {
 class CandidateDetails;
 class CostCharts;
 class HistoryView;
+class LaunchCommandView;
 class LayoutView;
 class RunPanel;
 class TimelineView;
@@ -60,6 +61,8 @@ public:
     ParetoChart* pareto() const { return m_pareto; }
     QTabWidget* views() const { return m_views; }
     RunPanel* runPanel() const { return m_run; }
+    LaunchCommandView* launchView() const { return m_launch; }
+    QString fitHintText() const; // empty unless nothing fits
     LayoutView* layoutView() const { return m_layout; }
     CostCharts* costCharts() const { return m_charts; }
     HistoryView* history() const { return m_history; }
@@ -75,6 +78,7 @@ protected:
 private:
     void buildMenus();
     void scheduleReplan();
+    void showPlanningFailure(const QString& message);
     void showPlanned(const PlanResult& result, double milliseconds);
     void selectionChanged();
     void addRecent(const QString& path);
@@ -95,6 +99,8 @@ private:
     CandidateDetails* m_details = nullptr;
     ParetoChart* m_pareto = nullptr;
     RunPanel* m_run = nullptr;
+    LaunchCommandView* m_launch = nullptr;
+    QLabel* m_fitHint = nullptr;
     LayoutView* m_layout = nullptr;
     CostCharts* m_charts = nullptr;
     HistoryView* m_history = nullptr;

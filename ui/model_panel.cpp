@@ -21,6 +21,9 @@ namespace shard::ui {
 
 namespace {
 
+// The drop-down's data for the entry of a model that is not a preset.
+const QString kCustomModel = QStringLiteral(":not-a-preset"); // preset ids have no colon
+
 QSpinBox* spin(IntRange range)
 {
     auto* box = new QSpinBox;
@@ -84,7 +87,7 @@ ModelPanel::ModelPanel(QWidget* parent)
     layout->addStretch(1);
 
     connect(m_preset, &QComboBox::currentIndexChanged, this, [this](int index) {
-        if (m_updating || index < 0)
+        if (m_updating || index < 0 || m_preset->itemData(index) == kCustomModel)
             return;
         setModel(PresetLibrary::instance().model(m_preset->itemData(index).toString().toStdString()));
     });
@@ -180,9 +183,25 @@ void ModelPanel::fieldEdited()
 void ModelPanel::refresh()
 {
     m_updating = true;
-    const int index = m_preset->findData(QString::fromStdString(m_model.id));
-    if (index >= 0)
-        m_preset->setCurrentIndex(index);
+    // The drop-down names the model shown: its preset, or (imported, edited, opened from a
+    // plan) an entry of its own at the end, so it never names a preset that is not loaded.
+    const QString name = QString::fromStdString(m_model.name);
+    int index = m_preset->findData(QString::fromStdString(m_model.id));
+    const bool preset = index >= 0 && m_preset->itemText(index) == name;
+    int custom = m_preset->findData(kCustomModel);
+    if (preset) {
+        if (custom >= 0)
+            m_preset->removeItem(custom);
+        m_preset->setCurrentIndex(m_preset->findData(QString::fromStdString(m_model.id)));
+    } else {
+        if (custom < 0) {
+            m_preset->addItem(name, kCustomModel);
+            custom = m_preset->count() - 1;
+        }
+        m_preset->setItemText(custom, name);
+        m_preset->setItemData(custom, tr("Not a preset: imported, edited or opened from a plan"), Qt::ToolTipRole);
+        m_preset->setCurrentIndex(custom);
+    }
     m_source->setText(QString::fromStdString(m_model.name + " (" + m_model.family + ")"));
     m_layers->setValue(m_model.layers);
     m_hidden->setValue(int(m_model.hidden));

@@ -1,4 +1,5 @@
 #include "pareto_chart.h"
+#include "plot_style.h"
 
 #include "chart_export.h"
 
@@ -25,6 +26,7 @@ ParetoChart::ParetoChart(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     m_plot = new QCustomPlot(this);
+    let_layout_shrink(m_plot);
     m_plot->setObjectName(QStringLiteral("paretoPlot"));
     layout->addWidget(m_plot);
     m_all = m_plot->addGraph();

@@ -12,6 +12,7 @@ struct Outcome {
     PlanResult result;
     QString error;
     double ms = 0;
+    std::vector<FitHint> hints;
 };
 
 } // namespace
@@ -35,6 +36,7 @@ void PlannerController::replan(const PlanningInputs& inputs)
         if (generation != m_generation)
             return; // a newer edit is being planned: drop this one
         const Outcome outcome = watcher->result();
+        m_fitHints = outcome.hints;
         if (!outcome.error.isEmpty())
             emit failed(outcome.error);
         else
@@ -48,10 +50,14 @@ void PlannerController::replan(const PlanningInputs& inputs)
             PlannerOptions options;
             options.objective = inputs.workload.objective;
             outcome.result = plan_candidates(inputs.model, inputs.topology, inputs.workload, options);
+            outcome.ms = double(timer.nsecsElapsed()) / 1e6;
+            if (outcome.result.feasible == 0)
+                outcome.hints = fit_hints(inputs.model, inputs.topology, inputs.workload, options);
         } catch (const std::exception& e) {
             outcome.error = QString::fromUtf8(e.what());
         }
-        outcome.ms = double(timer.nsecsElapsed()) / 1e6;
+        if (outcome.ms == 0)
+            outcome.ms = double(timer.nsecsElapsed()) / 1e6;
         return outcome;
     }));
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "planner/fit_hints.h"
 #include "planner/planner.h"
 
 #include <QObject>
@@ -29,6 +30,9 @@ public:
     bool busy() const { return m_running > 0; }
     const PlanningInputs& inputs() const { return m_inputs; }
     quint64 generation() const { return m_generation; }
+    // When the newest result has no feasible layout: what would make one fit (worked out
+    // on the same worker thread, before planned is emitted).
+    const std::vector<FitHint>& fitHints() const { return m_fitHints; }
 
 signals:
     void started();
@@ -38,6 +42,7 @@ signals:
 
 private:
     PlanningInputs m_inputs;
+    std::vector<FitHint> m_fitHints;
     quint64 m_generation = 0;
     int m_running = 0;
 };

@@ -15,6 +15,7 @@ RunTrendChart::RunTrendChart(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     m_plot = new QCustomPlot;
+    let_layout_shrink(m_plot);
     m_plot->setObjectName(QStringLiteral("runTrendPlot"));
     layout->addWidget(m_plot);
     m_plot->plotLayout()->insertRow(0);

@@ -167,6 +167,7 @@ TimelineView::TimelineView(QWidget* parent)
 
     auto make_plot = [](const QString& name) {
         auto* plot = new QCustomPlot;
+        let_layout_shrink(plot);
         plot->setObjectName(name);
         plot->plotLayout()->insertRow(0);
         plot->plotLayout()->addElement(
@@ -225,6 +226,7 @@ void TimelineView::showPlan(const std::optional<Plan>& plan, const Estimate* est
 {
     m_plan = plan;
     m_planTimeline = {};
+    m_rejection = estimate && !estimate->feasible ? QString::fromStdString(estimate->reason) : QString();
     if (plan && estimate && estimate->feasible)
         m_planTimeline = {predicted_timeline(*estimate, plan->model, plan->strategy, false),
                           predicted_timeline(*estimate, plan->model, plan->strategy, true)};
@@ -311,8 +313,10 @@ void TimelineView::redraw()
                              .arg(figure, QString::fromStdString(predicted->placement));
     }
     draw(m_predictedPlot, predicted, predictedTitle,
-         m_plan || runShown ? tr("This candidate does not fit: nothing to schedule.")
-                            : tr("Select a candidate to see its predicted step."));
+         m_plan || runShown
+             ? (m_rejection.isEmpty() ? tr("Nothing to schedule for this candidate.")
+                                      : tr("Rejected by the planner: %1. Nothing to schedule.").arg(m_rejection))
+             : tr("Select a candidate to see its predicted step."));
 
     const StepTimeline* measured = currentMeasured();
     QString measuredTitle;
@@ -355,14 +359,14 @@ void TimelineView::draw(QCustomPlot* plot, const StepTimeline* timeline, const Q
     const StepTimeline& t = plot == m_predictedPlot ? m_drawnPredicted : m_drawnMeasured;
     auto* heading = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
     if (t.rows.empty()) {
-        heading->setText(empty_text);
+        heading->setText(wrap_title(empty_text));
         plot->legend->setVisible(false);
         plot->xAxis->setVisible(false); // no time axis without a step to put on it
         plot->yAxis->setVisible(false);
         plot->replot();
         return;
     }
-    heading->setText(title);
+    heading->setText(wrap_title(title));
     plot->legend->setVisible(true);
     plot->xAxis->setVisible(true);
     plot->yAxis->setVisible(true);

@@ -75,6 +75,7 @@ private:
     QSplitter* m_split = nullptr;
 
     std::optional<Plan> m_plan; // the selected candidate's
+    QString m_rejection; // why the planner rejected it, when it did
     PhasePair m_planTimeline;
 
     qint64 m_run = 0;

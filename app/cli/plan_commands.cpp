@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "planner/fit_hints.h"
 #include "planner/planner.h"
 #include "planner/prediction_json.h"
 #include "planner/serving_export.h"
@@ -65,6 +66,8 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
     if (shown < result.feasible)
         std::cout << " (top " << shown << " shown, --top N for more)";
     std::cout << "; * marks the Pareto front of TPOT vs memory per GPU.\n";
+    if (result.feasible == 0)
+        std::cout << "Nothing fits: " << describe_fit_hints(fit_hints(model, topology, w)) << ".\n";
     if (rejected == 0)
         return;
     if (args.show_rejected) {
@@ -126,6 +129,12 @@ void run_plan(const PlanArgs& args, const GlobalOptions& options)
         j["topology"] = topology.id;
         j["workload"] = workload_to_json(w);
         j["feasible"] = result.feasible;
+        if (result.feasible == 0) {
+            OrderedJson hints = OrderedJson::array();
+            for (const FitHint& h : fit_hints(model, topology, w, planner))
+                hints.push_back({{"change", h.change}, {"feasible", h.feasible}});
+            j["fit_hints"] = hints;
+        }
         OrderedJson list = OrderedJson::array();
         int shown = 0;
         for (const auto& c : result.candidates) {
