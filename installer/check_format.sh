@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 formatter=$(command -v clang-format-14 || true)
 [ -n "$formatter" ] || { echo "check_format.sh: clang-format-14 is missing (apt-get install clang-format-14)" >&2; exit 2; }
-mapfile -t files < <(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh')
+# Tracked files and new ones git does not ignore, so --fix reaches a file before its first commit.
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.h' '*.cu' '*.cuh' | sort -u)
 if [ "${1:-}" = "--fix" ]; then
   printf '%s\0' "${files[@]}" | xargs -0 -P "$(nproc)" "$formatter" -i
   exit 0

@@ -82,8 +82,8 @@ private slots:
         const Candidate* best = window.candidatesModel()->candidate(window.selectedCandidate());
         QVERIFY(best && best->estimate.feasible);
         QVERIFY2(launch->command().startsWith(QStringLiteral("vllm serve")), qPrintable(launch->command()));
-        QVERIFY(launch->command().contains(
-            QStringLiteral("--tensor-parallel-size %1").arg(best->strategy.tensor_size())));
+        QVERIFY(
+            launch->command().contains(QStringLiteral("--tensor-parallel-size %1").arg(best->strategy.tensor_size())));
         launch->copyToClipboard();
         QCOMPARE(QApplication::clipboard()->text(), launch->command());
         QVERIFY(launch->selectEngine(QStringLiteral("sglang")));

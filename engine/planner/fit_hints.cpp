@@ -2,7 +2,6 @@
 
 #include "core/checked_number.h"
 
-
 namespace shard {
 
 std::vector<FitHint> fit_hints(const ModelSpec& model, const Topology& topology, const Workload& workload,
