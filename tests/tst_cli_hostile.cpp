@@ -165,7 +165,7 @@ private slots:
         process.start(QStringLiteral(SHARD_BIN_DIR "/shardstudio-cli"),
                       {QStringLiteral("run"), kTinyPlan, QStringLiteral("--db"), db});
         QVERIFY(process.waitForStarted());
-        QTest::qWait(1500); // it is waiting for the lock now
+        QTest::qWait(3000); // it is waiting for the lock now (20 s before it would give up)
         QElapsedTimer timer;
         timer.start();
         process.terminate();
