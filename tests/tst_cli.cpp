@@ -391,6 +391,15 @@ private slots:
                     QStringLiteral("1"), QStringLiteral("2")});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("TPOT measured"));
+        // Collectives are compared too, named as such, each with the plan's prediction.
+        for (const char* kind : {"AllReduce", "SendRecv"})
+            for (const char* side : {"measured", "predicted"}) {
+                const QByteArray name = QByteArray(kind) + " (collective) " + side;
+                const qsizetype at = r.out.indexOf(name);
+                QVERIFY2(at >= 0, r.out.constData());
+                const QByteArray line = r.out.mid(at, r.out.indexOf('\n', at) - at);
+                QVERIFY2(!line.contains(" - "), line.constData()); // a figure for both runs
+            }
         r = runCli(
             {QStringLiteral("history"), QStringLiteral("--db"), db, QStringLiteral("export"), QStringLiteral("--csv")});
         QCOMPARE(r.exitCode, 0);

@@ -7,6 +7,7 @@
 #include "ui/gantt_bars.h"
 #include "ui/history_model.h"
 #include "ui/history_view.h"
+#include "ui/kind_compare_chart.h"
 #include "ui/layout_view.h"
 #include "ui/main_window.h"
 #include "ui/model_panel.h"
@@ -19,6 +20,7 @@
 #include "cost/predicted_timeline.h"
 #include "cuda/backend_info.h"
 #include "planner/planner.h"
+#include "store/kind_comparison.h"
 #include "store/run_timeline.h"
 
 #include <qcustomplot.h>
@@ -32,6 +34,8 @@
 #include <QSpinBox>
 #include <QTemporaryDir>
 #include <QTimer>
+
+#include <numeric>
 #include <QtTest>
 
 using namespace shard;
@@ -226,6 +230,113 @@ private slots:
         QCOMPARE(timeline.size(), 1);
         QCOMPARE(timeline.front().at(0).toString(), m_db);
         QCOMPARE(timeline.front().at(1).toLongLong(), m_tp8Run);
+    }
+
+    void historyComparesOpsAndCollectivesOnAReadableScale()
+    {
+        // The store's comparison: the run's collectives next to its ops, each collective's
+        // prediction the plan's predicted decode step for that kind, per row.
+        RunStore store(m_db.toStdString());
+        const std::vector<KindComparison> kinds = compare_decode_by_kind(store, m_tp8Run);
+        const auto allReduce =
+            std::find_if(kinds.begin(), kinds.end(), [](const KindComparison& k) { return k.kind == "AllReduce"; });
+        QVERIFY(allReduce != kinds.end());
+        QVERIFY(allReduce->collective);
+        QVERIFY(!kinds.front().collective); // ops first
+        Statement measured = store.db().prepare(
+            "SELECT sum(us) / (count(DISTINCT step) * count(DISTINCT rank)) / 1000.0 FROM collective_measurements "
+            "WHERE run_id = ? AND step > 0 AND op = 'AllReduce'");
+        measured.bind(1, std::int64_t(m_tp8Run)).step();
+        QCOMPARE(allReduce->measured_ms, measured.real(0));
+        const Plan plan = load_plan(kTinyTp8.toStdString());
+        const StepTimeline predicted = predicted_timeline(
+            estimate(plan.model, plan.strategy, plan.topology, plan.workload), plan.model, plan.strategy, true);
+        double want = 0;
+        for (const TimelineSpan& span : predicted.spans)
+            want += span.kind == "AllReduce" ? span.duration_us / 1000.0 / double(predicted.rows.size()) : 0.0;
+        QVERIFY(want > 0);
+        QVERIFY(allReduce->predicted_ms);
+        QCOMPARE(*allReduce->predicted_ms, want);
+        const KindShares shares = decode_shares(kinds);
+        QCOMPARE(std::accumulate(shares.measured.begin(), shares.measured.end(), 0.0), 1.0);
+        QCOMPARE(std::accumulate(shares.predicted.begin(), shares.predicted.end(), 0.0), 1.0);
+
+        HistoryView view;
+        view.resize(1200, 800);
+        view.show();
+        QSignalSpy refreshed(&view, &HistoryView::refreshed);
+        view.setDatabase(m_db);
+        QVERIFY(refreshed.wait(10000));
+        KindCompareChart* chart = view.kindChart();
+        // Nothing selected: no bars and no empty legend.
+        view.compareSelected();
+        QCOMPARE(chart->plot()->plottableCount(), 0);
+        QVERIFY(!chart->plot()->legend->visible());
+        QVERIFY(chart->title().contains(QStringLiteral("select runs")));
+
+        view.view()->selectRow(view.view()->model()->rowCount() - 1); // the TP8 run: the oldest
+        QSignalSpy compared(&view, &HistoryView::compared);
+        view.compareSelected();
+        QVERIFY(compared.wait(10000));
+        QVERIFY(chart->plot()->legend->visible());
+        QVERIFY2(chart->kindLabels().contains(QStringLiteral("AllReduce\n(collective)")),
+                 qPrintable(chart->kindLabels().join(QLatin1Char('|'))));
+        const QString run = QStringLiteral("#%1").arg(m_tp8Run);
+        QCOMPARE(chart->seriesNames(),
+                 (QStringList{run + QStringLiteral(" measured (cpu)"), run + QStringLiteral(" predicted (dgx-h100)")}));
+        QVERIFY(chart->title().contains(QStringLiteral("hatched bars predicted")));
+        // Log scale, several readable labels however far apart CPU and H100 are.
+        QCOMPARE(chart->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+        chart->plot()->replot();
+        QVERIFY2(chart->plot()->yAxis->tickVectorLabels().size() >= 3,
+                 qPrintable(chart->plot()->yAxis->tickVectorLabels().join(QLatin1Char(' '))));
+        // Every bar says what it is: hover the AllReduce measured bar.
+        auto* bars = qobject_cast<QCPBars*>(chart->plot()->plottable(0));
+        QVERIFY(bars);
+        const int column = int(chart->kindLabels().indexOf(QStringLiteral("AllReduce\n(collective)")));
+        int index = -1;
+        for (int i = 0; i < bars->dataCount(); ++i)
+            if (std::abs(bars->data()->at(i)->key - column) < 0.5)
+                index = i;
+        QVERIFY(index >= 0);
+        const double key = bars->data()->at(index)->key, value = bars->data()->at(index)->value;
+        QCOMPARE(value, allReduce->measured_ms);
+        const QPointF centre(chart->plot()->xAxis->coordToPixel(key), chart->plot()->yAxis->coordToPixel(value) + 2);
+        const QString hover = chart->hoverTextAt(centre);
+        QVERIFY2(hover.contains(QStringLiteral("AllReduce (collective)")) && hover.contains(QStringLiteral("measured"))
+                     && hover.contains(QStringLiteral("ms per decode step")),
+                 qPrintable(hover));
+        // The shape of each step: shares in percent on a linear axis, each run's summing to 100.
+        chart->setScale(KindCompareChart::Scale::ShareOfStep);
+        QCOMPARE(chart->plot()->yAxis->scaleType(), QCPAxis::stLinear);
+        double total = 0;
+        auto* measuredShares = qobject_cast<QCPBars*>(chart->plot()->plottable(0));
+        for (auto it = measuredShares->data()->constBegin(); it != measuredShares->data()->constEnd(); ++it)
+            total += it->value;
+        QCOMPARE(total, 100.0);
+    }
+
+    void chartsNameEveryPointOnHover()
+    {
+        MainWindow window;
+        waitPlanned(window);
+        window.resize(1600, 1000);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        window.views()->setCurrentWidget(window.costCharts());
+        QCoreApplication::processEvents();
+        const Candidate* c = window.candidatesModel()->candidate(window.selectedCandidate());
+        QCustomPlot* breakdown = window.costCharts()->breakdownPlot();
+        breakdown->replot();
+        // The selected candidate is the breakdown's first column (the best); hover its compute part.
+        const QPointF at(breakdown->xAxis->coordToPixel(0),
+                         breakdown->yAxis->coordToPixel(c->estimate.decode.compute_ms / 2));
+        const QString text = window.costCharts()->breakdownHoverAt(at);
+        QVERIFY2(text.contains(QString::fromStdString(c->strategy.label())) && text.contains(QStringLiteral("ms"))
+                     && text.contains(QStringLiteral("predicted")),
+                 qPrintable(text));
+        // The legend sits under the chart, not over the selected column.
+        QVERIFY(breakdown->legend->outerRect().top() >= breakdown->axisRect()->outerRect().bottom());
     }
 
     void cudaBackendsAreCheckedOffTheUiThread()

@@ -2,6 +2,7 @@
 #include "plot_style.h"
 
 #include "chart_export.h"
+#include "plot_hover.h"
 
 #include <qcustomplot.h>
 
@@ -35,7 +36,8 @@ void prepare(QCustomPlot* plot, const QString& title, const QString& y_label)
     plot->plotLayout()->addElement(0, 0, heading);
     plot->yAxis->setLabel(y_label);
     plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // Under the chart, never over a bar (the selected one is often the tallest).
+    place_legend_below(plot);
 }
 
 } // namespace
@@ -54,12 +56,42 @@ CostCharts::CostCharts(QWidget* parent)
     prepare(m_comm, tr("Bytes sent per GPU in one decode step, by block and collective (predicted)"),
             tr("MiB per GPU"));
     prepare(m_breakdown, tr("Decode step of the best candidates (predicted)"), tr("ms per decode step"));
-    // The tallest columns are on the right: the legend goes left.
-    m_breakdown->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     layout->addWidget(m_comm, 1);
     layout->addWidget(m_breakdown, 1);
     add_export_menu(m_comm, QStringLiteral("communication-by-block"));
     add_export_menu(m_breakdown, QStringLiteral("decode-step-breakdown"));
+    m_commHover = add_hover_text(m_comm, [this](const QCPAbstractPlottable* bars, int index) {
+        const auto block = std::size_t(point_key(bars, index) + 0.5);
+        if (block >= m_blocks.size())
+            return QString();
+        return tr("<b>%1</b> · %2<br>%3 MiB sent per GPU in one decode step (predicted)")
+            .arg(QString::fromStdString(m_blocks[block]).toHtmlEscaped(), bars->name().toHtmlEscaped())
+            .arg(point_value(bars, index), 0, 'f', 3);
+    });
+    m_breakdownHover = add_hover_text(m_breakdown, [this](const QCPAbstractPlottable* bars, int index) {
+        const auto column = std::size_t(point_key(bars, index) + 0.5);
+        if (column >= m_shown.size())
+            return QString();
+        const Candidate& c = m_result.candidates[std::size_t(m_shown[column])];
+        const PhaseCost& d = c.estimate.decode;
+        return tr("<b>%1</b>%2<br>compute %3 ms · communication %4 ms · pipeline bubble %5 ms<br>"
+                  "one decode step, predicted (roofline cost model)")
+            .arg(QString::fromStdString(c.strategy.label()).toHtmlEscaped(),
+                 m_shown[column] == m_selected ? tr(" (selected)") : QString())
+            .arg(d.compute_ms, 0, 'f', 3)
+            .arg(d.comm_ms, 0, 'f', 3)
+            .arg(d.bubble_ms, 0, 'f', 3);
+    });
+}
+
+QString CostCharts::communicationHoverAt(const QPointF& pixel) const
+{
+    return m_commHover->textAt(pixel);
+}
+
+QString CostCharts::breakdownHoverAt(const QPointF& pixel) const
+{
+    return m_breakdownHover->textAt(pixel);
 }
 
 bool CostCharts::exportTo(const QString& path)
@@ -85,6 +117,7 @@ void CostCharts::setSelected(int candidate)
 void CostCharts::drawCommunication()
 {
     m_comm->clearPlottables();
+    m_blocks.clear();
     const Candidate* c = m_selected >= 0 && m_selected < int(m_result.candidates.size())
                              ? &m_result.candidates[std::size_t(m_selected)]
                              : nullptr;
@@ -93,7 +126,7 @@ void CostCharts::drawCommunication()
         return;
     }
     // Per block (one of each layer kind), bytes one GPU sends, by collective kind.
-    std::vector<std::string> blocks;
+    std::vector<std::string>& blocks = m_blocks;
     std::map<std::string, std::map<std::string, double>> by_kind; // kind -> block -> MiB
     for (const auto& block : c->estimate.decode.blocks) {
         if (block.collectives.empty())
@@ -128,7 +161,8 @@ void CostCharts::drawCommunication()
 void CostCharts::drawBreakdown()
 {
     m_breakdown->clearPlottables();
-    std::vector<int> shown;
+    std::vector<int>& shown = m_shown;
+    shown.clear();
     for (std::size_t i = 0; i < m_result.candidates.size() && shown.size() < 10; ++i)
         if (m_result.candidates[i].estimate.feasible)
             shown.push_back(int(i));

@@ -1,13 +1,11 @@
 #include "history_view.h"
-#include "plot_style.h"
 
-#include "chart_export.h"
 #include "history_model.h"
+#include "kind_compare_chart.h"
 #include "run_trend_chart.h"
 
+#include "store/kind_comparison.h"
 #include "store/run_store.h"
-
-#include <qcustomplot.h>
 
 #include <QFile>
 #include <QFileDialog>
@@ -26,8 +24,6 @@
 #include <QTextStream>
 #include <QVBoxLayout>
 
-#include <set>
-
 namespace shard::ui {
 
 namespace {
@@ -36,9 +32,6 @@ struct Loaded {
     std::vector<RunRecord> runs;
     QString error;
 };
-
-const QColor kColors[] = {QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b), QColor(0x59, 0xa1, 0x4f),
-                          QColor(0xe1, 0x57, 0x59), QColor(0xb0, 0x7a, 0xa1), QColor(0x76, 0xb7, 0xb2)};
 
 } // namespace
 
@@ -77,15 +70,10 @@ HistoryView::HistoryView(QWidget* parent)
     m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setStretchLastSection(true);
-    m_plot = new QCustomPlot;
-    let_layout_shrink(m_plot);
-    m_plot->setObjectName(QStringLiteral("historyPlot"));
-    m_plot->yAxis->setLabel(tr("ms per decode step (per rank)"));
-    m_plot->legend->setVisible(true);
-    add_export_menu(m_plot, QStringLiteral("runs-per-op-kind"));
+    m_kinds = new KindCompareChart;
     m_trend = new RunTrendChart;
     m_charts = new QTabWidget;
-    m_charts->addTab(m_plot, tr("Per op kind"));
+    m_charts->addTab(m_kinds, tr("Per op and collective kind"));
     m_charts->addTab(m_trend, tr("Run over run"));
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(m_table);
@@ -95,6 +83,7 @@ HistoryView::HistoryView(QWidget* parent)
     m_charts->setMinimumHeight(240);
     layout->addWidget(split, 1);
     m_status = new QLabel;
+    m_status->setWordWrap(true); // the database path can be long
     layout->addWidget(m_status);
     connect(m_filter, &QLineEdit::textChanged, proxy, &QSortFilterProxyModel::setFilterFixedString);
     connect(refresh, &QPushButton::clicked, this, &HistoryView::refresh);
@@ -107,6 +96,11 @@ HistoryView::HistoryView(QWidget* parent)
         if (!path.isEmpty() && !exportCsv(path))
             QMessageBox::warning(this, tr("Export failed"), tr("Could not write %1").arg(path));
     });
+}
+
+QCustomPlot* HistoryView::comparePlot() const
+{
+    return m_kinds->plot();
 }
 
 void HistoryView::setDatabase(const QString& path)
@@ -178,8 +172,7 @@ void HistoryView::compareSelected()
     std::vector<RunRecord> runs = selectedRuns();
     if (runs.empty()) {
         m_status->setText(tr("Select one or more runs to compare."));
-        m_plot->clearPlottables();
-        m_plot->replot();
+        m_kinds->clear();
         return;
     }
     // Run over run: one selected run brings every stored run of the same plan.
@@ -203,7 +196,7 @@ void HistoryView::compareSelected()
         runs.erase(runs.begin(), runs.end() - 6);
     const quint64 generation = ++m_compareGeneration;
     struct Compared {
-        KindTimes times;
+        std::vector<std::vector<KindComparison>> times;
         QString error;
     };
     auto* watcher = new QFutureWatcher<Compared>(this);
@@ -216,7 +209,8 @@ void HistoryView::compareSelected()
             m_status->setText(tr("Cannot compare: %1").arg(compared.error));
             return;
         }
-        drawKinds(runs, compared.times);
+        m_kinds->setRuns(runs, compared.times);
+        m_status->setText(tr("Compared %1 run(s).").arg(runs.size()));
         emit this->compared(int(runs.size()));
     });
     std::vector<std::int64_t> ids;
@@ -227,54 +221,12 @@ void HistoryView::compareSelected()
         try {
             RunStore store(path);
             for (const auto id : ids)
-                out.times.push_back(store.decode_ms_by_kind(id));
+                out.times.push_back(compare_decode_by_kind(store, id));
         } catch (const std::exception& e) {
             out.error = QString::fromUtf8(e.what());
         }
         return out;
     }));
-}
-
-void HistoryView::drawKinds(const std::vector<RunRecord>& runs, const KindTimes& times)
-{
-    m_plot->clearPlottables();
-    std::set<std::string> kinds;
-    for (const auto& t : times)
-        for (const auto& [kind, time] : t)
-            kinds.insert(kind);
-    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    const std::vector<std::string> kindList(kinds.begin(), kinds.end());
-    for (std::size_t k = 0; k < kindList.size(); ++k)
-        ticker->addTick(double(k), QString::fromStdString(kindList[k]));
-    m_plot->xAxis->setTicker(ticker);
-    const double width = 0.8 / double(2 * runs.size());
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-        for (const bool predicted : {false, true}) {
-            auto* bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
-            const QColor color = kColors[i % 6];
-            bars->setPen(QPen(color.darker(120)));
-            bars->setBrush(predicted ? QBrush(color, Qt::BDiagPattern) : QBrush(color));
-            bars->setWidth(width);
-            bars->setName(tr("run %1 %2").arg(runs[i].id).arg(predicted ? tr("predicted") : tr("measured")));
-            const double offset = -0.4 + width * (2.0 * double(i) + (predicted ? 1.5 : 0.5));
-            for (std::size_t k = 0; k < kindList.size(); ++k) {
-                const auto it = times[i].find(kindList[k]);
-                if (it == times[i].end())
-                    continue;
-                if (!predicted)
-                    bars->addData(double(k) + offset, it->second.measured_ms);
-                else if (it->second.predicted_ms)
-                    bars->addData(double(k) + offset, *it->second.predicted_ms);
-            }
-        }
-    }
-    m_plot->xAxis->setRange(-0.6, double(kindList.size()) - 0.4);
-    m_plot->yAxis->rescale();
-    m_plot->yAxis->setRangeLower(0);
-    m_plot->yAxis->setRangeUpper(m_plot->yAxis->range().upper * 1.15);
-    m_plot->replot();
-    m_status->setText(
-        tr("Comparing %1 runs per op kind: solid bars measured, hatched bars predicted.").arg(runs.size()));
 }
 
 bool HistoryView::deleteSelected(bool confirm)

@@ -15,10 +15,11 @@ class QTabWidget;
 namespace shard::ui {
 
 class HistoryModel;
+class KindCompareChart;
 class RunTrendChart;
 
 // The run store in a table: filter, refresh (read off the UI thread), compare the selected
-// runs per op kind (measured against predicted ms per decode step) and run over run (TPOT and
+// runs per op and collective kind (measured against predicted ms per decode step) and run over run (TPOT and
 // TTFT in the order they ran; one selected run brings every run of its plan), open a run's
 // timeline, delete, export CSV.
 class HistoryView : public QWidget {
@@ -31,7 +32,8 @@ public:
     void refresh();
     HistoryModel* model() const { return m_model; }
     QTableView* view() const { return m_table; }
-    QCustomPlot* comparePlot() const { return m_plot; }
+    KindCompareChart* kindChart() const { return m_kinds; }
+    QCustomPlot* comparePlot() const;
     RunTrendChart* trendChart() const { return m_trend; }
     QTabWidget* charts() const { return m_charts; }
     // Draws both comparisons; the per-kind one reads the store off the UI thread and
@@ -49,15 +51,13 @@ signals:
 
 private:
     std::vector<RunRecord> selectedRuns() const;
-    using KindTimes = std::vector<std::map<std::string, RunStore::KindTime>>;
-    void drawKinds(const std::vector<RunRecord>& runs, const KindTimes& times);
 
     QString m_path;
     HistoryModel* m_model = nullptr;
     QTableView* m_table = nullptr;
     QLineEdit* m_filter = nullptr;
     QLabel* m_status = nullptr;
-    QCustomPlot* m_plot = nullptr;
+    KindCompareChart* m_kinds = nullptr;
     RunTrendChart* m_trend = nullptr;
     QTabWidget* m_charts = nullptr;
     quint64 m_generation = 0;

@@ -15,6 +15,7 @@
 #include <QGraphicsView>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QScrollBar>
 #include <QVBoxLayout>
 
 namespace shard::ui {
@@ -112,6 +113,14 @@ std::vector<Block> split_weight(const Strategy& s, std::int64_t rows, std::int64
     return blocks;
 }
 
+// A GPU's cell in the mesh drawing, the gap around it, and the gap between node boxes (px).
+constexpr double kGpuCell = 64, kGpuGap = 8, kNodeGap = 16;
+
+double node_width(const Topology& topology)
+{
+    return std::min(topology.gpus_per_node, 8) * (kGpuCell + kGpuGap) + kGpuGap;
+}
+
 } // namespace
 
 LayoutView::LayoutView(QWidget* parent)
@@ -131,6 +140,7 @@ LayoutView::LayoutView(QWidget* parent)
     m_view->setObjectName(QStringLiteral("layoutView"));
     m_view->setRenderHint(QPainter::Antialiasing);
     m_view->setDragMode(QGraphicsView::ScrollHandDrag);
+    m_view->setAlignment(Qt::AlignLeft | Qt::AlignTop);
     layout->addWidget(m_view, 1);
     connect(m_layer, &QComboBox::currentIndexChanged, this, &LayoutView::rebuild);
 }
@@ -141,6 +151,21 @@ void LayoutView::showCandidate(const Candidate* candidate, const ModelSpec& mode
     m_model = model;
     m_topology = topology;
     rebuild();
+}
+
+int LayoutView::nodesPerRow() const
+{
+    // As many node boxes side by side as the view is wide (at most four): a second node must
+    // not sit off screen where nobody scrolls to it.
+    const double width = m_view->viewport()->width() - 20;
+    return std::clamp(int((width + kNodeGap) / (node_width(m_topology) + kNodeGap)), 1, 4);
+}
+
+void LayoutView::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    if (m_candidate && m_topology.nodes > 1 && nodesPerRow() != m_nodesPerRow)
+        rebuild();
 }
 
 int LayoutView::count(const QString& tag) const
@@ -158,6 +183,15 @@ QStringList LayoutView::texts(const QString& tag) const
         if (item->data(kTagKey).toString() == tag)
             if (const auto* text = dynamic_cast<const QGraphicsSimpleTextItem*>(item))
                 out << text->text();
+    return out;
+}
+
+QList<QRectF> LayoutView::rects(const QString& tag) const
+{
+    QList<QRectF> out;
+    for (const QGraphicsItem* item : m_scene->items())
+        if (item->data(kTagKey).toString() == tag)
+            out << item->sceneBoundingRect();
     return out;
 }
 
@@ -187,10 +221,11 @@ void LayoutView::rebuild()
           tr("%1 (%2) on %3")
               .arg(QString::fromStdString(s.label()), QString::fromStdString(s.mesh_text()),
                    QString::fromStdString(m_topology.name)),
-          0, -30, true);
+          0, -30, true)
+        ->setData(kTagKey, QStringLiteral("title"));
 
     // The device mesh on the topology: one box per node, one cell per GPU.
-    const double cell = 64, gap = 8;
+    const double cell = kGpuCell, gap = kGpuGap;
     double y = 0;
     std::vector<int> position_of_gpu(std::size_t(m_topology.total_gpus()), -1);
     for (int p = 0; p < s.devices(); ++p)
@@ -198,13 +233,15 @@ void LayoutView::rebuild()
             position_of_gpu[std::size_t(s.gpu_of(p))] = p;
     const int per_row = std::min(m_topology.gpus_per_node, 8);
     const int node_rows = (m_topology.gpus_per_node + per_row - 1) / per_row;
-    const double node_w = per_row * (cell + gap) + gap;
+    const double node_w = node_width(m_topology);
     const double node_h = node_rows * (cell + gap) + gap + 18;
     const int shown_nodes = std::min(m_topology.nodes, 8);
+    m_nodesPerRow = nodesPerRow();
     for (int n = 0; n < shown_nodes; ++n) {
-        const double nx = (n % 4) * (node_w + 16), ny = y + (n / 4) * (node_h + 16);
+        const double nx = (n % m_nodesPerRow) * (node_w + kNodeGap), ny = y + (n / m_nodesPerRow) * (node_h + kNodeGap);
         auto* box =
             m_scene->addRect(nx, ny, node_w, node_h, QPen(QColor(0x60, 0x60, 0x60)), QBrush(QColor(0xf4, 0xf4, 0xf4)));
+        box->setData(kTagKey, QStringLiteral("node"));
         box->setToolTip(
             tr("node %1: %2 x %3, %4 inside")
                 .arg(n)
@@ -237,7 +274,7 @@ void LayoutView::rebuild()
                 label(m_scene, QStringLiteral("pp%1 dp%2\ntp%3").arg(stage).arg(replica).arg(tensor), gx + 4, gy + 22);
         }
     }
-    y += ((shown_nodes + 3) / 4) * (node_h + 16);
+    y += ((shown_nodes + m_nodesPerRow - 1) / m_nodesPerRow) * (node_h + kNodeGap);
     if (m_topology.nodes > shown_nodes)
         label(m_scene, tr("… and %1 more nodes laid out the same way").arg(m_topology.nodes - shown_nodes), 0, y),
             y += 22;
@@ -268,7 +305,7 @@ void LayoutView::rebuild()
                           0, y, true);
         why->setBrush(QColor(0xc0, 0x39, 0x2b));
         why->setData(kTagKey, QStringLiteral("rejected"));
-        m_scene->setSceneRect(m_scene->itemsBoundingRect().adjusted(-10, -10, 10, 10));
+        showFromTopLeft();
         return;
     }
 
@@ -340,7 +377,15 @@ void LayoutView::rebuild()
         }
     }
     drawCollectives(m_scene->itemsBoundingRect().right() + 40);
+    showFromTopLeft();
+}
+
+void LayoutView::showFromTopLeft()
+{
+    // A drawing larger than the view opens at its title and first node, not at its centre.
     m_scene->setSceneRect(m_scene->itemsBoundingRect().adjusted(-10, -10, 10, 10));
+    m_view->horizontalScrollBar()->setValue(m_view->horizontalScrollBar()->minimum());
+    m_view->verticalScrollBar()->setValue(m_view->verticalScrollBar()->minimum());
 }
 
 void LayoutView::drawCollectives(double x)

@@ -22,15 +22,21 @@ public:
     explicit LayoutView(QWidget* parent = nullptr);
     void showCandidate(const Candidate* candidate, const ModelSpec& model, const Topology& topology);
     QGraphicsScene* scene() const { return m_scene; }
-    // Items tagged by what they draw ("gpu", "tile", "stage", "expert", "collective"), for tests.
+    // Items tagged by what they draw ("title", "node", "gpu", "tile", "stage", "expert", "collective"), for tests.
     int count(const QString& tag) const;
     QStringList texts(const QString& tag) const; // of the tagged text items
+    QList<QRectF> rects(const QString& tag) const; // scene rectangles of the tagged items
     // The whole drawing (not just what the view shows) as .png, .pdf or .svg.
     bool exportTo(const QString& path) const;
+    int nodesPerRow() const; // node boxes side by side at the view's present width
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     void rebuild();
     void drawCollectives(double x);
+    void showFromTopLeft();
 
     std::optional<Candidate> m_candidate;
     ModelSpec m_model;
@@ -38,6 +44,7 @@ private:
     QComboBox* m_layer = nullptr;
     QGraphicsScene* m_scene = nullptr;
     QGraphicsView* m_view = nullptr;
+    int m_nodesPerRow = 4; // as last drawn
 };
 
 } // namespace shard::ui

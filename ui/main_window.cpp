@@ -99,7 +99,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_table->setAlternatingRowColors(true);
     m_table->verticalHeader()->hide();
     m_table->verticalHeader()->setDefaultSectionSize(22);
-    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->setTextElideMode(Qt::ElideRight);
     topLayout->addWidget(m_table);
 
     m_views = new QTabWidget;
@@ -258,7 +258,7 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
     selectCandidate(select);
     if (m_baselinePending)
         markClean();
-    m_table->resizeColumnsToContents();
+    fitTableColumns();
     m_fitHint->setVisible(result.feasible == 0);
     m_fitHint->setText(
         result.feasible == 0
@@ -272,6 +272,22 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
             .arg(result.feasible)
             .arg(milliseconds, 0, 'f', 1));
     emit candidatesShown(int(result.candidates.size()));
+}
+
+void MainWindow::fitTableColumns()
+{
+    // Every row counts (a rejected candidate's reason sits at the bottom of the table), every
+    // header stays readable, and a long reason is cut at a width that leaves the figures in
+    // view: its tooltip has it whole.
+    QHeaderView* header = m_table->horizontalHeader();
+    header->setResizeContentsPrecision(-1);
+    m_table->resizeColumnsToContents(); // each column as wide as its widest cell and its header
+    const int reason = std::min(header->sectionSize(CandidatesModel::Reason), 420);
+    int others = 0;
+    for (int c = 0; c < header->count(); ++c)
+        others += c == CandidatesModel::Reason ? 0 : header->sectionSize(c);
+    // The reason takes what is left of the view, never less than it needs up to the cap.
+    header->resizeSection(CandidatesModel::Reason, std::max(reason, m_table->viewport()->width() - others));
 }
 
 void MainWindow::showPlanningFailure(const QString& message)

@@ -81,6 +81,7 @@ private:
     void showPlanningFailure(const QString& message);
     void showPlanned(const PlanResult& result, double milliseconds);
     void selectionChanged();
+    void fitTableColumns();
     void addRecent(const QString& path);
     void rebuildRecentMenu();
     std::string snapshot() const; // what "unsaved changes" compares

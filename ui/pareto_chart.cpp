@@ -2,6 +2,7 @@
 #include "plot_style.h"
 
 #include "chart_export.h"
+#include "plot_hover.h"
 
 #include <qcustomplot.h>
 
@@ -45,12 +46,13 @@ ParetoChart::ParetoChart(QWidget* parent)
         QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0xe1, 0x57, 0x59), 3), Qt::NoBrush, 16));
     m_plot->xAxis->setLabel(tr("memory per GPU (GiB, predicted)"));
     // Latencies span orders of magnitude between the best and the worst layouts.
-    m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-    m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    use_readable_log_scale(m_plot->yAxis);
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     add_export_menu(m_plot, QStringLiteral("pareto"));
+    m_hover = add_hover_text(
+        m_plot, [this](const QCPAbstractPlottable* plottable, int index) { return pointText(plottable, index); });
     connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
         // The nearest point within 12 pixels selects its candidate.
         double best = 144;
@@ -119,6 +121,31 @@ void ParetoChart::setSelected(int candidate)
             m_selected->addData(gib(c.estimate.memory.total()), pareto_latency_ms(c.estimate, m_objective));
     }
     m_plot->replot();
+}
+
+QString ParetoChart::pointText(const QCPAbstractPlottable* plottable, int index) const
+{
+    // Every series holds points of the candidates: find the candidate by its point.
+    const double memory = point_key(plottable, index), latency = point_value(plottable, index);
+    for (const int i : m_indices) {
+        const Candidate& c = m_result.candidates[std::size_t(i)];
+        if (gib(c.estimate.memory.total()) != memory || pareto_latency_ms(c.estimate, m_objective) != latency)
+            continue;
+        const QString objective = m_objective == Objective::TTFT ? tr("TTFT") : tr("TPOT");
+        return tr("<b>%1</b>%2<br>%3 %4 ms (predicted, roofline cost model)<br>memory %5 GiB per GPU "
+                  "(predicted)<br>%6 tokens/s decode throughput (predicted)<br>click to select")
+            .arg(QString::fromStdString(c.strategy.label()).toHtmlEscaped(),
+                 c.pareto ? tr(" · on the Pareto front") : QString(), objective)
+            .arg(latency, 0, 'f', latency < 10 ? 3 : 1)
+            .arg(memory, 0, 'f', 1)
+            .arg(c.estimate.tokens_per_s, 0, 'f', 0);
+    }
+    return {};
+}
+
+QString ParetoChart::hoverTextAt(const QPointF& pixel) const
+{
+    return m_hover->textAt(pixel);
 }
 
 int ParetoChart::pointCount() const

@@ -2,9 +2,52 @@
 
 #include <qcustomplot.h>
 
+#include <cmath>
 #include <cstdlib>
 
 namespace shard::ui {
+
+namespace {
+
+class ReadableLogTicker : public QCPAxisTicker {
+protected:
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override
+    {
+        if (range.lower <= 0 || range.upper <= range.lower)
+            return QCPAxisTicker::createTickVector(tickStep, range);
+        // Wide ranges: one label a decade (1-2-5 over six decades would crowd the axis).
+        const double decades = std::log10(range.upper / range.lower);
+        const std::vector<std::vector<double>> choices =
+            decades > 3 ? std::vector<std::vector<double>>{{1}}
+                        : std::vector<std::vector<double>>{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+        for (const std::vector<double>& mantissas : choices) {
+            QVector<double> ticks;
+            for (int decade = int(std::floor(std::log10(range.lower)));
+                 decade <= int(std::ceil(std::log10(range.upper))); ++decade)
+                for (const double m : mantissas) {
+                    const double tick = m * std::pow(10.0, decade);
+                    if (tick >= range.lower && tick <= range.upper)
+                        ticks << tick;
+                }
+            if (ticks.size() >= 3)
+                return ticks;
+        }
+        return QCPAxisTicker::createTickVector(tickStep, range);
+    }
+    int getSubTickCount(double) override { return 0; }
+    QString getTickLabel(double tick, const QLocale& locale, QChar, int) override
+    {
+        return locale.toString(tick, 'g', 6);
+    }
+};
+
+} // namespace
+
+void use_readable_log_scale(QCPAxis* axis)
+{
+    axis->setScaleType(QCPAxis::stLogarithmic);
+    axis->setTicker(QSharedPointer<QCPAxisTicker>(new ReadableLogTicker));
+}
 
 void place_legend_below(QCustomPlot* plot)
 {

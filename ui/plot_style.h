@@ -1,5 +1,6 @@
 #pragma once
 
+class QCPAxis;
 class QCustomPlot;
 class QString;
 
@@ -17,5 +18,11 @@ void let_layout_shrink(QCustomPlot* plot);
 // A title of parts joined by " · ", broken onto two lines at the separator nearest its
 // middle when longer than columns characters.
 QString wrap_title(const QString& title, int columns = 90);
+
+// A logarithmic axis whose labels stay readable at any range: each power of ten over more
+// than three decades, 1, 2 and 5 of each decade over fewer, every digit when the range spans
+// less than a decade, and evenly spaced values when it lies within one digit (where a plain
+// log ticker shows one label or none).
+void use_readable_log_scale(QCPAxis* axis);
 
 } // namespace shard::ui

@@ -72,6 +72,7 @@ RunPanel::RunPanel(QWidget* parent)
     bar->addWidget(m_cancel);
     layout->addLayout(bar);
     m_planLabel = new QLabel;
+    m_planLabel->setWordWrap(true); // a long plan name wraps instead of widening the window
     layout->addWidget(m_planLabel);
     m_blocked = new QLabel;
     m_blocked->setObjectName(QStringLiteral("runBlocked"));

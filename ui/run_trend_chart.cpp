@@ -1,6 +1,7 @@
 #include "run_trend_chart.h"
 
 #include "chart_export.h"
+#include "plot_hover.h"
 #include "plot_style.h"
 
 #include <qcustomplot.h>
@@ -23,8 +24,7 @@ RunTrendChart::RunTrendChart(QWidget* parent)
         0, 0, new QCPTextElement(m_plot, QString(), QFont(QStringLiteral("sans"), 9, QFont::Bold)));
     // TTFT and TPOT share one log axis: a CPU reference run and an H100 prediction sit
     // orders of magnitude apart, and two scales would put unrelated points on top of each other.
-    m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-    m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    use_readable_log_scale(m_plot->yAxis);
     m_plot->yAxis->setLabel(tr("ms (log scale)"));
     m_plot->legend->setVisible(true);
     m_plot->legend->setFont(QFont(QStringLiteral("sans"), 8));
@@ -45,6 +45,21 @@ RunTrendChart::RunTrendChart(QWidget* parent)
     }
     m_plot->xAxis->setLabel(tr("run (oldest left)"));
     add_export_menu(m_plot, QStringLiteral("run-over-run"));
+    m_hover = add_hover_text(m_plot, [this](const QCPAbstractPlottable* graph, int index) {
+        const auto run = std::size_t(point_key(graph, index) + 0.5);
+        if (run >= m_runs.size())
+            return QString();
+        const RunRecord& r = m_runs[run];
+        const bool predicted = graph->name().contains(tr("predicted"));
+        return tr("<b>run #%1</b> · %2 on %3 (%4 backend)<br>%5: %6 ms<br>%7")
+            .arg(r.id)
+            .arg(QString::fromStdString(r.strategy).toHtmlEscaped(), QString::fromStdString(r.topology).toHtmlEscaped(),
+                 QString::fromStdString(r.backend).toHtmlEscaped(), graph->name().toHtmlEscaped())
+            .arg(point_value(graph, index), 0, 'g', 4)
+            .arg(predicted ? tr("predicted by the planner for the plan's GPUs (roofline cost model)")
+                           : tr("measured by the run on its own machine, started %1")
+                                 .arg(QString::fromStdString(r.started_at).toHtmlEscaped()));
+    });
     setRuns({}, tr("Run over run: select runs above and press \"Compare selected\" (one run: every run of its plan)."));
 }
 
@@ -81,6 +96,11 @@ void RunTrendChart::setRuns(std::vector<RunRecord> runs, const QString& title)
     }
     m_plot->yAxis->setRange(found ? QCPRange(range.lower / 2, range.upper * 2) : QCPRange(0.1, 100));
     m_plot->replot();
+}
+
+QString RunTrendChart::hoverTextAt(const QPointF& pixel) const
+{
+    return m_hover->textAt(pixel);
 }
 
 int RunTrendChart::pointCount(const QString& name) const

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "store/kind_comparison.h"
 #include "store/run_store.h"
 
 #include "core/units.h"
@@ -123,19 +124,26 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
     if (a.ids.size() < 2)
         throw Error("history compare needs at least two run ids");
     RunStore store = open_store(a);
-    // Measured time per op kind: mean per rank per decode step.
+    // Time per op and collective kind: mean per rank per decode step. Collectives are named
+    // as such in the table ("AllReduce (collective)"); a modeled one says so.
     std::map<std::string, std::map<std::int64_t, double>> per_kind;
     std::map<std::string, std::map<std::int64_t, double>> predicted_kind;
+    std::map<std::string, std::string> kind_label;
+    std::set<std::pair<std::string, std::int64_t>> modeled;
     std::vector<RunRecord> runs;
     for (const auto id : a.ids) {
         const auto r = store.get(id);
         if (!r)
             throw Error("no run " + std::to_string(id) + " in " + store.db().path());
         runs.push_back(*r);
-        for (const auto& [kind, time] : store.decode_ms_by_kind(id)) {
-            per_kind[kind][id] = time.measured_ms;
-            if (time.predicted_ms)
-                predicted_kind[kind][id] = *time.predicted_ms;
+        for (const KindComparison& k : compare_decode_by_kind(store, id)) {
+            per_kind[k.kind][id] = k.measured_ms;
+            if (k.predicted_ms)
+                predicted_kind[k.kind][id] = *k.predicted_ms;
+            if (k.modeled)
+                modeled.emplace(k.kind, id);
+            if (k.collective)
+                kind_label[k.kind] = k.kind + (k.modeled ? " (collective, modeled)" : " (collective)");
         }
     }
     if (options.json) {
@@ -148,6 +156,8 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
         for (const auto& [kind, values] : per_kind)
             for (const auto& [id, ms] : values) {
                 kinds[kind][std::to_string(id)]["measured"] = ms;
+                if (modeled.count({kind, id}))
+                    kinds[kind][std::to_string(id)]["modeled"] = true;
                 if (predicted_kind[kind].count(id))
                     kinds[kind][std::to_string(id)]["predicted"] = predicted_kind[kind][id];
             }
@@ -178,8 +188,9 @@ void compare(const HistoryArgs& a, const GlobalOptions& options)
         return it == values.end() ? std::optional<double>() : std::optional<double>(it->second);
     };
     for (const auto& [kind, values] : per_kind) {
-        row(kind + " measured", "ms/step", [&](const RunRecord& r) { return lookup(values, r.id); });
-        row(kind + " predicted", "ms/step", [&](const RunRecord& r) { return lookup(predicted_kind[kind], r.id); });
+        const std::string label = kind_label.count(kind) ? kind_label[kind] : kind;
+        row(label + " measured", "ms/step", [&](const RunRecord& r) { return lookup(values, r.id); });
+        row(label + " predicted", "ms/step", [&](const RunRecord& r) { return lookup(predicted_kind[kind], r.id); });
     }
     std::cout << t.render();
 }

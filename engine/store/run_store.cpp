@@ -522,6 +522,15 @@ std::map<std::string, RunStore::KindTime> RunStore::decode_ms_by_kind(std::int64
         if (!s.is_null(2))
             k.predicted_ms = s.real(2) / 1000.0;
     }
+    Statement c = m_db.prepare("SELECT op, sum(us) / max(1, count(DISTINCT step) * count(DISTINCT rank)), "
+                               "max(modeled) FROM collective_measurements WHERE run_id = ? AND step > 0 GROUP BY op");
+    c.bind(1, id);
+    while (c.step()) {
+        KindTime& k = out[c.text(0)];
+        k.measured_ms = c.real(1) / 1000.0;
+        k.collective = true;
+        k.modeled = c.int64(2) != 0;
+    }
     return out;
 }
 

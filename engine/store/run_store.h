@@ -65,11 +65,14 @@ public:
     std::vector<RunRecord> list(const HistoryFilter& filter = {});
     std::optional<RunRecord> get(std::int64_t id);
     bool remove(std::int64_t id);
-    // Per op kind: measured ms per decode step (mean over ranks and steps) and, where the
-    // events carried it, the predicted ms.
+    // Per op kind and per collective kind: measured ms per decode step (mean over the ranks
+    // and steps that ran it) and, where the op events carried it, the predicted ms.
+    // Collectives carry no prediction of their own (compare_decode_by_kind adds the plan's).
     struct KindTime {
         double measured_ms = 0;
         std::optional<double> predicted_ms;
+        bool collective = false;
+        bool modeled = false; // a collective timed by the cost model (emulated ranks), not a clock
     };
     std::map<std::string, KindTime> decode_ms_by_kind(std::int64_t id);
     // The plan a run ran, as it was stored (a *.shardplan.json text), or nullopt.
