@@ -11,6 +11,7 @@
 #include "ui/layout_view.h"
 #include "ui/main_window.h"
 #include "ui/model_panel.h"
+#include "ui/plot_style.h"
 #include "ui/run_panel.h"
 #include "ui/run_trend_chart.h"
 #include "ui/timeline_view.h"
@@ -215,7 +216,24 @@ private slots:
         QCOMPARE(view.trendChart()->runCount(), 2);
         QCOMPARE(view.trendChart()->pointCount(QStringLiteral("TPOT measured")), 2);
         QCOMPARE(view.trendChart()->pointCount(QStringLiteral("TTFT predicted")), 2);
-        QVERIFY(compared.wait(10000));
+        {
+            // Each point names its run, its figure and whether it was measured or predicted.
+            view.resize(1200, 800);
+            view.show();
+            view.charts()->setCurrentWidget(view.trendChart());
+            QVERIFY(QTest::qWaitForWindowExposed(&view));
+            QCustomPlot* trend = view.trendChart()->plot();
+            trend->replot();
+            const QCPGraph* tpot = trend->graph(0);
+            const QPointF at(trend->xAxis->coordToPixel(tpot->data()->at(0)->key),
+                             trend->yAxis->coordToPixel(tpot->data()->at(0)->value));
+            const QString hover = view.trendChart()->hoverTextAt(at);
+            QVERIFY2(hover.contains(QStringLiteral("run #%1").arg(m_tp8Run))
+                         && hover.contains(QStringLiteral("TPOT measured")) && hover.contains(QStringLiteral(" ms")),
+                     qPrintable(hover));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty(), 10000); // it may have come while the window showed
+        compared.clear();
         QCOMPARE(view.comparePlot()->plottableCount(), 2);
         // Several selected: exactly those.
         view.view()->selectAll();
@@ -314,6 +332,24 @@ private slots:
         for (auto it = measuredShares->data()->constBegin(); it != measuredShares->data()->constEnd(); ++it)
             total += it->value;
         QCOMPARE(total, 100.0);
+    }
+
+    void logAxesKeepSeveralReadableLabels()
+    {
+        // A plain log ticker shows one label (or none) on a range inside one decade, and a
+        // 1-2-5 ticker crowds eight decades; both must stay between 3 and 12 labels.
+        QCustomPlot plot;
+        plot.resize(600, 400);
+        use_readable_log_scale(plot.yAxis);
+        for (const auto& [lower, upper] : {std::pair{9.5, 11.0}, std::pair{10.0, 200.0}, std::pair{0.114, 400.0},
+                                           std::pair{1e-4, 1e4}, std::pair{2.1, 2.9}}) {
+            plot.yAxis->setRange(lower, upper);
+            plot.replot();
+            const QVector<QString> labels = plot.yAxis->tickVectorLabels();
+            const QString shown = QStringList(labels.begin(), labels.end()).join(QLatin1Char(' '));
+            QVERIFY2(labels.size() >= 3 && labels.size() <= 12, qPrintable(shown));
+            QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
+        }
     }
 
     void chartsNameEveryPointOnHover()

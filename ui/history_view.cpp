@@ -210,7 +210,9 @@ void HistoryView::compareSelected()
             return;
         }
         m_kinds->setRuns(runs, compared.times);
-        m_status->setText(tr("Compared %1 run(s).").arg(runs.size()));
+        m_status->setText(tr("Per op and collective kind: %1 run(s); run over run: %2 run(s).")
+                              .arg(runs.size())
+                              .arg(m_trend->runCount()));
         emit this->compared(int(runs.size()));
     });
     std::vector<std::int64_t> ids;

@@ -15,11 +15,12 @@ protected:
     {
         if (range.lower <= 0 || range.upper <= range.lower)
             return QCPAxisTicker::createTickVector(tickStep, range);
-        // Wide ranges: one label a decade (1-2-5 over six decades would crowd the axis).
+        // Wide ranges: fewer labels a decade (1-2-5 over six decades would crowd the axis).
         const double decades = std::log10(range.upper / range.lower);
         const std::vector<std::vector<double>> choices =
-            decades > 3 ? std::vector<std::vector<double>>{{1}}
-                        : std::vector<std::vector<double>>{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+            decades > 5   ? std::vector<std::vector<double>>{{1}}
+            : decades > 2 ? std::vector<std::vector<double>>{{1, 3}}
+                          : std::vector<std::vector<double>>{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
         for (const std::vector<double>& mantissas : choices) {
             QVector<double> ticks;
             for (int decade = int(std::floor(std::log10(range.lower)));

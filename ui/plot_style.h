@@ -20,7 +20,7 @@ void let_layout_shrink(QCustomPlot* plot);
 QString wrap_title(const QString& title, int columns = 90);
 
 // A logarithmic axis whose labels stay readable at any range: each power of ten over more
-// than three decades, 1, 2 and 5 of each decade over fewer, every digit when the range spans
+// than five decades, 1 and 3 of each over more than two, 1, 2 and 5 over fewer, every digit when the range spans
 // less than a decade, and evenly spaced values when it lies within one digit (where a plain
 // log ticker shows one label or none).
 void use_readable_log_scale(QCPAxis* axis);
