@@ -373,6 +373,26 @@ private slots:
                  qPrintable(text));
         // The legend sits under the chart, not over the selected column.
         QVERIFY(breakdown->legend->outerRect().top() >= breakdown->axisRect()->outerRect().bottom());
+        // The communication chart: each stacked part names its block, collective and MiB.
+        QCustomPlot* comm = window.costCharts()->communicationPlot();
+        comm->replot();
+        QVERIFY(comm->plottableCount() > 0);
+        auto* part = qobject_cast<QCPBars*>(comm->plottable(0));
+        QVERIFY(part);
+        int index = -1;
+        for (int i = 0; i < part->dataCount(); ++i)
+            if (part->data()->at(i)->value > 0)
+                index = i;
+        QVERIFY(index >= 0);
+        const double key = part->data()->at(index)->key;
+        QVERIFY(!part->barBelow()); // the bottom of the stack: its middle is half its value
+        const double middle = part->data()->at(index)->value / 2;
+        const QString bytes = window.costCharts()->communicationHoverAt(
+            QPointF(comm->xAxis->coordToPixel(key), comm->yAxis->coordToPixel(middle)));
+        QVERIFY2(bytes.contains(part->name()) && bytes.contains(QStringLiteral("MiB sent per GPU"))
+                     && bytes.contains(QStringLiteral("predicted")),
+                 qPrintable(bytes));
+        QVERIFY(comm->legend->outerRect().top() >= comm->axisRect()->outerRect().bottom());
     }
 
     void cudaBackendsAreCheckedOffTheUiThread()
