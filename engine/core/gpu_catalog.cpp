@@ -39,6 +39,11 @@ std::optional<GpuCatalogEntry> find_gpu_kind(const std::string& device_name)
     std::string lower = " " + device_name;
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // The catalog's own names first: "A100 SXM 80GB" is the 80 GB part, though only the
+    // 40 GB entry's driver-name pattern ("a100") occurs in it.
+    for (const auto& entry : gpu_catalog())
+        if (entry.gpu.name == device_name)
+            return entry;
     for (const auto& entry : gpu_catalog()) {
         for (const auto& needle : entry.match) {
             if (lower.find(needle) != std::string::npos)

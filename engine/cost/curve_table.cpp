@@ -1,0 +1,128 @@
+#include "curve_table.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace shard {
+
+namespace {
+
+std::vector<std::string_view> split(std::string_view line)
+{
+    std::vector<std::string_view> cells;
+    std::size_t start = 0;
+    for (std::size_t at = line.find(','); at != std::string_view::npos; at = line.find(',', start)) {
+        cells.push_back(line.substr(start, at - start));
+        start = at + 1;
+    }
+    cells.push_back(line.substr(start));
+    return cells;
+}
+
+[[noreturn]] void fail(const std::string& source, int line, const std::string& what)
+{
+    throw PerfTableError(source + " line " + std::to_string(line) + ": " + what);
+}
+
+double number(std::string_view cell, const std::string& source, int line, const std::string& column)
+{
+    double value = 0;
+    const auto [end, error] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+    if (error != std::errc() || end != cell.data() + cell.size() || !std::isfinite(value))
+        fail(source, line, "column " + column + " is not a number: '" + std::string(cell.substr(0, 40)) + "'");
+    return value;
+}
+
+std::string axis_text(double value)
+{
+    return value == std::floor(value) && std::abs(value) < 9e15 ? std::to_string(std::int64_t(value))
+                                                                : std::to_string(value);
+}
+
+} // namespace
+
+CurveTable parse_curve_table(std::string_view text, const std::string& source, std::size_t key_columns)
+{
+    CurveTable table;
+    table.source = source;
+    int line_number = 0;
+    bool header = true;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos)
+            end = text.size();
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        ++line_number;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (line.empty())
+            continue;
+        const auto cells = split(line);
+        if (header) {
+            header = false;
+            if (cells.size() <= key_columns)
+                fail(source, line_number,
+                     "the header needs " + std::to_string(key_columns) + " key columns and at least one curve column");
+            for (std::size_t c = 0; c < key_columns; ++c)
+                table.key_names.emplace_back(cells[c]);
+            for (std::size_t c = key_columns; c < cells.size(); ++c) {
+                const auto eq = cells[c].find('=');
+                if (eq == std::string_view::npos || eq == 0)
+                    fail(source, line_number, "curve column '" + std::string(cells[c]) + "' is not <axis>=<value>");
+                const std::string axis(cells[c].substr(0, eq));
+                if (table.axis.empty())
+                    table.axis = axis;
+                else if (axis != table.axis)
+                    fail(source, line_number, "curve columns mix the axes " + table.axis + " and " + axis);
+                const double value = number(cells[c].substr(eq + 1), source, line_number, std::string(cells[c]));
+                if (!table.axis_values.empty() && value <= table.axis_values.back())
+                    fail(source, line_number, "curve column " + std::string(cells[c]) + " is not in ascending order");
+                table.axis_values.push_back(value);
+            }
+            continue;
+        }
+        if (cells.size() != key_columns + table.axis_values.size())
+            fail(source, line_number,
+                 std::to_string(cells.size()) + " cells where the header has "
+                     + std::to_string(key_columns + table.axis_values.size()));
+        CurveTable::Row row;
+        row.line = line_number;
+        for (std::size_t c = 0; c < key_columns; ++c) {
+            if (cells[c].empty())
+                fail(source, line_number, "key column " + table.key_names[c] + " is empty");
+            row.keys.emplace_back(cells[c]);
+        }
+        row.ms.assign(table.axis_values.size(), std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t i = 0; i < table.axis_values.size(); ++i) {
+            const std::string_view cell = cells[key_columns + i];
+            if (cell.empty())
+                continue; // not measured
+            const double ms = number(cell, source, line_number, table.axis + "=" + axis_text(table.axis_values[i]));
+            if (ms <= 0)
+                fail(source, line_number, "a latency must be positive, got " + std::string(cell));
+            row.ms[i] = ms;
+        }
+        table.rows.push_back(std::move(row));
+    }
+    if (header)
+        fail(source, 1, "the table is empty");
+    return table;
+}
+
+CurveTable read_curve_table(const std::filesystem::path& file, std::size_t key_columns)
+{
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        throw PerfTableError("cannot read the measured table " + file.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_curve_table(text.str(), file.string(), key_columns);
+}
+
+} // namespace shard

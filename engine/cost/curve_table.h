@@ -1,0 +1,39 @@
+#pragma once
+
+#include "core/error.h"
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shard {
+
+// A measured kernel table in the curve layout of resources/perfdb (NOTICE.md there): key
+// columns, then one `<axis>=<value>` column per measured value of the curve axis, each cell
+// the latency of one call in ms, an empty cell a point that was not measured.
+struct CurveTable {
+    struct Row {
+        std::vector<std::string> keys;
+        std::vector<double> ms; // by axis column; NaN where not measured
+        int line = 0; // in the source, for messages
+    };
+    std::string source; // the file, as messages name it
+    std::vector<std::string> key_names;
+    std::string axis; // "m", "message_size"
+    std::vector<double> axis_values; // strictly ascending
+    std::vector<Row> rows;
+};
+
+class PerfTableError : public Error {
+public:
+    using Error::Error;
+};
+
+// Parses a table with `key_columns` key columns. Errors name the source, the line and the
+// column: a missing header, a ragged row, a number that is not one (or not positive), a
+// curve axis out of order.
+CurveTable parse_curve_table(std::string_view text, const std::string& source, std::size_t key_columns);
+CurveTable read_curve_table(const std::filesystem::path& file, std::size_t key_columns);
+
+} // namespace shard

@@ -1,0 +1,84 @@
+#pragma once
+
+#include "collective.h"
+#include "curve_table.h"
+
+#include "core/dtype.h"
+#include "core/topology.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace shard {
+
+// Where a predicted time comes from, in the order a user trusts them.
+enum class Provenance {
+    Measured, // a point of a measured table
+    Interpolated, // between measured points (or transferred from measured neighbouring shapes)
+    Extrapolated, // outside the measured range: the roofline scaled by the edge's utilization
+    Roofline, // no table for this op, quantization or GPU kind: datasheet peaks and efficiencies
+};
+std::string to_string(Provenance source);
+
+struct OpTime {
+    double us = 0;
+    Provenance source = Provenance::Roofline;
+};
+
+// The measured GEMM and NCCL tables of one GPU kind (resources/perfdb/<system>/), indexed for
+// op queries. Inside a curve it interpolates between measured neighbours; GEMM rows are
+// interpolated in row-tile waves of the width each mode's table steps at (fitted on load),
+// so a time steps where the kernel's does instead of being smoothed across the step. Outside the measured range it
+// holds the utilization of the table's edge against the roofline; a quantization, collective or group the tables do not
+// cover answers nullopt, and the caller prices it by the roofline.
+class PerfDb {
+public:
+    PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl);
+
+    // The shipped tables' folder name for a GPU kind ("h100_sxm"), or nullopt.
+    static std::optional<std::string> system_for(const GpuKind& gpu);
+    // Loads <dir>/gemm.csv and <dir>/nccl.csv; a missing or malformed file is an error that
+    // names it (and the line).
+    static PerfDb load(const std::filesystem::path& dir, const GpuKind& gpu);
+    // The shipped tables of this GPU kind (data_directory()/perfdb), or nullopt for a kind
+    // without tables.
+    static std::optional<PerfDb> shipped(const GpuKind& gpu);
+
+    // Y[m,n] = X[m,k] W^T, per GPU shard. `quant` is the table's mode: "bfloat16", "fp8",
+    // "fp8_block", "nvfp4", "int8_wo", "int4_wo", "sq".
+    std::optional<OpTime> gemm(const std::string& quant, std::int64_t m, std::int64_t n, std::int64_t k) const;
+    std::optional<OpTime> gemm(DType dtype, std::int64_t m, std::int64_t n, std::int64_t k) const;
+    // One collective inside a node: `payload` is nccl-tests' size (collective.h), elements of
+    // `element_bytes` (1: the int8 tables, else the fp16 ones).
+    std::optional<OpTime> collective(CollectiveKind kind, std::int64_t payload, int group_size,
+                                     int element_bytes) const;
+
+    const GpuKind& gpu() const { return m_gpu; }
+    // The row-tile width a mode's GEMM times step at, fitted to its table (0: smooth in rows).
+    std::optional<double> row_wave(const std::string& quant) const;
+    std::vector<std::string> gemm_modes() const;
+    // The roofline both tables are extrapolated against (us): datasheet peaks, no efficiency.
+    double gemm_speed_of_light_us(const std::string& quant, double m, double n, double k) const;
+
+private:
+    struct Curve {
+        std::vector<double> x, ms; // measured points only, ascending x
+    };
+    struct Point {
+        double ms;
+        Provenance source;
+    };
+    std::optional<Point> gemm_at_site(const std::string& quant, const Curve& curve, double m, double n, double k) const;
+    std::optional<Point> nccl_at(const Curve& curve, double elements) const;
+    void fit_waves();
+
+    GpuKind m_gpu;
+    std::map<std::tuple<std::string, std::int64_t, std::int64_t>, Curve> m_gemm; // (quant, n, k)
+    std::map<std::tuple<std::string, std::string, int>, Curve> m_nccl; // (op, dtype, gpus)
+    std::map<std::string, double> m_wave; // quant -> row-tile width of its steps
+};
+
+} // namespace shard

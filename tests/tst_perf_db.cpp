@@ -1,0 +1,182 @@
+// The measured performance database: reading the curve tables (errors name file, line and
+// column), exact answers on measured points, interpolation in GEMM tile waves, utilization
+// held past the tables' edges, neighbouring shapes and group sizes, and the shipped tables.
+#include "cost/perf_db.h"
+
+#include "core/gpu_catalog.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+using namespace shard;
+
+namespace {
+
+// A GPU fast enough that the speed of light never clamps the synthetic tables' times.
+GpuKind fastGpu()
+{
+    return {"test GPU", 80LL << 30, 1e6, 1e6, 132};
+}
+
+CurveTable gemmTable()
+{
+    // A staircase that steps past every multiple of 128 rows (m=100 not measured).
+    return parse_curve_table("gemm_dtype,n,k,m=1,m=64,m=100,m=128,m=129,m=192,m=256,m=257,m=384,m=385,m=640\n"
+                             "bfloat16,1024,1024,0.008,0.010,,0.010,0.020,0.020,0.020,0.030,0.030,0.040,0.050\n"
+                             "fp8,1024,1024,0.004,0.005,,0.005,0.010,0.010,0.010,0.015,0.015,0.020,0.025\n",
+                             "gemm.csv", 3);
+}
+
+CurveTable ncclTable()
+{
+    return parse_curve_table("op_name,nccl_dtype,num_gpus,message_size=256,message_size=512,message_size=1024\n"
+                             "all_reduce,half,2,0.010,0.012,0.016\n"
+                             "all_reduce,half,4,0.020,0.024,0.032\n"
+                             "all_reduce,half,8,0.030,0.036,0.048\n"
+                             "all_gather,int8,8,0.011,0.013,\n",
+                             "nccl.csv", 3);
+}
+
+QString errorOf(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const PerfTableError& e) {
+        return QString::fromUtf8(e.what());
+    }
+    return {};
+}
+
+} // namespace
+
+class TestPerfDb : public QObject {
+    Q_OBJECT
+
+private slots:
+    void malformedTablesNameFileLineAndColumn()
+    {
+        QCOMPARE(errorOf([] { parse_curve_table("a,b,k,m=1\nx,1,2,0.1,0.2\n", "gemm.csv", 3); }),
+                 QStringLiteral("gemm.csv line 2: 5 cells where the header has 4"));
+        QCOMPARE(errorOf([] { parse_curve_table("a,b,k,m=1,m=2\nx,1,2,0.1,fast\n", "gemm.csv", 3); }),
+                 QStringLiteral("gemm.csv line 2: column m=2 is not a number: 'fast'"));
+        QCOMPARE(errorOf([] { parse_curve_table("a,b,k,m=2,m=1\n", "gemm.csv", 3); }),
+                 QStringLiteral("gemm.csv line 1: curve column m=1 is not in ascending order"));
+        QCOMPARE(errorOf([] { parse_curve_table("a,b,k,m=1\nx,1,2,-0.1\n", "g.csv", 3); }),
+                 QStringLiteral("g.csv line 2: a latency must be positive, got -0.1"));
+        QCOMPARE(errorOf([] { parse_curve_table("", "g.csv", 3); }),
+                 QStringLiteral("g.csv line 1: the table is empty"));
+        // The right shape of table, the wrong columns.
+        QCOMPARE(errorOf([] { PerfDb(fastGpu(), ncclTable(), ncclTable()); }),
+                 QStringLiteral("nccl.csv line 1: expected the columns gemm_dtype,n,k,m=..."));
+        QCOMPARE(errorOf([] {
+                     PerfDb(fastGpu(), parse_curve_table("gemm_dtype,n,k,m=1\nbfloat16,wide,2,0.1\n", "gemm.csv", 3),
+                            ncclTable());
+                 }),
+                 QStringLiteral("gemm.csv line 2: n must be a positive integer, got 'wide'"));
+        const QString missing = errorOf([] { PerfDb::load("/nonexistent/perfdb/x", fastGpu()); });
+        QCOMPARE(missing, QStringLiteral("cannot read the measured table /nonexistent/perfdb/x/gemm.csv"));
+    }
+
+    void gemmAnswersMeasuredPointsExactlyAndStepsByWaves()
+    {
+        const PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        auto at = [&](std::int64_t m) { return *db.gemm(std::string("bfloat16"), m, 1024, 1024); };
+        // The table steps at 128 rows, and the fit on load finds it.
+        QCOMPARE(db.row_wave("bfloat16").value_or(-1), 128.0);
+        QCOMPARE(at(128).us, 10.0);
+        QCOMPARE(at(128).source, Provenance::Measured);
+        QCOMPARE(at(129).us, 20.0);
+        // Inside one wave: linear in rows.
+        QCOMPARE(at(32).us, 8.0 + 2.0 * 31.0 / 63.0);
+        QCOMPARE(at(32).source, Provenance::Interpolated);
+        QCOMPARE(at(100).us, 10.0);
+        // Across waves (385 is wave 4, 640 wave 5): the time follows the wave, not the row;
+        // a line from 385 to 640 would give 43.9 us at 500.
+        QCOMPARE(at(500).us, 40.0);
+        QCOMPARE(at(600).us, 50.0);
+        // fp8 is its own table.
+        QCOMPARE(db.gemm(DType::FP8, 128, 1024, 1024)->us, 5.0);
+        QCOMPARE(db.gemm(DType::BF16, 128, 1024, 1024)->us, 10.0);
+        QVERIFY(!db.gemm(DType::FP32, 128, 1024, 1024));
+        QVERIFY(!db.gemm(std::string("nvfp4"), 128, 1024, 1024));
+        QCOMPARE(db.gemm_modes(), (std::vector<std::string>{"bfloat16", "fp8"}));
+    }
+
+    void gemmPastTheEdgeHoldsTheEdgesUtilization()
+    {
+        const PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        const OpTime t = *db.gemm(std::string("bfloat16"), 4096, 1024, 1024);
+        QCOMPARE(t.source, Provenance::Extrapolated);
+        const double scale = db.gemm_speed_of_light_us("bfloat16", 4096, 1024, 1024)
+                             / db.gemm_speed_of_light_us("bfloat16", 640, 1024, 1024);
+        QCOMPARE(t.us, 50.0 * scale);
+        QVERIFY(scale > 1);
+    }
+
+    void anUnmeasuredShapeBorrowsItsNeighboursUtilization()
+    {
+        const PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        // One octave from the only measured shape: its utilization at the same rows.
+        const OpTime t = *db.gemm(std::string("bfloat16"), 128, 2048, 1024);
+        QCOMPARE(t.source, Provenance::Interpolated);
+        const double utilization = db.gemm_speed_of_light_us("bfloat16", 128, 1024, 1024) / 10.0;
+        QCOMPARE(t.us, db.gemm_speed_of_light_us("bfloat16", 128, 2048, 1024) / utilization);
+        // More than two octaves away: nothing measured to borrow from, the roofline's turn.
+        QVERIFY(!db.gemm(std::string("bfloat16"), 128, 8192, 1024));
+    }
+
+    void collectivesByGroupAndSize()
+    {
+        const PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        // Payload in bytes; the half tables count 2-byte elements.
+        const OpTime measured = *db.collective(CollectiveKind::AllReduce, 1024, 4, 2);
+        QCOMPARE(measured.us, 24.0);
+        QCOMPARE(measured.source, Provenance::Measured);
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 1536, 8, 2)->us, 42.0); // 768 elements
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 1536, 8, 2)->source, Provenance::Interpolated);
+        // Below the smallest message: the latency floor; above the largest: its bandwidth.
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 64, 2, 2)->us, 10.0);
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 64, 2, 2)->source, Provenance::Extrapolated);
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 8192, 2, 2)->us, 16.0 * 4);
+        // A group between measured ones: linear in the group size.
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 512, 6, 2)->us, 25.0);
+        // More ranks than measured: the largest group's time with the ring's (n-1)/n share.
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 512, 16, 2)->us, 30.0 * (15.0 / 16.0) * (8.0 / 7.0));
+        QCOMPARE(db.collective(CollectiveKind::AllReduce, 512, 16, 2)->source, Provenance::Extrapolated);
+        // int8 traffic has its own table; a missing cell is not a zero.
+        QCOMPARE(db.collective(CollectiveKind::AllGather, 512, 8, 1)->us, 13.0);
+        QCOMPARE(db.collective(CollectiveKind::AllGather, 1024, 8, 1)->source, Provenance::Extrapolated);
+        QVERIFY(!db.collective(CollectiveKind::AllGather, 512, 8, 2));
+        QVERIFY(!db.collective(CollectiveKind::Broadcast, 512, 8, 2));
+        QVERIFY(!db.collective(CollectiveKind::AllReduce, 512, 1, 2));
+    }
+
+    void shippedTablesCoverTheCatalogsDatacenterGpus()
+    {
+        for (const auto& [name, system] :
+             {std::pair{"H100 SXM 80GB", "h100_sxm"}, std::pair{"H200 SXM 141GB", "h200_sxm"},
+              std::pair{"B200", "b200_sxm"}, std::pair{"GB200", "gb200"}, std::pair{"A100 SXM 80GB", "a100_sxm"},
+              std::pair{"L40S", "l40s"}}) {
+            const auto entry = find_gpu_kind(name);
+            QVERIFY2(entry, name);
+            QCOMPARE(PerfDb::system_for(entry->gpu).value_or(""), std::string(system));
+            const auto db = PerfDb::shipped(entry->gpu);
+            QVERIFY2(db && !db->gemm_modes().empty(), name);
+        }
+        QVERIFY(!PerfDb::system_for(find_gpu_kind("L4")->gpu));
+        // H100, 8 GPUs, all-reduce of 64 Mi fp16 elements: nccl-tests measured 0.57874 ms.
+        const auto h100 = PerfDb::shipped(find_gpu_kind("H100 SXM 80GB")->gpu);
+        const OpTime ar = *h100->collective(CollectiveKind::AllReduce, 2LL * 64 * 1024 * 1024, 8, 2);
+        QCOMPARE(ar.us, 578.74);
+        QCOMPARE(ar.source, Provenance::Measured);
+        // A small all-reduce costs NCCL's floor of tens of microseconds, not the roofline's 8.
+        const OpTime small = *h100->collective(CollectiveKind::AllReduce, 64 * 1024, 8, 2);
+        QVERIFY2(small.us > 10 && small.us < 60, qPrintable(QString::number(small.us)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPerfDb)
+#include "tst_perf_db.moc"
