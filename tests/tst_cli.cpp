@@ -213,6 +213,18 @@ private slots:
         QCOMPARE(r.exitCode, 0);
         QVERIFY(r.out.contains("dense layer x80"));
         QVERIFY(r.out.contains("AllReduce   o_proj"));
+        // Every op says where its time comes from, every phase its share from measured tables.
+        QVERIFY2(r.out.contains("% of the busiest GPU's time from measured tables"), r.out.constData());
+        r = runCli({QStringLiteral("--json"), QStringLiteral("explain"), path});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject decode = json(r).object()[QStringLiteral("decode")].toObject();
+        QVERIFY(decode[QStringLiteral("measured_share")].toDouble() > 0.5);
+        QStringList sources;
+        for (const auto block : decode[QStringLiteral("blocks")].toArray())
+            for (const auto op : block.toObject()[QStringLiteral("ops")].toArray())
+                sources << op.toObject()[QStringLiteral("source")].toString();
+        QVERIFY2(sources.contains(QStringLiteral("measured")) && sources.contains(QStringLiteral("roofline")),
+                 qPrintable(sources.join(QLatin1Char(' '))));
         r = runCli({QStringLiteral("export"), path, QStringLiteral("--to"), QStringLiteral("vllm")});
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.startsWith("vllm serve <llama-3.1-70b-checkpoint> --tensor-parallel-size 8"), r.out.constData());

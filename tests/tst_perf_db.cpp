@@ -4,6 +4,8 @@
 #include "cost/perf_db.h"
 
 #include "core/gpu_catalog.h"
+#include "core/presets.h"
+#include "cost/estimate.h"
 
 #include <QtTest>
 
@@ -38,6 +40,14 @@ CurveTable ncclTable()
                              "all_reduce,half,8,0.030,0.036,0.048\n"
                              "all_gather,int8,8,0.011,0.013,\n",
                              "nccl.csv", 3);
+}
+
+Strategy megatron(int tp)
+{
+    Strategy s;
+    s.tensor_mode = TensorMode::Megatron1D;
+    s.tensor_shape = {tp};
+    return s;
 }
 
 QString errorOf(const std::function<void()>& f)
@@ -175,6 +185,80 @@ private slots:
         // A small all-reduce costs NCCL's floor of tens of microseconds, not the roofline's 8.
         const OpTime small = *h100->collective(CollectiveKind::AllReduce, 64 * 1024, 8, 2);
         QVERIFY2(small.us > 10 && small.us < 60, qPrintable(QString::number(small.us)));
+    }
+
+    void estimatesPriceGemmsAndInNodeCollectivesFromTheTables()
+    {
+        const ModelSpec model = PresetLibrary::instance().model("llama-3.1-70b");
+        const Topology topology = PresetLibrary::instance().topology("dgx-h100");
+        const Strategy tp8 = megatron(8);
+        const Workload w;
+        const Estimate e = estimate(model, tp8, topology, w);
+        QVERIFY(e.feasible);
+        const PerfDb* db = PerfDb::shipped_cached(topology.gpu);
+        QVERIFY(db);
+        QCOMPARE(PerfDb::shipped_cached(topology.gpu), db); // loaded once
+        const BlockCost* layer = e.decode.block("dense layer");
+        QVERIFY(layer);
+        int gemms = 0;
+        for (const OpCost& op : layer->ops) {
+            if (op.m == 0) {
+                QCOMPARE(op.source, Provenance::Roofline); // norms, attention: no table yet
+                continue;
+            }
+            const OpTime t = *db->gemm(w.dtype, op.m, op.n, op.k);
+            QCOMPARE(op.time_us, t.us * op.repeat);
+            QCOMPARE(op.source, t.source);
+            QVERIFY(op.source != Provenance::Roofline);
+            ++gemms;
+        }
+        QCOMPARE(gemms, 4); // qkv, o_proj, gate_up, down
+        int allReduces = 0;
+        for (const CollectiveCost& c : layer->collectives) {
+            QVERIFY(!c.cross_node);
+            const OpTime t = *db->collective(c.op, c.payload, c.group, 2);
+            QCOMPARE(c.time_us, c.calls * t.us);
+            QCOMPARE(c.source, t.source);
+            allReduces += c.op == CollectiveKind::AllReduce ? 1 : 0;
+        }
+        QVERIFY(allReduces >= 2);
+        // NCCL's floor, not the roofline's 8 us latency: the decode all-reduces cost more.
+        Efficiency roofline;
+        roofline.measured_tables = false;
+        const Estimate r = estimate(model, tp8, topology, w, roofline);
+        QVERIFY(e.decode.comm_ms > r.decode.comm_ms);
+        for (const auto& block : r.decode.blocks) {
+            for (const auto& op : block.ops)
+                QCOMPARE(op.source, Provenance::Roofline);
+            for (const auto& c : block.collectives)
+                QCOMPARE(c.source, Provenance::Roofline);
+        }
+        QCOMPARE(r.decode.measured_share, 0.0);
+        QVERIFY(e.decode.measured_share > 0.5 && e.decode.measured_share <= 1.0);
+        // Memory and bytes do not depend on where times come from.
+        QCOMPARE(e.memory.total(), r.memory.total());
+        QCOMPARE(e.decode.traffic_per_device, r.decode.traffic_per_device);
+    }
+
+    void crossNodeCollectivesAndUntabledGpusStayOnTheRoofline()
+    {
+        const ModelSpec model = PresetLibrary::instance().model("llama-3.1-70b");
+        const Strategy tp16 = megatron(16);
+        const Estimate two = estimate(model, tp16, PresetLibrary::instance().topology("2x-dgx-h100"), Workload{});
+        bool crossed = false;
+        for (const auto& c : two.decode.block("dense layer")->collectives)
+            if (c.cross_node) {
+                crossed = true;
+                QCOMPARE(c.source, Provenance::Roofline);
+            }
+        QVERIFY(crossed);
+        // A GPU kind without tables: every op from the roofline, and the sentence says so.
+        Topology l4 = PresetLibrary::instance().topology("dgx-h100");
+        l4.gpu = find_gpu_kind("L4")->gpu;
+        const Strategy tp8 = megatron(8);
+        const Estimate e = estimate(PresetLibrary::instance().model("llama-3.1-8b"), tp8, l4, Workload{});
+        QCOMPARE(e.decode.measured_share, 0.0);
+        QCOMPARE(prediction_source(l4.gpu), std::string("every op from the roofline: no measured tables for L4"));
     }
 };
 

@@ -1,6 +1,7 @@
 #include "candidate_details.h"
 
 #include "core/units.h"
+#include "cost/perf_db.h"
 
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -36,7 +37,8 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
 {
     if (!c) {
         m_text->setHtml(tr("<p style='color:gray'>Select a candidate to see its memory, time and communication "
-                           "(all predicted by the cost model).</p>"));
+                           "(all predicted: measured kernel tables where the GPU kind has them, the "
+                           "roofline elsewhere).</p>"));
         return;
     }
     const Estimate& e = c->estimate;
@@ -76,29 +78,33 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
     if (e.feasible) {
         auto phase = [&](const QString& name, const PhaseCost& p) {
             html += tr("<p><b>%1 (predicted)</b>: %2 ms = compute %3 ms + communication %4 ms + pipeline bubble %5 ms; "
-                       "%6 sent per GPU</p>")
+                       "%6 sent per GPU; %7 % of the busiest GPU's time from measured tables</p>")
                         .arg(name, QString::number(p.time_ms, 'f', 3), QString::number(p.compute_ms, 'f', 3),
                              QString::number(p.comm_ms, 'f', 3), QString::number(p.bubble_ms, 'f', 3),
-                             htmlBytes(double(p.traffic_per_device)));
+                             htmlBytes(double(p.traffic_per_device)))
+                        .arg(100.0 * p.measured_share, 0, 'f', 0);
         };
+        html += tr("<p style='color:gray'>Predicted from: %1.</p>")
+                    .arg(QString::fromStdString(prediction_source(topology.gpu)).toHtmlEscaped());
         phase(tr("Prefill (TTFT)"), e.prefill);
         phase(tr("Decode step (TPOT)"), e.decode);
         html += tr("<p><b>Collectives of one decode step, per block (predicted)</b></p>");
         html +=
             tr("<table cellspacing=6><tr><th align=left>block</th><th align=left>op</th><th align=left>collective</th>"
                "<th align=left>group</th><th align=right>payload</th><th align=right>calls</th><th "
-               "align=right>µs</th></tr>");
+               "align=right>µs</th><th align=left>source</th></tr>");
         for (const auto& block : e.decode.blocks)
             for (const auto& col : block.collectives)
                 html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4 x%5%6</td><td align=right>%7</td>"
-                                       "<td align=right>%8</td><td align=right>%9</td></tr>")
+                                       "<td align=right>%8</td><td align=right>%9</td><td>%10</td></tr>")
                             .arg(QString::fromStdString(block.name), QString::fromStdString(col.name),
                                  QString::fromStdString(to_string(col.op)), QString::fromStdString(col.axis))
                             .arg(col.group)
                             .arg(col.cross_node ? tr(", crosses nodes") : QString())
                             .arg(htmlBytes(double(col.payload)))
                             .arg(col.calls)
-                            .arg(col.time_us, 0, 'f', 1);
+                            .arg(col.time_us, 0, 'f', 1)
+                            .arg(QString::fromStdString(to_string(col.source)));
         html += QStringLiteral("</table>");
         for (const auto& note : e.notes)
             html += QStringLiteral("<p style='color:gray'>%1</p>").arg(QString::fromStdString(note).toHtmlEscaped());

@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "cost/perf_db.h"
+
 #include "about_dialog.h"
 #include "candidate_details.h"
 #include "candidates_filter.h"
@@ -266,11 +268,16 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
             : QString());
     const auto& in = m_planner->inputs();
     m_status->setText(
-        tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted by the cost model.")
+        tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted, %6.")
             .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name))
             .arg(result.candidates.size())
             .arg(result.feasible)
-            .arg(milliseconds, 0, 'f', 1));
+            .arg(milliseconds, 0, 'f', 1)
+            .arg(PerfDb::system_for(in.topology.gpu)
+                     ? tr("from measured %1 kernel tables and the roofline")
+                           .arg(QString::fromStdString(in.topology.gpu.name))
+                     : tr("by the roofline (no measured tables for %1)")
+                           .arg(QString::fromStdString(in.topology.gpu.name))));
     emit candidatesShown(int(result.candidates.size()));
 }
 

@@ -432,7 +432,7 @@ QString TimelineView::describeAt(QCustomPlot* plot, const QPointF& pixel) const
         if (!bar)
             continue;
         const TimelineSpan& s = t->spans[std::size_t(bar->tag)];
-        const QString how = !t->measured ? tr("predicted")
+        const QString how = !t->measured ? tr("predicted, %1").arg(QString::fromStdString(s.source))
                             : s.modeled  ? tr("modeled (emulated ranks)")
                                          : tr("measured");
         QString text = QString::fromStdString(s.name);

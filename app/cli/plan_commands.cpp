@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "cost/perf_db.h"
 #include "planner/fit_hints.h"
 #include "planner/planner.h"
 #include "planner/prediction_json.h"
@@ -44,8 +45,8 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
               << (topology.total_gpus() == 1 ? " GPU)\n" : " GPUs)\n");
     std::cout << "workload: batch " << w.batch << ", prompt " << w.prompt << ", generate " << w.generate << ", KV "
               << to_string(w.kv_dtype) << "; ranked by " << to_string(w.objective) << "\n";
-    std::cout
-        << "All figures are predicted by the cost model (memory in GiB per GPU, traffic per GPU per decode step).\n\n";
+    std::cout << "All figures are predicted (memory in GiB per GPU, traffic per GPU per decode step): "
+              << prediction_source(topology.gpu) << ".\n\n";
     TextTable table({"#", "strategy", "mesh", "mem/GPU", "comm/step", "TTFT ms", "TPOT ms", "tok/s", "pareto"},
                     {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right,
                      TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
@@ -165,28 +166,30 @@ void print_block(const BlockCost& block, int count)
               << format_fixed(block.compute_us(), 1) << " us, communication " << format_fixed(block.comm_us(), 1)
               << " us, weights " << format_bytes(double(block.weight_bytes())) << ", KV cache "
               << format_bytes(double(block.kv_cache_bytes)) << " per GPU\n";
-    TextTable ops({"op", "shape (m x k x n)", "weights", "GFLOP", "HBM", "time us"},
+    TextTable ops({"op", "shape (m x k x n)", "weights", "GFLOP", "HBM", "time us", "source"},
                   {TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right,
-                   TextTable::Align::Right, TextTable::Align::Right});
+                   TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Left});
     for (const auto& op : block.ops) {
         std::string shape =
             op.m > 0 ? std::to_string(op.m) + " x " + std::to_string(op.k) + " x " + std::to_string(op.n) : "-";
         if (op.m > 0 && op.repeat != 1)
             shape += " (x" + format_fixed(op.repeat, op.repeat == double(std::int64_t(op.repeat)) ? 0 : 1) + ")";
         ops.add_row({op.name, shape, op.weight_bytes ? format_bytes(double(op.weight_bytes)) : "",
-                     format_fixed(op.flops / 1e9, 3), format_bytes(op.bytes), format_fixed(op.time_us, 1)});
+                     format_fixed(op.flops / 1e9, 3), format_bytes(op.bytes), format_fixed(op.time_us, 1),
+                     to_string(op.source)});
     }
     std::cout << ops.render();
     if (!block.collectives.empty()) {
-        TextTable comm({"collective", "for", "group", "payload", "calls", "traffic/GPU", "busbw GB/s", "time us"},
-                       {TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right,
-                        TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
-                        TextTable::Align::Right});
+        TextTable comm(
+            {"collective", "for", "group", "payload", "calls", "traffic/GPU", "busbw GB/s", "time us", "source"},
+            {TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right,
+             TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
+             TextTable::Align::Left});
         for (const auto& c : block.collectives)
             comm.add_row({to_string(c.op), c.name,
                           c.axis + " (" + std::to_string(c.group) + (c.cross_node ? ", cross-node)" : ")"),
                           format_count(c.payload) + " B", std::to_string(c.calls), format_count(c.traffic) + " B",
-                          format_fixed(c.busbw_gbps, 0), format_fixed(c.time_us, 1)});
+                          format_fixed(c.busbw_gbps, 0), format_fixed(c.time_us, 1), to_string(c.source)});
         std::cout << comm.render();
     }
     for (const auto& note : block.notes)
@@ -198,7 +201,9 @@ void print_phase(const char* title, const PhaseCost& phase)
 {
     std::cout << "== " << title << ": " << ms(phase.time_ms) << " ms predicted (compute " << ms(phase.compute_ms)
               << ", communication " << ms(phase.comm_ms) << ", bubble " << ms(phase.bubble_ms) << "), "
-              << format_bytes(double(phase.traffic_per_device)) << " sent per GPU\n";
+              << format_bytes(double(phase.traffic_per_device)) << " sent per GPU; "
+              << format_fixed(100.0 * phase.measured_share, 0)
+              << " % of the busiest GPU's time from measured tables, the rest roofline\n";
     int dense = 0;
     int moe = 0;
     for (const auto& s : phase.stages) {

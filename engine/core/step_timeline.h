@@ -18,6 +18,7 @@ struct TimelineSpan {
     int layer = -1; // -1 for embedding, LM head and hand-offs
     int microbatch = 0;
     bool modeled = false; // a measured timeline's network time taken from the cost model
+    std::string source; // a predicted span's: "measured", "interpolated", "extrapolated", "roofline"
     double end_us() const { return start_us + duration_us; }
 };
 

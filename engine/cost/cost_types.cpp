@@ -85,4 +85,29 @@ std::int64_t BlockCost::largest_payload() const
     return largest;
 }
 
+std::string to_string(Provenance source)
+{
+    switch (source) {
+    case Provenance::Measured:
+        return "measured";
+    case Provenance::Interpolated:
+        return "interpolated";
+    case Provenance::Extrapolated:
+        return "extrapolated";
+    case Provenance::Roofline:
+        return "roofline";
+    }
+    return "?";
+}
+
+double BlockCost::table_us() const
+{
+    double us = 0;
+    for (const auto& op : ops)
+        us += op.source == Provenance::Roofline ? 0.0 : op.time_us;
+    for (const auto& c : collectives)
+        us += c.source == Provenance::Roofline ? 0.0 : c.time_us;
+    return us;
+}
+
 } // namespace shard

@@ -25,6 +25,15 @@ enum class OpKind {
 };
 std::string to_string(OpKind kind);
 
+// Where a predicted time comes from, in the order a user trusts them.
+enum class Provenance {
+    Measured, // a point of a measured table
+    Interpolated, // between measured points (or transferred from measured neighbouring shapes)
+    Extrapolated, // outside the measured range: the roofline scaled by the edge's utilization
+    Roofline, // no table for this op, quantization or GPU kind: datasheet peaks and efficiencies
+};
+std::string to_string(Provenance source);
+
 // One computation on one device in one forward step (all figures per device).
 struct OpCost {
     std::string name; // "qkv_proj", "attention", "experts.up"...
@@ -36,6 +45,7 @@ struct OpCost {
     std::int64_t weight_bytes = 0; // weights this op keeps resident on the device
     std::int64_t gathered_bytes = 0; // temporary gathered weight blocks (SUMMA, 2.5D, 3D)
     double time_us = 0; // predicted
+    Provenance source = Provenance::Roofline;
 };
 
 // One collective (or a series of identical ones) in one forward step.
@@ -52,6 +62,7 @@ struct CollectiveCost {
     bool cross_node = false;
     double busbw_gbps = 0;
     double time_us = 0; // predicted, all calls
+    Provenance source = Provenance::Roofline;
     int after_ops = 0; // ops of its block the recipe wrote before it (execution order)
 };
 
@@ -67,6 +78,7 @@ struct BlockCost {
     double compute_us() const;
     double comm_us() const;
     double time_us() const { return compute_us() + comm_us(); }
+    double table_us() const; // the part of time_us priced from measured tables
     std::int64_t traffic() const;
     std::int64_t weight_bytes() const;
     std::int64_t gathered_bytes() const;

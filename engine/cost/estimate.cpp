@@ -1,5 +1,6 @@
 #include "estimate.h"
 
+#include "perf_db.h"
 #include "step_builder.h"
 
 #include "core/units.h"
@@ -68,6 +69,7 @@ PhaseCost build_phase(const StepBuilder& builder, const ModelSpec& m, const Stra
         auto add = [&](const BlockCost& b, double count) {
             stage.compute_us += b.compute_us() * count;
             stage.comm_us += b.comm_us() * count;
+            stage.table_us += b.table_us() * count;
             stage.traffic += std::int64_t(b.traffic() * count);
         };
         add(dense, stage.dense_layers);
@@ -95,6 +97,7 @@ PhaseCost build_phase(const StepBuilder& builder, const ModelSpec& m, const Stra
     phase.compute_ms = m_count * busiest->compute_us / 1000.0;
     phase.comm_ms = (m_count * busiest->comm_us + (S > 1 ? m_count * handoff_us : 0.0)) / 1000.0;
     phase.bubble_ms = std::max(0.0, phase.time_ms - phase.compute_ms - phase.comm_ms);
+    phase.measured_share = busiest->time_us() > 0 ? busiest->table_us / busiest->time_us() : 0.0;
     std::int64_t traffic = 0;
     for (const auto& stage : phase.stages)
         traffic = std::max(traffic, stage.traffic);
@@ -174,7 +177,8 @@ Estimate estimate(const ModelSpec& m, const Strategy& s, const Topology& topolog
             "needs " + std::to_string(s.devices()) + " GPUs, the topology has " + std::to_string(topology.total_gpus());
         return result;
     }
-    const HardwareModel hardware(topology.gpu, efficiency);
+    const HardwareModel hardware(topology.gpu, efficiency,
+                                 efficiency.measured_tables ? PerfDb::shipped_cached(topology.gpu) : nullptr);
     const StepBuilder builder(m, s, topology, w, result.geometry, hardware);
     const ShardGeometry& g = result.geometry;
     const std::int64_t kv_context = std::int64_t(w.prompt) + w.generate;

@@ -41,6 +41,7 @@ struct StageCost {
     bool lm_head = false;
     double compute_us = 0;
     double comm_us = 0;
+    double table_us = 0; // the part of compute_us + comm_us priced from measured tables
     std::int64_t traffic = 0; // bytes one device sends per microbatch
     double time_us() const { return compute_us + comm_us; }
 };
@@ -55,6 +56,9 @@ struct PhaseCost {
     double comm_ms = 0;
     double bubble_ms = 0; // pipeline idle time on the busiest device
     std::int64_t traffic_per_device = 0; // bytes per step on the busiest device
+    // Share of the busiest device's op and collective time priced from measured tables
+    // (measured, interpolated or extrapolated points); the rest is the roofline's.
+    double measured_share = 0;
 
     const BlockCost* block(const std::string& name) const;
 };

@@ -1,14 +1,34 @@
 #include "hardware_model.h"
 
+#include "perf_db.h"
+
 #include <algorithm>
 #include <cmath>
 
 namespace shard {
 
-HardwareModel::HardwareModel(const GpuKind& gpu, Efficiency efficiency)
+HardwareModel::HardwareModel(const GpuKind& gpu, Efficiency efficiency, const PerfDb* tables)
     : m_gpu(gpu)
     , m_eff(efficiency)
+    , m_tables(efficiency.measured_tables ? tables : nullptr)
 { }
+
+HardwareModel::Priced HardwareModel::gemm(std::int64_t m, std::int64_t k, std::int64_t n, DType dtype) const
+{
+    if (m_tables)
+        if (const auto t = m_tables->gemm(dtype, m, n, k))
+            return {t->us, t->source};
+    return {gemm_us(m, k, n, dtype), Provenance::Roofline};
+}
+
+std::optional<HardwareModel::Priced> HardwareModel::collective_in_node(CollectiveKind kind, std::int64_t payload,
+                                                                      int group, int element_bytes) const
+{
+    if (!m_tables)
+        return std::nullopt;
+    const auto t = m_tables->collective(kind, payload, group, element_bytes);
+    return t ? std::optional<Priced>(Priced{t->us, t->source}) : std::nullopt;
+}
 
 double HardwareModel::peak_flops(DType dtype) const
 {

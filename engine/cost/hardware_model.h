@@ -1,9 +1,12 @@
 #pragma once
 
+#include "cost_types.h"
+
 #include "core/dtype.h"
 #include "core/topology.h"
 
 #include <cstdint>
+#include <optional>
 
 namespace shard {
 
@@ -21,15 +24,32 @@ struct Efficiency {
     int tile_m = 64; // GEMM output tile used for wave quantization
     int tile_n = 128;
     double blend = 6.0; // p-norm blending of compute-bound and memory-bound time
+    // Where a GPU kind has shipped measured tables (resources/perfdb), they price GEMMs and
+    // collectives inside a node; the roofline above prices the rest. Off: the roofline only.
+    bool measured_tables = true;
 
     bool operator==(const Efficiency&) const = default;
 };
 
 // Roofline times for one GPU kind. Compute and memory time are blended with a p-norm
 // rather than max() because cuBLAS loses a little in the transition between the two.
+class PerfDb;
+
 class HardwareModel {
 public:
-    explicit HardwareModel(const GpuKind& gpu, Efficiency efficiency = {});
+    // `tables`: measured tables of this GPU kind, or nullptr for the roofline only.
+    explicit HardwareModel(const GpuKind& gpu, Efficiency efficiency = {}, const PerfDb* tables = nullptr);
+
+    struct Priced {
+        double us = 0;
+        Provenance source = Provenance::Roofline;
+    };
+    // The measured tables where they have the GEMM's quantization, else the roofline.
+    Priced gemm(std::int64_t m, std::int64_t k, std::int64_t n, DType dtype) const;
+    // One collective call inside a node from the tables, or nullopt (no table for it).
+    std::optional<Priced> collective_in_node(CollectiveKind kind, std::int64_t payload, int group,
+                                             int element_bytes) const;
+    const PerfDb* tables() const { return m_tables; }
 
     // Y[m,n] = X[m,k] W[k,n] with e-byte elements (fp32 runs without TF32, at peak/15).
     double gemm_us(std::int64_t m, std::int64_t k, std::int64_t n, DType dtype) const;
@@ -42,6 +62,7 @@ public:
 private:
     GpuKind m_gpu;
     Efficiency m_eff;
+    const PerfDb* m_tables = nullptr;
 };
 
 // NCCL's alpha-beta form: latency + payload / algbw, with algbw = busbw / bus factor.

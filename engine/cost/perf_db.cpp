@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <memory>
+#include <mutex>
 
 namespace shard {
 
@@ -101,21 +103,6 @@ Provenance worse(Provenance a, Provenance b)
 
 } // namespace
 
-std::string to_string(Provenance source)
-{
-    switch (source) {
-    case Provenance::Measured:
-        return "measured";
-    case Provenance::Interpolated:
-        return "interpolated";
-    case Provenance::Extrapolated:
-        return "extrapolated";
-    case Provenance::Roofline:
-        return "roofline";
-    }
-    return "?";
-}
-
 PerfDb::PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl)
     : m_gpu(std::move(gpu))
 {
@@ -191,6 +178,30 @@ std::optional<PerfDb> PerfDb::shipped(const GpuKind& gpu)
     if (!system)
         return std::nullopt;
     return load(data_directory() / "perfdb" / *system, gpu);
+}
+
+const PerfDb* PerfDb::shipped_cached(const GpuKind& gpu)
+{
+    static std::mutex mutex;
+    static std::map<std::string, std::unique_ptr<const PerfDb>> loaded; // by tables' folder
+    const auto system = system_for(gpu);
+    if (!system)
+        return nullptr;
+    const std::lock_guard lock(mutex);
+    auto& slot = loaded[*system];
+    if (!slot) // a load that throws leaves the slot empty: the next call says why again
+        slot = std::make_unique<const PerfDb>(load(data_directory() / "perfdb" / *system, gpu));
+    return slot.get();
+}
+
+std::string prediction_source(const GpuKind& gpu, bool measured_tables)
+{
+    if (!measured_tables)
+        return "every op from the roofline (measured tables switched off)";
+    if (!PerfDb::system_for(gpu))
+        return "every op from the roofline: no measured tables for " + gpu.name;
+    return "GEMMs and collectives inside a node from measured " + gpu.name
+           + " tables (NVIDIA AIConfigurator), everything else from the roofline";
 }
 
 std::vector<std::string> PerfDb::gemm_modes() const

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "collective.h"
+#include "cost_types.h"
 #include "curve_table.h"
 
 #include "core/dtype.h"
@@ -13,15 +14,6 @@
 #include <vector>
 
 namespace shard {
-
-// Where a predicted time comes from, in the order a user trusts them.
-enum class Provenance {
-    Measured, // a point of a measured table
-    Interpolated, // between measured points (or transferred from measured neighbouring shapes)
-    Extrapolated, // outside the measured range: the roofline scaled by the edge's utilization
-    Roofline, // no table for this op, quantization or GPU kind: datasheet peaks and efficiencies
-};
-std::string to_string(Provenance source);
 
 struct OpTime {
     double us = 0;
@@ -46,6 +38,8 @@ public:
     // The shipped tables of this GPU kind (data_directory()/perfdb), or nullopt for a kind
     // without tables.
     static std::optional<PerfDb> shipped(const GpuKind& gpu);
+    // The shipped tables of a GPU kind, loaded once per process and shared (nullptr: none).
+    static const PerfDb* shipped_cached(const GpuKind& gpu);
 
     // Y[m,n] = X[m,k] W^T, per GPU shard. `quant` is the table's mode: "bfloat16", "fp8",
     // "fp8_block", "nvfp4", "int8_wo", "int4_wo", "sq".
@@ -80,5 +74,10 @@ private:
     std::map<std::tuple<std::string, std::string, int>, Curve> m_nccl; // (op, dtype, gpus)
     std::map<std::string, double> m_wave; // quant -> row-tile width of its steps
 };
+
+// What a plan's numbers on this GPU kind are predicted from, in one sentence for users:
+// "GEMMs and collectives inside a node from measured H100 SXM 80GB tables (NVIDIA
+// AIConfigurator), everything else from the roofline".
+std::string prediction_source(const GpuKind& gpu, bool measured_tables = true);
 
 } // namespace shard

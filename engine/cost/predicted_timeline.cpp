@@ -14,6 +14,7 @@ struct Item {
     SpanCategory category;
     int layer;
     double us;
+    Provenance source;
 };
 
 void append_block(std::vector<Item>& items, const BlockCost& block, int layer)
@@ -24,13 +25,14 @@ void append_block(std::vector<Item>& items, const BlockCost& block, int layer)
         while (next < block.collectives.size() && std::size_t(block.collectives[next].after_ops) <= ops_done) {
             const CollectiveCost& c = block.collectives[next++];
             items.push_back(
-                {to_string(c.op) + " " + c.name, to_string(c.op), SpanCategory::Communication, layer, c.time_us});
+                {to_string(c.op) + " " + c.name, to_string(c.op), SpanCategory::Communication, layer, c.time_us,
+                 c.source});
         }
     };
     for (std::size_t i = 0; i < block.ops.size(); ++i) {
         flush_collectives(i);
         const OpCost& op = block.ops[i];
-        items.push_back({op.name, to_string(op.kind), SpanCategory::Compute, layer, op.time_us});
+        items.push_back({op.name, to_string(op.kind), SpanCategory::Compute, layer, op.time_us, op.source});
     }
     flush_collectives(block.ops.size());
     flush_collectives(std::size_t(-1));
@@ -94,6 +96,9 @@ StepTimeline predicted_timeline(const Estimate& estimate, const ModelSpec& model
 
     const BlockCost* handoff_block = phase.block("stage handoff");
     const double handoff_us = handoff_block ? handoff_block->comm_us() : 0.0;
+    const std::string handoff_source = handoff_block && !handoff_block->collectives.empty()
+                                           ? to_string(handoff_block->collectives.front().source)
+                                           : to_string(Provenance::Roofline);
     const int microbatches = std::max(1, phase.microbatches);
     // Flow shop: stage s starts microbatch m once it finished m - 1 and m's activations
     // arrived from stage s - 1. The hand-off is drawn on the receiving stage; NCCL receives
@@ -104,10 +109,11 @@ StepTimeline predicted_timeline(const Estimate& estimate, const ModelSpec& model
         for (int s = 0; s < stages; ++s) {
             if (s > 0 && handoff_us > 0)
                 timeline.spans.push_back({s, arrive - handoff_us, handoff_us, "recv activations", "send_recv",
-                                          SpanCategory::StageHandoff, -1, m, false});
+                                          SpanCategory::StageHandoff, -1, m, false, handoff_source});
             double at = std::max(stage_free[std::size_t(s)], arrive);
             for (const Item& item : stage_items(phase, phase.stages[std::size_t(s)], model)) {
-                timeline.spans.push_back({s, at, item.us, item.name, item.kind, item.category, item.layer, m, false});
+                timeline.spans.push_back(
+                    {s, at, item.us, item.name, item.kind, item.category, item.layer, m, false, to_string(item.source)});
                 at += item.us;
             }
             stage_free[std::size_t(s)] = at;

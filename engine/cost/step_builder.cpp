@@ -41,7 +41,9 @@ OpCost& StepBuilder::Writer::gemm(std::string name, OpKind kind, std::int64_t m,
     op.flops = 2.0 * double(m) * double(k) * double(n) * repeat;
     op.bytes = double(m * k + k * n + m * n) * e * repeat;
     op.weight_bytes = weight_elements * e;
-    op.time_us = b.hardware().gemm_us(m, k, n, b.dtype()) * repeat;
+    const HardwareModel::Priced priced = b.hardware().gemm(m, k, n, b.dtype());
+    op.time_us = priced.us * repeat;
+    op.source = priced.source;
     note_activation((m * k + m * n) * e);
     block.ops.push_back(std::move(op));
     return block.ops.back();
@@ -117,7 +119,18 @@ CollectiveCost& StepBuilder::Writer::collective(std::string name, OpKind kind, C
         c.traffic = std::int64_t(calls) * (group - 1) * payload / std::max(group, 1);
     else
         c.traffic = std::int64_t(calls) * traffic_per_call(op, group, payload);
-    c.time_us = calls * collective_time_us(double(payload), bus_factor(op, group), link.busbw_gbps, link.latency_us);
+    // Inside a node the measured NCCL tables (fp16 ones for 2- and 4-byte traffic, int8 for
+    // fp8); across nodes, and for what they do not cover, the alpha-beta form.
+    const auto measured =
+        link.cross_node ? std::nullopt
+                        : b.hardware().collective_in_node(op, payload, group, b.act_bytes() == 1 ? 1 : 2);
+    if (measured) {
+        c.time_us = calls * measured->us;
+        c.source = measured->source;
+    } else {
+        c.time_us =
+            calls * collective_time_us(double(payload), bus_factor(op, group), link.busbw_gbps, link.latency_us);
+    }
     c.after_ops = int(block.ops.size());
     block.collectives.push_back(std::move(c));
     return block.collectives.back();

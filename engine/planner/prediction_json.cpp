@@ -32,6 +32,7 @@ OrderedJson collective_to_json(const CollectiveCost& c)
     j["cross_node"] = c.cross_node;
     j["busbw_gbps"] = c.busbw_gbps;
     j["time_us"] = c.time_us;
+    j["source"] = to_string(c.source);
     return j;
 }
 
@@ -47,6 +48,7 @@ OrderedJson op_to_json(const OpCost& op)
     j["hbm_bytes"] = op.bytes;
     j["weight_bytes"] = op.weight_bytes;
     j["time_us"] = op.time_us;
+    j["source"] = to_string(op.source);
     return j;
 }
 
@@ -76,6 +78,7 @@ OrderedJson phase_to_json(const PhaseCost& phase, bool with_blocks)
     j["compute_ms"] = phase.compute_ms;
     j["comm_ms"] = phase.comm_ms;
     j["bubble_ms"] = phase.bubble_ms;
+    j["measured_share"] = phase.measured_share;
     j["microbatches"] = phase.microbatches;
     j["comm_bytes_per_device"] = phase.traffic_per_device;
     OrderedJson collectives = OrderedJson::array();
