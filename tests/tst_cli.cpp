@@ -2,6 +2,8 @@
 #include "cuda/backend_info.h"
 
 #include "core/plan.h"
+#include "core/presets.h"
+#include "cost/curve_table.h"
 
 #include "cli_runner.h"
 
@@ -231,6 +233,55 @@ private slots:
         r = runCli({QStringLiteral("export"), path, QStringLiteral("--to"), QStringLiteral("ollama")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY(r.err.contains("unknown serving engine 'ollama'"));
+    }
+
+    void opPricesOneKernelWithItsSource()
+    {
+        // The shipped H100 table measured this GEMM (m=4096, n=8192, k=8192): the CLI says so
+        // and prints the table's own time.
+        const shard::CurveTable table = shard::read_curve_table(
+            shard::PresetLibrary::instance().data_dir() / "perfdb" / "h100_sxm" / "gemm.csv", 3);
+        double cell = 0;
+        const auto column = std::find(table.axis_values.begin(), table.axis_values.end(), 4096.0);
+        QVERIFY(column != table.axis_values.end());
+        for (const auto& row : table.rows)
+            if (row.keys == std::vector<std::string>{"bfloat16", "8192", "8192"})
+                cell = row.ms[std::size_t(column - table.axis_values.begin())];
+        QVERIFY(cell > 0);
+        Result r = runCli({QStringLiteral("--json"), QStringLiteral("op"), QStringLiteral("gemm"),
+                           QStringLiteral("4096"), QStringLiteral("8192"), QStringLiteral("8192")});
+        QCOMPARE(r.exitCode, 0);
+        QJsonObject o = json(r).object();
+        QCOMPARE(o[QStringLiteral("us")].toDouble(), cell * 1000.0);
+        QCOMPARE(o[QStringLiteral("source")].toString(), QStringLiteral("measured"));
+        // A GPU without tables: the roofline, named.
+        r = runCli({QStringLiteral("op"), QStringLiteral("gemm"), QStringLiteral("1000"), QStringLiteral("8192"),
+                    QStringLiteral("8192"), QStringLiteral("--gpu"), QStringLiteral("l4")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("roofline (no measured table for this op on L4)"), r.out.constData());
+        // Collectives: in a node from the NCCL table, across nodes from the alpha-beta form.
+        r = runCli({QStringLiteral("--json"), QStringLiteral("op"), QStringLiteral("allreduce"),
+                    QStringLiteral("134217728"), QStringLiteral("--gpus"), QStringLiteral("8")});
+        QCOMPARE(r.exitCode, 0);
+        o = json(r).object();
+        QCOMPARE(o[QStringLiteral("us")].toDouble(), 578.74); // nccl-tests, 64 Mi fp16 elements
+        QCOMPARE(o[QStringLiteral("source")].toString(), QStringLiteral("measured"));
+        r = runCli({QStringLiteral("--json"), QStringLiteral("op"), QStringLiteral("allreduce"),
+                    QStringLiteral("1048576"), QStringLiteral("--gpus"), QStringLiteral("16"), QStringLiteral("-t"),
+                    QStringLiteral("2x-dgx-h100")});
+        QCOMPARE(r.exitCode, 0);
+        o = json(r).object();
+        QVERIFY(o[QStringLiteral("cross_node")].toBool());
+        QCOMPARE(o[QStringLiteral("source")].toString(), QStringLiteral("roofline"));
+        // Bad input names the problem.
+        r = runCli({QStringLiteral("op"), QStringLiteral("gemm"), QStringLiteral("1"), QStringLiteral("2"),
+                    QStringLiteral("3"), QStringLiteral("--gpu"), QStringLiteral("abacus")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("unknown GPU 'abacus'"), r.err.constData());
+        r = runCli({QStringLiteral("op"), QStringLiteral("allreduce"), QStringLiteral("100"), QStringLiteral("--gpus"),
+                    QStringLiteral("64")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("more than the 8 GPUs"), r.err.constData());
     }
 
     void exportOfA2DPlanSaysItHasNoEquivalent()

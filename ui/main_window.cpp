@@ -267,17 +267,16 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
             ? tr("No layout fits: %1.").arg(QString::fromStdString(describe_fit_hints(m_planner->fitHints())))
             : QString());
     const auto& in = m_planner->inputs();
-    m_status->setText(
-        tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted, %6.")
-            .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name))
-            .arg(result.candidates.size())
-            .arg(result.feasible)
-            .arg(milliseconds, 0, 'f', 1)
-            .arg(PerfDb::system_for(in.topology.gpu)
-                     ? tr("from measured %1 kernel tables and the roofline")
-                           .arg(QString::fromStdString(in.topology.gpu.name))
-                     : tr("by the roofline (no measured tables for %1)")
-                           .arg(QString::fromStdString(in.topology.gpu.name))));
+    m_status->setText(tr("%1 on %2: %3 candidates, %4 feasible, planned in %5 ms. All figures are predicted, %6.")
+                          .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name))
+                          .arg(result.candidates.size())
+                          .arg(result.feasible)
+                          .arg(milliseconds, 0, 'f', 1)
+                          .arg(PerfDb::system_for(in.topology.gpu)
+                                   ? tr("from measured %1 kernel tables and the roofline")
+                                         .arg(QString::fromStdString(in.topology.gpu.name))
+                                   : tr("by the roofline (no measured tables for %1)")
+                                         .arg(QString::fromStdString(in.topology.gpu.name))));
     emit candidatesShown(int(result.candidates.size()));
 }
 

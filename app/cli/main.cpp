@@ -30,6 +30,7 @@ int main(int argc, char** argv)
     int exit_code = 0;
     cli::register_run_commands(app, options, exit_code);
     cli::register_history_commands(app, options);
+    cli::register_op_commands(app, options);
 
     // The event protocol's error line, for every command; dump_json keeps a message that
     // quotes bytes that are not UTF-8 (a file name, say) printable.

@@ -40,6 +40,9 @@ inline constexpr IntRange kGpusPerNode{1, 1 << 10};
 inline constexpr IntRange kNicsPerNode{0, 1 << 10};
 inline constexpr IntRange kSmCount{1, 1 << 16};
 inline constexpr IntRange kGpuIndex{0, kNodes.max* kGpusPerNode.max};
+inline constexpr IntRange kGemmDim{1, std::int64_t(1) << 30}; // one dimension of a priced GEMM
+inline constexpr IntRange kCollectiveBytes{1, std::int64_t(1) << 40}; // one priced collective's buffer
+inline constexpr IntRange kGroupGpus{2, 1 << 16}; // ranks of a priced collective
 // A model above this many parameters (10^15, ten thousand times today's largest) is refused:
 // below it every byte count the planner forms (parameters x bytes x copies) fits 64 bits.
 inline constexpr std::int64_t kMaxParameters = 1'000'000'000'000'000;

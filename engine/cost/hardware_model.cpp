@@ -22,7 +22,7 @@ HardwareModel::Priced HardwareModel::gemm(std::int64_t m, std::int64_t k, std::i
 }
 
 std::optional<HardwareModel::Priced> HardwareModel::collective_in_node(CollectiveKind kind, std::int64_t payload,
-                                                                      int group, int element_bytes) const
+                                                                       int group, int element_bytes) const
 {
     if (!m_tables)
         return std::nullopt;

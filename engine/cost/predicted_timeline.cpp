@@ -24,9 +24,8 @@ void append_block(std::vector<Item>& items, const BlockCost& block, int layer)
     auto flush_collectives = [&](std::size_t ops_done) {
         while (next < block.collectives.size() && std::size_t(block.collectives[next].after_ops) <= ops_done) {
             const CollectiveCost& c = block.collectives[next++];
-            items.push_back(
-                {to_string(c.op) + " " + c.name, to_string(c.op), SpanCategory::Communication, layer, c.time_us,
-                 c.source});
+            items.push_back({to_string(c.op) + " " + c.name, to_string(c.op), SpanCategory::Communication, layer,
+                             c.time_us, c.source});
         }
     };
     for (std::size_t i = 0; i < block.ops.size(); ++i) {
@@ -112,8 +111,8 @@ StepTimeline predicted_timeline(const Estimate& estimate, const ModelSpec& model
                                           SpanCategory::StageHandoff, -1, m, false, handoff_source});
             double at = std::max(stage_free[std::size_t(s)], arrive);
             for (const Item& item : stage_items(phase, phase.stages[std::size_t(s)], model)) {
-                timeline.spans.push_back(
-                    {s, at, item.us, item.name, item.kind, item.category, item.layer, m, false, to_string(item.source)});
+                timeline.spans.push_back({s, at, item.us, item.name, item.kind, item.category, item.layer, m, false,
+                                          to_string(item.source)});
                 at += item.us;
             }
             stage_free[std::size_t(s)] = at;

@@ -121,9 +121,9 @@ CollectiveCost& StepBuilder::Writer::collective(std::string name, OpKind kind, C
         c.traffic = std::int64_t(calls) * traffic_per_call(op, group, payload);
     // Inside a node the measured NCCL tables (fp16 ones for 2- and 4-byte traffic, int8 for
     // fp8); across nodes, and for what they do not cover, the alpha-beta form.
-    const auto measured =
-        link.cross_node ? std::nullopt
-                        : b.hardware().collective_in_node(op, payload, group, b.act_bytes() == 1 ? 1 : 2);
+    const auto measured = link.cross_node
+                              ? std::nullopt
+                              : b.hardware().collective_in_node(op, payload, group, b.act_bytes() == 1 ? 1 : 2);
     if (measured) {
         c.time_us = calls * measured->us;
         c.source = measured->source;
