@@ -258,13 +258,14 @@ std::optional<OpTime> PerfDb::gemm(const std::string& quant, std::int64_t m, std
         double n, k;
     };
     std::vector<Near> near;
-    for (const auto& [key, curve] : m_gemm) {
-        if (std::get<0>(key) != quant)
-            continue;
-        const double sn = double(std::get<1>(key)), sk = double(std::get<2>(key));
+    // Keys sort by (quant, n, k): walk only the shapes of this mode with n within two octaves.
+    const auto first = m_gemm.lower_bound({quant, (n + 3) / 4, 0});
+    for (auto it = first; it != m_gemm.end() && std::get<0>(it->first) == quant && std::get<1>(it->first) <= 4 * n;
+         ++it) {
+        const double sn = double(std::get<1>(it->first)), sk = double(std::get<2>(it->first));
         const double ln = std::log2(dn / sn), lk = std::log2(dk / sk);
         if (std::abs(ln) <= 2 && std::abs(lk) <= 2)
-            near.push_back({std::hypot(ln, lk), &curve, sn, sk});
+            near.push_back({std::hypot(ln, lk), &it->second, sn, sk});
     }
     if (near.empty())
         return std::nullopt;
