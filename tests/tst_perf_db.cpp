@@ -85,7 +85,7 @@ private slots:
                      PerfDb(fastGpu(), parse_curve_table("gemm_dtype,n,k,m=1\nbfloat16,wide,2,0.1\n", "gemm.csv", 3),
                             ncclTable());
                  }),
-                 QStringLiteral("gemm.csv line 2: n must be a positive integer, got 'wide'"));
+                 QStringLiteral("gemm.csv line 2: n must be a non-negative integer, got 'wide'"));
         const QString missing = errorOf([] { PerfDb::load("/nonexistent/perfdb/x", fastGpu()); });
         QCOMPARE(missing, QStringLiteral("cannot read the measured table /nonexistent/perfdb/x/gemm.csv"));
     }
@@ -164,6 +164,42 @@ private slots:
         QVERIFY(!db.collective(CollectiveKind::AllReduce, 512, 1, 2));
     }
 
+    void attentionInterpolatesAlongContextAndBatch()
+    {
+        const std::string head = "kernel_source,attn_dtype,kv_cache_dtype,head_dim,window_size,num_heads,"
+                                 "num_key_value_heads,batch_size,";
+        const CurveTable decode = parse_curve_table(head
+                                                        + "step=1,step=3,step=7\n"
+                                                          "torch_flow,bfloat16,bfloat16,128,0,8,1,1,0.010,0.012,0.020\n"
+                                                          "torch_flow,bfloat16,bfloat16,128,0,8,1,4,0.020,0.030,0.060\n"
+                                                          "torch_flow,bfloat16,bfloat16,128,128,8,1,1,1,1,1\n",
+                                                    "attention_generation.csv", 8);
+        const CurveTable prefill = parse_curve_table(head
+                                                         + "isl=16,isl=32\n"
+                                                           "torch_flow,bfloat16,bfloat16,128,0,8,1,1,0.004,0.016\n",
+                                                     "attention_context.csv", 8);
+        PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        db.set_attention(prefill, decode);
+        auto at = [&](std::int64_t batch, std::int64_t context) {
+            return *db.attention(true, DType::BF16, 128, 8, 1, batch, context);
+        };
+        // step=3 holds 3 cached tokens: the new one attends over 4.
+        QCOMPARE(at(1, 4).us, 12.0);
+        QCOMPARE(at(1, 4).source, Provenance::Measured);
+        QCOMPARE(at(1, 6).us, 16.0); // halfway from 4 to 8 tokens
+        QCOMPARE(at(2, 4).us, 12.0 + (30.0 - 12.0) / 3.0); // a third of the way from batch 1 to 4
+        QCOMPARE(at(2, 4).source, Provenance::Interpolated);
+        QCOMPARE(at(1, 16).us, 40.0); // past the measured context: linear in the cache read
+        QCOMPARE(at(1, 16).source, Provenance::Extrapolated);
+        QCOMPARE(at(8, 8).us, 120.0); // past the largest batch: linear in sequences
+        // Prefill blends sqrt(time): 4 us at 16 tokens, 16 us at 32; at 24, (2 + 1)^2.
+        QCOMPARE(db.attention(false, DType::BF16, 128, 8, 1, 1, 24)->us, 9.0);
+        QCOMPARE(db.attention(false, DType::BF16, 128, 8, 1, 1, 64)->us, 64.0); // squares past the edge
+        // Shapes without a curve (another head count, fp8 cache, a sliding window): the roofline's.
+        QVERIFY(!db.attention(true, DType::BF16, 128, 16, 1, 1, 4));
+        QVERIFY(!db.attention(true, DType::FP8, 128, 8, 1, 1, 4));
+    }
+
     void shippedTablesCoverTheCatalogsDatacenterGpus()
     {
         for (const auto& [name, system] :
@@ -202,8 +238,17 @@ private slots:
         QVERIFY(layer);
         int gemms = 0;
         for (const OpCost& op : layer->ops) {
+            if (op.kind == OpKind::Attention) {
+                // 8 of the 64 heads and 1 of the 8 KV heads per GPU, the batch, the
+                // decode's average context (prompt + half the generated tokens).
+                const OpTime t = *db->attention(true, w.kv_dtype, 128, 8, 1, w.batch, w.prompt + w.generate / 2);
+                QCOMPARE(op.time_us, t.us);
+                QCOMPARE(op.source, t.source);
+                QVERIFY(op.source != Provenance::Roofline);
+                continue;
+            }
             if (op.m == 0) {
-                QCOMPARE(op.source, Provenance::Roofline); // norms, attention: no table yet
+                QCOMPARE(op.source, Provenance::Roofline); // norms and elementwise ops: no table
                 continue;
             }
             const OpTime t = *db->gemm(w.dtype, op.m, op.n, op.k);

@@ -100,6 +100,11 @@ std::string to_string(Provenance source)
     return "?";
 }
 
+Provenance least_trusted(Provenance a, Provenance b)
+{
+    return int(a) > int(b) ? a : b;
+}
+
 double BlockCost::table_us() const
 {
     double us = 0;

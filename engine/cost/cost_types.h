@@ -33,6 +33,8 @@ enum class Provenance {
     Roofline, // no table for this op, quantization or GPU kind: datasheet peaks and efficiencies
 };
 std::string to_string(Provenance source);
+// The less trusted of two sources: what a time blended from both can claim.
+Provenance least_trusted(Provenance a, Provenance b);
 
 // One computation on one device in one forward step (all figures per device).
 struct OpCost {

@@ -115,6 +115,16 @@ CurveTable parse_curve_table(std::string_view text, const std::string& source, s
     return table;
 }
 
+std::int64_t CurveTable::integer_key(const Row& row, std::size_t column) const
+{
+    const std::string& text = row.keys[column];
+    std::int64_t value = -1;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value < 0)
+        fail(source, row.line, key_names[column] + " must be a non-negative integer, got '" + text + "'");
+    return value;
+}
+
 CurveTable read_curve_table(const std::filesystem::path& file, std::size_t key_columns)
 {
     std::ifstream in(file, std::ios::binary);

@@ -23,6 +23,9 @@ struct CurveTable {
     std::string axis; // "m", "message_size"
     std::vector<double> axis_values; // strictly ascending
     std::vector<Row> rows;
+
+    // A key column read as a non-negative integer, or an error naming the file, line and column.
+    std::int64_t integer_key(const Row& row, std::size_t column) const;
 };
 
 class PerfTableError : public Error {

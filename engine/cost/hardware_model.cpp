@@ -21,6 +21,16 @@ HardwareModel::Priced HardwareModel::gemm(std::int64_t m, std::int64_t k, std::i
     return {gemm_us(m, k, n, dtype), Provenance::Roofline};
 }
 
+std::optional<HardwareModel::Priced> HardwareModel::attention(bool decode, DType kv_dtype, int head_dim, int heads,
+                                                              int kv_heads, std::int64_t batch,
+                                                              std::int64_t tokens) const
+{
+    if (!m_tables)
+        return std::nullopt;
+    const auto t = m_tables->attention(decode, kv_dtype, head_dim, heads, kv_heads, batch, tokens);
+    return t ? std::optional<Priced>(Priced{t->us, t->source}) : std::nullopt;
+}
+
 std::optional<HardwareModel::Priced> HardwareModel::collective_in_node(CollectiveKind kind, std::int64_t payload,
                                                                        int group, int element_bytes) const
 {

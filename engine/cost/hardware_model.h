@@ -24,8 +24,9 @@ struct Efficiency {
     int tile_m = 64; // GEMM output tile used for wave quantization
     int tile_n = 128;
     double blend = 6.0; // p-norm blending of compute-bound and memory-bound time
-    // Where a GPU kind has shipped measured tables (resources/perfdb), they price GEMMs and
-    // collectives inside a node; the roofline above prices the rest. Off: the roofline only.
+    // Where a GPU kind has shipped measured tables (resources/perfdb), they price GEMMs,
+    // attention and collectives inside a node; the roofline above prices the rest. Off: the
+    // roofline only.
     bool measured_tables = true;
 
     bool operator==(const Efficiency&) const = default;
@@ -49,6 +50,9 @@ public:
     // One collective call inside a node from the tables, or nullopt (no table for it).
     std::optional<Priced> collective_in_node(CollectiveKind kind, std::int64_t payload, int group,
                                              int element_bytes) const;
+    // One layer's attention from the tables, or nullopt (no table for the shape).
+    std::optional<Priced> attention(bool decode, DType kv_dtype, int head_dim, int heads, int kv_heads,
+                                    std::int64_t batch, std::int64_t tokens) const;
     const PerfDb* tables() const { return m_tables; }
 
     // Y[m,n] = X[m,k] W[k,n] with e-byte elements (fp32 runs without TF32, at peak/15).

@@ -60,22 +60,6 @@ const char* nccl_op(CollectiveKind kind)
     return nullptr;
 }
 
-std::int64_t key_integer(const CurveTable& table, const CurveTable::Row& row, std::size_t column)
-{
-    const std::string& text = row.keys[column];
-    std::size_t used = 0;
-    long long value = 0;
-    try {
-        value = std::stoll(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != text.size() || value <= 0)
-        throw PerfTableError(table.source + " line " + std::to_string(row.line) + ": " + table.key_names[column]
-                             + " must be a positive integer, got '" + text + "'");
-    return value;
-}
-
 void require_keys(const CurveTable& table, const std::vector<std::string>& keys, const std::string& axis)
 {
     if (table.key_names != keys || table.axis != axis) {
@@ -94,11 +78,6 @@ double between_rows(double xa, double ya, double xb, double yb, double x, double
     const double wa = wave > 0 ? std::ceil(xa / wave) : 0, wb = wave > 0 ? std::ceil(xb / wave) : 0;
     const double t = wa != wb ? (std::ceil(x / wave) - wa) / (wb - wa) : (x - xa) / (xb - xa);
     return ya + t * (yb - ya);
-}
-
-Provenance worse(Provenance a, Provenance b)
-{
-    return int(a) > int(b) ? a : b;
 }
 
 } // namespace
@@ -120,13 +99,13 @@ PerfDb::PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl)
     for (const auto& row : gemm.rows) {
         Curve c = curve(gemm, row);
         if (!c.x.empty())
-            m_gemm[{row.keys[0], key_integer(gemm, row, 1), key_integer(gemm, row, 2)}] = std::move(c);
+            m_gemm[{row.keys[0], gemm.integer_key(row, 1), gemm.integer_key(row, 2)}] = std::move(c);
     }
     fit_waves();
     for (const auto& row : nccl.rows) {
         Curve c = curve(nccl, row);
         if (!c.x.empty())
-            m_nccl[{row.keys[0], row.keys[1], int(key_integer(nccl, row, 2))}] = std::move(c);
+            m_nccl[{row.keys[0], row.keys[1], int(nccl.integer_key(row, 2))}] = std::move(c);
     }
 }
 
@@ -169,7 +148,32 @@ PerfDb PerfDb::load(const std::filesystem::path& dir, const GpuKind& gpu)
 {
     CurveTable gemm = read_curve_table(dir / "gemm.csv", 3);
     CurveTable nccl = read_curve_table(dir / "nccl.csv", 3);
-    return PerfDb(gpu, std::move(gemm), std::move(nccl));
+    PerfDb db(gpu, std::move(gemm), std::move(nccl));
+    if (std::filesystem::exists(dir / "attention_context.csv")
+        || std::filesystem::exists(dir / "attention_generation.csv"))
+        db.set_attention(read_curve_table(dir / "attention_context.csv", 8),
+                         read_curve_table(dir / "attention_generation.csv", 8));
+    return db;
+}
+
+void PerfDb::set_attention(const CurveTable& prefill, const CurveTable& decode)
+{
+    m_prefill.emplace(prefill, AttentionTable::Phase::Prefill);
+    m_decode.emplace(decode, AttentionTable::Phase::Decode);
+}
+
+std::optional<OpTime> PerfDb::attention(bool decode, DType kv_dtype, int head_dim, int heads, int kv_heads,
+                                        std::int64_t batch, std::int64_t tokens) const
+{
+    const auto& table = decode ? m_decode : m_prefill;
+    if (!table || kv_dtype == DType::FP32)
+        return std::nullopt;
+    const std::string kv = kv_dtype == DType::FP8 ? "fp8" : "bfloat16";
+    // Decode's compute label is always bf16 (the kernel follows the cache); fp8 prefill FMHA
+    // runs only with an fp8 cache.
+    const std::string compute = !decode && kv_dtype == DType::FP8 ? "fp8" : "bfloat16";
+    const auto t = table->time(kv, compute, head_dim, heads, kv_heads, batch, tokens);
+    return t ? std::optional<OpTime>(OpTime{t->us, t->source}) : std::nullopt;
 }
 
 std::optional<PerfDb> PerfDb::shipped(const GpuKind& gpu)
@@ -200,7 +204,7 @@ std::string prediction_source(const GpuKind& gpu, bool measured_tables)
         return "every op from the roofline (measured tables switched off)";
     if (!PerfDb::system_for(gpu))
         return "every op from the roofline: no measured tables for " + gpu.name;
-    return "GEMMs and collectives inside a node from measured " + gpu.name
+    return "GEMMs, attention and collectives inside a node from measured " + gpu.name
            + " tables (NVIDIA AIConfigurator), everything else from the roofline";
 }
 
@@ -278,7 +282,7 @@ std::optional<OpTime> PerfDb::gemm(const std::string& quant, std::int64_t m, std
         const double w = 1.0 / (s.distance * s.distance);
         utilization += w * gemm_speed_of_light_us(quant, dm, s.n, s.k) / (p->ms * 1000.0);
         weights += w;
-        source = worse(source, p->source);
+        source = least_trusted(source, p->source);
     }
     return OpTime{std::max(sol / (utilization / weights), sol), source};
 }
@@ -344,7 +348,7 @@ std::optional<OpTime> PerfDb::collective(CollectiveKind kind, std::int64_t paylo
     const auto lo = nccl_at(*below->second, elements), hi = nccl_at(*above->second, elements);
     const double t = double(group_size - below->first) / double(above->first - below->first);
     return OpTime{(lo->ms + t * (hi->ms - lo->ms)) * 1000.0,
-                  worse(Provenance::Interpolated, worse(lo->source, hi->source))};
+                  least_trusted(Provenance::Interpolated, least_trusted(lo->source, hi->source))};
 }
 
 } // namespace shard

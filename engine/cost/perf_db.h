@@ -1,5 +1,6 @@
 #pragma once
 
+#include "attention_table.h"
 #include "collective.h"
 #include "cost_types.h"
 #include "curve_table.h"
@@ -29,11 +30,13 @@ struct OpTime {
 class PerfDb {
 public:
     PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl);
+    // The attention tables are optional: without them attention is the roofline's.
+    void set_attention(const CurveTable& prefill, const CurveTable& decode);
 
     // The shipped tables' folder name for a GPU kind ("h100_sxm"), or nullopt.
     static std::optional<std::string> system_for(const GpuKind& gpu);
-    // Loads <dir>/gemm.csv and <dir>/nccl.csv; a missing or malformed file is an error that
-    // names it (and the line).
+    // Loads <dir>/gemm.csv and <dir>/nccl.csv (and the attention tables where the folder has
+    // them); a missing or malformed file is an error that names it (and the line).
     static PerfDb load(const std::filesystem::path& dir, const GpuKind& gpu);
     // The shipped tables of this GPU kind (data_directory()/perfdb), or nullopt for a kind
     // without tables.
@@ -49,6 +52,12 @@ public:
     // `element_bytes` (1: the int8 tables, else the fp16 ones).
     std::optional<OpTime> collective(CollectiveKind kind, std::int64_t payload, int group_size,
                                      int element_bytes) const;
+
+    // Attention of one layer on one GPU: `heads` and `kv_heads` on the GPU, `tokens` the
+    // context a decode token attends over or the prompt length of a prefill. `kv_dtype`
+    // picks the table's KV-cache precision (fp8 or bf16); fp8 prefill computes in fp8.
+    std::optional<OpTime> attention(bool decode, DType kv_dtype, int head_dim, int heads, int kv_heads,
+                                    std::int64_t batch, std::int64_t tokens) const;
 
     const GpuKind& gpu() const { return m_gpu; }
     // The row-tile width a mode's GEMM times step at, fitted to its table (0: smooth in rows).
@@ -73,10 +82,11 @@ private:
     std::map<std::tuple<std::string, std::int64_t, std::int64_t>, Curve> m_gemm; // (quant, n, k)
     std::map<std::tuple<std::string, std::string, int>, Curve> m_nccl; // (op, dtype, gpus)
     std::map<std::string, double> m_wave; // quant -> row-tile width of its steps
+    std::optional<AttentionTable> m_prefill, m_decode;
 };
 
 // What a plan's numbers on this GPU kind are predicted from, in one sentence for users:
-// "GEMMs and collectives inside a node from measured H100 SXM 80GB tables (NVIDIA
+// "GEMMs, attention and collectives inside a node from measured H100 SXM 80GB tables (NVIDIA
 // AIConfigurator), everything else from the roofline".
 std::string prediction_source(const GpuKind& gpu, bool measured_tables = true);
 

@@ -96,6 +96,14 @@ OpCost& StepBuilder::Writer::attention_core(const StepShape& step, std::int64_t 
     op.flops = flops;
     op.bytes = bytes;
     op.time_us = b.hardware().attention_us(flops, bytes, b.dtype());
+    // Standard attention (not MLA) has measured kernels: the decode token over its context,
+    // or the prompt's causal attention.
+    if (!m.mla)
+        if (const auto measured = b.hardware().attention(step.decode, b.kv_dtype(), m.head_dim, heads, kv_heads, seqs,
+                                                         step.decode ? step.context : step.tokens_per_seq)) {
+            op.time_us = measured->us;
+            op.source = measured->source;
+        }
     block.ops.push_back(std::move(op));
     return block.ops.back();
 }

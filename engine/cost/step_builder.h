@@ -47,6 +47,7 @@ public:
     int act_bytes() const { return m_e; }
     int kv_bytes() const { return m_ekv; }
     DType dtype() const { return m_workload.dtype; }
+    DType kv_dtype() const { return m_workload.kv_dtype; }
 
 private:
     void attention_part(Writer& w, const StepShape& step, bool moe_follows) const;

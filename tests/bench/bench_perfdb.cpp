@@ -3,6 +3,7 @@
 // and asked for the removed points. The roofline (HardwareModel, the topology's link figures)
 // is asked for the same points. Prints one Markdown row per GPU kind and op family.
 //   bench_perfdb [seed]
+#include "cost/attention_table.h"
 #include "cost/collective.h"
 #include "cost/hardware_model.h"
 #include "cost/perf_db.h"
@@ -160,6 +161,32 @@ int main(int argc, char** argv)
             all.roofline.insert(all.roofline.end(), e.roofline.begin(), e.roofline.end());
         }
         report(system, "NCCL, the four together", all);
+        // Attention: full causal rows of the TRT-LLM backend, as the planner asks for them.
+        for (const bool decode : {false, true}) {
+            CurveTable table =
+                read_curve_table(dir / (decode ? "attention_generation.csv" : "attention_context.csv"), 8);
+            const auto out = hold_out(table, random);
+            const AttentionTable attention(table,
+                                           decode ? AttentionTable::Phase::Decode : AttentionTable::Phase::Prefill);
+            Errors e;
+            for (const HeldOut& h : out) {
+                const auto& row = table.rows[h.row];
+                if (row.keys[0] != "torch_flow" || row.keys[4] != "0")
+                    continue;
+                const double tokens = table.axis_values[h.column] + (decode ? 1 : 0);
+                const double truth = h.ms * 1000.0;
+                const auto t = attention.time(row.keys[2], row.keys[1], std::stoi(row.keys[3]), std::stoi(row.keys[5]),
+                                              std::stoi(row.keys[6]), std::stoll(row.keys[7]), std::int64_t(tokens));
+                if (!t) {
+                    ++e.unanswered;
+                    continue;
+                }
+                e.table.push_back(std::abs(t->us - truth) / truth);
+                if (truth >= kLongUs)
+                    e.table_long.push_back(e.table.back());
+            }
+            report(system, decode ? "attention, decode" : "attention, prefill", e);
+        }
     }
     return 0;
 }

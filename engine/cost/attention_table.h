@@ -1,0 +1,48 @@
+#pragma once
+
+#include "cost_types.h"
+#include "curve_table.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace shard {
+
+// The measured attention kernel of one phase (resources/perfdb/<system>/attention_*.csv): one
+// curve over the sequence axis (decode: tokens already cached; prefill: prompt tokens) per
+// (KV-cache dtype, compute dtype, head dim, heads and KV heads on the GPU, batch). A query
+// interpolates between the two measured batches around it and, on each, between the two
+// measured sequence lengths around it: raw time for decode (it grows with the cache read),
+// sqrt(time) for prefill (it grows with the square of the prompt). Past the measured
+// sequences it scales the edge by the sequence ratio (decode) or its square (prefill); past
+// the largest batch by the batch ratio. Shapes it has no curve for answer nullopt.
+class AttentionTable {
+public:
+    enum class Phase { Prefill, Decode };
+    struct Time {
+        double us = 0;
+        Provenance source = Provenance::Measured;
+    };
+
+    AttentionTable(const CurveTable& table, Phase phase);
+
+    // `kv_dtype` and `compute_dtype` as the tables spell them ("bfloat16", "fp8"); `tokens` is
+    // the context a decode token attends over, or the prompt length of a prefill.
+    std::optional<Time> time(const std::string& kv_dtype, const std::string& compute_dtype, int head_dim, int heads,
+                             int kv_heads, std::int64_t batch, std::int64_t tokens) const;
+
+private:
+    struct Curve {
+        std::vector<double> x, ms;
+    };
+    std::optional<Time> along_tokens(const Curve& curve, double tokens) const;
+
+    Phase m_phase;
+    // (kv dtype, compute dtype, head dim, heads, kv heads) -> batch -> curve over tokens
+    std::map<std::tuple<std::string, std::string, int, int, int>, std::map<std::int64_t, Curve>> m_curves;
+};
+
+} // namespace shard
