@@ -16,6 +16,7 @@
 
 #include <QDir>
 #include <QGraphicsView>
+#include <QHeaderView>
 #include <QTableView>
 
 using namespace shard;
@@ -115,8 +116,13 @@ private slots:
             window.selectCandidate(candidate);
             const Candidate& c = *window.candidatesModel()->candidate(candidate);
             const QString label = QString::fromStdString(c.strategy.label());
-            // The table scrolled to the selection.
             QTableView* table = window.candidatesView();
+            // Every column header readable, the reason's included.
+            QHeaderView* header = table->horizontalHeader();
+            for (int column = 0; column < header->count(); ++column)
+                QVERIFY2(header->sectionSize(column) >= header->sectionSizeHint(column),
+                         qPrintable(window.candidatesModel()->headerData(column, Qt::Horizontal).toString()));
+            // The table scrolled to the selection.
             const QModelIndex row =
                 window.candidatesFilter()->mapFromSource(window.candidatesModel()->index(candidate, 0));
             QVERIFY2(table->viewport()->rect().intersects(table->visualRect(row)), qPrintable(label));

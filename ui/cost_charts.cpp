@@ -75,12 +75,13 @@ CostCharts::CostCharts(QWidget* parent)
         const Candidate& c = m_result.candidates[std::size_t(m_shown[column])];
         const PhaseCost& d = c.estimate.decode;
         return tr("<b>%1</b>%2<br>compute %3 ms · communication %4 ms · pipeline bubble %5 ms<br>"
-                  "one decode step, predicted (roofline cost model)")
+                  "one decode step, predicted: %6 % from measured kernel tables, the rest roofline")
             .arg(QString::fromStdString(c.strategy.label()).toHtmlEscaped(),
                  m_shown[column] == m_selected ? tr(" (selected)") : QString())
             .arg(d.compute_ms, 0, 'f', 3)
             .arg(d.comm_ms, 0, 'f', 3)
-            .arg(d.bubble_ms, 0, 'f', 3);
+            .arg(d.bubble_ms, 0, 'f', 3)
+            .arg(100.0 * d.measured_share, 0, 'f', 0);
     });
 }
 

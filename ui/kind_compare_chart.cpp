@@ -223,7 +223,8 @@ QString KindCompareChart::pointText(const QCPAbstractPlottable* bars, int index)
     const double ms = predicted ? k->predicted_ms.value_or(0.0) : k->measured_ms;
     const double percent = 100.0 * (predicted ? shares.predicted[at] : shares.measured[at]);
     const QString source =
-        predicted ? tr("predicted for %1 (roofline cost model)").arg(QString::fromStdString(r.topology).toHtmlEscaped())
+        predicted ? tr("predicted for %1 (cost model: measured kernel tables, roofline elsewhere)")
+                        .arg(QString::fromStdString(r.topology).toHtmlEscaped())
         : k->modeled ? tr("modeled by the cost model (emulated ranks on %1), not a clock")
                            .arg(QString::fromStdString(r.backend).toHtmlEscaped())
                      : tr("measured on the %1 backend").arg(QString::fromStdString(r.backend).toHtmlEscaped());

@@ -132,13 +132,15 @@ QString ParetoChart::pointText(const QCPAbstractPlottable* plottable, int index)
         if (gib(c.estimate.memory.total()) != memory || pareto_latency_ms(c.estimate, m_objective) != latency)
             continue;
         const QString objective = m_objective == Objective::TTFT ? tr("TTFT") : tr("TPOT");
-        return tr("<b>%1</b>%2<br>%3 %4 ms (predicted, roofline cost model)<br>memory %5 GiB per GPU "
-                  "(predicted)<br>%6 tokens/s decode throughput (predicted)<br>click to select")
+        const PhaseCost& phase = m_objective == Objective::TTFT ? c.estimate.prefill : c.estimate.decode;
+        return tr("<b>%1</b>%2<br>%3 %4 ms (predicted: %7 % from measured kernel tables, the rest roofline)<br>"
+                  "memory %5 GiB per GPU (predicted)<br>%6 tokens/s decode throughput (predicted)<br>click to select")
             .arg(QString::fromStdString(c.strategy.label()).toHtmlEscaped(),
                  c.pareto ? tr(" · on the Pareto front") : QString(), objective)
             .arg(latency, 0, 'f', latency < 10 ? 3 : 1)
             .arg(memory, 0, 'f', 1)
-            .arg(c.estimate.tokens_per_s, 0, 'f', 0);
+            .arg(c.estimate.tokens_per_s, 0, 'f', 0)
+            .arg(100.0 * phase.measured_share, 0, 'f', 0);
     }
     return {};
 }

@@ -56,7 +56,7 @@ RunTrendChart::RunTrendChart(QWidget* parent)
             .arg(QString::fromStdString(r.strategy).toHtmlEscaped(), QString::fromStdString(r.topology).toHtmlEscaped(),
                  QString::fromStdString(r.backend).toHtmlEscaped(), graph->name().toHtmlEscaped())
             .arg(point_value(graph, index), 0, 'g', 4)
-            .arg(predicted ? tr("predicted by the planner for the plan's GPUs (roofline cost model)")
+            .arg(predicted ? tr("predicted by the planner for the plan's GPUs (as the run stored it)")
                            : tr("measured by the run on its own machine, started %1")
                                  .arg(QString::fromStdString(r.started_at).toHtmlEscaped()));
     });

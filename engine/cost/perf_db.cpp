@@ -42,7 +42,9 @@ QuantTerms quant_terms(const std::string& quant)
     return {1, 2};
 }
 
-const char* nccl_op(CollectiveKind kind)
+} // namespace
+
+const char* nccl_table_op(CollectiveKind kind)
 {
     switch (kind) {
     case CollectiveKind::AllReduce:
@@ -59,6 +61,8 @@ const char* nccl_op(CollectiveKind kind)
     }
     return nullptr;
 }
+
+namespace {
 
 void require_keys(const CurveTable& table, const std::vector<std::string>& keys, const std::string& axis)
 {
@@ -319,7 +323,7 @@ std::optional<PerfDb::Point> PerfDb::nccl_at(const Curve& curve, double elements
 std::optional<OpTime> PerfDb::collective(CollectiveKind kind, std::int64_t payload, int group_size,
                                          int element_bytes) const
 {
-    const char* op = nccl_op(kind);
+    const char* op = nccl_table_op(kind);
     if (!op || group_size <= 1 || payload <= 0)
         return std::nullopt;
     const std::string dtype = element_bytes == 1 ? "int8" : "half";

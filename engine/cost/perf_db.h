@@ -85,6 +85,9 @@ private:
     std::optional<AttentionTable> m_prefill, m_decode;
 };
 
+// The NCCL table's name of a collective ("all_reduce"), or nullptr for one it does not measure.
+const char* nccl_table_op(CollectiveKind kind);
+
 // What a plan's numbers on this GPU kind are predicted from, in one sentence for users:
 // "GEMMs, attention and collectives inside a node from measured H100 SXM 80GB tables (NVIDIA
 // AIConfigurator), everything else from the roofline".

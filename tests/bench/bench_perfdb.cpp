@@ -62,14 +62,10 @@ std::vector<HeldOut> hold_out(CurveTable& table, std::mt19937& random)
 
 std::optional<CollectiveKind> kind_of(const std::string& op)
 {
-    if (op == "all_reduce")
-        return CollectiveKind::AllReduce;
-    if (op == "all_gather")
-        return CollectiveKind::AllGather;
-    if (op == "reduce_scatter")
-        return CollectiveKind::ReduceScatter;
-    if (op == "alltoall")
-        return CollectiveKind::AllToAll;
+    for (const auto kind : {CollectiveKind::AllReduce, CollectiveKind::AllGather, CollectiveKind::ReduceScatter,
+                            CollectiveKind::AllToAll})
+        if (op == nccl_table_op(kind))
+            return kind;
     return std::nullopt;
 }
 
