@@ -2,10 +2,9 @@
 #include "cuda/backend_info.h"
 
 #include "core/plan.h"
-#include "core/presets.h"
-#include "cost/curve_table.h"
 
 #include "cli_runner.h"
+#include "perfdb_cell.h"
 
 #include <QtTest>
 
@@ -239,14 +238,7 @@ private slots:
     {
         // The shipped H100 table measured this GEMM (m=4096, n=8192, k=8192): the CLI says so
         // and prints the table's own time.
-        const shard::CurveTable table = shard::read_curve_table(
-            shard::PresetLibrary::instance().data_dir() / "perfdb" / "h100_sxm" / "gemm.csv", 3);
-        double cell = 0;
-        const auto column = std::find(table.axis_values.begin(), table.axis_values.end(), 4096.0);
-        QVERIFY(column != table.axis_values.end());
-        for (const auto& row : table.rows)
-            if (row.keys == std::vector<std::string>{"bfloat16", "8192", "8192"})
-                cell = row.ms[std::size_t(column - table.axis_values.begin())];
+        const double cell = shard::test::shipped_cell_ms("h100_sxm", "gemm.csv", {"bfloat16", "8192", "8192"}, 4096);
         QVERIFY(cell > 0);
         Result r = runCli({QStringLiteral("--json"), QStringLiteral("op"), QStringLiteral("gemm"),
                            QStringLiteral("4096"), QStringLiteral("8192"), QStringLiteral("8192")});
@@ -264,7 +256,11 @@ private slots:
                     QStringLiteral("134217728"), QStringLiteral("--gpus"), QStringLiteral("8")});
         QCOMPARE(r.exitCode, 0);
         o = json(r).object();
-        QCOMPARE(o[QStringLiteral("us")].toDouble(), 578.74); // nccl-tests, 64 Mi fp16 elements
+        // nccl-tests' own time for 64 Mi fp16 elements on 8 GPUs.
+        const double allReduce =
+            shard::test::shipped_cell_ms("h100_sxm", "nccl.csv", {"all_reduce", "half", "8"}, 67108864);
+        QVERIFY(allReduce > 0);
+        QCOMPARE(o[QStringLiteral("us")].toDouble(), allReduce * 1000.0);
         QCOMPARE(o[QStringLiteral("source")].toString(), QStringLiteral("measured"));
         r = runCli({QStringLiteral("--json"), QStringLiteral("op"), QStringLiteral("allreduce"),
                     QStringLiteral("1048576"), QStringLiteral("--gpus"), QStringLiteral("16"), QStringLiteral("-t"),

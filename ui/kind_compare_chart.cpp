@@ -223,7 +223,10 @@ QString KindCompareChart::pointText(const QCPAbstractPlottable* bars, int index)
     const double ms = predicted ? k->predicted_ms.value_or(0.0) : k->measured_ms;
     const double percent = 100.0 * (predicted ? shares.predicted[at] : shares.measured[at]);
     const QString source =
-        predicted ? tr("predicted for %1 (cost model: measured kernel tables, roofline elsewhere)")
+        // Ops carry the prediction the run recorded; collectives are priced again from the
+        // stored plan, by this build's cost model.
+        predicted ? (k->collective ? tr("predicted for %1 from the run's stored plan by this build's cost model")
+                                   : tr("predicted for %1 when the run was made, as the run recorded it"))
                         .arg(QString::fromStdString(r.topology).toHtmlEscaped())
         : k->modeled ? tr("modeled by the cost model (emulated ranks on %1), not a clock")
                            .arg(QString::fromStdString(r.backend).toHtmlEscaped())

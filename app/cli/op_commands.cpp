@@ -62,7 +62,7 @@ void gemm(const OpArgs& a, const GlobalOptions& options)
     if (!entry)
         throw Error("unknown GPU '" + a.gpu + "': name one of the catalog's (h100-sxm, h200, b200, a100, l40s...)");
     const DType dtype = parse_dtype(a.dtype);
-    const HardwareModel hardware(entry->gpu, {}, PerfDb::shipped_cached(entry->gpu));
+    const HardwareModel hardware(entry->gpu, {}, PerfDb::shipped(entry->gpu));
     const HardwareModel::Priced t = hardware.gemm(a.m, a.k, a.n, dtype);
     OrderedJson j;
     j["op"] = "gemm";
@@ -88,7 +88,7 @@ void collective(CollectiveKind kind, const OpArgs& a, const GlobalOptions& optio
     group.tensor_mode = TensorMode::Megatron1D;
     group.tensor_shape = {a.gpus};
     const GroupLink link = DeviceMesh(group, topology).group(a.gpus, 1);
-    const HardwareModel hardware(topology.gpu, {}, PerfDb::shipped_cached(topology.gpu));
+    const HardwareModel hardware(topology.gpu, {}, PerfDb::shipped(topology.gpu));
     const auto measured = link.cross_node ? std::nullopt : hardware.collective_in_node(kind, a.bytes, a.gpus, element);
     const double us =
         measured ? measured->us

@@ -178,7 +178,7 @@ Estimate estimate(const ModelSpec& m, const Strategy& s, const Topology& topolog
         return result;
     }
     const HardwareModel hardware(topology.gpu, efficiency,
-                                 efficiency.measured_tables ? PerfDb::shipped_cached(topology.gpu) : nullptr);
+                                 efficiency.measured_tables ? PerfDb::shipped(topology.gpu) : nullptr);
     const StepBuilder builder(m, s, topology, w, result.geometry, hardware);
     const ShardGeometry& g = result.geometry;
     const std::int64_t kv_context = std::int64_t(w.prompt) + w.generate;

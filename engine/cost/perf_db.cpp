@@ -143,7 +143,7 @@ std::optional<std::string> PerfDb::system_for(const GpuKind& gpu)
     if (const auto entry = find_gpu_kind(gpu.name))
         name = entry->gpu.name;
     for (const auto& [catalog, dir] : kSystems)
-        if (name == catalog || gpu.name == catalog)
+        if (name == catalog)
             return std::string(dir);
     return std::nullopt;
 }
@@ -180,15 +180,7 @@ std::optional<OpTime> PerfDb::attention(bool decode, DType kv_dtype, int head_di
     return t ? std::optional<OpTime>(OpTime{t->us, t->source}) : std::nullopt;
 }
 
-std::optional<PerfDb> PerfDb::shipped(const GpuKind& gpu)
-{
-    const auto system = system_for(gpu);
-    if (!system)
-        return std::nullopt;
-    return load(data_directory() / "perfdb" / *system, gpu);
-}
-
-const PerfDb* PerfDb::shipped_cached(const GpuKind& gpu)
+const PerfDb* PerfDb::shipped(const GpuKind& gpu)
 {
     static std::mutex mutex;
     static std::map<std::string, std::unique_ptr<const PerfDb>> loaded; // by tables' folder
@@ -251,7 +243,7 @@ std::optional<PerfDb::Point> PerfDb::gemm_at_site(const std::string& quant, cons
 std::optional<OpTime> PerfDb::gemm(const std::string& quant, std::int64_t m, std::int64_t n, std::int64_t k) const
 {
     if (m <= 0 || n <= 0 || k <= 0)
-        return OpTime{0, Provenance::Measured};
+        return std::nullopt; // nothing to look up: the roofline's zero
     const double dm = double(m), dn = double(n), dk = double(k);
     const double sol = gemm_speed_of_light_us(quant, dm, dn, dk);
     if (const auto it = m_gemm.find({quant, n, k}); it != m_gemm.end()) {

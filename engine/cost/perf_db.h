@@ -21,12 +21,13 @@ struct OpTime {
     Provenance source = Provenance::Roofline;
 };
 
-// The measured GEMM and NCCL tables of one GPU kind (resources/perfdb/<system>/), indexed for
-// op queries. Inside a curve it interpolates between measured neighbours; GEMM rows are
-// interpolated in row-tile waves of the width each mode's table steps at (fitted on load),
-// so a time steps where the kernel's does instead of being smoothed across the step. Outside the measured range it
-// holds the utilization of the table's edge against the roofline; a quantization, collective or group the tables do not
-// cover answers nullopt, and the caller prices it by the roofline.
+// The measured GEMM, attention and NCCL tables of one GPU kind (resources/perfdb/<system>/),
+// indexed for op queries. Inside a curve it interpolates between measured neighbours; GEMM
+// rows are interpolated in row-tile waves of the width each mode's table steps at (fitted on
+// load), so a time steps where the kernel's does instead of being smoothed across the step.
+// Outside the measured range it holds the utilization of the table's edge against the
+// roofline. A quantization, collective or group the tables do not cover answers nullopt, and
+// the caller prices it by the roofline.
 class PerfDb {
 public:
     PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl);
@@ -38,11 +39,9 @@ public:
     // Loads <dir>/gemm.csv and <dir>/nccl.csv (and the attention tables where the folder has
     // them); a missing or malformed file is an error that names it (and the line).
     static PerfDb load(const std::filesystem::path& dir, const GpuKind& gpu);
-    // The shipped tables of this GPU kind (data_directory()/perfdb), or nullopt for a kind
-    // without tables.
-    static std::optional<PerfDb> shipped(const GpuKind& gpu);
-    // The shipped tables of a GPU kind, loaded once per process and shared (nullptr: none).
-    static const PerfDb* shipped_cached(const GpuKind& gpu);
+    // The shipped tables of a GPU kind (data_directory()/perfdb), loaded once per process and
+    // shared; nullptr for a kind without tables.
+    static const PerfDb* shipped(const GpuKind& gpu);
 
     // Y[m,n] = X[m,k] W^T, per GPU shard. `quant` is the table's mode: "bfloat16", "fp8",
     // "fp8_block", "nvfp4", "int8_wo", "int4_wo", "sq".

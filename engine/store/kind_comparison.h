@@ -19,8 +19,9 @@ struct KindComparison {
     std::optional<double> predicted_ms; // none when the run stored no plan
 };
 
-// Ops from the run's own rows (their predicted_us); collectives measured from the run's rows
-// and predicted from the stored plan's decode step (predicted_timeline), so both halves of a
+// Ops from the run's own rows (their predicted_us, as the run recorded them); collectives
+// measured from the run's rows and predicted from the stored plan's decode step by this
+// build's cost model (the events carry no collective time prediction), so both halves of a
 // tensor-parallel step are on the chart. Ops first, then collectives, each by name.
 std::vector<KindComparison> compare_decode_by_kind(RunStore& store, std::int64_t run);
 
