@@ -34,22 +34,28 @@ PlotHover* add_hover_text(QCustomPlot* plot, PointText text)
     return new PlotHover(plot, std::move(text));
 }
 
-double point_key(const QCPAbstractPlottable* plottable, int index)
+namespace {
+
+// (key, value) of a point of a graph or bar series: the two kinds of series the charts hover.
+QPointF point_at(const QCPAbstractPlottable* plottable, int index)
 {
     if (const auto* graph = qobject_cast<const QCPGraph*>(plottable))
-        return graph->data()->at(index)->key;
+        return {graph->data()->at(index)->key, graph->data()->at(index)->value};
     if (const auto* bars = qobject_cast<const QCPBars*>(plottable))
-        return bars->data()->at(index)->key;
-    return 0;
+        return {bars->data()->at(index)->key, bars->data()->at(index)->value};
+    return {};
+}
+
+} // namespace
+
+double point_key(const QCPAbstractPlottable* plottable, int index)
+{
+    return point_at(plottable, index).x();
 }
 
 double point_value(const QCPAbstractPlottable* plottable, int index)
 {
-    if (const auto* graph = qobject_cast<const QCPGraph*>(plottable))
-        return graph->data()->at(index)->value;
-    if (const auto* bars = qobject_cast<const QCPBars*>(plottable))
-        return bars->data()->at(index)->value;
-    return 0;
+    return point_at(plottable, index).y();
 }
 
 } // namespace shard::ui
