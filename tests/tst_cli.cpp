@@ -2,6 +2,8 @@
 #include "cuda/backend_info.h"
 
 #include "core/plan.h"
+#include "core/presets.h"
+#include "cost/estimate.h"
 
 #include "cli_runner.h"
 #include "perfdb_cell.h"
@@ -278,6 +280,58 @@ private slots:
                     QStringLiteral("64")});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("more than the 8 GPUs"), r.err.constData());
+    }
+
+    void pricePredictsTheNamedLayoutOnly()
+    {
+        // The named layout, priced exactly as the cost model prices it.
+        const auto& library = shard::PresetLibrary::instance();
+        const shard::ModelSpec model = library.model("llama-3.1-70b");
+        const shard::Topology topology = library.topology("dgx-h100");
+        shard::Strategy pp2tp4;
+        pp2tp4.pp = 2;
+        pp2tp4.tensor_mode = shard::TensorMode::Megatron1D;
+        pp2tp4.tensor_shape = {4};
+        shard::Workload w; // the CLI's defaults
+        w.batch = 8;
+        w.prompt = 2048;
+        w.generate = 256;
+        const shard::Estimate e = shard::estimate(model, pp2tp4, topology, w);
+        Result r = runCli({QStringLiteral("--json"), QStringLiteral("price"), QStringLiteral("--strategy"),
+                           QStringLiteral("pp=2,dp=1,tp=4,mode=megatron")});
+        QCOMPARE(r.exitCode, 0);
+        QJsonObject o = json(r).object();
+        QCOMPARE(o[QStringLiteral("strategy")].toObject()[QStringLiteral("label")].toString(),
+                 QStringLiteral("PP2 x TP4"));
+        QJsonObject prediction = o[QStringLiteral("prediction")].toObject();
+        QCOMPARE(prediction[QStringLiteral("tpot_ms")].toDouble(), e.tpot_ms);
+        QCOMPARE(prediction[QStringLiteral("ttft_ms")].toDouble(), e.ttft_ms);
+        QVERIFY(o[QStringLiteral("prediction_source")].toString().contains(QStringLiteral("measured H100 SXM 80GB")));
+        // A plan file's own layout, or another one in its place.
+        const QString file = QStringLiteral(SHARD_SOURCE_DIR "/plans/llama-3.1-70b-dgx-h100-tp8.shardplan.json");
+        r = runCli({QStringLiteral("price"), file});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("TP8 (mesh tp=8), priced without ranking"), r.out.constData());
+        QVERIFY2(r.out.contains("% of it from measured tables"), r.out.constData());
+        r = runCli({QStringLiteral("--json"), QStringLiteral("price"), file, QStringLiteral("-s"),
+                    QStringLiteral("pp=2,tp=4")});
+        QCOMPARE(r.exitCode, 0);
+        prediction = json(r).object()[QStringLiteral("prediction")].toObject();
+        QCOMPARE(prediction[QStringLiteral("tpot_ms")].toDouble(), e.tpot_ms);
+        // A layout that does not fit is priced and marked.
+        r = runCli({QStringLiteral("price"), QStringLiteral("-s"), QStringLiteral("tp=1")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("INFEASIBLE: needs 144 GiB per GPU"), r.out.constData());
+        // Bad input names the problem.
+        r = runCli({QStringLiteral("price"), QStringLiteral("-s"), QStringLiteral("tp=16")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("strategy: needs 16 GPUs, the topology has 8"), r.err.constData());
+        r = runCli({QStringLiteral("price"), file, QStringLiteral("--batch"), QStringLiteral("4")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("--batch cannot be combined with a plan file"), r.err.constData());
+        r = runCli({QStringLiteral("price")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("name the layout to price"), r.err.constData());
     }
 
     void exportOfA2DPlanSaysItHasNoEquivalent()

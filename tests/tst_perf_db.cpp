@@ -202,6 +202,111 @@ private slots:
         QVERIFY(!db.attention(true, DType::FP8, 128, 8, 1, 1, 4));
     }
 
+    void moeTableBySplitAndTokens()
+    {
+        const std::string head = "kernel_source,moe_dtype,distribution,hidden_size,inter_size,topk,num_experts,"
+                                 "moe_tp_size,moe_ep_size,num_tokens=1,num_tokens=4,num_tokens=16\n";
+        const CurveTable moe = parse_curve_table(head
+                                                     + "moe_torch_flow_cutlass,bfloat16,balanced,64,32,2,8,1,2,"
+                                                       "0.010,0.020,0.080\n"
+                                                       "moe_torch_flow_nongated,bfloat16,balanced,64,32,2,8,1,2,"
+                                                       "0.005,0.010,0.040\n"
+                                                       "moe_torch_flow_min_latency,fp8,balanced,64,32,2,8,1,2,"
+                                                       "1,1,1\n"
+                                                       "moe_torch_flow_cutlass,fp8_block,balanced,64,32,2,8,1,2,"
+                                                       "0.004,0.008,0.030\n",
+                                                 "moe.csv", 9);
+        PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        db.set_moe(moe);
+        MoeTable::Shape shape{64, 32, 2, 8, 1, 2, true};
+        QCOMPARE(db.moe(DType::BF16, shape, 4)->us, 20.0);
+        QCOMPARE(db.moe(DType::BF16, shape, 4)->source, Provenance::Measured);
+        QCOMPARE(db.moe(DType::BF16, shape, 10)->us, 50.0); // halfway from 4 to 16 tokens
+        QCOMPARE(db.moe(DType::BF16, shape, 10)->source, Provenance::Interpolated);
+        QCOMPARE(db.moe(DType::BF16, shape, 32)->us, 160.0); // past the edge: per-token time held
+        QCOMPARE(db.moe(DType::BF16, shape, 32)->source, Provenance::Extrapolated);
+        // fp8 was measured only block-scaled (the low-latency rows are not a whole layer).
+        QCOMPARE(db.moe(DType::FP8, shape, 16)->us, 30.0);
+        QCOMPARE(db.moe(DType::FP8, shape, 16)->source, Provenance::Interpolated);
+        shape.gated = false;
+        QCOMPARE(db.moe(DType::BF16, shape, 16)->us, 40.0);
+        shape.ep = 4; // a split that was not measured: the roofline's
+        QVERIFY(!db.moe(DType::BF16, shape, 16));
+        QVERIFY(
+            errorOf([] {
+                MoeTable(parse_curve_table("kernel_source,moe_dtype,num_tokens=1\nx,y,1\n", "moe.csv", 2));
+            }).contains(QStringLiteral("moe.csv line 1: expected the columns kernel_source,moe_dtype,distribution")));
+    }
+
+    void mlaTableKeepsTheFirstOfARepeatedHeadCount()
+    {
+        const std::string head = "mla_dtype,kv_cache_dtype,num_heads,tp_size,batch_size,";
+        const CurveTable decode = parse_curve_table(head
+                                                        + "step=1,step=3\n"
+                                                          "bfloat16,bfloat16,16,4,1,0.010,0.014\n"
+                                                          "bfloat16,bfloat16,16,8,1,0.050,0.050\n"
+                                                          "bfloat16,fp8,16,4,1,0.008,0.010\n",
+                                                    "mla_generation.csv", 5);
+        const CurveTable prefill =
+            parse_curve_table(head + "isl=16\nbfloat16,bfloat16,16,4,1,0.020\n", "mla_context.csv", 5);
+        PerfDb db(fastGpu(), gemmTable(), ncclTable());
+        db.set_mla(prefill, decode);
+        QCOMPARE(db.mla_attention(true, DType::BF16, 16, 1, 2)->us, 10.0); // step=1: attends over 2
+        QCOMPARE(db.mla_attention(true, DType::BF16, 16, 1, 3)->us, 12.0);
+        QCOMPARE(db.mla_attention(true, DType::FP8, 16, 1, 4)->us, 10.0);
+        QCOMPARE(db.mla_attention(false, DType::BF16, 16, 1, 16)->us, 20.0);
+        QVERIFY(!db.mla_attention(true, DType::BF16, 32, 1, 2)); // heads never measured
+        // Standard attention and MLA do not answer for each other.
+        QVERIFY(!db.attention(true, DType::BF16, 128, 16, 1, 1, 2));
+    }
+
+    void estimatesPriceMoeLayersAndMlaFromTheTables()
+    {
+        // Mixtral-8x7B over TP8 on a DGX H100: every expert is split 8 ways (expert TP 8, EP 1)
+        // and the fused layer runs all the batch's tokens.
+        const ModelSpec mixtral = PresetLibrary::instance().model("mixtral-8x7b");
+        const Topology dgx = PresetLibrary::instance().topology("dgx-h100");
+        const Workload w;
+        const Estimate e = estimate(mixtral, megatron(8), dgx, w);
+        QVERIFY(e.feasible);
+        for (const auto& [phase, tokens] : {std::pair{&e.prefill, w.batch * w.prompt}, std::pair{&e.decode, w.batch}}) {
+            const BlockCost* layer = phase->block("moe layer");
+            QVERIFY(layer);
+            double fused = 0;
+            int ops = 0;
+            for (const OpCost& op : layer->ops)
+                if (op.name == "experts.up" || op.name == "experts.act" || op.name == "experts.down"
+                    || op.name == "experts.weighted_sum") {
+                    fused += op.time_us;
+                    QCOMPARE(op.source, Provenance::Measured);
+                    ++ops;
+                }
+            QCOMPARE(ops, 4);
+            const double cell = test::shipped_cell_ms(
+                "h100_sxm", "moe.csv",
+                {"moe_torch_flow_cutlass", "bfloat16", "balanced", "4096", "14336", "2", "8", "8", "1"},
+                double(tokens));
+            QVERIFY(cell > 0);
+            QCOMPARE(fused, cell * 1000.0);
+        }
+        // DeepSeek-V3 (its latent geometry was measured): 16 of the 128 heads per GPU on TP8.
+        const ModelSpec deepseek = PresetLibrary::instance().model("deepseek-v3");
+        const Topology h200 = PresetLibrary::instance().topology("8x-h200");
+        Workload fp8;
+        fp8.dtype = fp8.kv_dtype = DType::FP8;
+        const Estimate d = estimate(deepseek, megatron(8), h200, fp8);
+        QVERIFY(d.feasible);
+        const BlockCost* layer = d.decode.block("moe layer");
+        QVERIFY(layer);
+        const PerfDb* db = PerfDb::shipped(h200.gpu);
+        for (const OpCost& op : layer->ops)
+            if (op.kind == OpKind::Attention) {
+                const OpTime t = *db->mla_attention(true, DType::FP8, 16, fp8.batch, fp8.prompt + fp8.generate / 2);
+                QCOMPARE(op.time_us, t.us);
+                QCOMPARE(op.source, t.source);
+            }
+    }
+
     void shippedTablesCoverTheCatalogsDatacenterGpus()
     {
         for (const auto& [name, system] :

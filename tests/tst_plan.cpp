@@ -31,6 +31,48 @@ class TestPlan : public QObject {
     Q_OBJECT
 
 private slots:
+    void strategyTextNamesEveryAxis()
+    {
+        using shard::parse_strategy_text;
+        shard::Strategy s = parse_strategy_text("pp=2,dp=1,tp=4,mode=megatron");
+        QCOMPARE(s.pp, 2);
+        QCOMPARE(s.dp, 1);
+        QCOMPARE(s.tensor_mode, shard::TensorMode::Megatron1D);
+        QCOMPARE(s.tensor_shape, std::vector<int>{4});
+        QCOMPARE(s.devices(), 8);
+        s = parse_strategy_text(" tp = 8 , ep=4, attention=data-parallel, lm-head=gather-logits ");
+        QCOMPARE(s.tensor_mode, shard::TensorMode::Megatron1D); // the default split of tp > 1
+        QCOMPARE(s.ep, 4);
+        QCOMPARE(s.attention, shard::AttentionMode::Data);
+        QCOMPARE(s.lm_head, shard::LmHeadMode::GatherLogits);
+        s = parse_strategy_text("shape=2x2x2,mode=3d-cube");
+        QCOMPARE(s.tensor_mode, shard::TensorMode::Cube3D);
+        QCOMPARE(s.tensor_shape, (std::vector<int>{2, 2, 2}));
+        s = parse_strategy_text("pp=4");
+        QCOMPARE(s.tensor_mode, shard::TensorMode::None);
+        QVERIFY(s.tensor_shape.empty());
+        QCOMPARE(parse_strategy_text("tp=4,mode=megatron"), parse_strategy_text("mode=megatron,shape=4"));
+        auto error = [](const char* text) {
+            try {
+                parse_strategy_text(text);
+            } catch (const shard::Error& e) {
+                return QString::fromUtf8(e.what());
+            }
+            return QString();
+        };
+        QCOMPARE(error("tp=4,colour=red"),
+                 QStringLiteral("strategy: unknown field 'colour' (pp, dp, tp, shape, mode, ep, attention, lm-head)"));
+        QCOMPARE(error("pp"), QStringLiteral("strategy: 'pp' is not key=value (e.g. pp=2,dp=1,tp=4,mode=megatron)"));
+        QCOMPARE(error("pp=two"), QStringLiteral("strategy: pp must be a whole number, got 'two'"));
+        QCOMPARE(error("pp=2,pp=4"), QStringLiteral("strategy: pp is given twice"));
+        QCOMPARE(error("tp=4,shape=2x2"),
+                 QStringLiteral("strategy: shape is given twice (tp= and shape= name the same axes)"));
+        QCOMPARE(error("tp=4,mode=none"),
+                 QStringLiteral("strategy: mode=none keeps every weight on one GPU, but the tensor size is above 1"));
+        QCOMPARE(error("dp=0"), QStringLiteral("strategy: dp must be positive, got 0"));
+        QVERIFY(error("shape=2x,mode=2d-summa").contains(QStringLiteral("shape must be a whole number, got ''")));
+    }
+
     void roundTripIsExact_data()
     {
         QTest::addColumn<int>("variant");

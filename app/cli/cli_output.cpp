@@ -1,5 +1,7 @@
 #include "cli_output.h"
 
+#include "core/units.h"
+
 #include <algorithm>
 #include <iostream>
 #include <sstream>
@@ -51,6 +53,11 @@ std::string TextTable::render() const
 void print_json(const OrderedJson& json)
 {
     std::cout << dump_json(json, 2) << std::endl;
+}
+
+std::string format_ms(double value)
+{
+    return value >= 100 ? format_fixed(value, 1) : value >= 1 ? format_fixed(value, 2) : format_fixed(value, 3);
 }
 
 } // namespace shard::cli

@@ -27,5 +27,7 @@ private:
 };
 
 void print_json(const OrderedJson& json);
+// Milliseconds with the digits that matter at their size: 123.4, 12.34, 0.123.
+std::string format_ms(double value);
 
 } // namespace shard::cli

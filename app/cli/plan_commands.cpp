@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "workload_options.h"
 
 #include "cost/perf_db.h"
 #include "planner/fit_hints.h"
@@ -16,21 +17,8 @@ namespace shard::cli {
 
 namespace {
 
-std::string ms(double value)
-{
-    return value >= 100 ? format_fixed(value, 1) : value >= 1 ? format_fixed(value, 2) : format_fixed(value, 3);
-}
-
 struct PlanArgs {
-    std::string model = PresetLibrary::kDefaultModel;
-    std::string topology = PresetLibrary::kDefaultTopology;
-    int batch = 8;
-    int prompt = 2048;
-    int generate = 256;
-    std::string dtype = "bf16";
-    std::string kv_dtype;
-    std::string phase = "both";
-    std::string objective = "tpot";
+    WorkloadArgs workload;
     int top = 15;
     bool show_rejected = false;
     std::string save;
@@ -59,7 +47,8 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
         const Estimate& e = c.estimate;
         table.add_row({std::to_string(c.rank), c.strategy.label(), c.strategy.mesh_text(),
                        format_bytes(double(e.memory.total())), format_bytes(double(e.decode.traffic_per_device)),
-                       ms(e.ttft_ms), ms(e.tpot_ms), format_fixed(e.tokens_per_s, 0), c.pareto ? "*" : ""});
+                       format_ms(e.ttft_ms), format_ms(e.tpot_ms), format_fixed(e.tokens_per_s, 0),
+                       c.pareto ? "*" : ""});
     }
     std::cout << table.render();
     const int rejected = int(result.candidates.size()) - result.feasible;
@@ -102,17 +91,9 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
 void run_plan(const PlanArgs& args, const GlobalOptions& options)
 {
     const auto& library = PresetLibrary::instance();
-    const ModelSpec model = library.model(args.model);
-    const Topology topology = library.topology(args.topology);
-    Workload w;
-    w.batch = args.batch;
-    w.prompt = args.prompt;
-    w.generate = args.generate;
-    w.dtype = parse_dtype(args.dtype);
-    w.kv_dtype = args.kv_dtype.empty() ? w.dtype : parse_dtype(args.kv_dtype);
-    w.phase = parse_phase(args.phase);
-    w.objective = parse_objective(args.objective);
-    w.validate();
+    const ModelSpec model = library.model(args.workload.model);
+    const Topology topology = library.topology(args.workload.topology);
+    const Workload w = args.workload.workload();
     PlannerOptions planner;
     planner.objective = w.objective;
     const PlanResult result = plan_candidates(model, topology, w, planner);
@@ -199,10 +180,10 @@ void print_block(const BlockCost& block, int count)
 
 void print_phase(const char* title, const PhaseCost& phase)
 {
-    std::cout << "== " << title << ": " << ms(phase.time_ms) << " ms predicted (compute " << ms(phase.compute_ms)
-              << ", communication " << ms(phase.comm_ms) << ", bubble " << ms(phase.bubble_ms) << "), "
-              << format_bytes(double(phase.traffic_per_device)) << " sent per GPU; "
-              << format_fixed(100.0 * phase.measured_share, 0)
+    std::cout << "== " << title << ": " << format_ms(phase.time_ms) << " ms predicted (compute "
+              << format_ms(phase.compute_ms) << ", communication " << format_ms(phase.comm_ms) << ", bubble "
+              << format_ms(phase.bubble_ms) << "), " << format_bytes(double(phase.traffic_per_device))
+              << " sent per GPU; " << format_fixed(100.0 * phase.measured_share, 0)
               << " % of the busiest GPU's time from measured tables, the rest roofline\n";
     int dense = 0;
     int moe = 0;
@@ -236,7 +217,7 @@ void explain(const std::string& file, const GlobalOptions& options)
         if (!e.geometry.feasible())
             return;
     }
-    std::cout << "Predicted: TTFT " << ms(e.ttft_ms) << " ms, TPOT " << ms(e.tpot_ms) << " ms, "
+    std::cout << "Predicted: TTFT " << format_ms(e.ttft_ms) << " ms, TPOT " << format_ms(e.tpot_ms) << " ms, "
               << format_fixed(e.tokens_per_s, 0) << " tokens/s; KV cache "
               << format_count(e.kv_bytes_per_token_per_device) << " bytes per token per GPU\n\n";
     const MemoryBreakdown& m = e.memory;
@@ -276,22 +257,7 @@ void register_plan_commands(CLI::App& app, const GlobalOptions& options)
 {
     auto args = std::make_shared<PlanArgs>();
     auto* plan = app.add_subcommand("plan", "Rank every shard layout of a model on a topology (predicted)");
-    plan->add_option("--model,-m", args->model, "Preset id, model JSON or Hugging Face config.json")
-        ->capture_default_str();
-    plan->add_option("--topology,-t", args->topology, "Topology preset id or JSON")->capture_default_str();
-    plan->add_option("--batch,-b", args->batch, "Concurrent sequences")
-        ->capture_default_str()
-        ->check(in_range(limits::kBatch));
-    plan->add_option("--prompt,-p", args->prompt, "Prompt tokens per sequence")
-        ->capture_default_str()
-        ->check(in_range(limits::kPrompt));
-    plan->add_option("--gen,-g", args->generate, "Generated tokens per sequence")
-        ->capture_default_str()
-        ->check(in_range(limits::kGenerate));
-    plan->add_option("--dtype", args->dtype, "Weights and activations: bf16, fp16, fp8, fp32")->capture_default_str();
-    plan->add_option("--kv-dtype", args->kv_dtype, "KV cache dtype (default: --dtype)");
-    plan->add_option("--phase", args->phase, "prefill, decode or both")->capture_default_str();
-    plan->add_option("--objective", args->objective, "ttft, tpot, throughput or memory")->capture_default_str();
+    add_workload_options(*plan, args->workload);
     plan->add_option("--top", args->top, "Feasible candidates to show")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);

@@ -3,9 +3,24 @@
 #include "checked_number.h"
 
 #include <algorithm>
+#include <charconv>
 #include <numeric>
+#include <optional>
+#include <set>
 
 namespace shard {
+
+namespace {
+
+std::string trimmed(const std::string& text)
+{
+    const auto first = text.find_first_not_of(" \t");
+    if (first == std::string::npos)
+        return {};
+    return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+} // namespace
 
 int tensor_rank(TensorMode mode)
 {
@@ -266,6 +281,66 @@ OrderedJson strategy_to_json(const Strategy& s, int layers)
         j["placement"] = s.placement;
     }
     return j;
+}
+
+Strategy parse_strategy_text(const std::string& text)
+{
+    Strategy s;
+    std::optional<TensorMode> mode;
+    std::vector<int> shape;
+    std::set<std::string> seen;
+    auto number = [](const std::string& key, const std::string& value) {
+        std::int64_t n = 0;
+        const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (value.empty() || error != std::errc() || end != value.data() + value.size())
+            throw Error("strategy: " + key + " must be a whole number, got '" + value + "'");
+        return checked_int(n, limits::kMeshAxis, "strategy: " + key);
+    };
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(',', start), text.size());
+        const std::string field = trimmed(text.substr(start, end - start));
+        start = end + 1;
+        if (field.empty())
+            continue;
+        const std::size_t eq = field.find('=');
+        if (eq == std::string::npos)
+            throw Error("strategy: '" + field + "' is not key=value (e.g. pp=2,dp=1,tp=4,mode=megatron)");
+        const std::string key = trimmed(field.substr(0, eq)), value = trimmed(field.substr(eq + 1));
+        if (!seen.insert(key == "shape" ? "tp" : key).second)
+            throw Error("strategy: " + key + " is given twice"
+                        + (key == "shape" || key == "tp" ? " (tp= and shape= name the same axes)" : ""));
+        if (key == "pp")
+            s.pp = number(key, value);
+        else if (key == "dp")
+            s.dp = number(key, value);
+        else if (key == "ep")
+            s.ep = number(key, value);
+        else if (key == "tp")
+            shape = {number(key, value)};
+        else if (key == "shape") {
+            std::size_t from = 0;
+            while (from <= value.size()) {
+                const std::size_t x = std::min(value.find('x', from), value.size());
+                shape.push_back(number("shape", value.substr(from, x - from)));
+                from = x + 1;
+            }
+        } else if (key == "mode")
+            mode = parse_tensor_mode(value);
+        else if (key == "attention")
+            s.attention = parse_attention_mode(value);
+        else if (key == "lm-head")
+            s.lm_head = parse_lm_head_mode(value);
+        else
+            throw Error("strategy: unknown field '" + key + "' (pp, dp, tp, shape, mode, ep, attention, lm-head)");
+    }
+    const bool split = !shape.empty() && (shape.size() > 1 || shape[0] > 1);
+    s.tensor_mode = mode.value_or(split ? TensorMode::Megatron1D : TensorMode::None);
+    if (s.tensor_mode != TensorMode::None)
+        s.tensor_shape = shape.empty() ? std::vector<int>{1} : shape;
+    else if (split)
+        throw Error("strategy: mode=none keeps every weight on one GPU, but the tensor size is above 1");
+    return s;
 }
 
 Strategy strategy_from_json(const Json& json, const std::string& context)

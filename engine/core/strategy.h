@@ -77,6 +77,12 @@ std::vector<std::string> tensor_axis_names(TensorMode mode);
 // Balanced split of layers over stages: the first (layers % stages) stages get one more.
 std::vector<int> balanced_stage_split(int layers, int stages);
 
+// The strategy a user names on a command line: comma-separated key=value fields, "pp=2,dp=1,
+// tp=4,mode=megatron", with tp= the size of a 1D split or shape= the grid of any mode ("2x4",
+// "2x2x2"), ep=, attention=heads|data-parallel, lm-head=gather-logits|distributed-argmax.
+// mode defaults to megatron when the tensor size is above 1. Errors name the field; the
+// structural checks are Strategy::validate's.
+Strategy parse_strategy_text(const std::string& text);
 OrderedJson strategy_to_json(const Strategy& strategy, int layers);
 Strategy strategy_from_json(const Json& json, const std::string& context);
 

@@ -4,21 +4,33 @@
 
 namespace shard {
 
-AttentionTable::AttentionTable(const CurveTable& table, Phase phase)
-    : m_phase(phase)
+namespace {
+
+AttentionTable::Phase checked_phase(const CurveTable& table, AttentionTable::Phase phase, AttentionTable::Kernel kernel)
 {
-    const std::vector<std::string> keys = {"kernel_source", "attn_dtype", "kv_cache_dtype",      "head_dim",
-                                           "window_size",   "num_heads",  "num_key_value_heads", "batch_size"};
-    const std::string axis = phase == Phase::Decode ? "step" : "isl";
-    if (table.key_names != keys || table.axis != axis)
-        throw PerfTableError(table.source
-                             + " line 1: expected the columns kernel_source,attn_dtype,kv_cache_dtype,"
-                               "head_dim,window_size,num_heads,num_key_value_heads,batch_size,"
-                             + axis + "=...");
+    const std::vector<std::string> standard = {"kernel_source", "attn_dtype", "kv_cache_dtype",      "head_dim",
+                                               "window_size",   "num_heads",  "num_key_value_heads", "batch_size"};
+    const std::vector<std::string> mla = {"mla_dtype", "kv_cache_dtype", "num_heads", "tp_size", "batch_size"};
+    const auto& keys = kernel == AttentionTable::Kernel::Mla ? mla : standard;
+    const std::string axis = phase == AttentionTable::Phase::Decode ? "step" : "isl";
+    if (table.key_names != keys || table.axis != axis) {
+        std::string want;
+        for (const auto& k : keys)
+            want += k + ",";
+        throw PerfTableError(table.source + " line 1: expected the columns " + want + axis + "=...");
+    }
+    return phase;
+}
+
+} // namespace
+
+AttentionTable::AttentionTable(const CurveTable& table, Phase phase, Kernel kernel)
+    : m_phase(checked_phase(table, phase, kernel))
+{
     for (const auto& row : table.rows) {
         // Full causal attention of the TRT-LLM backend: sliding windows and the FlashInfer
         // rows of other models are not what the planner prices.
-        if (row.keys[0] != "torch_flow" || int(table.integer_key(row, 4)) != 0)
+        if (kernel == Kernel::Standard && (row.keys[0] != "torch_flow" || int(table.integer_key(row, 4)) != 0))
             continue;
         Curve curve;
         for (std::size_t i = 0; i < row.ms.size(); ++i)
@@ -29,6 +41,13 @@ AttentionTable::AttentionTable(const CurveTable& table, Phase phase)
             }
         if (curve.x.empty())
             continue;
+        if (kernel == Kernel::Mla) {
+            // A head count measured twice (under two TP degrees) keeps its first row, as the
+            // tables' own interpolator does.
+            m_curves[{row.keys[1], "mla", 0, int(table.integer_key(row, 2)), 0}].try_emplace(
+                int(table.integer_key(row, 4)), std::move(curve));
+            continue;
+        }
         m_curves[{row.keys[2], row.keys[1], int(table.integer_key(row, 3)), int(table.integer_key(row, 5)),
                   int(table.integer_key(row, 6))}][int(table.integer_key(row, 7))] = std::move(curve);
     }
@@ -82,6 +101,16 @@ std::optional<AttentionTable::Time> AttentionTable::time(const std::string& kv_d
     const double t = double(batch - below->first) / double(above->first - below->first);
     return Time{lo->us + t * (hi->us - lo->us),
                 least_trusted(Provenance::Interpolated, least_trusted(lo->source, hi->source))};
+}
+
+} // namespace shard
+
+namespace shard {
+
+std::optional<AttentionTable::Time> AttentionTable::mla_time(const std::string& kv_dtype, int heads, std::int64_t batch,
+                                                             std::int64_t tokens) const
+{
+    return time(kv_dtype, "mla", 0, heads, 0, batch, tokens);
 }
 
 } // namespace shard

@@ -1,5 +1,6 @@
 // The 1D recipes (DESIGN.md section 2): column, row, the Megatron pairing, sequence
 // parallelism, attention data parallelism, and the expert-parallel MoE block.
+#include "perf_db.h"
 #include "step_builder.h"
 
 #include <algorithm>
@@ -205,6 +206,7 @@ void StepBuilder::moe_part(Writer& w, const StepShape& step) const
     const double active = g.experts_local * p_used;
     const std::int64_t per_expert = active > 0 ? std::int64_t(std::ceil(rows / active)) : 0;
     const std::int64_t ef = moe.expert_ffn / etp;
+    const std::size_t fused_first = w.block.ops.size();
     w.gemm("experts.up", OpKind::Experts, per_expert, h, gm * ef, std::int64_t(g.experts_local) * h * gm * ef, active);
     w.elementwise("experts.act", OpKind::Experts, rows * (gm + 1) * ef * e);
     w.gemm("experts.down", OpKind::Experts, per_expert, ef, h, std::int64_t(g.experts_local) * ef * h, active);
@@ -214,6 +216,13 @@ void StepBuilder::moe_part(Writer& w, const StepShape& step) const
         w.collective("experts.reduce", OpKind::Experts, CollectiveKind::ReduceScatter, "etp", etp, 1,
                      etp * local * h * e);
     w.elementwise("experts.weighted_sum", OpKind::Experts, double(routed) * (k + 1) * h * e);
+    // The measured fused MoE kernel runs these four ops (up, activation, down, combine) for
+    // all the tokens of the expert-parallel group, each rank its own experts' share.
+    if (const PerfDb* tables = w.b.hardware().tables()) {
+        const MoeTable::Shape shape{h, moe.expert_ffn, int(k), moe.experts, etp, ep, m.gated_mlp};
+        if (const auto fused = tables->moe(m_workload.dtype, shape, std::int64_t(std::llround(rows * ep / double(k)))))
+            w.priced_together(fused_first, 4, fused->us, fused->source);
+    }
     if (ep == 1 && t > 1)
         w.collective("experts", OpKind::Experts, sp || data ? CollectiveKind::ReduceScatter : CollectiveKind::AllReduce,
                      "tp", t, 1, M * h * e);

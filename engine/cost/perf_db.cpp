@@ -157,7 +157,49 @@ PerfDb PerfDb::load(const std::filesystem::path& dir, const GpuKind& gpu)
         || std::filesystem::exists(dir / "attention_generation.csv"))
         db.set_attention(read_curve_table(dir / "attention_context.csv", 8),
                          read_curve_table(dir / "attention_generation.csv", 8));
+    if (std::filesystem::exists(dir / "moe.csv"))
+        db.set_moe(read_curve_table(dir / "moe.csv", 9));
+    if (std::filesystem::exists(dir / "mla_context.csv") || std::filesystem::exists(dir / "mla_generation.csv"))
+        db.set_mla(read_curve_table(dir / "mla_context.csv", 5), read_curve_table(dir / "mla_generation.csv", 5));
     return db;
+}
+
+void PerfDb::set_moe(const CurveTable& moe)
+{
+    m_moe.emplace(moe);
+}
+
+void PerfDb::set_mla(const CurveTable& prefill, const CurveTable& decode)
+{
+    m_mla_prefill.emplace(prefill, AttentionTable::Phase::Prefill, AttentionTable::Kernel::Mla);
+    m_mla_decode.emplace(decode, AttentionTable::Phase::Decode, AttentionTable::Kernel::Mla);
+}
+
+std::optional<OpTime> PerfDb::moe(DType dtype, const MoeTable::Shape& shape, std::int64_t tokens) const
+{
+    if (!m_moe || dtype == DType::FP32)
+        return std::nullopt;
+    if (dtype != DType::FP8) {
+        const auto t = m_moe->time("bfloat16", shape, tokens);
+        return t ? std::optional<OpTime>(OpTime{t->us, t->source}) : std::nullopt;
+    }
+    if (const auto t = m_moe->time("fp8", shape, tokens))
+        return OpTime{t->us, t->source};
+    // The block-scaled kernel moves the same bytes at the same MMA rate: a neighbouring
+    // measurement rather than this kernel's own.
+    if (const auto t = m_moe->time("fp8_block", shape, tokens))
+        return OpTime{t->us, least_trusted(Provenance::Interpolated, t->source)};
+    return std::nullopt;
+}
+
+std::optional<OpTime> PerfDb::mla_attention(bool decode, DType kv_dtype, int heads, std::int64_t batch,
+                                            std::int64_t tokens) const
+{
+    const auto& table = decode ? m_mla_decode : m_mla_prefill;
+    if (!table || kv_dtype == DType::FP32)
+        return std::nullopt;
+    const auto t = table->mla_time(kv_dtype == DType::FP8 ? "fp8" : "bfloat16", heads, batch, tokens);
+    return t ? std::optional<OpTime>(OpTime{t->us, t->source}) : std::nullopt;
 }
 
 void PerfDb::set_attention(const CurveTable& prefill, const CurveTable& decode)
@@ -200,7 +242,7 @@ std::string prediction_source(const GpuKind& gpu, bool measured_tables)
         return "every op from the roofline (measured tables switched off)";
     if (!PerfDb::system_for(gpu))
         return "every op from the roofline: no measured tables for " + gpu.name;
-    return "GEMMs, attention and collectives inside a node from measured " + gpu.name
+    return "GEMMs, attention, MoE layers and collectives inside a node from measured " + gpu.name
            + " tables (NVIDIA AIConfigurator), everything else from the roofline";
 }
 

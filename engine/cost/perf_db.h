@@ -4,6 +4,7 @@
 #include "collective.h"
 #include "cost_types.h"
 #include "curve_table.h"
+#include "moe_table.h"
 
 #include "core/dtype.h"
 #include "core/topology.h"
@@ -33,11 +34,14 @@ public:
     PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl);
     // The attention tables are optional: without them attention is the roofline's.
     void set_attention(const CurveTable& prefill, const CurveTable& decode);
+    // Optional too: the fused MoE layer and the MLA kernel, else the roofline's.
+    void set_moe(const CurveTable& moe);
+    void set_mla(const CurveTable& prefill, const CurveTable& decode);
 
     // The shipped tables' folder name for a GPU kind ("h100_sxm"), or nullopt.
     static std::optional<std::string> system_for(const GpuKind& gpu);
-    // Loads <dir>/gemm.csv and <dir>/nccl.csv (and the attention tables where the folder has
-    // them); a missing or malformed file is an error that names it (and the line).
+    // Loads <dir>/gemm.csv and <dir>/nccl.csv (and the attention, MoE and MLA tables where the
+    // folder has them); a missing or malformed file is an error that names it (and the line).
     static PerfDb load(const std::filesystem::path& dir, const GpuKind& gpu);
     // The shipped tables of a GPU kind (data_directory()/perfdb), loaded once per process and
     // shared; nullptr for a kind without tables.
@@ -57,6 +61,14 @@ public:
     // picks the table's KV-cache precision (fp8 or bf16); fp8 prefill computes in fp8.
     std::optional<OpTime> attention(bool decode, DType kv_dtype, int head_dim, int heads, int kv_heads,
                                     std::int64_t batch, std::int64_t tokens) const;
+
+    // One rank's fused MoE layer (moe_table.h) in the table's mode for `dtype` (fp8 falls back
+    // to the 128-block fp8 kernels where per-tensor fp8 was not measured).
+    std::optional<OpTime> moe(DType dtype, const MoeTable::Shape& shape, std::int64_t tokens) const;
+    // DeepSeek-V3's MLA kernel for `heads` query heads on the GPU (the caller checks the
+    // model has that latent geometry).
+    std::optional<OpTime> mla_attention(bool decode, DType kv_dtype, int heads, std::int64_t batch,
+                                        std::int64_t tokens) const;
 
     const GpuKind& gpu() const { return m_gpu; }
     // The row-tile width a mode's GEMM times step at, fitted to its table (0: smooth in rows).
@@ -82,6 +94,8 @@ private:
     std::map<std::tuple<std::string, std::string, int>, Curve> m_nccl; // (op, dtype, gpus)
     std::map<std::string, double> m_wave; // quant -> row-tile width of its steps
     std::optional<AttentionTable> m_prefill, m_decode;
+    std::optional<AttentionTable> m_mla_prefill, m_mla_decode;
+    std::optional<MoeTable> m_moe;
 };
 
 // The NCCL table's name of a collective ("all_reduce"), or nullptr for one it does not measure.

@@ -1,11 +1,23 @@
 #include "step_builder.h"
 
 #include "layer_grid.h"
+#include "perf_db.h"
 
 #include <algorithm>
 #include <cmath>
 
 namespace shard {
+
+namespace {
+
+// The latent attention shape the MLA tables were measured at (DeepSeek-V3, Kimi K2).
+bool has_measured_mla_geometry(const MlaSpec& mla)
+{
+    return mla.kv_lora_rank == 512 && mla.qk_rope_head_dim == 64 && mla.qk_nope_head_dim == 128
+           && mla.v_head_dim == 128;
+}
+
+} // namespace
 
 StepBuilder::StepBuilder(const ModelSpec& model, const Strategy& strategy, const Topology& topology,
                          const Workload& workload, const ShardGeometry& geometry, const HardwareModel& hardware)
@@ -96,16 +108,33 @@ OpCost& StepBuilder::Writer::attention_core(const StepShape& step, std::int64_t 
     op.flops = flops;
     op.bytes = bytes;
     op.time_us = b.hardware().attention_us(flops, bytes, b.dtype());
-    // Standard attention (not MLA) has measured kernels: the decode token over its context,
-    // or the prompt's causal attention.
+    // Measured kernels: the decode token over its context, or the prompt's causal attention;
+    // for MLA only DeepSeek-V3's latent geometry was measured.
+    const std::int64_t attended = step.decode ? step.context : step.tokens_per_seq;
+    std::optional<HardwareModel::Priced> measured;
     if (!m.mla)
-        if (const auto measured = b.hardware().attention(step.decode, b.kv_dtype(), m.head_dim, heads, kv_heads, seqs,
-                                                         step.decode ? step.context : step.tokens_per_seq)) {
-            op.time_us = measured->us;
-            op.source = measured->source;
-        }
+        measured = b.hardware().attention(step.decode, b.kv_dtype(), m.head_dim, heads, kv_heads, seqs, attended);
+    else if (const PerfDb* tables = b.hardware().tables(); tables && has_measured_mla_geometry(*m.mla))
+        if (const auto t = tables->mla_attention(step.decode, b.kv_dtype(), heads, seqs, attended))
+            measured = HardwareModel::Priced{t->us, t->source};
+    if (measured) {
+        op.time_us = measured->us;
+        op.source = measured->source;
+    }
     block.ops.push_back(std::move(op));
     return block.ops.back();
+}
+
+void StepBuilder::Writer::priced_together(std::size_t first, std::size_t count, double us, Provenance source)
+{
+    double roofline = 0;
+    for (std::size_t i = first; i < first + count; ++i)
+        roofline += block.ops[i].time_us;
+    for (std::size_t i = first; i < first + count; ++i) {
+        OpCost& op = block.ops[i];
+        op.time_us = roofline > 0 ? us * op.time_us / roofline : us / double(count);
+        op.source = source;
+    }
 }
 
 CollectiveCost& StepBuilder::Writer::collective(std::string name, OpKind kind, CollectiveKind op, std::string axis,

@@ -80,6 +80,9 @@ struct StepBuilder::Writer {
     // Row statistics of a norm whose columns are split over a group (2D / 3D layouts).
     void norm_stats(const std::string& name, std::string axis, int group, int stride, std::int64_t rows);
     void note_activation(std::int64_t bytes);
+    // Ops [first, first + count) of the block that one measured fused kernel runs: its time
+    // is shared among them in proportion to their roofline times.
+    void priced_together(std::size_t first, std::size_t count, double us, Provenance source);
     // The KV cache this device keeps for the layer: its local KV heads, or the MLA latent
     // kept whole, for every resident sequence over the step's context.
     void kv_cache(const StepShape& step);

@@ -6,6 +6,7 @@
 #include "cost/attention_table.h"
 #include "cost/collective.h"
 #include "cost/hardware_model.h"
+#include "cost/moe_table.h"
 #include "cost/perf_db.h"
 
 #include "core/gpu_catalog.h"
@@ -85,6 +86,17 @@ void report(const std::string& system, const std::string& family, const Errors& 
                 e.table_long.size(), percent(percentile(e.table_long, 0.5)).c_str(),
                 percent(percentile(e.table_long, 0.9)).c_str(), percent(percentile(e.roofline, 0.5)).c_str(),
                 percent(percentile(e.roofline, 0.9)).c_str(), e.unanswered);
+}
+
+void add_error(Errors& e, std::optional<double> predicted_us, double truth_us)
+{
+    if (!predicted_us) {
+        ++e.unanswered;
+        return;
+    }
+    e.table.push_back(std::abs(*predicted_us - truth_us) / truth_us);
+    if (truth_us >= kLongUs)
+        e.table_long.push_back(e.table.back());
 }
 
 } // namespace
@@ -183,6 +195,43 @@ int main(int argc, char** argv)
             }
             report(system, decode ? "attention, decode" : "attention, prefill", e);
         }
+        // MLA: the latent kernel alone, by heads on the GPU and KV-cache dtype.
+        for (const bool decode : {false, true}) {
+            CurveTable table = read_curve_table(dir / (decode ? "mla_generation.csv" : "mla_context.csv"), 5);
+            const auto out = hold_out(table, random);
+            const AttentionTable mla(table, decode ? AttentionTable::Phase::Decode : AttentionTable::Phase::Prefill,
+                                     AttentionTable::Kernel::Mla);
+            Errors e;
+            for (const HeldOut& h : out) {
+                const auto& row = table.rows[h.row];
+                const double tokens = table.axis_values[h.column] + (decode ? 1 : 0);
+                const auto t =
+                    mla.mla_time(row.keys[1], std::stoi(row.keys[2]), std::stoll(row.keys[4]), std::int64_t(tokens));
+                add_error(e, t ? std::optional(t->us) : std::nullopt, h.ms * 1000.0);
+            }
+            report(system, decode ? "MLA, decode" : "MLA, prefill", e);
+        }
+        // The fused MoE layer, one family per quantization.
+        CurveTable moe_table = read_curve_table(dir / "moe.csv", 9);
+        const auto moe_out = hold_out(moe_table, random);
+        const MoeTable moe(moe_table);
+        std::map<std::string, Errors> moe_errors;
+        for (const HeldOut& h : moe_out) {
+            const auto& row = moe_table.rows[h.row];
+            if (row.keys[0] == "moe_torch_flow_min_latency")
+                continue;
+            const MoeTable::Shape shape{std::stoll(row.keys[3]),
+                                        std::stoll(row.keys[4]),
+                                        std::stoi(row.keys[5]),
+                                        std::stoi(row.keys[6]),
+                                        std::stoi(row.keys[7]),
+                                        std::stoi(row.keys[8]),
+                                        row.keys[0] != "moe_torch_flow_nongated"};
+            const auto t = moe.time(row.keys[1], shape, std::int64_t(moe_table.axis_values[h.column]));
+            add_error(moe_errors[row.keys[1]], t ? std::optional(t->us) : std::nullopt, h.ms * 1000.0);
+        }
+        for (const auto& [quant, e] : moe_errors)
+            report(system, "MoE " + quant, e);
     }
     return 0;
 }

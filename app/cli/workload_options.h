@@ -1,0 +1,33 @@
+#pragma once
+
+#include "core/presets.h"
+#include "core/workload.h"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace shard::cli {
+
+// The model, topology and workload flags every pricing command takes, with one default each.
+struct WorkloadArgs {
+    std::string model = PresetLibrary::kDefaultModel;
+    std::string topology = PresetLibrary::kDefaultTopology;
+    int batch = 8;
+    int prompt = 2048;
+    int generate = 256;
+    std::string dtype = "bf16";
+    std::string kv_dtype;
+    std::string phase = "both";
+    std::string objective = "tpot";
+
+    // The workload the flags describe, validated.
+    Workload workload() const;
+};
+
+// Registers --model, --topology, --batch, --prompt, --gen, --dtype, --kv-dtype, --phase and
+// --objective; returns them so a caller can tell which the user gave.
+std::vector<CLI::Option*> add_workload_options(CLI::App& command, WorkloadArgs& args);
+
+} // namespace shard::cli
