@@ -395,6 +395,48 @@ private slots:
         QVERIFY(comm->legend->outerRect().top() >= comm->axisRect()->outerRect().bottom());
     }
 
+    void predictedBarsCarryTheStoredRunsErrorBand()
+    {
+        KindCompareChart chart;
+        chart.resize(900, 500);
+        chart.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&chart));
+        RunRecord run;
+        run.id = 7;
+        run.backend = "cuda";
+        run.topology = "dgx-h100";
+        KindComparison attention;
+        attention.kind = "attention";
+        attention.measured_ms = 0.12;
+        attention.predicted_ms = 0.10;
+        attention.band_low_ms = 0.11;
+        attention.band_high_ms = 0.13;
+        attention.calibrated_ms = 0.12;
+        attention.band_runs = 3;
+        KindComparison qkv; // no CUDA run of this kind: no band
+        qkv.kind = "qkv";
+        qkv.measured_ms = 0.05;
+        qkv.predicted_ms = 0.04;
+        chart.setRuns({run}, {{attention, qkv}});
+        QCOMPARE(chart.errorBandCount(), 1);
+        auto* predicted = qobject_cast<QCPBars*>(chart.plot()->plottable(1));
+        QVERIFY(predicted);
+        const double key = predicted->data()->at(0)->key;
+        chart.plot()->replot();
+        const QString text =
+            chart.hoverTextAt(QPointF(chart.plot()->xAxis->coordToPixel(key), chart.plot()->yAxis->coordToPixel(0.05)));
+        QVERIFY2(text.contains(QStringLiteral("error band: 3 completed CUDA run(s)"))
+                     && text.contains(QStringLiteral("0.11 - 0.13 ms")),
+                 qPrintable(text));
+        // The whiskers follow the bar onto the share scale and stay on the chart.
+        chart.setScale(KindCompareChart::Scale::ShareOfStep);
+        QCOMPARE(chart.errorBandCount(), 1);
+        const double top = chart.plot()->yAxis->range().upper;
+        QVERIFY2(top >= 100.0 * 0.10 / 0.14 * 1.3, qPrintable(QString::number(top)));
+        chart.clear();
+        QCOMPARE(chart.errorBandCount(), 0);
+    }
+
     void cudaBackendsAreCheckedOffTheUiThread()
     {
         // The answer must match what backend_info says here: disabled with the reason on a

@@ -4,6 +4,7 @@
 #include "kind_compare_chart.h"
 #include "run_trend_chart.h"
 
+#include "store/calibration.h"
 #include "store/kind_comparison.h"
 #include "store/run_store.h"
 
@@ -222,8 +223,9 @@ void HistoryView::compareSelected()
         Compared out;
         try {
             RunStore store(path);
+            const Calibration fit = fit_calibration(store);
             for (const auto id : ids)
-                out.times.push_back(compare_decode_by_kind(store, id));
+                out.times.push_back(compare_with_calibration(store, id, fit));
         } catch (const std::exception& e) {
             out.error = QString::fromUtf8(e.what());
         }

@@ -125,9 +125,18 @@ QString KindCompareChart::hoverTextAt(const QPointF& pixel) const
     return m_hover->textAt(pixel);
 }
 
+int KindCompareChart::errorBandCount() const
+{
+    int count = 0;
+    for (int i = 0; i < m_plot->itemCount(); ++i)
+        count += m_plot->item(i)->objectName() == QLatin1String("errorBand") ? 1 : 0;
+    return count;
+}
+
 void KindCompareChart::draw()
 {
     m_plot->clearPlottables();
+    m_plot->clearItems();
     const bool share = m_scaleMode == Scale::ShareOfStep;
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
     for (std::size_t c = 0; c < m_columns.size(); ++c) {
@@ -186,6 +195,21 @@ void KindCompareChart::draw()
                 bars->addData(double(c) + offset, value);
                 lowest = lowest > 0 ? std::min(lowest, value) : value;
                 highest = std::max(highest, value);
+                if (predicted && it->band_low_ms && it->band_high_ms) {
+                    // The spread stored CUDA runs of this GPU kind measured around such a
+                    // prediction, on the same scale as the bar.
+                    const double low = value * *it->band_low_ms / *it->predicted_ms;
+                    const double high = value * *it->band_high_ms / *it->predicted_ms;
+                    auto* band = new QCPItemLine(m_plot);
+                    band->setObjectName(QStringLiteral("errorBand"));
+                    band->setPen(QPen(color.darker(160), 1.5));
+                    band->setHead(QCPLineEnding(QCPLineEnding::esBar, 6));
+                    band->setTail(QCPLineEnding(QCPLineEnding::esBar, 6));
+                    band->start->setCoords(double(c) + offset, low);
+                    band->end->setCoords(double(c) + offset, high);
+                    lowest = std::min(lowest, low);
+                    highest = std::max(highest, high);
+                }
             }
         }
     }
@@ -231,13 +255,21 @@ QString KindCompareChart::pointText(const QCPAbstractPlottable* bars, int index)
         : k->modeled ? tr("modeled by the cost model (emulated ranks on %1), not a clock")
                            .arg(QString::fromStdString(r.backend).toHtmlEscaped())
                      : tr("measured on the %1 backend").arg(QString::fromStdString(r.backend).toHtmlEscaped());
-    return tr("<b>run #%1</b> · %2<br>%3%4: %5 ms per decode step per rank, %6 % of the step<br>%7")
+    QString band;
+    if (predicted && k->band_low_ms && k->band_high_ms && k->calibrated_ms)
+        band = tr("<br>error band: %1 completed CUDA run(s) of this GPU kind measured %2 - %3 ms for such a "
+                  "prediction; calibrated prediction %4 ms (shardstudio-cli history calibration)")
+                   .arg(k->band_runs)
+                   .arg(*k->band_low_ms, 0, 'g', 4)
+                   .arg(*k->band_high_ms, 0, 'g', 4)
+                   .arg(*k->calibrated_ms, 0, 'g', 4);
+    return tr("<b>run #%1</b> · %2<br>%3%4: %5 ms per decode step per rank, %6 % of the step<br>%7%8")
         .arg(r.id)
         .arg(QString::fromStdString(r.strategy).toHtmlEscaped(), QString::fromStdString(k->kind).toHtmlEscaped(),
              k->collective ? tr(" (collective)") : QString())
         .arg(ms, 0, 'g', 4)
         .arg(percent, 0, 'f', 1)
-        .arg(source);
+        .arg(source, band);
 }
 
 } // namespace shard::ui

@@ -15,7 +15,9 @@ class PlotHover;
 // Stored runs side by side per op kind and per collective kind: what one rank spends on each
 // in one decode step, measured (solid bars) next to the planner's prediction for the plan's
 // GPUs (hatched). A CPU run and an H100 prediction sit orders of magnitude apart, so the scale
-// is logarithmic ms, or each kind's share of its own run's step.
+// is logarithmic ms, or each kind's share of its own run's step. Where completed CUDA runs of
+// a plan's GPU kind are stored, each predicted bar carries their error band (whiskers from
+// the smallest to the largest measured / predicted they showed).
 class KindCompareChart : public QWidget {
     Q_OBJECT
 
@@ -33,6 +35,7 @@ public:
     QStringList kindLabels() const;
     QStringList seriesNames() const;
     QString hoverTextAt(const QPointF& pixel) const;
+    int errorBandCount() const; // whiskers drawn, for tests
 
 private:
     void draw();

@@ -1,5 +1,7 @@
 #include "planner_controller.h"
 
+#include "store/calibration.h"
+
 #include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QtConcurrent/QtConcurrentRun>
@@ -49,6 +51,8 @@ void PlannerController::replan(const PlanningInputs& inputs)
         try {
             PlannerOptions options;
             options.objective = inputs.workload.objective;
+            // The corrections completed CUDA runs in the run database fitted for this GPU kind.
+            options.efficiency = calibrated_efficiency(inputs.topology.gpu, RunStore::default_path());
             outcome.result = plan_candidates(inputs.model, inputs.topology, inputs.workload, options);
             outcome.ms = double(timer.nsecsElapsed()) / 1e6;
             if (outcome.result.feasible == 0)

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include "store/calibration.h"
 #include "store/kind_comparison.h"
 #include "store/run_store.h"
 
@@ -228,6 +229,59 @@ void export_runs(const HistoryArgs& a, const GlobalOptions& options)
         write_text_file(a.file, text);
 }
 
+std::string percent(double fraction)
+{
+    return format_fixed(100.0 * fraction, 1) + " %";
+}
+
+void calibration(const HistoryArgs& a, const GlobalOptions& options)
+{
+    RunStore store = open_store(a);
+    const Calibration fit = fit_calibration(store);
+    if (options.json) {
+        OrderedJson gpus = OrderedJson::array();
+        for (const GpuFit& g : fit.gpus) {
+            OrderedJson kinds = OrderedJson::array();
+            for (const KindFit& k : g.kinds)
+                kinds.push_back({{"kind", k.kind},
+                                 {"collective", k.collective},
+                                 {"runs", k.runs},
+                                 {"scale", k.scale},
+                                 {"ratio_low", k.ratio_low},
+                                 {"ratio_high", k.ratio_high},
+                                 {"median_error_before", k.median_error_before},
+                                 {"median_error_after", k.median_error_after},
+                                 {"held_out", k.held_out}});
+            gpus.push_back({{"gpu", g.gpu}, {"runs", g.runs}, {"kinds", kinds}});
+        }
+        print_json(OrderedJson{{"gpus", gpus}, {"skipped", fit.skipped}});
+        return;
+    }
+    if (fit.gpus.empty())
+        std::cout << "No completed CUDA run in " << store.db().path()
+                  << " to calibrate from: predictions use the measured tables and the roofline as they are.\n";
+    for (const GpuFit& g : fit.gpus) {
+        std::cout << g.gpu << ": " << g.runs.size() << " run" << (g.runs.size() == 1 ? "" : "s")
+                  << "; the planner multiplies each kind's predicted time by its correction\n";
+        TextTable table({"kind", "runs", "correction", "measured/predicted range", "error before", "error after"},
+                        {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right,
+                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Left});
+        for (const KindFit& k : g.kinds)
+            table.add_row({k.kind, std::to_string(k.runs), "x" + format_fixed(k.scale, 3),
+                           format_fixed(k.ratio_low, 2) + " - " + format_fixed(k.ratio_high, 2),
+                           percent(k.median_error_before),
+                           percent(k.median_error_after) + (k.held_out ? "" : " (in-sample: one run)")});
+        std::cout << table.render();
+    }
+    std::cout << "Errors are the median over runs of |predicted - measured| / measured per decode step; after: "
+                 "each run predicted with the correction fitted on the others.\n";
+    if (!fit.skipped.empty()) {
+        std::cout << "Left out:\n";
+        for (const auto& why : fit.skipped)
+            std::cout << "  " << why << "\n";
+    }
+}
+
 } // namespace
 
 void register_history_commands(CLI::App& app, const GlobalOptions& options)
@@ -263,6 +317,9 @@ void register_history_commands(CLI::App& app, const GlobalOptions& options)
             args->filter.limit = 0; // an export takes every run unless told otherwise
         export_runs(*args, options);
     });
+    auto* calibration_cmd = history->add_subcommand(
+        "calibration", "The correction stored CUDA runs fit per GPU and op kind, with the error before and after");
+    calibration_cmd->callback([&options, args] { calibration(*args, options); });
     auto* delete_cmd = history->add_subcommand("delete", "Delete a run and its measurements");
     delete_cmd->add_option("ID", args->ids, "Run id")->required()->expected(1);
     delete_cmd->add_flag("--yes", args->yes, "Confirm the deletion");

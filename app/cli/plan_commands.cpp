@@ -26,7 +26,7 @@ struct PlanArgs {
 };
 
 void print_plan_table(const PlanResult& result, const ModelSpec& model, const Topology& topology, const Workload& w,
-                      const PlanArgs& args)
+                      const PlanArgs& args, const Efficiency& efficiency)
 {
     std::cout << model.name << " (" << format_params(model.total_params()) << " parameters, " << to_string(w.dtype)
               << ") on " << topology.name << " (" << topology.total_gpus()
@@ -34,7 +34,7 @@ void print_plan_table(const PlanResult& result, const ModelSpec& model, const To
     std::cout << "workload: batch " << w.batch << ", prompt " << w.prompt << ", generate " << w.generate << ", KV "
               << to_string(w.kv_dtype) << "; ranked by " << to_string(w.objective) << "\n";
     std::cout << "All figures are predicted (memory in GiB per GPU, traffic per GPU per decode step): "
-              << prediction_source(topology.gpu) << ".\n\n";
+              << prediction_source(topology.gpu, efficiency) << ".\n\n";
     TextTable table({"#", "strategy", "mesh", "mem/GPU", "comm/step", "TTFT ms", "TPOT ms", "tok/s", "pareto"},
                     {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Right,
                      TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
@@ -96,6 +96,7 @@ void run_plan(const PlanArgs& args, const GlobalOptions& options)
     const Workload w = args.workload.workload();
     PlannerOptions planner;
     planner.objective = w.objective;
+    planner.efficiency = planner_efficiency(topology.gpu);
     const PlanResult result = plan_candidates(model, topology, w, planner);
     if (!args.save.empty()) {
         if (result.feasible == 0)
@@ -133,10 +134,16 @@ void run_plan(const PlanArgs& args, const GlobalOptions& options)
         j["candidates"] = list;
         print_json(j);
     } else {
-        print_plan_table(result, model, topology, w, args);
+        print_plan_table(result, model, topology, w, args, planner.efficiency);
         if (!args.save.empty())
             std::cout << "\nSaved candidate #" << args.pick << " to " << args.save << "\n";
     }
+}
+
+// "measured", or "measured x1.080" when stored runs corrected it.
+std::string source_text(Provenance source, double calibration)
+{
+    return to_string(source) + (calibration != 1 ? " x" + format_fixed(calibration, 3) : "");
 }
 
 void print_block(const BlockCost& block, int count)
@@ -157,7 +164,7 @@ void print_block(const BlockCost& block, int count)
             shape += " (x" + format_fixed(op.repeat, op.repeat == double(std::int64_t(op.repeat)) ? 0 : 1) + ")";
         ops.add_row({op.name, shape, op.weight_bytes ? format_bytes(double(op.weight_bytes)) : "",
                      format_fixed(op.flops / 1e9, 3), format_bytes(op.bytes), format_fixed(op.time_us, 1),
-                     to_string(op.source)});
+                     source_text(op.source, op.calibration)});
     }
     std::cout << ops.render();
     if (!block.collectives.empty()) {
@@ -170,7 +177,8 @@ void print_block(const BlockCost& block, int count)
             comm.add_row({to_string(c.op), c.name,
                           c.axis + " (" + std::to_string(c.group) + (c.cross_node ? ", cross-node)" : ")"),
                           format_count(c.payload) + " B", std::to_string(c.calls), format_count(c.traffic) + " B",
-                          format_fixed(c.busbw_gbps, 0), format_fixed(c.time_us, 1), to_string(c.source)});
+                          format_fixed(c.busbw_gbps, 0), format_fixed(c.time_us, 1),
+                          source_text(c.source, c.calibration)});
         std::cout << comm.render();
     }
     for (const auto& note : block.notes)
@@ -202,6 +210,7 @@ void explain(const std::string& file, const GlobalOptions& options)
 {
     const Plan plan = load_plan(file);
     PlannerOptions planner;
+    planner.efficiency = planner_efficiency(plan.topology.gpu);
     const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload, planner.efficiency);
     if (options.json) {
         print_json(prediction_to_json(plan.strategy, e, true));

@@ -3,7 +3,6 @@
 #include "workload_options.h"
 
 #include "cost/perf_db.h"
-#include "planner/planner.h"
 #include "planner/prediction_json.h"
 
 #include "core/plan.h"
@@ -60,9 +59,9 @@ void print_priced_phase(const char* name, const PhaseCost& phase)
 void price(const PriceArgs& args, const GlobalOptions& options)
 {
     const Plan plan = plan_to_price(args);
-    const PlannerOptions planner;
-    const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload, planner.efficiency);
-    const std::string source = prediction_source(plan.topology.gpu, planner.efficiency.measured_tables);
+    const Efficiency efficiency = planner_efficiency(plan.topology.gpu);
+    const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload, efficiency);
+    const std::string source = prediction_source(plan.topology.gpu, efficiency);
     if (options.json) {
         OrderedJson j;
         j["model"] = plan.model.id.empty() ? plan.model.name : plan.model.id;

@@ -2,6 +2,8 @@
 
 #include "commands.h"
 
+#include "store/calibration.h"
+
 namespace shard::cli {
 
 Workload WorkloadArgs::workload() const
@@ -16,6 +18,11 @@ Workload WorkloadArgs::workload() const
     w.objective = parse_objective(objective);
     w.validate();
     return w;
+}
+
+Efficiency planner_efficiency(const GpuKind& gpu)
+{
+    return calibrated_efficiency(gpu, RunStore::default_path());
 }
 
 std::vector<CLI::Option*> add_workload_options(CLI::App& command, WorkloadArgs& args)

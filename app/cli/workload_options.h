@@ -2,6 +2,7 @@
 
 #include "core/presets.h"
 #include "core/workload.h"
+#include "cost/hardware_model.h"
 
 #include <CLI/CLI.hpp>
 
@@ -29,5 +30,9 @@ struct WorkloadArgs {
 // Registers --model, --topology, --batch, --prompt, --gen, --dtype, --kv-dtype, --phase and
 // --objective; returns them so a caller can tell which the user gave.
 std::vector<CLI::Option*> add_workload_options(CLI::App& command, WorkloadArgs& args);
+
+// What the planner prices with on a GPU kind: the measured tables, with the corrections the
+// run database ($XDG_DATA_HOME/shardstudio/runs.db) has fitted for that kind, if any.
+Efficiency planner_efficiency(const GpuKind& gpu);
 
 } // namespace shard::cli

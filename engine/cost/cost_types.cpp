@@ -4,6 +4,13 @@
 
 namespace shard {
 
+std::string timed_group(const std::string& op_kind)
+{
+    if (op_kind == "mlp_up" || op_kind == "activation" || op_kind == "mlp_down")
+        return "mlp";
+    return op_kind;
+}
+
 std::string to_string(OpKind kind)
 {
     switch (kind) {

@@ -24,6 +24,9 @@ enum class OpKind {
     StageHandoff,
 };
 std::string to_string(OpKind kind);
+// The group the executors time an op kind in ("mlp" for the up projection, activation and
+// down projection; every other kind is its own group): what run measurements are keyed by.
+std::string timed_group(const std::string& op_kind);
 
 // Where a predicted time comes from, in the order a user trusts them.
 enum class Provenance {
@@ -48,6 +51,7 @@ struct OpCost {
     std::int64_t gathered_bytes = 0; // temporary gathered weight blocks (SUMMA, 2.5D, 3D)
     double time_us = 0; // predicted
     Provenance source = Provenance::Roofline;
+    double calibration = 1; // the stored runs' correction already in time_us
 };
 
 // One collective (or a series of identical ones) in one forward step.
@@ -65,6 +69,7 @@ struct CollectiveCost {
     double busbw_gbps = 0;
     double time_us = 0; // predicted, all calls
     Provenance source = Provenance::Roofline;
+    double calibration = 1; // the stored runs' correction already in time_us
     int after_ops = 0; // ops of its block the recipe wrote before it (execution order)
 };
 

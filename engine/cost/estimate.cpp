@@ -58,6 +58,21 @@ PhaseCost build_phase(const StepBuilder& builder, const ModelSpec& m, const Stra
         phase.blocks.push_back(builder.moe_layer(step));
     phase.blocks.push_back(builder.lm_head(step));
     phase.blocks.push_back(builder.stage_handoff(step));
+    // The stored runs' correction for this GPU kind, on top of whatever priced each op.
+    const auto& calibration = builder.hardware().efficiency().calibration;
+    if (!calibration.empty())
+        for (BlockCost& block : phase.blocks) {
+            for (OpCost& op : block.ops)
+                if (const auto it = calibration.find(timed_group(to_string(op.kind))); it != calibration.end()) {
+                    op.time_us *= it->second;
+                    op.calibration = it->second;
+                }
+            for (CollectiveCost& c : block.collectives)
+                if (const auto it = calibration.find(to_string(c.op)); it != calibration.end() && !c.cross_node) {
+                    c.time_us *= it->second;
+                    c.calibration = it->second;
+                }
+        }
     const BlockCost& embedding = phase.blocks[0];
     const BlockCost& dense = phase.blocks[1];
     const BlockCost& moe = m.is_moe() ? phase.blocks[2] : empty;

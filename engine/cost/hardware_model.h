@@ -6,7 +6,9 @@
 #include "core/topology.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
 namespace shard {
 
@@ -28,6 +30,10 @@ struct Efficiency {
     // attention and collectives inside a node; the roofline above prices the rest. Off: the
     // roofline only.
     bool measured_tables = true;
+    // Measured / predicted time per timed op group ("attention", "mlp") or collective kind
+    // ("AllReduce") on this GPU kind, fitted from stored runs (store/calibration.h); every op
+    // of that group is scaled by it. Empty: no correction.
+    std::map<std::string, double> calibration;
 
     bool operator==(const Efficiency&) const = default;
 };

@@ -236,14 +236,23 @@ const PerfDb* PerfDb::shipped(const GpuKind& gpu)
     return slot.get();
 }
 
-std::string prediction_source(const GpuKind& gpu, bool measured_tables)
+std::string prediction_source(const GpuKind& gpu, const Efficiency& efficiency)
 {
-    if (!measured_tables)
-        return "every op from the roofline (measured tables switched off)";
-    if (!PerfDb::system_for(gpu))
-        return "every op from the roofline: no measured tables for " + gpu.name;
-    return "GEMMs, attention, MoE layers and collectives inside a node from measured " + gpu.name
-           + " tables (NVIDIA AIConfigurator), everything else from the roofline";
+    std::string text;
+    if (!efficiency.measured_tables)
+        text = "every op from the roofline (measured tables switched off)";
+    else if (!PerfDb::system_for(gpu))
+        text = "every op from the roofline: no measured tables for " + gpu.name;
+    else
+        text = "GEMMs, attention, MoE layers and collectives inside a node from measured " + gpu.name
+               + " tables (NVIDIA AIConfigurator), everything else from the roofline";
+    if (!efficiency.calibration.empty()) {
+        std::string kinds;
+        for (const auto& [kind, scale] : efficiency.calibration)
+            kinds += (kinds.empty() ? "" : ", ") + kind;
+        text += "; " + kinds + " corrected by this GPU kind's stored runs (shardstudio-cli history calibration)";
+    }
+    return text;
 }
 
 std::vector<std::string> PerfDb::gemm_modes() const

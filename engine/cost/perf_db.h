@@ -4,6 +4,7 @@
 #include "collective.h"
 #include "cost_types.h"
 #include "curve_table.h"
+#include "hardware_model.h"
 #include "moe_table.h"
 
 #include "core/dtype.h"
@@ -104,6 +105,7 @@ const char* nccl_table_op(CollectiveKind kind);
 // What a plan's numbers on this GPU kind are predicted from, in one sentence for users:
 // "GEMMs, attention and collectives inside a node from measured H100 SXM 80GB tables (NVIDIA
 // AIConfigurator), everything else from the roofline".
-std::string prediction_source(const GpuKind& gpu, bool measured_tables = true);
+// With corrections from stored runs it says so.
+std::string prediction_source(const GpuKind& gpu, const Efficiency& efficiency = {});
 
 } // namespace shard

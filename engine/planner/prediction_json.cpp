@@ -33,6 +33,7 @@ OrderedJson collective_to_json(const CollectiveCost& c)
     j["busbw_gbps"] = c.busbw_gbps;
     j["time_us"] = c.time_us;
     j["source"] = to_string(c.source);
+    j["calibration"] = c.calibration;
     return j;
 }
 
@@ -49,6 +50,7 @@ OrderedJson op_to_json(const OpCost& op)
     j["weight_bytes"] = op.weight_bytes;
     j["time_us"] = op.time_us;
     j["source"] = to_string(op.source);
+    j["calibration"] = op.calibration;
     return j;
 }
 

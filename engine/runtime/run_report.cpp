@@ -91,17 +91,7 @@ OrderedJson progress_event(int step, int total)
     return j;
 }
 
-namespace {
-
-// The executor times ops in coarser groups than the planner prices them.
-std::string op_group(const std::string& kind)
-{
-    if (kind == "mlp_up" || kind == "activation" || kind == "mlp_down")
-        return "mlp";
-    return kind;
-}
-
-} // namespace
+namespace { } // namespace
 
 PredictionIndex::PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32)
     : m_model(model)
@@ -120,9 +110,9 @@ std::optional<double> PredictionIndex::op_us(const OpRecord& op) const
         return std::nullopt;
     double us = 0;
     bool found = false;
-    const std::string group = op_group(op.kind);
+    const std::string group = timed_group(op.kind);
     for (const auto& planned : block->ops) {
-        if (op_group(to_string(planned.kind)) == group && (group != "norm" || planned.name == op.name)) {
+        if (timed_group(to_string(planned.kind)) == group && (group != "norm" || planned.name == op.name)) {
             us += planned.time_us;
             found = true;
         }

@@ -50,7 +50,12 @@ std::vector<KindComparison> compare_decode_by_kind(RunStore& store, std::int64_t
     std::vector<KindComparison> out;
     const auto predicted = predicted_collectives(store, run);
     for (const auto& [kind, time] : store.decode_ms_by_kind(run)) {
-        KindComparison k{kind, time.collective, time.modeled, time.measured_ms, time.predicted_ms};
+        KindComparison k;
+        k.kind = kind;
+        k.collective = time.collective;
+        k.modeled = time.modeled;
+        k.measured_ms = time.measured_ms;
+        k.predicted_ms = time.predicted_ms;
         if (k.collective)
             if (const auto it = predicted.find(kind); it != predicted.end())
                 k.predicted_ms = it->second;

@@ -17,6 +17,11 @@ struct KindComparison {
     bool modeled = false; // a collective timed by the cost model (emulated ranks), not measured
     double measured_ms = 0;
     std::optional<double> predicted_ms; // none when the run stored no plan
+    // The range completed CUDA runs of the plan's GPU kind measured around such a prediction
+    // (predicted x their smallest and largest measured / predicted) and the correction the
+    // planner applies; none without such runs (calibration.h).
+    std::optional<double> band_low_ms, band_high_ms, calibrated_ms;
+    int band_runs = 0;
 };
 
 // Ops from the run's own rows (their predicted_us, as the run recorded them); collectives
