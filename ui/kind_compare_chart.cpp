@@ -162,9 +162,6 @@ void KindCompareChart::draw()
         m_plot->replot();
         return;
     }
-    title_element(m_plot)->setText(
-        tr("One decode step of one rank, per op and collective kind: solid bars measured on each run's machine, "
-           "hatched bars predicted for its plan's GPUs"));
     m_plot->legend->setVisible(true);
     const double width = 0.8 / double(2 * m_runs.size());
     double lowest = 0, highest = 0;
@@ -213,6 +210,12 @@ void KindCompareChart::draw()
             }
         }
     }
+    title_element(m_plot)->setText(
+        errorBandCount() > 0
+            ? tr("One decode step of one rank: solid measured, hatched predicted for the plan's GPUs, whiskers the "
+                 "spread of stored CUDA runs")
+            : tr("One decode step of one rank, per op and collective kind: solid bars measured on each run's machine, "
+                 "hatched bars predicted for its plan's GPUs"));
     m_plot->xAxis->setRange(-0.6, double(m_columns.size()) - 0.4);
     if (share) {
         m_plot->yAxis->setScaleType(QCPAxis::stLinear);
