@@ -76,7 +76,7 @@ private slots:
         storeRun(store, "cuda", 120, 90, 1.5 * ar);
         storeRun(store, "cuda", 130, 90, 1.5 * ar);
         storeRun(store, "cpu", 9000, 9000, 9000); // #4: the CPU's times are not a GPU's
-        storeRun(store, "cuda", 500, 500, 500, R"([{"name":"NVIDIA H200"}])"); // #5: another GPU kind
+        storeRun(store, "cuda", 500, 500, 500, R"(["NVIDIA H200"])"); // #5: another GPU kind
         storeRun(store, "cuda-emulated", 120, 90, 99 * ar, "[]", true); // #6: its collective is modeled
         const Calibration fit = fit_calibration(store);
         QCOMPARE(fit.skipped.size(), std::size_t(2));
@@ -151,6 +151,13 @@ private slots:
                     .calibration.empty());
         QVERIFY(calibrated_efficiency(plan.topology.gpu, kPlanFile).calibration.empty());
         QVERIFY(calibrated_efficiency(PresetLibrary::instance().topology("8x-h200").gpu, path).calibration.empty());
+        // Another run changes the fit the next prediction uses (the fit is cached per database).
+        {
+            RunStore store(path);
+            storeRun(store, "cuda", 100, 100, m_allReducePredictedUs);
+        }
+        QVERIFY(std::abs(calibrated_efficiency(plan.topology.gpu, path).calibration.at("attention") - std::sqrt(1.5))
+                < 1e-12);
     }
 
     void theCliShowsTheFitAndPricesWithIt()
@@ -182,10 +189,16 @@ private slots:
                                      .toObject()[QStringLiteral("kinds")]
                                      .toArray();
         QCOMPARE(kinds.size(), 3);
+        // The CLI prices with exactly the corrections its database holds.
+        const Plan plan = load_plan(kPlanFile);
+        const Estimate plain = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
+        const Estimate fixed = estimate(plan.model, plan.strategy, plan.topology, plan.workload,
+                                        calibrated_efficiency(plan.topology.gpu, db.toStdString()));
+        QCOMPARE(before[QStringLiteral("prediction")].toObject()[QStringLiteral("tpot_ms")].toDouble(), plain.tpot_ms);
         const QJsonObject after = price();
         QVERIFY(after[QStringLiteral("prediction_source")].toString().contains(QStringLiteral("corrected by")));
-        QVERIFY(after[QStringLiteral("prediction")].toObject()[QStringLiteral("tpot_ms")].toDouble()
-                > before[QStringLiteral("prediction")].toObject()[QStringLiteral("tpot_ms")].toDouble());
+        QCOMPARE(after[QStringLiteral("prediction")].toObject()[QStringLiteral("tpot_ms")].toDouble(), fixed.tpot_ms);
+        QVERIFY(fixed.tpot_ms != plain.tpot_ms);
     }
 
 private:

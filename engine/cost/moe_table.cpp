@@ -59,13 +59,4 @@ std::optional<MoeTable::Time> MoeTable::time(const std::string& quant, const Sha
     return Time{(ms[b - 1] + t * (ms[b] - ms[b - 1])) * 1000.0, Provenance::Interpolated};
 }
 
-std::vector<std::string> MoeTable::modes() const
-{
-    std::vector<std::string> out;
-    for (const auto& [key, curve] : m_curves)
-        if (std::find(out.begin(), out.end(), std::get<0>(key)) == out.end())
-            out.push_back(std::get<0>(key));
-    return out;
-}
-
 } // namespace shard

@@ -40,7 +40,6 @@ public:
     // `quant` as the table spells it ("bfloat16", "fp8", "fp8_block", "nvfp4"); `tokens` enter
     // the layer across the expert-parallel group. Shapes or splits without a curve: nullopt.
     std::optional<Time> time(const std::string& quant, const Shape& shape, std::int64_t tokens) const;
-    std::vector<std::string> modes() const;
 
 private:
     struct Curve {

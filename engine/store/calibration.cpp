@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 
 namespace shard {
 
@@ -33,18 +34,13 @@ struct RunKind {
     double predicted_ms = 0;
 };
 
-// The GPU a run ran on, as its environment names it (the first device), or empty.
+// The GPU a run ran on: the first device name its environment lists, or empty.
 std::string run_gpu(const std::string& gpus_json)
 {
     try {
         const Json gpus = Json::parse(gpus_json);
-        if (gpus.is_array() && !gpus.empty()) {
-            const Json& first = gpus.front();
-            if (first.is_string())
-                return first.get<std::string>();
-            if (first.is_object() && first.contains("name") && first["name"].is_string())
-                return first["name"].get<std::string>();
-        }
+        if (gpus.is_array() && !gpus.empty() && gpus.front().is_string())
+            return gpus.front().get<std::string>();
     } catch (const Json::exception&) {
     }
     return {};
@@ -186,10 +182,22 @@ Efficiency calibrated_efficiency(const GpuKind& gpu, const std::string& store_pa
     std::error_code error;
     if (store_path.empty() || !std::filesystem::exists(store_path, error))
         return efficiency;
+    // The studio replans on every edit: refit only when the runs that count have changed
+    // (one cheap query), not by re-pricing every stored plan each time.
+    static std::mutex mutex;
+    static std::map<std::string, std::pair<std::string, Calibration>> fitted; // path -> (runs key, fit)
     try {
         RunStore store(store_path, SqliteDb::Mode::ReadOnly);
-        const Calibration fit = fit_calibration(store);
-        if (const GpuFit* kind = fit.find(gpu.name))
+        Statement s = store.db().prepare("SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0) FROM runs "
+                                         "WHERE status = 'completed' AND backend LIKE 'cuda%'");
+        s.step();
+        const std::string key =
+            std::to_string(s.int64(0)) + ":" + std::to_string(s.int64(1)) + ":" + std::to_string(s.int64(2));
+        const std::lock_guard lock(mutex);
+        auto& slot = fitted[store_path];
+        if (slot.first != key)
+            slot = {key, fit_calibration(store)};
+        if (const GpuFit* kind = slot.second.find(gpu.name))
             efficiency.calibration = kind->scales();
     } catch (const Error&) {
         // A database this build cannot read predicts as if there were no history.

@@ -53,7 +53,8 @@ Calibration fit_calibration(RunStore& store);
 std::vector<KindComparison> compare_with_calibration(RunStore& store, std::int64_t run, const Calibration& fit);
 
 // The default efficiencies with the corrections `store_path` holds for `gpu`. A missing or
-// unreadable database gives none: a prediction never fails for want of history.
+// unreadable database gives none: a prediction never fails for want of history. The fit is
+// kept per database until its completed CUDA runs change.
 Efficiency calibrated_efficiency(const GpuKind& gpu, const std::string& store_path);
 
 } // namespace shard
