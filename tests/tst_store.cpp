@@ -1,5 +1,6 @@
 // The run store: schema and migrations, ingestion, history queries, and its reliability
 // under corrupt files, newer schemas, read-only use, concurrent writers and killed engines.
+#include "store/profile_store.h"
 #include "store/run_store.h"
 
 #include "test_support.h"
@@ -144,7 +145,7 @@ private slots:
         }
         const QString message = errorOf([&] { RunStore store(file.toStdString()); });
         QVERIFY2(message.contains(QStringLiteral(
-                     "schema version 7, written by a newer ShardStudio; this build reads up to version 2")),
+                     "schema version 7, written by a newer ShardStudio; this build reads up to version 3")),
                  qPrintable(message));
     }
 
@@ -154,6 +155,7 @@ private slots:
         // Version 0 is an empty file; each later schema keeps a file of the version before it.
         QTest::addRow("v0 empty file") << QString();
         QTest::addRow("v1 file") << QStringLiteral(SHARD_TEST_FIXTURES "/store/runs-v1.db");
+        QTest::addRow("v2 file") << QStringLiteral(SHARD_TEST_FIXTURES "/store/runs-v2.db");
     }
 
     void previousVersionFilesMigrate()
@@ -172,6 +174,75 @@ private slots:
         QCOMPARE(store.schema_version(), RunStore::kSchemaVersion);
         if (!fixture.isEmpty())
             QVERIFY(!store.list().empty()); // nothing stored is lost
+        QVERIFY(list_profiles(store).empty()); // the profiles' tables exist, empty
+    }
+
+    void profilesRoundTripNewestFirst()
+    {
+        RunStore store(path("profiles.db").toStdString());
+        MachineProfile older;
+        older.created_at = "2026-11-30T09:00:00Z";
+        older.gpu_kind = "H200 SXM 141GB";
+        older.gpu_name = "NVIDIA H200";
+        older.devices = 8;
+        older.driver = "580.65";
+        older.cuda = "13.0";
+        older.nccl = "2.27.3";
+        older.engine_version = "0.1.0";
+        older.quick = true;
+        older.notes = {"collectives: first note", "second note"};
+        older.tables["gemm"] = "gemm_dtype,n,k,m=1,m=8\nbfloat16,1024,1024,0.01,0.011\n";
+        MachineProfile host = older;
+        host.created_at = "2026-12-01T09:00:00Z";
+        host.host_model = true;
+        const std::int64_t first = add_profile(store, older);
+        const std::int64_t second = add_profile(store, host);
+
+        const auto all = list_profiles(store);
+        QCOMPARE(all.size(), std::size_t(2));
+        QCOMPARE(all[0].id, second);
+        QVERIFY(all[0].host_model);
+        QVERIFY(all[0].tables.empty()); // listed without tables
+        const auto back = get_profile(store, first);
+        QVERIFY(back.has_value());
+        QCOMPARE(QString::fromStdString(back->gpu_name), QStringLiteral("NVIDIA H200"));
+        QCOMPARE(back->devices, 8);
+        QCOMPARE(QString::fromStdString(back->nccl), QStringLiteral("2.27.3"));
+        QVERIFY(back->quick && !back->host_model);
+        QCOMPARE(back->notes, older.notes);
+        QCOMPARE(back->tables, older.tables);
+        // The newer one was measured on the host model of CUDA: the planner's pick skips it.
+        const auto usable = latest_profile(store, "H200 SXM 141GB");
+        QVERIFY(usable.has_value());
+        QCOMPARE(usable->id, first);
+        QVERIFY(!latest_profile(store, "H100 SXM 80GB").has_value());
+        QVERIFY(remove_profile(store, first));
+        QVERIFY(!remove_profile(store, first));
+        QVERIFY(!latest_profile(store, "H200 SXM 141GB").has_value());
+        Statement rows = store.db().prepare("SELECT count(*) FROM profile_tables WHERE profile_id = ?");
+        rows.bind(1, first);
+        QVERIFY(rows.step());
+        QCOMPARE(rows.int64(0), qint64(0)); // its tables went with it
+    }
+
+    void aMalformedProfileIsRefusedWhole()
+    {
+        RunStore store(path("bad-profile.db").toStdString());
+        MachineProfile bad;
+        bad.created_at = "2026-12-03T10:00:00Z";
+        bad.gpu_kind = "H200 SXM 141GB";
+        bad.devices = 1;
+        bad.tables["gemm"] = "gemm_dtype,n,k,m=1\nbfloat16,1024,1024,0.01\n";
+        bad.tables["nccl"] = "op_name,nccl_dtype,num_gpus,message_size=256\nall_reduce,half,2,fast\n";
+        const QString message = errorOf([&] { add_profile(store, bad); });
+        QCOMPARE(message,
+                 QStringLiteral("the profile's table: nccl line 2: column message_size=256 is not a number: 'fast'"));
+        QVERIFY(list_profiles(store).empty());
+        bad.tables.erase("nccl");
+        bad.devices = 0;
+        QCOMPARE(errorOf([&] { add_profile(store, bad); }),
+                 QStringLiteral("a profile needs the number of GPUs it measured, got 0"));
+        QVERIFY(list_profiles(store).empty());
     }
 
     void readOnlyReadsButRefusesWrites()

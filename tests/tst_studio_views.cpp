@@ -15,6 +15,7 @@
 #include "ui/run_panel.h"
 #include "ui/run_trend_chart.h"
 #include "ui/timeline_view.h"
+#include "ui/topology_panel.h"
 #include "ui/workload_panel.h"
 
 #include "core/plan.h"
@@ -22,6 +23,7 @@
 #include "cuda/backend_info.h"
 #include "planner/planner.h"
 #include "store/kind_comparison.h"
+#include "store/profile_store.h"
 #include "store/run_timeline.h"
 
 #include <qcustomplot.h>
@@ -33,11 +35,11 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QTimer>
 
 #include <numeric>
-#include <QtTest>
 
 using namespace shard;
 using namespace shard::ui;
@@ -435,6 +437,71 @@ private slots:
         QVERIFY2(top >= 100.0 * 0.10 / 0.14 * 1.3, qPrintable(QString::number(top)));
         chart.clear();
         QCOMPARE(chart.errorBandCount(), 0);
+    }
+
+    void thePredictionSourceIsShownAndSwitchedPerGpuKind()
+    {
+        // A profile of this machine's H100s whose bf16 GEMMs are far slower than any shipped
+        // row: every plan priced from it shows it.
+        const std::string db = RunStore::default_path();
+        QVERIFY(QDir().mkpath(QFileInfo(QString::fromStdString(db)).path()));
+        std::int64_t id = 0;
+        {
+            RunStore store(db);
+            MachineProfile p;
+            p.created_at = "2026-12-03T10:15:00Z";
+            p.gpu_kind = "H100 SXM 80GB";
+            p.gpu_name = "NVIDIA H100 80GB HBM3";
+            p.devices = 1;
+            p.tables["gemm"] = "gemm_dtype,n,k,m=1,m=64\nbfloat16,4096,4096,5,5\n";
+            id = add_profile(store, p);
+        }
+        MainWindow window;
+        waitPlanned(window);
+        auto* tables = window.topologyPanel()->findChild<QComboBox*>(QStringLiteral("predictionTables"));
+        auto* source = window.topologyPanel()->findChild<QLabel*>(QStringLiteral("predictionSource"));
+        QVERIFY(tables && source);
+        QCOMPARE(QString::fromStdString(window.planner()->inputs().topology.gpu.name), QStringLiteral("H100 SXM 80GB"));
+        QCOMPARE(source->text(), QStringLiteral("Profile #%1 of this machine, 2026-12-03: GEMMs (bfloat16); the rest "
+                                                "from the shipped tables.")
+                                     .arg(id));
+        QVERIFY(source->toolTip().startsWith(QStringLiteral("1 x NVIDIA H100 80GB HBM3, driver")));
+        const Candidate* fromProfile = window.candidatesModel()->candidate(window.selectedCandidate());
+        QVERIFY2(fromProfile->estimate.source.find("calibrated on this machine, 2026-12-03") != std::string::npos,
+                 fromProfile->estimate.source.c_str());
+        const Strategy layout = fromProfile->strategy;
+        const double profileTpot = fromProfile->estimate.tpot_ms;
+
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        tables->setCurrentIndex(tables->findData(QStringLiteral("shipped")));
+        QVERIFY(shown.wait(20000));
+        QCOMPARE(window.planner()->inputs().tables, TableSource::Shipped);
+        QVERIFY2(source->text().contains(QStringLiteral("Measured H100 SXM 80GB tables shipped with ShardStudio")),
+                 qPrintable(source->text()));
+        const CandidatesModel* model = window.candidatesModel();
+        double shippedTpot = 0;
+        for (int i = 0; i < model->rowCount(); ++i)
+            if (model->candidate(i)->strategy == layout)
+                shippedTpot = model->candidate(i)->estimate.tpot_ms;
+        QVERIFY2(shippedTpot > 0 && shippedTpot < profileTpot,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(shippedTpot).arg(profileTpot)));
+
+        // Another GPU kind has its own choice, and no profile to pick.
+        shown.clear();
+        QVERIFY(window.topologyPanel()->selectPreset(QStringLiteral("8x-h200")));
+        QVERIFY(shown.wait(20000));
+        auto* items = qobject_cast<QStandardItemModel*>(tables->model());
+        QVERIFY(!items->item(1)->isEnabled());
+        QCOMPARE(tables->currentData().toString(), QStringLiteral("auto"));
+        QVERIFY2(source->text().contains(QStringLiteral("No profile of this GPU kind on this machine")),
+                 qPrintable(source->text()));
+        shown.clear();
+        QVERIFY(window.topologyPanel()->selectPreset(QStringLiteral("dgx-h100")));
+        QVERIFY(shown.wait(20000));
+        QCOMPARE(tables->currentData().toString(), QStringLiteral("shipped"));
+        QVERIFY(items->item(1)->isEnabled());
+        RunStore store(db);
+        QVERIFY(remove_profile(store, id));
     }
 
     void cudaBackendsAreCheckedOffTheUiThread()

@@ -84,19 +84,8 @@ void CandidateDetails::showCandidate(const Candidate* c, const Topology& topolog
                              htmlBytes(double(p.traffic_per_device)))
                         .arg(100.0 * p.measured_share, 0, 'f', 0);
         };
-        // The corrections the estimate was priced with, read back from its ops.
-        Efficiency priced;
-        for (const PhaseCost* p : {&e.prefill, &e.decode})
-            for (const BlockCost& block : p->blocks) {
-                for (const OpCost& op : block.ops)
-                    if (op.calibration != 1)
-                        priced.calibration[timed_group(to_string(op.kind))] = op.calibration;
-                for (const CollectiveCost& collective : block.collectives)
-                    if (collective.calibration != 1)
-                        priced.calibration[to_string(collective.op)] = collective.calibration;
-            }
-        html += tr("<p style='color:gray'>Predicted from: %1.</p>")
-                    .arg(QString::fromStdString(prediction_source(topology.gpu, priced)).toHtmlEscaped());
+        html +=
+            tr("<p style='color:gray'>Predicted from: %1.</p>").arg(QString::fromStdString(e.source).toHtmlEscaped());
         phase(tr("Prefill (TTFT)"), e.prefill);
         phase(tr("Decode step (TPOT)"), e.decode);
         html += tr("<p><b>Collectives of one decode step, per block (predicted)</b></p>");

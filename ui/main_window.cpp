@@ -36,6 +36,9 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -63,7 +66,16 @@ MainWindow::MainWindow(QWidget* parent)
     auto dock = [this](QWidget* panel, const QString& title, const QString& name) {
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name);
-        d->setWidget(panel);
+        // On a short screen the three panels share too little height: each scrolls rather
+        // than squeezing its rows into each other.
+        auto* scroll = new QScrollArea;
+        scroll->setWidget(panel);
+        scroll->setWidgetResizable(true);
+        scroll->setFrameShape(QFrame::NoFrame);
+        scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        // As wide as the panel needs, with room for the scroll bar when it shows.
+        scroll->setMinimumWidth(panel->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width());
+        d->setWidget(scroll);
         d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable
                        | QDockWidget::DockWidgetClosable);
         addDockWidget(Qt::LeftDockWidgetArea, d);
@@ -169,7 +181,9 @@ MainWindow::MainWindow(QWidget* parent)
     m_modelPanel->selectPreset(QString::fromLatin1(PresetLibrary::kDefaultModel));
 
     QSettings settings;
-    resize(1600, 1000);
+    // 1600 x 1000, or the screen where it is smaller: never wider than the screen.
+    const QSize preferred(1600, 1000);
+    resize(screen() ? preferred.boundedTo(screen()->availableGeometry().size()) : preferred);
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
 }
@@ -238,7 +252,8 @@ void MainWindow::scheduleReplan()
     m_replanQueued = true;
     QTimer::singleShot(0, this, [this] {
         m_replanQueued = false;
-        m_planner->replan({m_modelPanel->model(), m_topologyPanel->topology(), m_workloadPanel->workload()});
+        m_planner->replan({m_modelPanel->model(), m_topologyPanel->topology(), m_workloadPanel->workload(),
+                           m_topologyPanel->tableSource()});
     });
 }
 
@@ -272,11 +287,7 @@ void MainWindow::showPlanned(const PlanResult& result, double milliseconds)
                           .arg(result.candidates.size())
                           .arg(result.feasible)
                           .arg(milliseconds, 0, 'f', 1)
-                          .arg(PerfDb::system_for(in.topology.gpu)
-                                   ? tr("from measured %1 kernel tables and the roofline")
-                                         .arg(QString::fromStdString(in.topology.gpu.name))
-                                   : tr("by the roofline (no measured tables for %1)")
-                                         .arg(QString::fromStdString(in.topology.gpu.name))));
+                          .arg(m_topologyPanel->sourceSummary()));
     emit candidatesShown(int(result.candidates.size()));
 }
 

@@ -41,6 +41,9 @@ ModelPanel::ModelPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     auto* top = new QHBoxLayout;
     m_preset = new QComboBox;
+    // Long names are elided in the box (the list shows them whole): the dock stays narrow.
+    m_preset->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_preset->setMinimumContentsLength(18);
     m_preset->setObjectName(QStringLiteral("modelPreset"));
     for (const auto& m : PresetLibrary::instance().models())
         m_preset->addItem(QString::fromStdString(m.name), QString::fromStdString(m.id));

@@ -1,6 +1,7 @@
 #include "planner_controller.h"
 
-#include "store/calibration.h"
+#include "store/prediction_tables.h"
+#include "store/run_store.h"
 
 #include <QElapsedTimer>
 #include <QFutureWatcher>
@@ -51,8 +52,9 @@ void PlannerController::replan(const PlanningInputs& inputs)
         try {
             PlannerOptions options;
             options.objective = inputs.workload.objective;
-            // The corrections completed CUDA runs in the run database fitted for this GPU kind.
-            options.efficiency = calibrated_efficiency(inputs.topology.gpu, RunStore::default_path());
+            // This machine's profile of the GPU kind, or the shipped tables with the corrections
+            // completed CUDA runs in the run database fitted for it, as the user chose.
+            options.efficiency = prediction_efficiency(inputs.topology.gpu, RunStore::default_path(), inputs.tables);
             outcome.result = plan_candidates(inputs.model, inputs.topology, inputs.workload, options);
             outcome.ms = double(timer.nsecsElapsed()) / 1e6;
             if (outcome.result.feasible == 0)

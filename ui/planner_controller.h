@@ -2,6 +2,7 @@
 
 #include "planner/fit_hints.h"
 #include "planner/planner.h"
+#include "store/prediction_tables.h"
 
 #include <QObject>
 
@@ -14,6 +15,7 @@ struct PlanningInputs {
     ModelSpec model;
     Topology topology;
     Workload workload;
+    TableSource tables = TableSource::Auto; // where kernel times come from
 };
 
 // Plans off the UI thread (QtConcurrent) and follows every edit: each request gets a

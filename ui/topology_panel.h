@@ -1,6 +1,10 @@
 #pragma once
 
 #include "core/topology.h"
+#include "store/prediction_tables.h"
+
+#include <map>
+#include <string>
 
 #include <QWidget>
 
@@ -23,6 +27,10 @@ public:
     void setTopology(const Topology& topology);
     bool selectPreset(const QString& id);
     QString message() const;
+    // Where the planner takes kernel times from for this topology's GPU kind (chosen per
+    // kind; auto until the user picks), and that source in a phrase for the status line.
+    TableSource tableSource() const;
+    QString sourceSummary() const { return m_sourceSummary; }
 
 signals:
     void topologyChanged(const shard::Topology& topology);
@@ -31,6 +39,12 @@ private:
     void detect();
     void sizeEdited();
     void refresh();
+    void refreshSource();
+
+    std::map<std::string, TableSource> m_tableChoice; // by GPU kind
+    QString m_sourceSummary;
+    QComboBox* m_tables = nullptr;
+    QLabel* m_source = nullptr;
 
     Topology m_topology;
     bool m_updating = false;

@@ -2,6 +2,7 @@
 
 #include "store/calibration.h"
 #include "store/kind_comparison.h"
+#include "store/profile_store.h"
 #include "store/run_store.h"
 
 #include "core/units.h"
@@ -282,6 +283,60 @@ void calibration(const HistoryArgs& a, const GlobalOptions& options)
     }
 }
 
+void profiles(const HistoryArgs& a, const GlobalOptions& options)
+{
+    RunStore store = open_store(a);
+    const auto all = list_profiles(store);
+    // The one the planner picks per GPU kind: the newest measured on real GPUs.
+    std::map<std::string, std::int64_t> in_use;
+    for (const auto& p : all)
+        if (!p.host_model)
+            in_use.try_emplace(p.gpu_kind, p.id);
+    auto used = [&](const MachineProfile& p) {
+        const auto it = in_use.find(p.gpu_kind);
+        return it != in_use.end() && it->second == p.id;
+    };
+    if (options.json) {
+        OrderedJson rows = OrderedJson::array();
+        for (const auto& listed : all) {
+            const MachineProfile p = *get_profile(store, listed.id);
+            rows.push_back({{"id", p.id},
+                            {"created_at", p.created_at},
+                            {"gpu_kind", p.gpu_kind},
+                            {"gpu_name", p.gpu_name},
+                            {"devices", p.devices},
+                            {"driver", p.driver},
+                            {"cuda", p.cuda},
+                            {"nccl", p.nccl},
+                            {"quick", p.quick},
+                            {"host_model", p.host_model},
+                            {"in_use", used(p)},
+                            {"measured", p.measured()},
+                            {"notes", p.notes}});
+        }
+        print_json(OrderedJson{{"profiles", rows}});
+        return;
+    }
+    if (all.empty()) {
+        std::cout << "No profile in " << store.db().path()
+                  << ": `shard-engine profile` measures this machine's GPUs; until then predictions use the "
+                     "shipped tables.\n";
+        return;
+    }
+    TextTable table({"id", "measured at", "GPUs", "driver / CUDA / NCCL", "sweep", "tables", "planner"},
+                    {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Left,
+                     TextTable::Align::Left, TextTable::Align::Left, TextTable::Align::Left});
+    for (const auto& listed : all) {
+        const MachineProfile p = *get_profile(store, listed.id);
+        table.add_row({std::to_string(p.id), p.created_at, std::to_string(p.devices) + " x " + p.gpu_kind,
+                       p.driver + " / " + p.cuda + " / " + p.nccl, p.quick ? "quick" : "full", p.measured(),
+                       p.host_model ? "never (host model of CUDA: its times are not a GPU's)"
+                       : used(p)    ? "in use for " + p.gpu_kind
+                                    : "superseded by a newer one"});
+    }
+    std::cout << table.render();
+}
+
 } // namespace
 
 void register_history_commands(CLI::App& app, const GlobalOptions& options)
@@ -320,6 +375,23 @@ void register_history_commands(CLI::App& app, const GlobalOptions& options)
     auto* calibration_cmd = history->add_subcommand(
         "calibration", "The correction stored CUDA runs fit per GPU and op kind, with the error before and after");
     calibration_cmd->callback([&options, args] { calibration(*args, options); });
+    auto* profiles_cmd = history->add_subcommand(
+        "profiles", "Profiles of this machine's GPUs (shard-engine profile) and which one the planner uses");
+    profiles_cmd->callback([&options, args] { profiles(*args, options); });
+    auto* delete_profile_cmd =
+        history->add_subcommand("delete-profile", "Delete a profile: predictions fall back to an older one or the "
+                                                  "shipped tables");
+    delete_profile_cmd->add_option("ID", args->ids, "Profile id")->required()->expected(1);
+    delete_profile_cmd->add_flag("--yes", args->yes, "Confirm the deletion");
+    delete_profile_cmd->callback([args] {
+        if (!args->yes)
+            throw Error("history delete-profile removes profile " + std::to_string(args->ids.front())
+                        + " and its tables for good; add --yes to confirm");
+        RunStore store = open_store(*args, true);
+        if (!remove_profile(store, args->ids.front()))
+            throw Error("no profile " + std::to_string(args->ids.front()) + " in " + store.db().path());
+        std::cout << "deleted profile " << args->ids.front() << "\n";
+    });
     auto* delete_cmd = history->add_subcommand("delete", "Delete a run and its measurements");
     delete_cmd->add_option("ID", args->ids, "Run id")->required()->expected(1);
     delete_cmd->add_flag("--yes", args->yes, "Confirm the deletion");

@@ -1,5 +1,6 @@
 // `op`: one kernel or collective priced the way the planner prices it, with its source.
 #include "commands.h"
+#include "workload_options.h"
 
 #include "cost/device_mesh.h"
 #include "cost/hardware_model.h"
@@ -25,10 +26,13 @@ struct OpArgs {
     std::int64_t bytes = 0;
     int gpus = 8;
     std::string topology = PresetLibrary::kDefaultTopology;
+    std::string tables = "auto";
 };
 
-std::string source_text(Provenance source, const GpuKind& gpu)
+std::string source_text(Provenance source, const GpuKind& gpu, const Efficiency& efficiency)
 {
+    if (!efficiency.measured_tables)
+        return "roofline (measured tables switched off by --tables roofline)";
     switch (source) {
     case Provenance::Measured:
         return "measured (" + gpu.name + " table)";
@@ -43,17 +47,20 @@ std::string source_text(Provenance source, const GpuKind& gpu)
 }
 
 void print(const GlobalOptions& options, OrderedJson j, const std::string& what, double us, Provenance source,
-           const GpuKind& gpu)
+           const GpuKind& gpu, const Efficiency& efficiency)
 {
     if (options.json) {
         j["us"] = us;
         j["source"] = to_string(source);
         j["gpu"] = gpu.name;
+        j["tables"] = prediction_source(gpu, efficiency);
         print_json(j);
         return;
     }
-    std::cout << what << ": " << format_fixed(us, us < 10 ? 2 : 1) << " us predicted, " << source_text(source, gpu)
-              << "\n";
+    std::cout << what << ": " << format_fixed(us, us < 10 ? 2 : 1) << " us predicted, "
+              << source_text(source, gpu, efficiency) << "\n";
+    if (efficiency.profile_tables)
+        std::cout << "Tables: " << prediction_source(gpu, efficiency) << "\n";
 }
 
 void gemm(const OpArgs& a, const GlobalOptions& options)
@@ -62,7 +69,8 @@ void gemm(const OpArgs& a, const GlobalOptions& options)
     if (!entry)
         throw Error("unknown GPU '" + a.gpu + "': name one of the catalog's (h100-sxm, h200, b200, a100, l40s...)");
     const DType dtype = parse_dtype(a.dtype);
-    const HardwareModel hardware(entry->gpu, {}, PerfDb::shipped(entry->gpu));
+    const Efficiency efficiency = planner_efficiency(entry->gpu, a.tables);
+    const HardwareModel hardware(entry->gpu, efficiency, tables_for(entry->gpu, efficiency));
     const HardwareModel::Priced t = hardware.gemm(a.m, a.k, a.n, dtype);
     OrderedJson j;
     j["op"] = "gemm";
@@ -73,7 +81,7 @@ void gemm(const OpArgs& a, const GlobalOptions& options)
     print(options, j,
           "GEMM " + std::to_string(a.m) + " x " + std::to_string(a.k) + " x " + std::to_string(a.n) + " (m x k x n, "
               + to_string(dtype) + ") on one " + entry->gpu.name,
-          t.us, t.source, entry->gpu);
+          t.us, t.source, entry->gpu, efficiency);
 }
 
 void collective(CollectiveKind kind, const OpArgs& a, const GlobalOptions& options)
@@ -88,7 +96,8 @@ void collective(CollectiveKind kind, const OpArgs& a, const GlobalOptions& optio
     group.tensor_mode = TensorMode::Megatron1D;
     group.tensor_shape = {a.gpus};
     const GroupLink link = DeviceMesh(group, topology).group(a.gpus, 1);
-    const HardwareModel hardware(topology.gpu, {}, PerfDb::shipped(topology.gpu));
+    const Efficiency efficiency = planner_efficiency(topology.gpu, a.tables);
+    const HardwareModel hardware(topology.gpu, efficiency, tables_for(topology.gpu, efficiency));
     const auto measured = link.cross_node ? std::nullopt : hardware.collective_in_node(kind, a.bytes, a.gpus, element);
     const double us =
         measured ? measured->us
@@ -102,7 +111,7 @@ void collective(CollectiveKind kind, const OpArgs& a, const GlobalOptions& optio
     print(options, j,
           to_string(kind) + " of " + format_bytes(double(a.bytes)) + " over " + std::to_string(a.gpus) + " GPUs of "
               + topology.name + (link.cross_node ? " (across nodes: " + link.fabric + ")" : ""),
-          us, measured ? measured->source : Provenance::Roofline, topology.gpu);
+          us, measured ? measured->source : Provenance::Roofline, topology.gpu, efficiency);
 }
 
 } // namespace
@@ -118,6 +127,7 @@ void register_op_commands(CLI::App& app, const GlobalOptions& options)
     gemm_cmd->add_option("N", args->n, "Output features")->required()->check(in_range(limits::kGemmDim));
     gemm_cmd->add_option("--gpu", args->gpu, "GPU kind (catalog name or driver name)")->capture_default_str();
     gemm_cmd->add_option("--dtype", args->dtype, "bf16, fp16, fp8 or fp32")->capture_default_str();
+    add_tables_option(*gemm_cmd, args->tables);
     gemm_cmd->callback([&options, args] { gemm(*args, options); });
     const std::map<std::string, CollectiveKind> kinds = {
         {"allreduce", CollectiveKind::AllReduce},         {"allgather", CollectiveKind::AllGather},
@@ -132,6 +142,7 @@ void register_op_commands(CLI::App& app, const GlobalOptions& options)
             ->capture_default_str()
             ->check(in_range(limits::kGroupGpus));
         c->add_option("--topology,-t", args->topology, "Topology preset id or JSON")->capture_default_str();
+        add_tables_option(*c, args->tables);
         c->add_option("--dtype", args->dtype, "Element type of the traffic (fp8 uses the int8 tables)")
             ->capture_default_str();
         c->callback([&options, args, kind = kind] { collective(kind, *args, options); });

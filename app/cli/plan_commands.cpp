@@ -96,7 +96,7 @@ void run_plan(const PlanArgs& args, const GlobalOptions& options)
     const Workload w = args.workload.workload();
     PlannerOptions planner;
     planner.objective = w.objective;
-    planner.efficiency = planner_efficiency(topology.gpu);
+    planner.efficiency = planner_efficiency(topology.gpu, args.workload.tables);
     const PlanResult result = plan_candidates(model, topology, w, planner);
     if (!args.save.empty()) {
         if (result.feasible == 0)
@@ -206,11 +206,11 @@ void print_phase(const char* title, const PhaseCost& phase)
     }
 }
 
-void explain(const std::string& file, const GlobalOptions& options)
+void explain(const std::string& file, const std::string& tables, const GlobalOptions& options)
 {
     const Plan plan = load_plan(file);
     PlannerOptions planner;
-    planner.efficiency = planner_efficiency(plan.topology.gpu);
+    planner.efficiency = planner_efficiency(plan.topology.gpu, tables);
     const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload, planner.efficiency);
     if (options.json) {
         print_json(prediction_to_json(plan.strategy, e, true));
@@ -280,7 +280,9 @@ void register_plan_commands(CLI::App& app, const GlobalOptions& options)
     auto* explain_cmd = app.add_subcommand("explain", "Per-layer shapes, bytes, collectives and time of a plan file");
     auto file = std::make_shared<std::string>();
     explain_cmd->add_option("FILE", *file, "A *.shardplan.json")->required();
-    explain_cmd->callback([&options, file] { explain(*file, options); });
+    auto tables = std::make_shared<std::string>("auto");
+    add_tables_option(*explain_cmd, *tables);
+    explain_cmd->callback([&options, file, tables] { explain(*file, *tables, options); });
 
     auto* export_cmd = app.add_subcommand("export", "The serving-engine flags that reproduce a plan");
     auto export_file = std::make_shared<std::string>();

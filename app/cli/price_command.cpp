@@ -59,7 +59,7 @@ void print_priced_phase(const char* name, const PhaseCost& phase)
 void price(const PriceArgs& args, const GlobalOptions& options)
 {
     const Plan plan = plan_to_price(args);
-    const Efficiency efficiency = planner_efficiency(plan.topology.gpu);
+    const Efficiency efficiency = planner_efficiency(plan.topology.gpu, args.workload.tables);
     const Estimate e = estimate(plan.model, plan.strategy, plan.topology, plan.workload, efficiency);
     const std::string source = prediction_source(plan.topology.gpu, efficiency);
     if (options.json) {

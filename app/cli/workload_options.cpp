@@ -2,7 +2,8 @@
 
 #include "commands.h"
 
-#include "store/calibration.h"
+#include "store/prediction_tables.h"
+#include "store/run_store.h"
 
 namespace shard::cli {
 
@@ -20,13 +21,24 @@ Workload WorkloadArgs::workload() const
     return w;
 }
 
-Efficiency planner_efficiency(const GpuKind& gpu)
+Efficiency planner_efficiency(const GpuKind& gpu, const std::string& tables)
 {
-    return calibrated_efficiency(gpu, RunStore::default_path());
+    return prediction_efficiency(gpu, RunStore::default_path(), parse_table_source(tables));
+}
+
+CLI::Option* add_tables_option(CLI::App& command, std::string& tables)
+{
+    return command
+        .add_option("--tables", tables,
+                    "Kernel times from: auto (this machine's profile if stored, else shipped), profile, shipped "
+                    "(measured tables, corrected by stored runs) or roofline")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "profile", "shipped", "roofline"}));
 }
 
 std::vector<CLI::Option*> add_workload_options(CLI::App& command, WorkloadArgs& args)
 {
+    add_tables_option(command, args.tables);
     return {
         command.add_option("--model,-m", args.model, "Preset id, model JSON or Hugging Face config.json")
             ->capture_default_str(),

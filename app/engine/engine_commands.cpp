@@ -1,4 +1,5 @@
 #include "engine_commands.h"
+#include "profile_command.h"
 
 #include "core/checked_number.h"
 
@@ -344,6 +345,8 @@ void register_commands(CLI::App& app, int& exit_code)
             write_text_file(*bench_out, dump_json(result, 2) + "\n");
         exit_code = 0;
     });
+
+    register_profile_command(app, exit_code);
 
     auto devices_json = std::make_shared<bool>(false);
     auto* devices = app.add_subcommand("devices", "GPUs, memory, peer access, driver, CUDA and NCCL versions");

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace shard {
 
@@ -59,6 +60,16 @@ std::string format_params(std::int64_t value)
     if (v >= 1e3)
         return format_fixed(v / 1e3, 1) + " K";
     return std::to_string(value);
+}
+
+std::string utc_now_iso()
+{
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
 }
 
 } // namespace shard

@@ -13,5 +13,6 @@ std::string format_count(std::int64_t value); // "6,738,415,616"
 std::string format_params(std::int64_t value); // "6.74 B", "124 M"
 std::string format_fixed(double value, int digits); // "%.Nf"
 std::string format_scientific(double value, int digits); // "2.48e-07"
+std::string utc_now_iso(); // "2026-12-03T17:40:00Z"
 
 } // namespace shard

@@ -1,5 +1,7 @@
 #include "attention_table.h"
 
+#include "perf_tables.h"
+
 #include <cmath>
 
 namespace shard {
@@ -8,17 +10,10 @@ namespace {
 
 AttentionTable::Phase checked_phase(const CurveTable& table, AttentionTable::Phase phase, AttentionTable::Kernel kernel)
 {
-    const std::vector<std::string> standard = {"kernel_source", "attn_dtype", "kv_cache_dtype",      "head_dim",
-                                               "window_size",   "num_heads",  "num_key_value_heads", "batch_size"};
-    const std::vector<std::string> mla = {"mla_dtype", "kv_cache_dtype", "num_heads", "tp_size", "batch_size"};
-    const auto& keys = kernel == AttentionTable::Kernel::Mla ? mla : standard;
-    const std::string axis = phase == AttentionTable::Phase::Decode ? "step" : "isl";
-    if (table.key_names != keys || table.axis != axis) {
-        std::string want;
-        for (const auto& k : keys)
-            want += k + ",";
-        throw PerfTableError(table.source + " line 1: expected the columns " + want + axis + "=...");
-    }
+    const bool decode = phase == AttentionTable::Phase::Decode;
+    require_columns(table, kernel == AttentionTable::Kernel::Mla
+                               ? (decode ? "mla_generation" : "mla_context")
+                               : (decode ? "attention_generation" : "attention_context"));
     return phase;
 }
 
@@ -28,9 +23,12 @@ AttentionTable::AttentionTable(const CurveTable& table, Phase phase, Kernel kern
     : m_phase(checked_phase(table, phase, kernel))
 {
     for (const auto& row : table.rows) {
-        // Full causal attention of the TRT-LLM backend: sliding windows and the FlashInfer
-        // rows of other models are not what the planner prices.
-        if (kernel == Kernel::Standard && (row.keys[0] != "torch_flow" || int(table.integer_key(row, 4)) != 0))
+        // Full causal attention of the TRT-LLM backend (or of the bundled engine, in a
+        // machine's profile): sliding windows and the FlashInfer rows of other models are not
+        // what the planner prices.
+        if (kernel == Kernel::Standard
+            && ((row.keys[0] != "torch_flow" && row.keys[0] != kEngineKernelSource)
+                || int(table.integer_key(row, 4)) != 0))
             continue;
         Curve curve;
         for (std::size_t i = 0; i < row.ms.size(); ++i)

@@ -1,10 +1,13 @@
 #include "curve_table.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 namespace shard {
@@ -133,6 +136,68 @@ CurveTable read_curve_table(const std::filesystem::path& file, std::size_t key_c
     std::ostringstream text;
     text << in.rdbuf();
     return parse_curve_table(text.str(), file.string(), key_columns);
+}
+
+std::string to_csv(const CurveTable& table)
+{
+    std::string text;
+    for (const auto& key : table.key_names)
+        text += key + ",";
+    for (std::size_t i = 0; i < table.axis_values.size(); ++i)
+        text += table.axis + "=" + axis_text(table.axis_values[i]) + (i + 1 < table.axis_values.size() ? "," : "\n");
+    char cell[32];
+    for (const auto& row : table.rows) {
+        for (const auto& key : row.keys)
+            text += key + ",";
+        for (std::size_t i = 0; i < row.ms.size(); ++i) {
+            if (!std::isnan(row.ms[i])) {
+                std::snprintf(cell, sizeof cell, "%.7g", row.ms[i]);
+                text += cell;
+            }
+            text += i + 1 < row.ms.size() ? "," : "\n";
+        }
+    }
+    return text;
+}
+
+CurveTable overlay_curve_table(const CurveTable& base, const CurveTable& replacement,
+                               const std::vector<std::size_t>& family)
+{
+    if (base.key_names != replacement.key_names || base.axis != replacement.axis)
+        throw PerfTableError(replacement.source + " line 1: its columns differ from " + base.source + "'s");
+    auto family_of = [&](const CurveTable::Row& row) {
+        std::vector<std::string> key;
+        for (const std::size_t c : family)
+            key.push_back(row.keys.at(c));
+        return key;
+    };
+    std::set<std::vector<std::string>> replaced;
+    for (const auto& row : replacement.rows)
+        replaced.insert(family_of(row));
+    CurveTable merged;
+    merged.source = replacement.source + " over " + base.source;
+    merged.key_names = base.key_names;
+    merged.axis = base.axis;
+    std::set<double> axis(base.axis_values.begin(), base.axis_values.end());
+    axis.insert(replacement.axis_values.begin(), replacement.axis_values.end());
+    merged.axis_values.assign(axis.begin(), axis.end());
+    auto relaid = [&](const CurveTable& from, const CurveTable::Row& row) {
+        CurveTable::Row out{row.keys, {}, row.line};
+        out.ms.assign(merged.axis_values.size(), std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t i = 0; i < row.ms.size(); ++i) {
+            const auto at = std::lower_bound(merged.axis_values.begin(), merged.axis_values.end(), from.axis_values[i]);
+            out.ms[std::size_t(at - merged.axis_values.begin())] = row.ms[i];
+        }
+        return out;
+    };
+    // The replacement's rows first: where a reader keeps the first of two equal keys, it is
+    // the replacement's.
+    for (const auto& row : replacement.rows)
+        merged.rows.push_back(relaid(replacement, row));
+    for (const auto& row : base.rows)
+        if (!replaced.count(family_of(row)))
+            merged.rows.push_back(relaid(base, row));
+    return merged;
 }
 
 } // namespace shard

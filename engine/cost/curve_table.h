@@ -38,5 +38,12 @@ public:
 // curve axis out of order.
 CurveTable parse_curve_table(std::string_view text, const std::string& source, std::size_t key_columns);
 CurveTable read_curve_table(const std::filesystem::path& file, std::size_t key_columns);
+// The table in the layout parse_curve_table reads, times to 7 significant digits.
+std::string to_csv(const CurveTable& table);
+// `base` with the rows of `replacement` in place of every base row of the same family: the
+// rows that agree in the key columns `family` names. Both have the same key columns; the
+// curve axis becomes the union of both (cells neither measured stay empty).
+CurveTable overlay_curve_table(const CurveTable& base, const CurveTable& replacement,
+                               const std::vector<std::size_t>& family);
 
 } // namespace shard

@@ -192,8 +192,8 @@ Estimate estimate(const ModelSpec& m, const Strategy& s, const Topology& topolog
             "needs " + std::to_string(s.devices()) + " GPUs, the topology has " + std::to_string(topology.total_gpus());
         return result;
     }
-    const HardwareModel hardware(topology.gpu, efficiency,
-                                 efficiency.measured_tables ? PerfDb::shipped(topology.gpu) : nullptr);
+    const HardwareModel hardware(topology.gpu, efficiency, tables_for(topology.gpu, efficiency));
+    result.source = prediction_source(topology.gpu, efficiency);
     const StepBuilder builder(m, s, topology, w, result.geometry, hardware);
     const ShardGeometry& g = result.geometry;
     const std::int64_t kv_context = std::int64_t(w.prompt) + w.generate;

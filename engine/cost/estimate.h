@@ -76,6 +76,9 @@ struct Estimate {
     // KV-cache bytes one token of one sequence costs a device (all its layers).
     std::int64_t kv_bytes_per_token_per_device = 0;
     std::vector<std::string> notes;
+    // What the times are predicted from, in words (prediction_source): which tables, which
+    // profile of this machine, which corrections from stored runs. Empty when not priced.
+    std::string source;
 };
 
 Estimate estimate(const ModelSpec& model, const Strategy& strategy, const Topology& topology, const Workload& workload,

@@ -7,10 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace shard {
+
+class PerfDb;
 
 // Efficiencies that turn datasheet peaks into achievable rates. The defaults are fitted to
 // cuBLAS bf16 GEMMs measured on one H100 SXM (resources/calibration/h100-sxm-gemm-bf16.csv):
@@ -34,13 +37,17 @@ struct Efficiency {
     // ("AllReduce") on this GPU kind, fitted from stored runs (store/calibration.h); every op
     // of that group is scaled by it. Empty: no correction.
     std::map<std::string, double> calibration;
+    // A profile of this machine (machine_profile.h) the tables come from instead of the
+    // shipped ones (it falls back to them for what it did not measure), and what it is in
+    // words: "GEMMs (bfloat16) calibrated on this machine, 2026-12-03 (profile 3)".
+    std::shared_ptr<const PerfDb> profile_tables;
+    std::string profile_source;
 
     bool operator==(const Efficiency&) const = default;
 };
 
 // Roofline times for one GPU kind. Compute and memory time are blended with a p-norm
 // rather than max() because cuBLAS loses a little in the transition between the two.
-class PerfDb;
 
 class HardwareModel {
 public:

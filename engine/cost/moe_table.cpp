@@ -1,5 +1,7 @@
 #include "moe_table.h"
 
+#include "perf_tables.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -7,12 +9,7 @@ namespace shard {
 
 MoeTable::MoeTable(const CurveTable& table)
 {
-    const std::vector<std::string> keys = {"kernel_source", "moe_dtype",   "distribution", "hidden_size", "inter_size",
-                                           "topk",          "num_experts", "moe_tp_size",  "moe_ep_size"};
-    if (table.key_names != keys || table.axis != "num_tokens")
-        throw PerfTableError(table.source
-                             + " line 1: expected the columns kernel_source,moe_dtype,distribution,hidden_size,"
-                               "inter_size,topk,num_experts,moe_tp_size,moe_ep_size,num_tokens=...");
+    require_columns(table, "moe");
     for (const auto& row : table.rows) {
         // The low-latency kernel skips the finalize step: not the whole layer.
         if (row.keys[0] == "moe_torch_flow_min_latency")

@@ -2,6 +2,7 @@
 
 #include "core/gpu_catalog.h"
 #include "core/resources.h"
+#include "perf_tables.h"
 
 #include <algorithm>
 #include <array>
@@ -39,7 +40,9 @@ QuantTerms quant_terms(const std::string& quant)
         return {1, 1};
     if (quant == "int4_wo")
         return {1, 0.5};
-    return {1, 2};
+    if (quant == "float32") // CUDA cores, no TF32: the engine's fp32 runs
+        return {1.0 / 15.0, 4};
+    return {1, 2}; // bfloat16, float16
 }
 
 } // namespace
@@ -64,16 +67,6 @@ const char* nccl_table_op(CollectiveKind kind)
 
 namespace {
 
-void require_keys(const CurveTable& table, const std::vector<std::string>& keys, const std::string& axis)
-{
-    if (table.key_names != keys || table.axis != axis) {
-        std::string want;
-        for (const auto& k : keys)
-            want += k + ",";
-        throw PerfTableError(table.source + " line 1: expected the columns " + want + axis + "=...");
-    }
-}
-
 // Between two measured rows of a GEMM curve. With a wave width the time follows the number
 // of row tiles (it steps where the kernel's does) when the two rows lie in different waves;
 // with none, or inside one wave, it is linear in the rows.
@@ -89,8 +82,8 @@ double between_rows(double xa, double ya, double xb, double yb, double x, double
 PerfDb::PerfDb(GpuKind gpu, CurveTable gemm, CurveTable nccl)
     : m_gpu(std::move(gpu))
 {
-    require_keys(gemm, {"gemm_dtype", "n", "k"}, "m");
-    require_keys(nccl, {"op_name", "nccl_dtype", "num_gpus"}, "message_size");
+    require_columns(gemm, "gemm");
+    require_columns(nccl, "nccl");
     auto curve = [](const CurveTable& table, const CurveTable::Row& row) {
         Curve c;
         for (std::size_t i = 0; i < row.ms.size(); ++i)
@@ -150,17 +143,35 @@ std::optional<std::string> PerfDb::system_for(const GpuKind& gpu)
 
 PerfDb PerfDb::load(const std::filesystem::path& dir, const GpuKind& gpu)
 {
-    CurveTable gemm = read_curve_table(dir / "gemm.csv", 3);
-    CurveTable nccl = read_curve_table(dir / "nccl.csv", 3);
-    PerfDb db(gpu, std::move(gemm), std::move(nccl));
-    if (std::filesystem::exists(dir / "attention_context.csv")
-        || std::filesystem::exists(dir / "attention_generation.csv"))
-        db.set_attention(read_curve_table(dir / "attention_context.csv", 8),
-                         read_curve_table(dir / "attention_generation.csv", 8));
-    if (std::filesystem::exists(dir / "moe.csv"))
-        db.set_moe(read_curve_table(dir / "moe.csv", 9));
-    if (std::filesystem::exists(dir / "mla_context.csv") || std::filesystem::exists(dir / "mla_generation.csv"))
-        db.set_mla(read_curve_table(dir / "mla_context.csv", 5), read_curve_table(dir / "mla_generation.csv", 5));
+    // A phase's table without the other's: the missing one is named.
+    for (const auto& [prefill, decode] : {std::pair{"attention_context.csv", "attention_generation.csv"},
+                                          std::pair{"mla_context.csv", "mla_generation.csv"}}) {
+        const bool has_prefill = std::filesystem::exists(dir / prefill),
+                   has_decode = std::filesystem::exists(dir / decode);
+        if (has_prefill != has_decode)
+            throw PerfTableError("cannot read the measured table " + (dir / (has_prefill ? decode : prefill)).string());
+    }
+    return from_tables(gpu, read_perf_tables(dir));
+}
+
+PerfDb PerfDb::from_tables(const GpuKind& gpu, const PerfTables& tables)
+{
+    auto table = [&](const char* family) -> const CurveTable* {
+        const auto it = tables.find(family);
+        return it == tables.end() ? nullptr : &it->second;
+    };
+    PerfDb db(gpu, table("gemm") ? *table("gemm") : empty_table("gemm"),
+              table("nccl") ? *table("nccl") : empty_table("nccl"));
+    auto pair = [&](const char* prefill, const char* decode, auto set) {
+        if (!table(prefill) && !table(decode))
+            return;
+        (db.*set)(table(prefill) ? *table(prefill) : empty_table(prefill),
+                  table(decode) ? *table(decode) : empty_table(decode));
+    };
+    pair("attention_context", "attention_generation", &PerfDb::set_attention);
+    pair("mla_context", "mla_generation", &PerfDb::set_mla);
+    if (table("moe"))
+        db.set_moe(*table("moe"));
     return db;
 }
 
@@ -236,11 +247,22 @@ const PerfDb* PerfDb::shipped(const GpuKind& gpu)
     return slot.get();
 }
 
+const PerfDb* tables_for(const GpuKind& gpu, const Efficiency& efficiency)
+{
+    if (!efficiency.measured_tables)
+        return nullptr;
+    return efficiency.profile_tables ? efficiency.profile_tables.get() : PerfDb::shipped(gpu);
+}
+
 std::string prediction_source(const GpuKind& gpu, const Efficiency& efficiency)
 {
     std::string text;
     if (!efficiency.measured_tables)
         text = "every op from the roofline (measured tables switched off)";
+    else if (efficiency.profile_tables)
+        text = efficiency.profile_source + "; the rest from "
+               + (PerfDb::system_for(gpu) ? "measured " + gpu.name + " tables (NVIDIA AIConfigurator) and " : "")
+               + "the roofline";
     else if (!PerfDb::system_for(gpu))
         text = "every op from the roofline: no measured tables for " + gpu.name;
     else
@@ -338,12 +360,17 @@ std::optional<OpTime> PerfDb::gemm(DType dtype, std::int64_t m, std::int64_t n, 
 {
     switch (dtype) {
     case DType::BF16:
-    case DType::FP16: // the same tensor-core rate and bytes as bf16
+        return gemm(std::string("bfloat16"), m, n, k);
+    case DType::FP16:
+        // A machine's profile measures fp16 on its own; the shipped tables price it as bf16
+        // (the same tensor-core rate and bytes).
+        if (const auto t = gemm(std::string("float16"), m, n, k))
+            return t;
         return gemm(std::string("bfloat16"), m, n, k);
     case DType::FP8:
         return gemm(std::string("fp8"), m, n, k);
     case DType::FP32:
-        break;
+        return gemm(std::string("float32"), m, n, k); // only a machine's profile measures it
     }
     return std::nullopt;
 }

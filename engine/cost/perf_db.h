@@ -44,11 +44,15 @@ public:
     // Loads <dir>/gemm.csv and <dir>/nccl.csv (and the attention, MoE and MLA tables where the
     // folder has them); a missing or malformed file is an error that names it (and the line).
     static PerfDb load(const std::filesystem::path& dir, const GpuKind& gpu);
+    // From tables already read (perf_tables.h): gemm and nccl may be absent (nothing measured,
+    // every query of theirs answers nullopt), an attention or MLA phase without the other too.
+    static PerfDb from_tables(const GpuKind& gpu, const std::map<std::string, CurveTable>& tables);
     // The shipped tables of a GPU kind (data_directory()/perfdb), loaded once per process and
     // shared; nullptr for a kind without tables.
     static const PerfDb* shipped(const GpuKind& gpu);
 
     // Y[m,n] = X[m,k] W^T, per GPU shard. `quant` is the table's mode: "bfloat16", "fp8",
+    // "float16", "float32" (a machine's profile only),
     // "fp8_block", "nvfp4", "int8_wo", "int4_wo", "sq".
     std::optional<OpTime> gemm(const std::string& quant, std::int64_t m, std::int64_t n, std::int64_t k) const;
     std::optional<OpTime> gemm(DType dtype, std::int64_t m, std::int64_t n, std::int64_t k) const;
@@ -101,6 +105,10 @@ private:
 
 // The NCCL table's name of a collective ("all_reduce"), or nullptr for one it does not measure.
 const char* nccl_table_op(CollectiveKind kind);
+
+// The tables a prediction with `efficiency` prices `gpu` from: its profile's, else the
+// shipped ones, nullptr for the roofline only.
+const PerfDb* tables_for(const GpuKind& gpu, const Efficiency& efficiency);
 
 // What a plan's numbers on this GPU kind are predicted from, in one sentence for users:
 // "GEMMs, attention and collectives inside a node from measured H100 SXM 80GB tables (NVIDIA

@@ -239,4 +239,17 @@ void* Arena::take(std::size_t bytes)
     return m_base + offset;
 }
 
+double time_ms(cudaStream_t stream, int reps, const std::function<void()>& work)
+{
+    Event start(0), stop(0);
+    work();
+    work();
+    start.record(stream);
+    for (int i = 0; i < reps; ++i)
+        work();
+    stop.record(stream);
+    SHARD_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+    return stop.ms_since(start) / reps;
+}
+
 } // namespace shard::cuda

@@ -172,4 +172,7 @@ private:
     std::size_t m_used = 0;
 };
 
+// Mean ms of `reps` runs of `work` on `stream` (of device 0), after two warm-ups, by events.
+double time_ms(cudaStream_t stream, int reps, const std::function<void()>& work);
+
 } // namespace shard::cuda

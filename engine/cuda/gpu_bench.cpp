@@ -28,20 +28,6 @@ double median(std::vector<double> v)
     return v[v.size() / 2];
 }
 
-// Mean ms of `reps` runs of `work` on `stream`, after two warm-ups.
-double time_ms(cudaStream_t stream, int reps, const std::function<void()>& work)
-{
-    Event start(0), stop(0);
-    work();
-    work();
-    start.record(stream);
-    for (int i = 0; i < reps; ++i)
-        work();
-    stop.record(stream);
-    SHARD_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-    return stop.ms_since(start) / reps;
-}
-
 std::string fixed(double v, int digits)
 {
     return format_fixed(v, digits);

@@ -1,5 +1,7 @@
 #include "run_store.h"
 
+#include "core/units.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -72,16 +74,22 @@ const std::vector<const char*> kMigrations = {
     ALTER TABLE collective_measurements ADD COLUMN modeled INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX ops_by_step ON op_measurements(run_id, step);
     CREATE INDEX collectives_by_step ON collective_measurements(run_id, step);)",
+    // v3: profiles of this machine's GPUs (shard-engine profile), each family's table as the
+    // CSV text of resources/perfdb.
+    R"(CREATE TABLE machine_profiles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL, gpu_kind TEXT NOT NULL, gpu_name TEXT, devices INTEGER NOT NULL,
+        driver TEXT, cuda TEXT, nccl TEXT, engine_version TEXT, host TEXT,
+        quick INTEGER NOT NULL, host_model INTEGER NOT NULL, notes TEXT);
+    CREATE TABLE profile_tables (
+        profile_id INTEGER NOT NULL REFERENCES machine_profiles(id) ON DELETE CASCADE,
+        family TEXT NOT NULL, csv TEXT NOT NULL, PRIMARY KEY (profile_id, family));
+    CREATE INDEX profiles_by_kind ON machine_profiles(gpu_kind, created_at);)",
 };
 
 std::string now_iso()
 {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
+    return utc_now_iso();
 }
 
 std::string hash_text(const std::string& text)
@@ -102,17 +110,11 @@ std::string str(const Json& j, const char* key)
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::string this_host()
-{
-    char name[256] = {};
-    return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
-}
-
 // A run its writer can no longer finish: the process that started it, on this host, is gone.
 // Signal 0 probes a process; ESRCH means it does not exist.
 bool writer_gone(std::int64_t pid, const std::string& host)
 {
-    if (pid <= 0 || (!host.empty() && host != this_host()))
+    if (pid <= 0 || (!host.empty() && host != host_name()))
         return false;
     return kill(pid_t(pid), 0) != 0 && errno == ESRCH;
 }
@@ -542,6 +544,12 @@ std::optional<std::string> RunStore::plan_json(std::int64_t id)
     if (!s.step())
         return std::nullopt;
     return s.text(0);
+}
+
+std::string host_name()
+{
+    char name[256] = {};
+    return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
 }
 
 } // namespace shard

@@ -16,6 +16,9 @@ enum class RunStatus { Running, Completed, Failed, Cancelled };
 std::string to_string(RunStatus status);
 RunStatus parse_run_status(const std::string& text);
 
+// This machine's name, as runs and profiles record where they were measured.
+std::string host_name();
+
 struct RunRecord {
     std::int64_t id = 0;
     std::string plan_name;
@@ -48,7 +51,7 @@ struct HistoryFilter {
 // of a newer schema is refused, a file that is not SQLite is refused and left untouched.
 class RunStore {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
     static std::string default_path(); // $XDG_DATA_HOME/shardstudio/runs.db
 
     RunStore(const std::string& path, SqliteDb::Mode mode = SqliteDb::Mode::ReadWrite, LockWait wait = {});

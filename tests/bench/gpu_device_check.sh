@@ -29,3 +29,10 @@ timeout 150 "$E" bench --json "$OUT/bench.json" > "$OUT/bench.md" 2>&1; echo "be
 grep -A20 "^| layer step | TP | measured" "$OUT/bench.md" | head -20
 PYTHONUNBUFFERED=1 timeout 100 python3 tests/bench/torch_layer.py > "$OUT/torch.json" 2> "$OUT/torch.txt"; echo "torch rc=$?" >> "$OUT/torch.txt"
 tail -2 "$OUT/torch.txt"
+# This machine's profile (quick sweep): stored in a scratch run database, its tables in one
+# archive to commit beside the shipped ones.
+mkdir -p /tmp/profile
+timeout 150 "$E" profile --quick --db /tmp/profile.db --out /tmp/profile > /tmp/profile/events.jsonl 2> /tmp/profile/log.txt
+echo "profile rc=$?" >> /tmp/profile/log.txt
+tr '\r' '\n' < /tmp/profile/log.txt | tail -6
+tar -C /tmp -cf "$OUT/profile.tar" profile
