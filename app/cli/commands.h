@@ -18,6 +18,7 @@ void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exi
 void register_history_commands(CLI::App& app, const GlobalOptions& options);
 void register_op_commands(CLI::App& app, const GlobalOptions& options);
 void register_price_command(CLI::App& app, const GlobalOptions& options);
+void register_serve_commands(CLI::App& app, const GlobalOptions& options);
 
 // An integer option is checked against the range every reader of that quantity uses.
 inline CLI::Range in_range(IntRange range)

@@ -28,6 +28,7 @@ int main(int argc, char** argv)
     cli::register_topology_commands(app, options);
     cli::register_plan_commands(app, options);
     cli::register_price_command(app, options);
+    cli::register_serve_commands(app, options);
     int exit_code = 0;
     cli::register_run_commands(app, options, exit_code);
     cli::register_history_commands(app, options);

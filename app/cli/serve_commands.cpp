@@ -1,0 +1,227 @@
+// `shardstudio-cli serve simulate`: a deployment (replicas of one layout) serving a traffic,
+// simulated request by request on the cost model's step times.
+#include "commands.h"
+#include "workload_options.h"
+
+#include "core/error.h"
+#include "core/presets.h"
+#include "core/strategy.h"
+#include "core/units.h"
+#include "planner/planner.h"
+#include "serving/deployment.h"
+#include "serving/step_time.h"
+
+#include <iostream>
+#include <memory>
+
+namespace shard::cli {
+
+namespace {
+
+struct ServeArgs {
+    WorkloadArgs workload; // model, topology, dtypes and --tables
+    std::string strategy;
+    int replicas = 0; // 0: as many as the topology holds
+    double rate = 2;
+    int concurrency = 0;
+    double burstiness = 1;
+    std::string prompt_len = "1024", output_len = "128";
+    int requests = 1000;
+    std::uint64_t seed = 1;
+    std::string trace;
+    serving::SchedulerLimits limits;
+    bool no_chunked_prefill = false;
+    serving::Slo slo;
+    double usd_per_gpu_hour = 0;
+};
+
+// The layout of one replica: the one named, else the planner's fastest single replica.
+Strategy replica_layout(const ServeArgs& a, const ModelSpec& model, const Topology& topology, const Workload& w,
+                        const Efficiency& efficiency)
+{
+    if (!a.strategy.empty()) {
+        Strategy s = parse_strategy_text(a.strategy);
+        s.validate(model.layers, topology.total_gpus());
+        return s;
+    }
+    PlannerOptions options;
+    options.efficiency = efficiency;
+    for (const Candidate& c : plan_candidates(model, topology, w, options).candidates)
+        if (c.estimate.feasible && c.strategy.dp == 1)
+            return c.strategy;
+    throw Error("no single-replica layout of " + model.name + " fits " + topology.name + ": name one with --strategy");
+}
+
+OrderedJson percentiles_json(const serving::Percentiles& p)
+{
+    return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"mean", p.mean}, {"at_slo", p.at_slo}};
+}
+
+void simulate(const ServeArgs& a, const GlobalOptions& options)
+{
+    const auto& library = PresetLibrary::instance();
+    const ModelSpec model = library.model(a.workload.model);
+    const Topology topology = library.topology(a.workload.topology);
+    const Workload w = a.workload.workload();
+    const Efficiency efficiency = planner_efficiency(topology.gpu, a.workload.tables);
+    const Strategy layout = replica_layout(a, model, topology, w, efficiency);
+    const int replicas = a.replicas > 0 ? a.replicas : std::max(1, topology.total_gpus() / layout.devices());
+    if (replicas * layout.devices() > topology.total_gpus())
+        throw Error(std::to_string(replicas) + " replicas of " + layout.label() + " need "
+                    + std::to_string(replicas * layout.devices()) + " GPUs, " + topology.name + " has "
+                    + std::to_string(topology.total_gpus()));
+
+    serving::TrafficSpec traffic;
+    std::vector<serving::Request> requests;
+    std::string traffic_text;
+    if (!a.trace.empty()) {
+        requests = serving::read_trace_csv(a.trace);
+        traffic_text = "trace " + a.trace + ", " + std::to_string(requests.size()) + " requests";
+    } else {
+        traffic.arrivals.kind = a.concurrency > 0   ? serving::Arrivals::Kind::Concurrency
+                                : a.burstiness != 1 ? serving::Arrivals::Kind::Gamma
+                                                    : serving::Arrivals::Kind::Poisson;
+        traffic.arrivals.rate = a.rate;
+        traffic.arrivals.burstiness = a.burstiness;
+        traffic.arrivals.users = a.concurrency;
+        traffic.prompt = serving::LengthDistribution::parse(a.prompt_len);
+        traffic.output = serving::LengthDistribution::parse(a.output_len);
+        traffic.requests = a.requests;
+        traffic.seed = a.seed;
+        requests = serving::generate_requests(traffic);
+        traffic_text =
+            (a.concurrency > 0
+                 ? std::to_string(a.concurrency) + " concurrent users"
+                 : (a.burstiness != 1 ? "gamma arrivals (burstiness " + format_fixed(a.burstiness, 2) + ") at "
+                                      : "Poisson arrivals at ")
+                       + format_fixed(a.rate, 2) + " requests/s")
+            + ", prompt " + a.prompt_len + ", output " + a.output_len + " tokens, " + std::to_string(a.requests)
+            + " requests, seed " + std::to_string(a.seed);
+    }
+    int longest = 2;
+    for (const auto& r : requests)
+        longest = std::max(longest, r.prompt + r.output);
+    serving::SchedulerLimits limits = a.limits;
+    limits.chunked_prefill = !a.no_chunked_prefill;
+    const serving::CostModelStepTime steps(model, layout, topology, w.dtype, w.kv_dtype, limits.max_seqs,
+                                           int(std::min<std::int64_t>(longest, model.max_context)),
+                                           int(limits.max_batched_tokens), efficiency);
+    limits.kv_blocks = steps.kv_capacity_tokens() / limits.block_size;
+    const auto run = serving::simulate_deployment(requests, replicas, limits, steps,
+                                                  a.concurrency > 0 ? std::optional<int>(a.concurrency) : std::nullopt);
+    const serving::ServingSummary s = serving::summarize(run.merged, a.slo, limits.kv_blocks);
+    const int gpus = replicas * layout.devices();
+    const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
+
+    if (options.json) {
+        OrderedJson j;
+        j["model"] = model.id.empty() ? model.name : model.id;
+        j["topology"] = topology.id.empty() ? topology.name : topology.id;
+        j["strategy"] = layout.label();
+        j["replicas"] = replicas;
+        j["gpus"] = gpus;
+        j["traffic"] = traffic_text;
+        j["kind"] = "simulated";
+        j["step_times"] = steps.source();
+        j["kv_blocks_per_replica"] = limits.kv_blocks;
+        j["block_size"] = limits.block_size;
+        j["requests"] = s.requests;
+        j["rejected"] = s.rejected;
+        j["ttft_ms"] = percentiles_json(s.ttft_ms);
+        j["tpot_ms"] = percentiles_json(s.tpot_ms);
+        j["e2e_ms"] = percentiles_json(s.e2e_ms);
+        j["requests_per_s"] = s.requests_per_s;
+        j["output_tokens_per_s"] = s.output_tokens_per_s;
+        j["output_tokens_per_s_per_gpu"] = s.output_tokens_per_s / gpus;
+        j["tokens_per_s_per_user"] = s.tokens_per_s_per_user;
+        j["goodput_per_s"] = s.goodput_per_s;
+        j["slo_attainment"] = s.slo_attainment;
+        j["slo"] = {{"percentile", a.slo.percentile},
+                    {"ttft_ms", a.slo.ttft_ms},
+                    {"tpot_ms", a.slo.tpot_ms},
+                    {"e2e_ms", a.slo.e2e_ms}};
+        j["meets_slo"] = s.meets_slo;
+        j["failing"] = s.failing;
+        j["preemptions"] = s.preemptions;
+        j["peak_kv_share"] = s.peak_kv_share;
+        j["usd_per_million_output_tokens"] = usd;
+        print_json(j);
+        return;
+    }
+    std::cout << model.name << " on " << topology.name << ": " << replicas << " x " << layout.label() << " (" << gpus
+              << " GPUs), simulated request by request on predicted step times\n"
+              << "traffic: " << traffic_text << "\n"
+              << "scheduler per replica: up to " << limits.max_seqs << " sequences, " << limits.max_batched_tokens
+              << " tokens per step, " << (limits.chunked_prefill ? "chunked prefill" : "whole prompts") << ", KV cache "
+              << format_count(limits.kv_blocks * limits.block_size) << " tokens (" << format_count(limits.kv_blocks)
+              << " blocks of " << limits.block_size << ")\n"
+              << "step times: " << steps.source() << "\n\n";
+    TextTable table({"simulated, ms", "p50", "p90", "p99", "mean"},
+                    {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
+                     TextTable::Align::Right});
+    for (const auto& [name, p] :
+         {std::pair{"TTFT", s.ttft_ms}, std::pair{"TPOT", s.tpot_ms}, std::pair{"end to end", s.e2e_ms}})
+        table.add_row({name, format_ms(p.p50), format_ms(p.p90), format_ms(p.p99), format_ms(p.mean)});
+    std::cout << table.render() << "\n";
+    std::cout << "throughput: " << format_fixed(s.requests_per_s, 2) << " requests/s, "
+              << format_fixed(s.output_tokens_per_s, 0) << " output tokens/s ("
+              << format_fixed(s.output_tokens_per_s / gpus, 0) << " per GPU, "
+              << format_fixed(s.tokens_per_s_per_user, 1) << " per user)\n";
+    const bool any_slo = a.slo.ttft_ms > 0 || a.slo.tpot_ms > 0 || a.slo.e2e_ms > 0;
+    if (any_slo) {
+        std::cout << "SLO at p" << format_fixed(a.slo.percentile, 0) << ": " << (s.meets_slo ? "met" : "MISSED");
+        for (const auto& why : s.failing)
+            std::cout << "; " << why;
+        std::cout << "\ngoodput: " << format_fixed(s.goodput_per_s, 2) << " requests/s meet every limit ("
+                  << format_fixed(100 * s.slo_attainment, 1) << " %)\n";
+    } else if (s.rejected > 0) {
+        std::cout << s.rejected << " requests refused: too long for the KV cache\n";
+    }
+    std::cout << "KV cache peak " << format_fixed(100 * s.peak_kv_share, 0) << " % of a replica's, " << s.preemptions
+              << " preemptions";
+    if (a.usd_per_gpu_hour > 0)
+        std::cout << "; $" << format_fixed(usd, 3) << " per million output tokens at $"
+                  << format_fixed(a.usd_per_gpu_hour, 2) << " per GPU-hour";
+    std::cout << "\n";
+}
+
+} // namespace
+
+void register_serve_commands(CLI::App& app, const GlobalOptions& options)
+{
+    auto* serve = app.add_subcommand("serve", "Serving: a deployment under a traffic, simulated request by request");
+    serve->require_subcommand(1);
+    auto args = std::make_shared<ServeArgs>();
+    auto* sim = serve->add_subcommand("simulate", "Replicas of one layout serving a traffic: TTFT, TPOT and "
+                                                  "end-to-end percentiles, throughput, goodput against an SLO");
+    add_workload_options(*sim, args->workload);
+    sim->add_option("--strategy,-s", args->strategy,
+                    "One replica's layout, e.g. \"tp=4\" (default: the planner's fastest single replica)");
+    sim->add_option("--replicas", args->replicas, "Replicas of it (default: as many as the topology holds)");
+    sim->add_option("--rate", args->rate, "Requests per second (Poisson, or gamma with --burstiness)")
+        ->capture_default_str();
+    sim->add_option("--burstiness", args->burstiness, "Coefficient of variation of the gaps (1: Poisson)")
+        ->capture_default_str();
+    sim->add_option("--concurrency", args->concurrency, "Closed loop: this many users, each waiting for its answer");
+    sim->add_option("--prompt-len", args->prompt_len, "Prompt tokens: N, uniform:LOW-HIGH or lognormal:MEAN,p90=P90")
+        ->capture_default_str();
+    sim->add_option("--output-len", args->output_len, "Output tokens, the same forms")->capture_default_str();
+    sim->add_option("--requests", args->requests, "Requests to simulate")->capture_default_str();
+    sim->add_option("--seed", args->seed, "Seed of the traffic")->capture_default_str();
+    sim->add_option("--trace", args->trace, "A trace CSV: arrival_s, prompt_tokens, output_tokens[, prefix_id]");
+    sim->add_option("--max-seqs", args->limits.max_seqs, "Running requests per replica (vLLM max_num_seqs)")
+        ->capture_default_str();
+    sim->add_option("--max-batched-tokens", args->limits.max_batched_tokens, "Tokens per step (max_num_batched_tokens)")
+        ->capture_default_str();
+    sim->add_flag("--no-chunked-prefill", args->no_chunked_prefill, "Prefill each prompt whole, in one step");
+    sim->add_option("--block-size", args->limits.block_size, "Tokens per KV-cache block")->capture_default_str();
+    sim->add_option("--slo-ttft", args->slo.ttft_ms, "TTFT limit, ms (0: none)");
+    sim->add_option("--slo-tpot", args->slo.tpot_ms, "TPOT limit, ms (0: none)");
+    sim->add_option("--slo-e2e", args->slo.e2e_ms, "End-to-end limit, ms (0: none)");
+    sim->add_option("--percentile", args->slo.percentile, "The share of requests the limits hold for")
+        ->capture_default_str();
+    sim->add_option("--usd-per-gpu-hour", args->usd_per_gpu_hour, "Price of one GPU-hour, for the cost per token");
+    sim->callback([&options, args] { simulate(*args, options); });
+}
+
+} // namespace shard::cli

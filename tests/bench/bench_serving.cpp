@@ -1,0 +1,74 @@
+// Serving simulator benchmark: how long 10,000 requests take to simulate on one replica
+// and on a deployment, and how long sampling the cost model's step times takes. Prints what
+// BENCHMARKS.md records; the targets live there, not in the tests.
+//
+//   build/default/bin/bench_serving
+#include "serving/deployment.h"
+#include "serving/step_time.h"
+
+#include "core/presets.h"
+#include "core/strategy.h"
+
+#include <memory>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+using namespace shard;
+using namespace shard::serving;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template<typename F> double median_ms(int runs, F&& body)
+{
+    std::vector<double> times;
+    for (int i = 0; i < runs; ++i) {
+        const auto start = Clock::now();
+        body();
+        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+void report(const char* name, const char* model_id, const char* topology_id, const char* layout, int replicas,
+            double rate, DType dtype = DType::BF16)
+{
+    const auto& presets = PresetLibrary::instance();
+    const ModelSpec model = presets.model(model_id);
+    const Topology topology = presets.topology(topology_id);
+    const Strategy strategy = parse_strategy_text(layout);
+    SchedulerLimits limits;
+    std::unique_ptr<CostModelStepTime> steps;
+    const double sample_ms = median_ms(5, [&] {
+        steps = std::make_unique<CostModelStepTime>(model, strategy, topology, dtype, dtype, limits.max_seqs, 8192,
+                                                    int(limits.max_batched_tokens));
+    });
+    limits.kv_blocks = steps->kv_capacity_tokens() / limits.block_size;
+    TrafficSpec traffic;
+    traffic.arrivals.rate = rate;
+    traffic.prompt = LengthDistribution::lognormal(1500, 3000);
+    traffic.output = LengthDistribution::lognormal(250, 500);
+    traffic.requests = 10000;
+    const auto requests = generate_requests(traffic);
+    DeploymentRun run;
+    const double sim_ms = median_ms(5, [&] { run = simulate_deployment(requests, replicas, limits, *steps); });
+    std::size_t step_count = 0;
+    for (const auto& r : run.replicas)
+        step_count += r.steps.size();
+    std::printf("%-44s 10,000 requests  %7zu steps  median %7.1f ms (step times sampled in %5.1f ms)\n", name,
+                step_count, sim_ms, sample_ms);
+}
+
+} // namespace
+
+int main()
+{
+    report("Llama-3.1-70B, 1 x TP8, 6 req/s", "llama-3.1-70b", "dgx-h100", "tp=8", 1, 6);
+    report("Llama-3.1-8B, 8 x TP1, 60 req/s", "llama-3.1-8b", "dgx-h100", "tp=1", 8, 60);
+    report("DeepSeek-V3 fp8, 1 x TP8 (8x H200), 4 req/s", "deepseek-v3", "8x-h200", "tp=8", 1, 4, DType::FP8);
+    return 0;
+}
