@@ -2,12 +2,15 @@
 // M/D/1 queue's mean wait, Little's law, a saturated replica's step rate, no request or
 // token lost, the KV cache never overfull, replays identical; traffic generation and trace
 // files; step times from the cost model.
+#include "serving/deployment_search.h"
+#include "serving/launch_export.h"
 #include "serving/replica_sim.h"
 #include "serving/serving_metrics.h"
 #include "serving/step_time.h"
 #include "serving/traffic.h"
 
 #include "core/presets.h"
+#include "core/strategy.h"
 #include "cost/estimate.h"
 
 #include "cli_runner.h"
@@ -280,6 +283,117 @@ private slots:
                  QStringLiteral("t.csv line 2: prompt_tokens and output_tokens must be whole numbers from 1, got 0 "
                                 "and 4"));
         QCOMPARE(errorOf([] { parse_trace_csv("", "t.csv"); }), QStringLiteral("t.csv: the trace is empty"));
+    }
+
+    void theSearchPutsTheSloFirstAndFindsTheFewestGpus()
+    {
+        const auto& presets = PresetLibrary::instance();
+        const ModelSpec model = presets.model("llama-3.1-8b");
+        const Topology topology = presets.topology("dgx-h100");
+        TrafficSpec traffic;
+        traffic.arrivals.rate = 30;
+        traffic.prompt = LengthDistribution::fixed(1000);
+        traffic.output = LengthDistribution::fixed(100);
+        traffic.requests = 600;
+        const auto requests = generate_requests(traffic);
+        Slo slo;
+        slo.ttft_ms = 400;
+        slo.tpot_ms = 25;
+        SearchSpace space;
+        space.max_seqs = {64, 256};
+        int calls = 0, total = 0, last = 0;
+        const SearchResult fewest = search_deployments(model, topology, requests, slo, space,
+                                                       SearchObjective::FewestGpus, {}, [&](const SearchProgress& p) {
+                                                           ++calls;
+                                                           QVERIFY(p.done > last && p.done <= p.total);
+                                                           last = p.done;
+                                                           total = p.total;
+                                                       });
+        QCOMPARE(calls, fewest.simulated);
+        QVERIFY(total >= fewest.simulated);
+        QVERIFY(!fewest.options.empty());
+        const DeploymentOption& best = fewest.options.front();
+        QVERIFY(best.summary.meets_slo);
+        // Nothing that meets the SLO has fewer GPUs, and everything that meets it ranks first.
+        bool seen_missing = false;
+        for (const auto& o : fewest.options) {
+            if (o.summary.meets_slo) {
+                QVERIFY(!seen_missing);
+                QVERIFY(o.gpus >= best.gpus);
+            }
+            seen_missing = seen_missing || !o.summary.meets_slo;
+            QCOMPARE(o.gpus, o.replicas * o.layout.devices());
+        }
+        // The figures are the simulator's: re-simulating the winner gives them again.
+        const CostModelStepTime steps(model, best.layout,
+                                      [&] {
+                                          Topology t = topology;
+                                          t.gpus_per_node = best.layout.devices();
+                                          return t;
+                                      }(),
+                                      DType::BF16, DType::BF16, best.limits.max_seqs, 1100,
+                                      int(best.limits.max_batched_tokens));
+        const auto again = simulate_deployment(requests, best.replicas, best.limits, steps);
+        QCOMPARE(summarize(again.merged, slo, best.limits.kv_blocks).goodput_per_s, best.summary.goodput_per_s);
+        // The front: no option beats a front one on both axes.
+        for (const auto& o : fewest.options)
+            if (o.pareto)
+                for (const auto& q : fewest.options)
+                    QVERIFY(!(q.summary.output_tokens_per_s / q.gpus > o.summary.output_tokens_per_s / o.gpus
+                              && q.summary.tokens_per_s_per_user > o.summary.tokens_per_s_per_user));
+        const SearchResult goodput =
+            search_deployments(model, topology, requests, slo, space, SearchObjective::GoodputPerGpu);
+        for (std::size_t i = 1; i < goodput.options.size(); ++i)
+            if (goodput.options[i].summary.meets_slo)
+                QVERIFY(goodput.options[i - 1].summary.goodput_per_s / goodput.options[i - 1].gpus
+                        >= goodput.options[i].summary.goodput_per_s / goodput.options[i].gpus);
+        std::atomic<bool> cancel{true};
+        QCOMPARE(errorOf([&] {
+                     search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus, {}, {},
+                                        &cancel);
+                 }),
+                 QStringLiteral("deployment search cancelled"));
+    }
+
+    void launchCommandsCarryTheLimitsAndTheTraffic()
+    {
+        Plan replica;
+        replica.model = PresetLibrary::instance().model("llama-3.1-8b");
+        replica.topology = PresetLibrary::instance().topology("dgx-h100");
+        replica.strategy = parse_strategy_text("tp=2");
+        replica.workload.prompt = 3000;
+        replica.workload.generate = 1;
+        SchedulerLimits limits;
+        limits.max_seqs = 128;
+        limits.max_batched_tokens = 4096;
+        TrafficSpec traffic;
+        traffic.arrivals.kind = Arrivals::Kind::Gamma;
+        traffic.arrivals.rate = 5;
+        traffic.arrivals.burstiness = 2; // cv 2: gamma shape 1/4
+        traffic.prompt = LengthDistribution::uniform(500, 1500);
+        traffic.output = LengthDistribution::fixed(200);
+        traffic.requests = 300;
+        traffic.seed = 9;
+        const auto all = launch_commands(replica, 3, limits, traffic);
+        QCOMPARE(all.size(), std::size_t(3));
+        const LaunchCommands& vllm = all[0];
+        QCOMPARE(QString::fromStdString(vllm.engine), QStringLiteral("vllm"));
+        QVERIFY(vllm.serve.find("--tensor-parallel-size 2") != std::string::npos);
+        QVERIFY(vllm.serve.find("--max-num-seqs 128 --max-num-batched-tokens 4096") != std::string::npos);
+        QVERIFY2(vllm.benchmark.find("--random-input-len 1000 --random-output-len 200 --random-range-ratio 0.50 "
+                                     "--num-prompts 300 --seed 9 --request-rate 5.000 --burstiness 0.2500")
+                     != std::string::npos,
+                 vllm.benchmark.c_str());
+        QVERIFY(std::find(vllm.notes.begin(), vllm.notes.end(),
+                          "the benchmark draws prompt and output lengths with one range ratio: the simulated ones "
+                          "differ in spread")
+                != vllm.notes.end());
+        QVERIFY(all[1].serve.find("--max-running-requests 128 --chunked-prefill-size 4096") != std::string::npos);
+        QVERIFY(std::find(all[1].notes.begin(), all[1].notes.end(),
+                          "the command sets no burstiness: it sends Poisson arrivals, not the simulated bursts")
+                != all[1].notes.end());
+        QVERIFY(all[2].serve.find("--max_batch_size 128 --max_num_tokens 4096") != std::string::npos);
+        QVERIFY(all[2].notes.back().find("start 3 of these servers") == 0);
     }
 
     void theCliSimulatesADeployment()

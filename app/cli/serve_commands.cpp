@@ -9,6 +9,8 @@
 #include "core/units.h"
 #include "planner/planner.h"
 #include "serving/deployment.h"
+#include "serving/deployment_search.h"
+#include "serving/launch_export.h"
 #include "serving/step_time.h"
 
 #include <iostream>
@@ -52,28 +54,18 @@ Strategy replica_layout(const ServeArgs& a, const ModelSpec& model, const Topolo
     throw Error("no single-replica layout of " + model.name + " fits " + topology.name + ": name one with --strategy");
 }
 
-OrderedJson percentiles_json(const serving::Percentiles& p)
-{
-    return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"mean", p.mean}, {"at_slo", p.at_slo}};
-}
-
-void simulate(const ServeArgs& a, const GlobalOptions& options)
-{
-    const auto& library = PresetLibrary::instance();
-    const ModelSpec model = library.model(a.workload.model);
-    const Topology topology = library.topology(a.workload.topology);
-    const Workload w = a.workload.workload();
-    const Efficiency efficiency = planner_efficiency(topology.gpu, a.workload.tables);
-    const Strategy layout = replica_layout(a, model, topology, w, efficiency);
-    const int replicas = a.replicas > 0 ? a.replicas : std::max(1, topology.total_gpus() / layout.devices());
-    if (replicas * layout.devices() > topology.total_gpus())
-        throw Error(std::to_string(replicas) + " replicas of " + layout.label() + " need "
-                    + std::to_string(replicas * layout.devices()) + " GPUs, " + topology.name + " has "
-                    + std::to_string(topology.total_gpus()));
-
-    serving::TrafficSpec traffic;
+struct Traffic {
+    serving::TrafficSpec spec;
     std::vector<serving::Request> requests;
-    std::string traffic_text;
+    std::string text; // in words
+};
+
+Traffic build_traffic(const ServeArgs& a)
+{
+    Traffic t;
+    serving::TrafficSpec& traffic = t.spec;
+    std::vector<serving::Request>& requests = t.requests;
+    std::string& traffic_text = t.text;
     if (!a.trace.empty()) {
         requests = serving::read_trace_csv(a.trace);
         traffic_text = "trace " + a.trace + ", " + std::to_string(requests.size()) + " requests";
@@ -98,6 +90,31 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
             + ", prompt " + a.prompt_len + ", output " + a.output_len + " tokens, " + std::to_string(a.requests)
             + " requests, seed " + std::to_string(a.seed);
     }
+    return t;
+}
+
+OrderedJson percentiles_json(const serving::Percentiles& p)
+{
+    return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"mean", p.mean}, {"at_slo", p.at_slo}};
+}
+
+void simulate(const ServeArgs& a, const GlobalOptions& options)
+{
+    const auto& library = PresetLibrary::instance();
+    const ModelSpec model = library.model(a.workload.model);
+    const Topology topology = library.topology(a.workload.topology);
+    const Workload w = a.workload.workload();
+    const Efficiency efficiency = planner_efficiency(topology.gpu, a.workload.tables);
+    const Strategy layout = replica_layout(a, model, topology, w, efficiency);
+    const int replicas = a.replicas > 0 ? a.replicas : std::max(1, topology.total_gpus() / layout.devices());
+    if (replicas * layout.devices() > topology.total_gpus())
+        throw Error(std::to_string(replicas) + " replicas of " + layout.label() + " need "
+                    + std::to_string(replicas * layout.devices()) + " GPUs, " + topology.name + " has "
+                    + std::to_string(topology.total_gpus()));
+
+    const Traffic t = build_traffic(a);
+    const std::vector<serving::Request>& requests = t.requests;
+    const std::string& traffic_text = t.text;
     int longest = 2;
     for (const auto& r : requests)
         longest = std::max(longest, r.prompt + r.output);
@@ -108,7 +125,7 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
                                            int(limits.max_batched_tokens), efficiency);
     limits.kv_blocks = steps.kv_capacity_tokens() / limits.block_size;
     const auto run = serving::simulate_deployment(requests, replicas, limits, steps,
-                                                  a.concurrency > 0 ? std::optional<int>(a.concurrency) : std::nullopt);
+                                                  t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty() ? std::optional<int>(a.concurrency) : std::nullopt);
     const serving::ServingSummary s = serving::summarize(run.merged, a.slo, limits.kv_blocks);
     const int gpus = replicas * layout.devices();
     const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
@@ -185,43 +202,213 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
     std::cout << "\n";
 }
 
+struct SearchArgs {
+    ServeArgs serve;
+    int max_gpus = 0;
+    std::vector<int> max_seqs = {64, 128, 256};
+    std::string objective = "goodput";
+    int top = 15;
+};
+
+OrderedJson option_json(const serving::DeploymentOption& o)
+{
+    const serving::ServingSummary& s = o.summary;
+    return {{"strategy", o.layout.label()},
+            {"replicas", o.replicas},
+            {"gpus", o.gpus},
+            {"nodes", o.nodes},
+            {"max_seqs", o.limits.max_seqs},
+            {"max_batched_tokens", o.limits.max_batched_tokens},
+            {"meets_slo", s.meets_slo},
+            {"failing", s.failing},
+            {"goodput_per_s", s.goodput_per_s},
+            {"goodput_per_s_per_gpu", s.goodput_per_s / o.gpus},
+            {"ttft_ms", percentiles_json(s.ttft_ms)},
+            {"tpot_ms", percentiles_json(s.tpot_ms)},
+            {"e2e_ms", percentiles_json(s.e2e_ms)},
+            {"output_tokens_per_s_per_gpu", s.output_tokens_per_s / o.gpus},
+            {"tokens_per_s_per_user", s.tokens_per_s_per_user},
+            {"usd_per_million_output_tokens", o.usd_per_million_tokens},
+            {"pareto", o.pareto}};
+}
+
+void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
+{
+    const ServeArgs& sa = a.serve;
+    const auto& library = PresetLibrary::instance();
+    const ModelSpec model = library.model(sa.workload.model);
+    const Topology topology = library.topology(sa.workload.topology);
+    const Workload w = sa.workload.workload();
+    const Efficiency efficiency = planner_efficiency(topology.gpu, sa.workload.tables);
+    const Traffic t = build_traffic(sa);
+    serving::SearchSpace space;
+    space.max_gpus = a.max_gpus;
+    space.max_seqs = a.max_seqs;
+    space.max_batched_tokens = sa.limits.max_batched_tokens;
+    space.usd_per_gpu_hour = sa.usd_per_gpu_hour;
+    space.dtype = w.dtype;
+    space.kv_dtype = w.kv_dtype;
+    const bool terminal = !options.json;
+    const serving::SearchResult result = serving::search_deployments(
+        model, topology, t.requests, sa.slo, space, serving::parse_search_objective(a.objective), efficiency,
+        [terminal](const serving::SearchProgress& p) {
+            if (terminal)
+                std::cerr << "\rsimulated " << p.done << "/" << p.total << ": " << p.current << "            "
+                          << std::flush;
+        });
+    if (terminal)
+        std::cerr << "\r" << std::string(100, ' ') << "\r";
+    const serving::DeploymentOption* best =
+        !result.options.empty() && result.options.front().summary.meets_slo ? &result.options.front() : nullptr;
+    std::vector<serving::LaunchCommands> launch;
+    if (best) {
+        Plan replica;
+        replica.model = model;
+        replica.topology = topology;
+        replica.strategy = best->layout;
+        replica.workload = w;
+        int longest = 2;
+        for (const auto& r : t.requests)
+            longest = std::max(longest, r.prompt + r.output);
+        replica.workload.prompt = std::max(1, longest - 1);
+        replica.workload.generate = 1;
+        launch = serving::launch_commands(replica, best->replicas, best->limits, t.spec, sa.trace);
+    }
+    if (options.json) {
+        OrderedJson j;
+        j["kind"] = "simulated";
+        j["model"] = model.id.empty() ? model.name : model.id;
+        j["topology"] = topology.id.empty() ? topology.name : topology.id;
+        j["traffic"] = t.text;
+        j["objective"] = a.objective;
+        j["step_times"] = result.step_source;
+        j["simulated"] = result.simulated;
+        OrderedJson rows = OrderedJson::array();
+        for (const auto& o : result.options)
+            rows.push_back(option_json(o));
+        j["deployments"] = rows;
+        j["skipped"] = result.skipped;
+        j["recommended"] = best ? option_json(*best) : OrderedJson();
+        OrderedJson commands = OrderedJson::array();
+        for (const auto& c : launch)
+            commands.push_back({{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
+        j["launch"] = commands;
+        print_json(j);
+        return;
+    }
+    std::cout << model.name << " on up to " << (a.max_gpus > 0 ? std::min(a.max_gpus, topology.total_gpus()) : topology.total_gpus())
+              << " GPUs of " << topology.name << ", " << result.simulated
+              << " deployments simulated request by request on predicted step times\ntraffic: " << t.text << "\n";
+    if (!recommend) {
+        TextTable table({"#", "deployment", "GPUs", "max seqs", "goodput/s", "per GPU", "TTFT p" + format_fixed(sa.slo.percentile, 0),
+                         "TPOT p" + format_fixed(sa.slo.percentile, 0), "tok/s/GPU", "tok/s/user", "$/M tok", "SLO"},
+                        {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right,
+                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
+                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Left});
+        for (std::size_t i = 0; i < result.options.size() && int(i) < a.top; ++i) {
+            const auto& o = result.options[i];
+            const auto& s = o.summary;
+            table.add_row({std::to_string(i + 1) + (o.pareto ? "*" : ""), std::to_string(o.replicas) + " x " + o.layout.label(),
+                           std::to_string(o.gpus), std::to_string(o.limits.max_seqs), format_fixed(s.goodput_per_s, 2),
+                           format_fixed(s.goodput_per_s / o.gpus, 3), format_ms(s.ttft_ms.at_slo), format_ms(s.tpot_ms.at_slo),
+                           format_fixed(s.output_tokens_per_s / o.gpus, 0), format_fixed(s.tokens_per_s_per_user, 1),
+                           sa.usd_per_gpu_hour > 0 ? format_fixed(o.usd_per_million_tokens, 3) : "-",
+                           s.meets_slo ? "met" : "missed"});
+        }
+        std::cout << "\n" << table.render() << "* on the front of tokens/s per GPU against tokens/s per user. Every "
+                  << "figure is simulated (ms, tokens/s, requests/s); step times: " << result.step_source << "\n";
+    }
+    if (!best) {
+        std::cout << "No deployment within the budget meets the SLO at this traffic";
+        if (!result.options.empty() && !result.options.front().summary.failing.empty())
+            std::cout << " (the closest: " << result.options.front().replicas << " x "
+                      << result.options.front().layout.label() << ", " << result.options.front().summary.failing.front()
+                      << ")";
+        std::cout << ".\n";
+        return;
+    }
+    std::cout << "\nRecommended: " << best->gpus << " GPUs (" << best->nodes << (best->nodes == 1 ? " node" : " nodes")
+              << "): " << best->replicas << " x " << best->layout.label() << ", up to " << best->limits.max_seqs
+              << " sequences and " << best->limits.max_batched_tokens << " tokens per step; simulated goodput "
+              << format_fixed(best->summary.goodput_per_s, 2) << " requests/s, TTFT p"
+              << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.ttft_ms.at_slo) << " ms, TPOT p"
+              << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.tpot_ms.at_slo) << " ms\n";
+    for (const auto& c : launch) {
+        std::cout << "\n" << c.engine << ":\n  " << c.serve << "\n  " << c.benchmark << "\n";
+        for (const auto& note : c.notes)
+            std::cout << "  note: " << note << "\n";
+    }
+}
+
 } // namespace
 
 void register_serve_commands(CLI::App& app, const GlobalOptions& options)
 {
-    auto* serve = app.add_subcommand("serve", "Serving: a deployment under a traffic, simulated request by request");
+    auto* serve = app.add_subcommand("serve", "Serving: deployments under a traffic, simulated request by request");
     serve->require_subcommand(1);
+    // The traffic, scheduler and SLO options every serve command takes.
+    auto shared = [](CLI::App* c, ServeArgs& a) {
+        // The model, machine and dtypes; batch and lengths come from the traffic instead.
+        c->add_option("--model,-m", a.workload.model, "Preset id, model JSON or Hugging Face config.json")
+            ->capture_default_str();
+        c->add_option("--topology,-t", a.workload.topology, "Topology preset id or JSON")->capture_default_str();
+        c->add_option("--dtype", a.workload.dtype, "Weights and activations: bf16, fp16, fp8, fp32")
+            ->capture_default_str();
+        c->add_option("--kv-dtype", a.workload.kv_dtype, "KV cache dtype (default: --dtype)");
+        add_tables_option(*c, a.workload.tables);
+        c->add_option("--rate", a.rate, "Requests per second (Poisson, or gamma with --burstiness)")
+            ->capture_default_str();
+        c->add_option("--burstiness", a.burstiness, "Coefficient of variation of the gaps (1: Poisson)")
+            ->capture_default_str();
+        c->add_option("--concurrency", a.concurrency, "Closed loop: this many users, each waiting for its answer");
+        c->add_option("--prompt-len", a.prompt_len, "Prompt tokens: N, uniform:LOW-HIGH or lognormal:MEAN,p90=P90")
+            ->capture_default_str();
+        c->add_option("--output-len", a.output_len, "Output tokens, the same forms")->capture_default_str();
+        c->add_option("--requests", a.requests, "Requests to simulate")->capture_default_str();
+        c->add_option("--seed", a.seed, "Seed of the traffic")->capture_default_str();
+        c->add_option("--trace", a.trace, "A trace CSV: arrival_s, prompt_tokens, output_tokens[, prefix_id]");
+        c->add_option("--max-batched-tokens", a.limits.max_batched_tokens, "Tokens per step (max_num_batched_tokens)")
+            ->capture_default_str();
+        c->add_flag("--no-chunked-prefill", a.no_chunked_prefill, "Prefill each prompt whole, in one step");
+        c->add_option("--block-size", a.limits.block_size, "Tokens per KV-cache block")->capture_default_str();
+        c->add_option("--slo-ttft", a.slo.ttft_ms, "TTFT limit, ms (0: none)");
+        c->add_option("--slo-tpot", a.slo.tpot_ms, "TPOT limit, ms (0: none)");
+        c->add_option("--slo-e2e", a.slo.e2e_ms, "End-to-end limit, ms (0: none)");
+        c->add_option("--percentile", a.slo.percentile, "The share of requests the limits hold for")
+            ->capture_default_str();
+        c->add_option("--usd-per-gpu-hour", a.usd_per_gpu_hour, "Price of one GPU-hour, for the cost per token");
+    };
     auto args = std::make_shared<ServeArgs>();
     auto* sim = serve->add_subcommand("simulate", "Replicas of one layout serving a traffic: TTFT, TPOT and "
                                                   "end-to-end percentiles, throughput, goodput against an SLO");
-    add_workload_options(*sim, args->workload);
+    shared(sim, *args);
     sim->add_option("--strategy,-s", args->strategy,
                     "One replica's layout, e.g. \"tp=4\" (default: the planner's fastest single replica)");
     sim->add_option("--replicas", args->replicas, "Replicas of it (default: as many as the topology holds)");
-    sim->add_option("--rate", args->rate, "Requests per second (Poisson, or gamma with --burstiness)")
-        ->capture_default_str();
-    sim->add_option("--burstiness", args->burstiness, "Coefficient of variation of the gaps (1: Poisson)")
-        ->capture_default_str();
-    sim->add_option("--concurrency", args->concurrency, "Closed loop: this many users, each waiting for its answer");
-    sim->add_option("--prompt-len", args->prompt_len, "Prompt tokens: N, uniform:LOW-HIGH or lognormal:MEAN,p90=P90")
-        ->capture_default_str();
-    sim->add_option("--output-len", args->output_len, "Output tokens, the same forms")->capture_default_str();
-    sim->add_option("--requests", args->requests, "Requests to simulate")->capture_default_str();
-    sim->add_option("--seed", args->seed, "Seed of the traffic")->capture_default_str();
-    sim->add_option("--trace", args->trace, "A trace CSV: arrival_s, prompt_tokens, output_tokens[, prefix_id]");
     sim->add_option("--max-seqs", args->limits.max_seqs, "Running requests per replica (vLLM max_num_seqs)")
         ->capture_default_str();
-    sim->add_option("--max-batched-tokens", args->limits.max_batched_tokens, "Tokens per step (max_num_batched_tokens)")
-        ->capture_default_str();
-    sim->add_flag("--no-chunked-prefill", args->no_chunked_prefill, "Prefill each prompt whole, in one step");
-    sim->add_option("--block-size", args->limits.block_size, "Tokens per KV-cache block")->capture_default_str();
-    sim->add_option("--slo-ttft", args->slo.ttft_ms, "TTFT limit, ms (0: none)");
-    sim->add_option("--slo-tpot", args->slo.tpot_ms, "TPOT limit, ms (0: none)");
-    sim->add_option("--slo-e2e", args->slo.e2e_ms, "End-to-end limit, ms (0: none)");
-    sim->add_option("--percentile", args->slo.percentile, "The share of requests the limits hold for")
-        ->capture_default_str();
-    sim->add_option("--usd-per-gpu-hour", args->usd_per_gpu_hour, "Price of one GPU-hour, for the cost per token");
     sim->callback([&options, args] { simulate(*args, options); });
+
+    for (const bool recommend : {false, true}) {
+        auto search_args = std::make_shared<SearchArgs>();
+        auto* c = serve->add_subcommand(
+            recommend ? "recommend" : "search",
+            recommend ? "The fewest GPUs that meet the SLO at the traffic, with launch and benchmark commands"
+                      : "Rank deployments (layouts x replicas x batch limits) within a GPU budget by goodput per "
+                        "GPU, GPUs or cost");
+        shared(c, search_args->serve);
+        c->add_option("--max-gpus", search_args->max_gpus, "GPU budget (default: the whole topology)");
+        c->add_option("--max-seqs", search_args->max_seqs, "Batch limits to try per layout")->capture_default_str();
+        if (!recommend) {
+            c->add_option("--rank-by", search_args->objective, "goodput (per GPU), gpus or cost")
+                ->capture_default_str()
+                ->check(CLI::IsMember({"goodput", "gpus", "cost"}));
+            c->add_option("--top", search_args->top, "Deployments to list")->capture_default_str();
+        } else {
+            search_args->objective = "gpus";
+        }
+        c->callback([&options, search_args, recommend] { search(*search_args, recommend, options); });
+    }
 }
 
 } // namespace shard::cli

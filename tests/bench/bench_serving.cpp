@@ -4,6 +4,7 @@
 //
 //   build/default/bin/bench_serving
 #include "serving/deployment.h"
+#include "serving/deployment_search.h"
 #include "serving/step_time.h"
 
 #include "core/presets.h"
@@ -65,10 +66,42 @@ void report(const char* name, const char* model_id, const char* topology_id, con
 
 } // namespace
 
+void report_search(const char* name, const char* model_id, int nodes, double rate, DType dtype)
+{
+    const auto& presets = PresetLibrary::instance();
+    const ModelSpec model = presets.model(model_id);
+    Topology topology = presets.topology("16x-dgx-h100");
+    topology.nodes = nodes;
+    TrafficSpec traffic;
+    traffic.arrivals.rate = rate;
+    traffic.prompt = LengthDistribution::lognormal(1500, 3000);
+    traffic.output = LengthDistribution::lognormal(250, 500);
+    traffic.requests = 1000;
+    const auto requests = generate_requests(traffic);
+    Slo slo;
+    slo.ttft_ms = 2000;
+    slo.tpot_ms = 60;
+    SearchSpace space;
+    space.dtype = space.kv_dtype = dtype;
+    SearchResult result;
+    const double ms = median_ms(3, [&] {
+        result = search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus);
+    });
+    std::printf("%-44s %4d GPUs budget  %4d simulations  median %8.1f ms  best: %s\n", name, topology.total_gpus(),
+                result.simulated, ms,
+                result.options.empty() ? "none"
+                                       : (std::to_string(result.options.front().replicas) + " x "
+                                          + result.options.front().layout.label() + " on "
+                                          + std::to_string(result.options.front().gpus) + " GPUs")
+                                             .c_str());
+}
+
 int main()
 {
     report("Llama-3.1-70B, 1 x TP8, 6 req/s", "llama-3.1-70b", "dgx-h100", "tp=8", 1, 6);
     report("Llama-3.1-8B, 8 x TP1, 60 req/s", "llama-3.1-8b", "dgx-h100", "tp=1", 8, 60);
     report("DeepSeek-V3 fp8, 1 x TP8 (8x H200), 4 req/s", "deepseek-v3", "8x-h200", "tp=8", 1, 4, DType::FP8);
+    report_search("search: DeepSeek-V3 fp8, 128 x DGX H100, 20 req/s", "deepseek-v3", 128, 20, DType::FP8);
+    report_search("search: Llama-3.1-70B, 16 x DGX H100, 20 req/s", "llama-3.1-70b", 16, 20, DType::BF16);
     return 0;
 }

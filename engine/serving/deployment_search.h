@@ -1,0 +1,68 @@
+#pragma once
+
+#include "deployment.h"
+
+#include "core/model_spec.h"
+#include "core/strategy.h"
+#include "core/topology.h"
+#include "cost/hardware_model.h"
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace shard::serving {
+
+// What a deployment search ranks by. Every objective puts the deployments that meet the
+// SLO first.
+enum class SearchObjective {
+    GoodputPerGpu, // most requests per second meeting the SLO per GPU
+    FewestGpus, // the fewest GPUs that meet the SLO at the traffic ("recommend")
+    CostPerToken, // the lowest price per million output tokens
+};
+std::string to_string(SearchObjective objective);
+SearchObjective parse_search_objective(const std::string& text); // "goodput", "gpus", "cost"
+
+struct SearchSpace {
+    int max_gpus = 0; // the budget (0: the whole topology)
+    std::vector<int> max_seqs = {64, 128, 256}; // scheduler limits tried per layout
+    std::int64_t max_batched_tokens = 8192;
+    int layouts_per_size = 3; // the fastest single-replica layouts kept per GPU count
+    double usd_per_gpu_hour = 0;
+    DType dtype = DType::BF16, kv_dtype = DType::BF16;
+};
+
+struct DeploymentOption {
+    Strategy layout; // one replica
+    int replicas = 0;
+    int gpus = 0;
+    int nodes = 0; // nodes the GPUs fill
+    SchedulerLimits limits;
+    ServingSummary summary;
+    double usd_per_million_tokens = 0;
+    bool pareto = false; // on the front of tokens/s per GPU against tokens/s per user
+};
+
+struct SearchProgress {
+    int done = 0, total = 0; // simulations
+    std::string current; // "TP4 x 3, max 128 sequences"
+};
+
+struct SearchResult {
+    std::vector<DeploymentOption> options; // ranked by the objective
+    int simulated = 0;
+    std::string step_source; // what the step times are predicted from
+    std::vector<std::string> skipped; // layouts left out, and why
+};
+
+// Searches GPU counts (powers of two up to the budget) x the fastest single-replica layouts
+// of each x scheduler limits x replicas (doubled until the SLO is met or the budget spent),
+// simulating `requests` on each. `cancel`: stop between simulations (throws Error).
+SearchResult search_deployments(const ModelSpec& model, const Topology& topology, const std::vector<Request>& requests,
+                                const Slo& slo, const SearchSpace& space, SearchObjective objective,
+                                const Efficiency& efficiency = {},
+                                const std::function<void(const SearchProgress&)>& progress = {},
+                                const std::atomic<bool>* cancel = nullptr);
+
+} // namespace shard::serving

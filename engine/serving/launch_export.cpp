@@ -1,0 +1,116 @@
+#include "launch_export.h"
+
+#include "core/units.h"
+#include "planner/serving_export.h"
+
+#include <cmath>
+
+namespace shard::serving {
+
+namespace {
+
+// A length as the benchmarks' random datasets draw it: a mean and a range ratio (uniform
+// in mean x [1 - ratio, 1 + ratio]).
+struct RandomLength {
+    int mean = 1;
+    double ratio = 0;
+    bool exact = true;
+};
+
+RandomLength random_length(const LengthDistribution& d)
+{
+    switch (d.kind) {
+    case LengthDistribution::Kind::Fixed:
+        return {int(d.a), 0, true};
+    case LengthDistribution::Kind::Uniform:
+        return {int(std::lround((d.a + d.b) / 2)), (d.b - d.a) / (d.b + d.a), true};
+    case LengthDistribution::Kind::Lognormal:
+        break;
+    }
+    return {int(std::lround(d.a)), 0.5, false};
+}
+
+std::string traffic_flags(const TrafficSpec& t, bool vllm_burstiness, std::vector<std::string>& notes)
+{
+    const RandomLength in = random_length(t.prompt), out = random_length(t.output);
+    std::string flags = " --dataset-name random --random-input-len " + std::to_string(in.mean)
+                        + " --random-output-len " + std::to_string(out.mean);
+    // One range ratio covers both lengths in these benchmarks.
+    const double ratio = std::max(in.ratio, out.ratio);
+    if (ratio > 0)
+        flags += " --random-range-ratio " + format_fixed(ratio, 2);
+    if (in.ratio != out.ratio)
+        notes.push_back("the benchmark draws prompt and output lengths with one range ratio: the simulated ones "
+                        "differ in spread");
+    if (!in.exact || !out.exact)
+        notes.push_back("lognormal lengths are replayed as uniform around their mean (range ratio 0.5)");
+    flags += " --num-prompts " + std::to_string(t.requests) + " --seed " + std::to_string(t.seed);
+    switch (t.arrivals.kind) {
+    case Arrivals::Kind::Poisson:
+        flags += " --request-rate " + format_fixed(t.arrivals.rate, 3);
+        break;
+    case Arrivals::Kind::Gamma:
+        flags += " --request-rate " + format_fixed(t.arrivals.rate, 3);
+        if (vllm_burstiness) // vLLM's factor is the gamma shape: 1 / cv^2
+            flags += " --burstiness " + format_fixed(1.0 / (t.arrivals.burstiness * t.arrivals.burstiness), 4);
+        else
+            notes.push_back("the command sets no burstiness: it sends Poisson arrivals, not the simulated bursts");
+        break;
+    case Arrivals::Kind::Concurrency:
+        flags += " --request-rate inf --max-concurrency " + std::to_string(t.arrivals.users);
+        break;
+    }
+    return flags;
+}
+
+} // namespace
+
+std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, const SchedulerLimits& limits,
+                                            const TrafficSpec& traffic, const std::string& trace)
+{
+    std::vector<LaunchCommands> all;
+    const std::string model = "<" + (replica.model.id.empty() ? std::string("model") : replica.model.id) + "-checkpoint>";
+    for (const std::string& engine : supported_serving_engines()) {
+        const ServingExport e = export_for_serving(replica, engine);
+        LaunchCommands c;
+        c.engine = engine;
+        c.notes = e.caveats;
+        c.serve = e.command;
+        const std::string seqs = std::to_string(limits.max_seqs), tokens = std::to_string(limits.max_batched_tokens);
+        if (engine == "vllm") {
+            c.serve += " --max-num-seqs " + seqs + " --max-num-batched-tokens " + tokens + " --block-size "
+                       + std::to_string(limits.block_size)
+                       + (limits.chunked_prefill ? " --enable-chunked-prefill" : " --no-enable-chunked-prefill");
+            c.benchmark = "vllm bench serve --backend vllm --model " + model
+                          + traffic_flags(traffic, true, c.notes)
+                          + " --percentile-metrics ttft,tpot,e2el --metric-percentiles 50,90,99";
+        } else if (engine == "sglang") {
+            c.serve += " --max-running-requests " + seqs + " --chunked-prefill-size "
+                       + (limits.chunked_prefill ? tokens : std::string("-1")) + " --page-size "
+                       + std::to_string(limits.block_size);
+            c.benchmark = "python -m sglang.bench_serving --backend sglang --model " + model
+                          + traffic_flags(traffic, false, c.notes);
+        } else {
+            c.serve += " --max_batch_size " + seqs + " --max_num_tokens " + tokens;
+            c.benchmark = "python -m tensorrt_llm.serve.scripts.benchmark_serving --backend openai --model " + model
+                          + traffic_flags(traffic, false, c.notes);
+            if (!limits.chunked_prefill)
+                c.notes.push_back("trtllm-serve prefills whole prompts unless chunked prefill is enabled in its "
+                                  "LLM API options; nothing to add here");
+            else
+                c.notes.push_back("chunked prefill: enable_chunked_prefill: true in the --extra_llm_api_options "
+                                  "file");
+        }
+        if (replicas > 1)
+            c.notes.push_back("start " + std::to_string(replicas)
+                              + " of these servers (one per replica's GPUs) behind a load balancer that hands "
+                                "requests out in turn, and point the benchmark at the balancer");
+        if (!trace.empty())
+            c.notes.push_back("the simulated traffic came from " + trace
+                              + ": the benchmark replays its rate and mean lengths, not its exact arrivals");
+        all.push_back(std::move(c));
+    }
+    return all;
+}
+
+} // namespace shard::serving
