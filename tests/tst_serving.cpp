@@ -325,14 +325,14 @@ private slots:
             QCOMPARE(o.gpus, o.replicas * o.layout.devices());
         }
         // The figures are the simulator's: re-simulating the winner gives them again.
-        const CostModelStepTime steps(model, best.layout,
-                                      [&] {
-                                          Topology t = topology;
-                                          t.gpus_per_node = best.layout.devices();
-                                          return t;
-                                      }(),
-                                      DType::BF16, DType::BF16, best.limits.max_seqs, 1100,
-                                      int(best.limits.max_batched_tokens));
+        const CostModelStepTime steps(
+            model, best.layout,
+            [&] {
+                Topology t = topology;
+                t.gpus_per_node = best.layout.devices();
+                return t;
+            }(),
+            DType::BF16, DType::BF16, best.limits.max_seqs, 1100, int(best.limits.max_batched_tokens));
         const auto again = simulate_deployment(requests, best.replicas, best.limits, steps);
         QCOMPARE(summarize(again.merged, slo, best.limits.kv_blocks).goodput_per_s, best.summary.goodput_per_s);
         // The front: no option beats a front one on both axes.
@@ -407,6 +407,19 @@ private slots:
         QCOMPARE(r.exitCode, 0);
         const QJsonObject j = test::jsonOf(r).object();
         QCOMPARE(j[QStringLiteral("kind")].toString(), QStringLiteral("simulated"));
+        // Kept beside the measured runs, as what it is.
+        const int run = j[QStringLiteral("run")].toInt();
+        QVERIFY(run > 0);
+        const auto shown =
+            cli({QStringLiteral("--json"), QStringLiteral("history"), QStringLiteral("show"), QString::number(run)});
+        const QJsonObject stored = test::jsonOf(shown).object();
+        QCOMPARE(stored[QStringLiteral("kind")].toString(), QStringLiteral("simulated"));
+        QCOMPARE(stored[QStringLiteral("backend")].toString(), QStringLiteral("simulator"));
+        QCOMPARE(stored[QStringLiteral("simulated")].toObject()[QStringLiteral("tpot_ms")].toDouble(),
+                 j[QStringLiteral("tpot_ms")].toObject()[QStringLiteral("mean")].toDouble());
+        QCOMPARE(stored[QStringLiteral("simulation")].toObject()[QStringLiteral("goodput_per_s")].toDouble(),
+                 j[QStringLiteral("goodput_per_s")].toDouble());
+        QVERIFY(!stored.contains(QStringLiteral("measured")));
         QCOMPARE(j[QStringLiteral("replicas")].toInt(), 4); // a DGX holds four TP2 replicas
         QCOMPARE(j[QStringLiteral("gpus")].toInt(), 8);
         QCOMPARE(j[QStringLiteral("requests")].toInt(), 400);

@@ -69,6 +69,8 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
         return QString::fromStdString(r->strategy);
     case Backend:
         return QString::fromStdString(r->backend);
+    case Kind:
+        return QString::fromStdString(r->kind);
     case Status:
         return QString::fromStdString(to_string(r->status));
     case TtftMeasured:
@@ -86,6 +88,10 @@ QVariant HistoryModel::data(const QModelIndex& index, int role) const
 
 QVariant HistoryModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
+    if (orientation == Qt::Horizontal && role == Qt::ToolTipRole
+        && (section == TtftMeasured || section == TpotMeasured || section == Kind))
+        return tr("Measured by the backend that ran it, or, for a simulated run, the serving simulator's mean over "
+                  "its requests on predicted step times (the Kind column says which)");
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
     switch (section) {
@@ -101,14 +107,16 @@ QVariant HistoryModel::headerData(int section, Qt::Orientation orientation, int 
         return tr("Strategy");
     case Backend:
         return tr("Backend");
+    case Kind:
+        return tr("Kind");
     case Status:
         return tr("Status");
     case TtftMeasured:
-        return tr("TTFT ms\nmeasured");
+        return tr("TTFT ms\nof the run");
     case TtftPredicted:
         return tr("TTFT ms\npredicted");
     case TpotMeasured:
-        return tr("TPOT ms\nmeasured");
+        return tr("TPOT ms\nof the run");
     case TpotPredicted:
         return tr("TPOT ms\npredicted");
     default:

@@ -18,6 +18,7 @@ public:
         Topology,
         Strategy,
         Backend,
+        Kind,
         Status,
         TtftMeasured,
         TtftPredicted,

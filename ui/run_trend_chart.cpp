@@ -56,9 +56,12 @@ RunTrendChart::RunTrendChart(QWidget* parent)
             .arg(QString::fromStdString(r.strategy).toHtmlEscaped(), QString::fromStdString(r.topology).toHtmlEscaped(),
                  QString::fromStdString(r.backend).toHtmlEscaped(), graph->name().toHtmlEscaped())
             .arg(point_value(graph, index), 0, 'g', 4)
-            .arg(predicted ? tr("predicted by the planner for the plan's GPUs (as the run stored it)")
-                           : tr("measured by the run on its own machine, started %1")
-                                 .arg(QString::fromStdString(r.started_at).toHtmlEscaped()));
+            .arg(predicted               ? tr("predicted by the planner for the plan's GPUs (as the run stored it)")
+                 : r.kind == "simulated" ? tr("simulated: the serving simulator's mean over its requests on predicted "
+                                              "step times, %1")
+                                               .arg(QString::fromStdString(r.started_at).toHtmlEscaped())
+                                         : tr("measured by the run on its own machine, started %1")
+                                               .arg(QString::fromStdString(r.started_at).toHtmlEscaped()));
     });
     setRuns({}, tr("Run over run: select runs above and press \"Compare selected\" (one run: every run of its plan)."));
 }

@@ -4,6 +4,7 @@
 #include "store/kind_comparison.h"
 #include "store/profile_store.h"
 #include "store/run_store.h"
+#include "store/simulated_runs.h"
 
 #include "core/units.h"
 
@@ -34,15 +35,16 @@ OrderedJson run_json(const RunRecord& r)
     j["topology"] = r.topology;
     j["strategy"] = r.strategy;
     j["backend"] = r.backend;
+    j["kind"] = r.kind;
     j["started_at"] = r.started_at;
     j["ended_at"] = r.ended_at;
     j["host"] = r.host;
     j["engine_version"] = r.engine_version;
     j["message"] = r.message;
-    j["measured"] = {{"ttft_ms", value(r.ttft_ms)},
-                     {"tpot_ms", value(r.tpot_ms)},
-                     {"tokens_per_s", value(r.tokens_per_s)},
-                     {"max_rel_error", value(r.max_rel_error)}};
+    j[r.kind] = {{"ttft_ms", value(r.ttft_ms)},
+                 {"tpot_ms", value(r.tpot_ms)},
+                 {"tokens_per_s", value(r.tokens_per_s)},
+                 {"max_rel_error", value(r.max_rel_error)}};
     j["predicted"] = {{"ttft_ms", value(r.predicted_ttft_ms)},
                       {"tpot_ms", value(r.predicted_tpot_ms)},
                       {"tokens_per_s", value(r.predicted_tokens_per_s)}};
@@ -78,16 +80,16 @@ void list(const HistoryArgs& a, const GlobalOptions& options)
         print_json(list);
         return;
     }
-    TextTable table({"id", "started (UTC)", "status", "model", "topology", "strategy", "backend", "TTFT ms", "TPOT ms",
-                     "pred. TPOT ms"},
+    TextTable table({"id", "started (UTC)", "status", "model", "topology", "strategy", "backend", "kind", "TTFT ms",
+                     "TPOT ms", "pred. TPOT ms"},
                     {TextTable::Align::Right});
     for (const auto& r : runs)
         table.add_row({std::to_string(r.id), r.started_at, to_string(r.status), r.model, r.topology, r.strategy,
-                       r.backend, opt(r.ttft_ms), opt(r.tpot_ms), opt(r.predicted_tpot_ms, 3)});
+                       r.backend, r.kind, opt(r.ttft_ms), opt(r.tpot_ms), opt(r.predicted_tpot_ms, 3)});
     std::cout << table.render() << runs.size() << " run(s)"
               << (a.filter.limit > 0 && int(runs.size()) == a.filter.limit ? " (--limit 0 lists all)" : "")
-              << "; measured times are on the backend that ran them, predicted "
-              << "ones for the plan's GPUs\n";
+              << "; measured times are on the backend that ran them, simulated ones the serving simulator's means "
+                 "on predicted step times, predicted ones for the plan's GPUs\n";
 }
 
 void show(const HistoryArgs& a, const GlobalOptions& options)
@@ -97,11 +99,34 @@ void show(const HistoryArgs& a, const GlobalOptions& options)
         const auto r = store.get(id);
         if (!r)
             throw Error("no run " + std::to_string(id) + " in " + store.db().path());
+        const auto simulation = simulated_result(store, id);
         if (options.json) {
             OrderedJson j = run_json(*r);
             j["op_rows"] = r->op_rows;
             j["collective_rows"] = r->collective_rows;
+            if (simulation)
+                j["simulation"] = OrderedJson::parse(simulation->dump());
             print_json(j);
+            continue;
+        }
+        if (simulation) {
+            TextTable t({"run " + std::to_string(id) + " (simulated)", ""});
+            t.add_row({"model / topology", r->model + " on " + r->topology});
+            t.add_row({"deployment", r->strategy});
+            t.add_row({"traffic", simulation->value("traffic", "")});
+            t.add_row({"simulated at", r->started_at});
+            for (const auto& [metric, name] :
+                 {std::pair{"ttft_ms", "TTFT"}, std::pair{"tpot_ms", "TPOT"}, std::pair{"e2e_ms", "end to end"}}) {
+                const Json& p = (*simulation)[metric];
+                t.add_row({std::string(name) + " ms p50 / p90 / p99 (simulated)",
+                           format_ms(p.value("p50", 0.0)) + " / " + format_ms(p.value("p90", 0.0)) + " / "
+                               + format_ms(p.value("p99", 0.0))});
+            }
+            t.add_row({"goodput, requests/s", format_fixed(simulation->value("goodput_per_s", 0.0), 2)});
+            t.add_row({"output tokens/s", format_fixed(simulation->value("output_tokens_per_s", 0.0), 0)});
+            t.add_row({"SLO", simulation->value("meets_slo", false) ? "met" : "missed"});
+            t.add_row({"step times", simulation->value("step_times", "")});
+            std::cout << t.render();
             continue;
         }
         TextTable t({"run " + std::to_string(id), ""});

@@ -4,6 +4,7 @@
 #include "workload_options.h"
 
 #include "core/error.h"
+#include "core/plan.h"
 #include "core/presets.h"
 #include "core/strategy.h"
 #include "core/units.h"
@@ -12,6 +13,7 @@
 #include "serving/deployment_search.h"
 #include "serving/launch_export.h"
 #include "serving/step_time.h"
+#include "store/simulated_runs.h"
 
 #include <iostream>
 #include <memory>
@@ -35,6 +37,8 @@ struct ServeArgs {
     bool no_chunked_prefill = false;
     serving::Slo slo;
     double usd_per_gpu_hour = 0;
+    bool no_store = false;
+    std::string db;
 };
 
 // The layout of one replica: the one named, else the planner's fastest single replica.
@@ -124,14 +128,17 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
                                            int(std::min<std::int64_t>(longest, model.max_context)),
                                            int(limits.max_batched_tokens), efficiency);
     limits.kv_blocks = steps.kv_capacity_tokens() / limits.block_size;
-    const auto run = serving::simulate_deployment(requests, replicas, limits, steps,
-                                                  t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty() ? std::optional<int>(a.concurrency) : std::nullopt);
+    const auto run =
+        serving::simulate_deployment(requests, replicas, limits, steps,
+                                     t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty()
+                                         ? std::optional<int>(a.concurrency)
+                                         : std::nullopt);
     const serving::ServingSummary s = serving::summarize(run.merged, a.slo, limits.kv_blocks);
     const int gpus = replicas * layout.devices();
     const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
 
-    if (options.json) {
-        OrderedJson j;
+    OrderedJson j;
+    {
         j["model"] = model.id.empty() ? model.name : model.id;
         j["topology"] = topology.id.empty() ? topology.name : topology.id;
         j["strategy"] = layout.label();
@@ -162,6 +169,31 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         j["preemptions"] = s.preemptions;
         j["peak_kv_share"] = s.peak_kv_share;
         j["usd_per_million_output_tokens"] = usd;
+    }
+    if (!a.no_store) {
+        // Kept as a simulated run beside the measured ones.
+        Plan replica;
+        replica.name = "serve simulate";
+        replica.model = model;
+        replica.topology = topology;
+        replica.strategy = layout;
+        replica.workload = w;
+        SimulatedRun stored;
+        stored.plan_json = dump_json(plan_to_json(replica));
+        stored.plan_name = replica.name;
+        stored.model = j["model"].get<std::string>();
+        stored.topology = j["topology"].get<std::string>();
+        stored.deployment = std::to_string(replicas) + " x " + layout.label();
+        stored.ttft_ms = s.ttft_ms.mean;
+        stored.tpot_ms = s.tpot_ms.mean;
+        stored.output_tokens_per_s = s.output_tokens_per_s;
+        stored.message = "simulated: " + traffic_text + "; goodput " + format_fixed(s.goodput_per_s, 2) + " requests/s"
+                         + (s.meets_slo ? "" : ", SLO missed");
+        stored.result = Json::parse(dump_json(j));
+        RunStore store(a.db.empty() ? RunStore::default_path() : a.db);
+        j["run"] = add_simulated_run(store, stored);
+    }
+    if (options.json) {
         print_json(j);
         return;
     }
@@ -200,6 +232,9 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         std::cout << "; $" << format_fixed(usd, 3) << " per million output tokens at $"
                   << format_fixed(a.usd_per_gpu_hour, 2) << " per GPU-hour";
     std::cout << "\n";
+    if (j.contains("run"))
+        std::cout << "kept as simulated run " << j["run"].get<std::int64_t>()
+                  << " in the run database (shardstudio-cli history list)\n";
 }
 
 struct SearchArgs {
@@ -291,31 +326,37 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
         j["recommended"] = best ? option_json(*best) : OrderedJson();
         OrderedJson commands = OrderedJson::array();
         for (const auto& c : launch)
-            commands.push_back({{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
+            commands.push_back(
+                {{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
         j["launch"] = commands;
         print_json(j);
         return;
     }
-    std::cout << model.name << " on up to " << (a.max_gpus > 0 ? std::min(a.max_gpus, topology.total_gpus()) : topology.total_gpus())
-              << " GPUs of " << topology.name << ", " << result.simulated
+    std::cout << model.name << " on up to "
+              << (a.max_gpus > 0 ? std::min(a.max_gpus, topology.total_gpus()) : topology.total_gpus()) << " GPUs of "
+              << topology.name << ", " << result.simulated
               << " deployments simulated request by request on predicted step times\ntraffic: " << t.text << "\n";
     if (!recommend) {
-        TextTable table({"#", "deployment", "GPUs", "max seqs", "goodput/s", "per GPU", "TTFT p" + format_fixed(sa.slo.percentile, 0),
-                         "TPOT p" + format_fixed(sa.slo.percentile, 0), "tok/s/GPU", "tok/s/user", "$/M tok", "SLO"},
-                        {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right,
-                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
-                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Left});
+        TextTable table({"#", "deployment", "GPUs", "max seqs", "goodput/s", "per GPU",
+                         "TTFT p" + format_fixed(sa.slo.percentile, 0), "TPOT p" + format_fixed(sa.slo.percentile, 0),
+                         "tok/s/GPU", "tok/s/user", "$/M tok", "SLO"},
+                        {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Right,
+                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
+                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
+                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Left});
         for (std::size_t i = 0; i < result.options.size() && int(i) < a.top; ++i) {
             const auto& o = result.options[i];
             const auto& s = o.summary;
-            table.add_row({std::to_string(i + 1) + (o.pareto ? "*" : ""), std::to_string(o.replicas) + " x " + o.layout.label(),
-                           std::to_string(o.gpus), std::to_string(o.limits.max_seqs), format_fixed(s.goodput_per_s, 2),
-                           format_fixed(s.goodput_per_s / o.gpus, 3), format_ms(s.ttft_ms.at_slo), format_ms(s.tpot_ms.at_slo),
-                           format_fixed(s.output_tokens_per_s / o.gpus, 0), format_fixed(s.tokens_per_s_per_user, 1),
-                           sa.usd_per_gpu_hour > 0 ? format_fixed(o.usd_per_million_tokens, 3) : "-",
-                           s.meets_slo ? "met" : "missed"});
+            table.add_row(
+                {std::to_string(i + 1) + (o.pareto ? "*" : ""), std::to_string(o.replicas) + " x " + o.layout.label(),
+                 std::to_string(o.gpus), std::to_string(o.limits.max_seqs), format_fixed(s.goodput_per_s, 2),
+                 format_fixed(s.goodput_per_s / o.gpus, 3), format_ms(s.ttft_ms.at_slo), format_ms(s.tpot_ms.at_slo),
+                 format_fixed(s.output_tokens_per_s / o.gpus, 0), format_fixed(s.tokens_per_s_per_user, 1),
+                 sa.usd_per_gpu_hour > 0 ? format_fixed(o.usd_per_million_tokens, 3) : "-",
+                 s.meets_slo ? "met" : "missed"});
         }
-        std::cout << "\n" << table.render() << "* on the front of tokens/s per GPU against tokens/s per user. Every "
+        std::cout << "\n"
+                  << table.render() << "* on the front of tokens/s per GPU against tokens/s per user. Every "
                   << "figure is simulated (ms, tokens/s, requests/s); step times: " << result.step_source << "\n";
     }
     if (!best) {
@@ -387,6 +428,8 @@ void register_serve_commands(CLI::App& app, const GlobalOptions& options)
     sim->add_option("--replicas", args->replicas, "Replicas of it (default: as many as the topology holds)");
     sim->add_option("--max-seqs", args->limits.max_seqs, "Running requests per replica (vLLM max_num_seqs)")
         ->capture_default_str();
+    sim->add_flag("--no-store", args->no_store, "Do not keep the simulation in the run database");
+    sim->add_option("--db", args->db, "The run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");
     sim->callback([&options, args] { simulate(*args, options); });
 
     for (const bool recommend : {false, true}) {

@@ -77,7 +77,8 @@ bool better(const DeploymentOption& a, const DeploymentOption& b, SearchObjectiv
 
 SearchResult search_deployments(const ModelSpec& model, const Topology& topology, const std::vector<Request>& requests,
                                 const Slo& slo, const SearchSpace& space, SearchObjective objective,
-                                const Efficiency& efficiency, const std::function<void(const SearchProgress&)>& progress,
+                                const Efficiency& efficiency,
+                                const std::function<void(const SearchProgress&)>& progress,
                                 const std::atomic<bool>* cancel)
 {
     if (requests.empty())
@@ -135,11 +136,12 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
             std::unique_ptr<CostModelStepTime> steps;
             const int tries = int(std::floor(std::log2(double(budget / c.gpus)))) + 1;
             try {
-                steps = std::make_unique<CostModelStepTime>(model, c.layout, c.machine, space.dtype, space.kv_dtype,
-                                                            seqs, max_context, int(space.max_batched_tokens),
-                                                            efficiency);
+                steps =
+                    std::make_unique<CostModelStepTime>(model, c.layout, c.machine, space.dtype, space.kv_dtype, seqs,
+                                                        max_context, int(space.max_batched_tokens), efficiency);
             } catch (const Error& e) {
-                result.skipped.push_back(c.layout.label() + ", max " + std::to_string(seqs) + " sequences: " + e.what());
+                result.skipped.push_back(c.layout.label() + ", max " + std::to_string(seqs)
+                                         + " sequences: " + e.what());
                 p.done += tries;
                 continue;
             }

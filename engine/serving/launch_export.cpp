@@ -33,8 +33,8 @@ RandomLength random_length(const LengthDistribution& d)
 std::string traffic_flags(const TrafficSpec& t, bool vllm_burstiness, std::vector<std::string>& notes)
 {
     const RandomLength in = random_length(t.prompt), out = random_length(t.output);
-    std::string flags = " --dataset-name random --random-input-len " + std::to_string(in.mean)
-                        + " --random-output-len " + std::to_string(out.mean);
+    std::string flags = " --dataset-name random --random-input-len " + std::to_string(in.mean) + " --random-output-len "
+                        + std::to_string(out.mean);
     // One range ratio covers both lengths in these benchmarks.
     const double ratio = std::max(in.ratio, out.ratio);
     if (ratio > 0)
@@ -69,7 +69,8 @@ std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, c
                                             const TrafficSpec& traffic, const std::string& trace)
 {
     std::vector<LaunchCommands> all;
-    const std::string model = "<" + (replica.model.id.empty() ? std::string("model") : replica.model.id) + "-checkpoint>";
+    const std::string model =
+        "<" + (replica.model.id.empty() ? std::string("model") : replica.model.id) + "-checkpoint>";
     for (const std::string& engine : supported_serving_engines()) {
         const ServingExport e = export_for_serving(replica, engine);
         LaunchCommands c;
@@ -81,8 +82,7 @@ std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, c
             c.serve += " --max-num-seqs " + seqs + " --max-num-batched-tokens " + tokens + " --block-size "
                        + std::to_string(limits.block_size)
                        + (limits.chunked_prefill ? " --enable-chunked-prefill" : " --no-enable-chunked-prefill");
-            c.benchmark = "vllm bench serve --backend vllm --model " + model
-                          + traffic_flags(traffic, true, c.notes)
+            c.benchmark = "vllm bench serve --backend vllm --model " + model + traffic_flags(traffic, true, c.notes)
                           + " --percentile-metrics ttft,tpot,e2el --metric-percentiles 50,90,99";
         } else if (engine == "sglang") {
             c.serve += " --max-running-requests " + seqs + " --chunked-prefill-size "

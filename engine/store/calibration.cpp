@@ -107,6 +107,10 @@ Calibration fit_calibration(RunStore& store)
         const std::int64_t id = s.int64(0);
         const std::string backend = s.text(1);
         const std::string tag = "#" + std::to_string(id) + ": ";
+        if (backend == "simulator") {
+            out.skipped.push_back(tag + "a serving simulation, nothing measured");
+            continue;
+        }
         if (backend.rfind("cuda", 0) != 0) {
             out.skipped.push_back(tag + backend + " backend, its times are not a GPU's");
             continue;

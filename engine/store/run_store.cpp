@@ -75,7 +75,8 @@ const std::vector<const char*> kMigrations = {
     CREATE INDEX ops_by_step ON op_measurements(run_id, step);
     CREATE INDEX collectives_by_step ON collective_measurements(run_id, step);)",
     // v3: profiles of this machine's GPUs (shard-engine profile), each family's table as the
-    // CSV text of resources/perfdb.
+    // CSV text of resources/perfdb; runs that were simulated (a serving simulation) rather
+    // than measured, with the simulation's figures.
     R"(CREATE TABLE machine_profiles (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         created_at TEXT NOT NULL, gpu_kind TEXT NOT NULL, gpu_name TEXT, devices INTEGER NOT NULL,
@@ -84,7 +85,10 @@ const std::vector<const char*> kMigrations = {
     CREATE TABLE profile_tables (
         profile_id INTEGER NOT NULL REFERENCES machine_profiles(id) ON DELETE CASCADE,
         family TEXT NOT NULL, csv TEXT NOT NULL, PRIMARY KEY (profile_id, family));
-    CREATE INDEX profiles_by_kind ON machine_profiles(gpu_kind, created_at);)",
+    CREATE INDEX profiles_by_kind ON machine_profiles(gpu_kind, created_at);
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'measured';
+    CREATE TABLE serving_results (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE, json TEXT NOT NULL);)",
 };
 
 std::string now_iso()
@@ -393,6 +397,7 @@ RunRecord record_from(Statement& s)
     r.predicted_ttft_ms = opt(17);
     r.predicted_tpot_ms = opt(18);
     r.predicted_tokens_per_s = opt(19);
+    r.kind = s.text(21);
     if (r.status == RunStatus::Running && writer_gone(s.int64(20), r.host)) {
         r.status = RunStatus::Failed;
         r.message = writer_gone_message(s.int64(20));
@@ -403,7 +408,7 @@ RunRecord record_from(Statement& s)
 constexpr const char* kRunColumns =
     "SELECT id, plan_name, plan_hash, model, topology, strategy, backend, status, started_at, ended_at, host, "
     "engine_version, message, ttft_ms, tpot_ms, tokens_per_s, max_rel_error, predicted_ttft_ms, predicted_tpot_ms, "
-    "predicted_tokens_per_s, writer_pid FROM runs";
+    "predicted_tokens_per_s, writer_pid, kind FROM runs";
 
 } // namespace
 

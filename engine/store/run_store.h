@@ -27,6 +27,9 @@ struct RunRecord {
     std::string topology;
     std::string strategy;
     std::string backend;
+    // "measured" (a backend ran it) or "simulated" (the serving simulator, on predicted
+    // step times): what ttft_ms, tpot_ms and tokens_per_s are.
+    std::string kind = "measured";
     RunStatus status = RunStatus::Running;
     std::string started_at; // ISO 8601, UTC
     std::string ended_at;

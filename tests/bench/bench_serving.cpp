@@ -84,16 +84,15 @@ void report_search(const char* name, const char* model_id, int nodes, double rat
     SearchSpace space;
     space.dtype = space.kv_dtype = dtype;
     SearchResult result;
-    const double ms = median_ms(3, [&] {
-        result = search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus);
-    });
+    const double ms = median_ms(
+        3, [&] { result = search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus); });
     std::printf("%-44s %4d GPUs budget  %4d simulations  median %8.1f ms  best: %s\n", name, topology.total_gpus(),
                 result.simulated, ms,
-                result.options.empty() ? "none"
-                                       : (std::to_string(result.options.front().replicas) + " x "
-                                          + result.options.front().layout.label() + " on "
-                                          + std::to_string(result.options.front().gpus) + " GPUs")
-                                             .c_str());
+                result.options.empty()
+                    ? "none"
+                    : (std::to_string(result.options.front().replicas) + " x " + result.options.front().layout.label()
+                       + " on " + std::to_string(result.options.front().gpus) + " GPUs")
+                          .c_str());
 }
 
 int main()
