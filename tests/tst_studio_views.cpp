@@ -14,6 +14,8 @@
 #include "ui/plot_style.h"
 #include "ui/run_panel.h"
 #include "ui/run_trend_chart.h"
+#include "ui/serving_charts.h"
+#include "ui/serving_view.h"
 #include "ui/timeline_view.h"
 #include "ui/topology_panel.h"
 #include "ui/workload_panel.h"
@@ -502,6 +504,51 @@ private slots:
         QVERIFY(items->item(1)->isEnabled());
         RunStore store(db);
         QVERIFY(remove_profile(store, id));
+    }
+
+    void theServingTabSearchesOffTheUiThread()
+    {
+        MainWindow window;
+        waitPlanned(window);
+        QSignalSpy shown(&window, &MainWindow::candidatesShown);
+        window.modelPanel()->selectPreset(QStringLiteral("llama-3.1-8b"));
+        QVERIFY(shown.wait(20000));
+        ServingView* serving = window.servingView();
+        window.views()->setCurrentWidget(serving);
+        window.resize(1600, 1000);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QCOMPARE(QString::fromStdString(serving->inputs().model.id), QStringLiteral("llama-3.1-8b"));
+        QSignalSpy finished(serving, &ServingView::searchFinished);
+        serving->startSearch();
+        QVERIFY(serving->controller()->busy()); // the search runs on a worker; the UI thread goes on
+        QVERIFY(finished.wait(60000));
+        const int rows = serving->deploymentCount();
+        QVERIFY2(rows > 0, qPrintable(serving->statusText()));
+        QCOMPARE(finished.front().front().toInt(), rows);
+        QCOMPARE(serving->charts()->paretoPlot()->graph(0)->dataCount(), rows);
+        QCOMPARE(serving->table()->model()->index(0, 3).data().toString(), QStringLiteral("met"));
+        // The first deployment's distributions, timeline and commands follow.
+        QTRY_VERIFY_WITH_TIMEOUT(serving->charts()->latencyPlot()->graph(0)->dataCount() > 0, 20000);
+        QCOMPARE(serving->charts()->latencyPlot()->graph(0)->dataCount(), serving->inputs().traffic.requests);
+        QCOMPARE(serving->charts()->sloLineCount(), 2);
+        QVERIFY(serving->charts()->timelinePlot()->graph(0)->dataCount() > 0);
+        QVERIFY2(serving->launchText().startsWith(QStringLiteral("vllm serve ")), qPrintable(serving->launchText()));
+        QVERIFY(serving->statusText().contains(QStringLiteral("deployments simulated")));
+        const QString shots = QStringLiteral(SHARD_BIN_DIR "/../screenshots");
+        QDir().mkpath(shots);
+        QVERIFY(window.grab().save(shots + QStringLiteral("/studio-serving.png")));
+        window.resize(1366, 768);
+        QTest::qWait(50);
+        QVERIFY(window.width() <= 1366);
+        QVERIFY(window.grab().save(shots + QStringLiteral("/studio-serving-1366.png")));
+        // A search can be cancelled; the previous result stays until a new one lands.
+        finished.clear();
+        serving->startSearch();
+        serving->cancelSearch();
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(serving->statusText(), QStringLiteral("deployment search cancelled"));
+        QCOMPARE(serving->deploymentCount(), rows);
     }
 
     void cudaBackendsAreCheckedOffTheUiThread()

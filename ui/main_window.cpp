@@ -15,6 +15,7 @@
 #include "pareto_chart.h"
 #include "run_panel.h"
 #include "run_trend_chart.h"
+#include "serving_view.h"
 #include "timeline_view.h"
 #include "topology_panel.h"
 #include "workload_panel.h"
@@ -131,6 +132,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_views->addTab(m_run, tr("Run"));
     m_launch = new LaunchCommandView;
     m_views->addTab(m_launch, tr("Launch command"));
+    m_serving = new ServingView;
+    m_views->addTab(m_serving, tr("Serving"));
     m_history = new HistoryView;
     m_views->addTab(m_history, tr("History"));
     auto* split = new QSplitter(Qt::Vertical);
@@ -254,6 +257,10 @@ void MainWindow::scheduleReplan()
         m_replanQueued = false;
         m_planner->replan({m_modelPanel->model(), m_topologyPanel->topology(), m_workloadPanel->workload(),
                            m_topologyPanel->tableSource()});
+        // The Serving tab deploys what the studio plans for.
+        const Workload w = m_workloadPanel->workload();
+        m_serving->setDeploymentBase(m_modelPanel->model(), m_topologyPanel->topology(), w.dtype, w.kv_dtype,
+                                     m_topologyPanel->tableSource());
     });
 }
 

@@ -18,6 +18,7 @@ class CandidateDetails;
 class CostCharts;
 class HistoryView;
 class LaunchCommandView;
+class ServingView;
 class LayoutView;
 class RunPanel;
 class TimelineView;
@@ -62,6 +63,7 @@ public:
     QTabWidget* views() const { return m_views; }
     RunPanel* runPanel() const { return m_run; }
     LaunchCommandView* launchView() const { return m_launch; }
+    ServingView* servingView() const { return m_serving; }
     QString fitHintText() const; // empty unless nothing fits
     LayoutView* layoutView() const { return m_layout; }
     CostCharts* costCharts() const { return m_charts; }
@@ -101,6 +103,7 @@ private:
     ParetoChart* m_pareto = nullptr;
     RunPanel* m_run = nullptr;
     LaunchCommandView* m_launch = nullptr;
+    ServingView* m_serving = nullptr;
     QLabel* m_fitHint = nullptr;
     LayoutView* m_layout = nullptr;
     CostCharts* m_charts = nullptr;

@@ -30,9 +30,6 @@ SearchObjective parse_search_objective(const std::string& text)
     throw Error("the search objective is goodput, gpus or cost, not '" + text + "'");
 }
 
-namespace {
-
-// The machine one replica of `gpus` GPUs runs on: part of a node, or whole nodes.
 Topology replica_topology(const Topology& topology, int gpus)
 {
     Topology t = topology;
@@ -44,6 +41,8 @@ Topology replica_topology(const Topology& topology, int gpus)
     }
     return t;
 }
+
+namespace {
 
 int median_of(std::vector<int> v)
 {

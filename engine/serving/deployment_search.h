@@ -56,6 +56,9 @@ struct SearchResult {
     std::vector<std::string> skipped; // layouts left out, and why
 };
 
+// The machine one replica of `gpus` GPUs runs on: part of a node, or whole nodes of it.
+Topology replica_topology(const Topology& topology, int gpus);
+
 // Searches GPU counts (powers of two up to the budget) x the fastest single-replica layouts
 // of each x scheduler limits x replicas (doubled until the SLO is met or the budget spent),
 // simulating `requests` on each. `cancel`: stop between simulations (throws Error).

@@ -1,0 +1,339 @@
+#include "serving_view.h"
+
+#include "serving_charts.h"
+
+#include "serving/launch_export.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardItemModel>
+#include <QTableView>
+#include <QVBoxLayout>
+
+namespace shard::ui {
+
+namespace {
+
+QDoubleSpinBox* number_box(double low, double high, double value, int decimals, const QString& suffix)
+{
+    auto* box = new QDoubleSpinBox;
+    box->setRange(low, high);
+    box->setDecimals(decimals);
+    box->setValue(value);
+    box->setSuffix(suffix);
+    box->setKeyboardTracking(false);
+    return box;
+}
+
+QString ms_text(double ms)
+{
+    return QString::number(ms, 'f', ms < 10 ? 2 : 1);
+}
+
+} // namespace
+
+ServingView::ServingView(QWidget* parent)
+    : QWidget(parent)
+{
+    m_controller = new ServingController(this);
+    auto* layout = new QHBoxLayout(this);
+    auto* form = new QFormLayout;
+    m_rate = number_box(0.001, 1e6, 4, 3, tr(" req/s"));
+    m_burstiness = number_box(0.05, 20, 1, 2, QString());
+    m_burstiness->setToolTip(
+        tr("Coefficient of variation of the gaps between requests: 1 is Poisson, more is burstier"));
+    m_promptLen = new QLineEdit(QStringLiteral("lognormal:1500,p90=3000"));
+    m_outputLen = new QLineEdit(QStringLiteral("lognormal:250,p90=500"));
+    for (QLineEdit* e : {m_promptLen, m_outputLen})
+        e->setToolTip(tr("Tokens: N, uniform:LOW-HIGH or lognormal:MEAN,p90=P90"));
+    m_requests = new QSpinBox;
+    m_requests->setRange(10, 100000);
+    m_requests->setValue(1000);
+    m_ttft = number_box(0, 1e7, 2000, 0, tr(" ms"));
+    m_tpot = number_box(0, 1e5, 50, 1, tr(" ms"));
+    m_percentile = number_box(1, 100, 90, 1, QString());
+    m_maxGpus = new QSpinBox;
+    m_maxGpus->setRange(0, 1 << 20);
+    m_maxGpus->setSpecialValueText(tr("the whole topology"));
+    m_price = number_box(0, 1000, 2.5, 2, tr(" $/GPU-hour"));
+    m_objective = new QComboBox;
+    m_objective->addItem(tr("Fewest GPUs meeting the SLO"), QStringLiteral("gpus"));
+    m_objective->addItem(tr("Most goodput per GPU"), QStringLiteral("goodput"));
+    m_objective->addItem(tr("Lowest cost per million tokens"), QStringLiteral("cost"));
+    form->addRow(tr("Request rate"), m_rate);
+    form->addRow(tr("Burstiness"), m_burstiness);
+    form->addRow(tr("Prompt tokens"), m_promptLen);
+    form->addRow(tr("Output tokens"), m_outputLen);
+    form->addRow(tr("Requests simulated"), m_requests);
+    form->addRow(tr("TTFT SLO (0: none)"), m_ttft);
+    form->addRow(tr("TPOT SLO (0: none)"), m_tpot);
+    form->addRow(tr("At percentile"), m_percentile);
+    form->addRow(tr("GPU budget"), m_maxGpus);
+    form->addRow(tr("Price"), m_price);
+    form->addRow(tr("Rank by"), m_objective);
+    m_search = new QPushButton(tr("Search deployments"));
+    m_search->setObjectName(QStringLiteral("servingSearch"));
+    m_cancel = new QPushButton(tr("Cancel"));
+    m_cancel->setObjectName(QStringLiteral("servingCancel"));
+    m_cancel->setEnabled(false);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_search);
+    buttons->addWidget(m_cancel);
+    m_progress = new QProgressBar;
+    m_progress->setVisible(false);
+    m_status = new QLabel(tr("Every figure here is simulated: requests replayed through a continuous-batching "
+                             "replica on step times the cost model predicts."));
+    m_status->setObjectName(QStringLiteral("servingStatus"));
+    m_status->setWordWrap(true);
+    auto* left = new QVBoxLayout;
+    left->addLayout(form);
+    left->addLayout(buttons);
+    left->addWidget(m_progress);
+    left->addWidget(m_status);
+    left->addStretch(1);
+    auto* leftWidget = new QWidget;
+    leftWidget->setLayout(left);
+    leftWidget->setMaximumWidth(320);
+
+    m_rows = new QStandardItemModel(this);
+    m_rows->setHorizontalHeaderLabels({tr("deployment"), tr("GPUs"), tr("max seqs"), tr("SLO"), tr("goodput\nreq/s"),
+                                       tr("TTFT ms\nat SLO pct"), tr("TPOT ms\nat SLO pct"), tr("tok/s\nper GPU"),
+                                       tr("tok/s\nper user"), tr("$ per M\ntokens")});
+    m_table = new QTableView;
+    m_table->setObjectName(QStringLiteral("servingTable"));
+    m_table->setModel(m_rows);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->verticalHeader()->hide();
+    m_table->setToolTip(tr("Simulated on predicted step times; SLO percentiles at the percentile set on the left"));
+    m_charts = new ServingCharts;
+    m_engine = new QComboBox;
+    for (const char* e : {"vllm", "sglang", "trtllm"})
+        m_engine->addItem(QString::fromLatin1(e));
+    m_launch = new QPlainTextEdit;
+    m_launch->setObjectName(QStringLiteral("servingLaunch"));
+    m_launch->setReadOnly(true);
+    m_launch->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+    auto* launchBox = new QWidget;
+    auto* launchLayout = new QVBoxLayout(launchBox);
+    launchLayout->setContentsMargins(0, 0, 0, 0);
+    launchLayout->addWidget(m_engine);
+    launchLayout->addWidget(m_launch);
+    auto* bottom = new QSplitter(Qt::Horizontal);
+    bottom->addWidget(m_charts);
+    bottom->addWidget(launchBox);
+    bottom->setStretchFactor(0, 3);
+    bottom->setStretchFactor(1, 2);
+    auto* right = new QSplitter(Qt::Vertical);
+    right->addWidget(m_table);
+    right->addWidget(bottom);
+    layout->addWidget(leftWidget);
+    layout->addWidget(right, 1);
+
+    connect(m_search, &QPushButton::clicked, this, &ServingView::startSearch);
+    connect(m_cancel, &QPushButton::clicked, this, &ServingView::cancelSearch);
+    connect(m_controller, &ServingController::progress, this, [this](int done, int total, const QString& current) {
+        m_progress->setRange(0, std::max(1, total));
+        m_progress->setValue(done);
+        m_status->setText(tr("Simulating %1 (%2 of at most %3)").arg(current).arg(done).arg(total));
+    });
+    connect(m_controller, &ServingController::searched, this, &ServingView::showResult);
+    connect(m_controller, &ServingController::failed, this, [this](const QString& message) {
+        m_search->setEnabled(true);
+        m_cancel->setEnabled(false);
+        m_progress->setVisible(false);
+        m_status->setText(message);
+        emit searchFinished(0);
+    });
+    connect(m_controller, &ServingController::detailed, this, &ServingView::showDetail);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& index) {
+        if (index.isValid() && index.row() < int(m_result.options.size()))
+            m_controller->detail(m_result.options[std::size_t(index.row())]);
+    });
+    connect(m_charts, &ServingCharts::deploymentClicked, this, &ServingView::selectDeployment);
+    connect(m_engine, &QComboBox::currentIndexChanged, this, [this] {
+        const QModelIndex current = m_table->currentIndex();
+        if (current.isValid())
+            m_controller->detail(m_result.options[std::size_t(current.row())]);
+    });
+}
+
+void ServingView::setDeploymentBase(const ModelSpec& model, const Topology& topology, DType dtype, DType kv_dtype,
+                                    TableSource tables)
+{
+    m_model = model;
+    m_topology = topology;
+    m_dtype = dtype;
+    m_kvDtype = kv_dtype;
+    m_tables = tables;
+}
+
+ServingInputs ServingView::inputs() const
+{
+    ServingInputs in;
+    in.model = m_model;
+    in.topology = m_topology;
+    in.dtype = m_dtype;
+    in.kv_dtype = m_kvDtype;
+    in.tables = m_tables;
+    in.traffic.arrivals.kind =
+        m_burstiness->value() == 1 ? serving::Arrivals::Kind::Poisson : serving::Arrivals::Kind::Gamma;
+    in.traffic.arrivals.rate = m_rate->value();
+    in.traffic.arrivals.burstiness = m_burstiness->value();
+    in.traffic.prompt = serving::LengthDistribution::parse(m_promptLen->text().toStdString());
+    in.traffic.output = serving::LengthDistribution::parse(m_outputLen->text().toStdString());
+    in.traffic.requests = m_requests->value();
+    in.slo.ttft_ms = m_ttft->value();
+    in.slo.tpot_ms = m_tpot->value();
+    in.slo.percentile = m_percentile->value();
+    in.space.max_gpus = m_maxGpus->value();
+    in.space.usd_per_gpu_hour = m_price->value();
+    in.objective = serving::parse_search_objective(m_objective->currentData().toString().toStdString());
+    return in;
+}
+
+void ServingView::startSearch()
+{
+    ServingInputs in;
+    try {
+        in = inputs();
+        in.traffic.validate();
+        in.slo.validate();
+    } catch (const std::exception& e) {
+        m_status->setText(QString::fromUtf8(e.what()));
+        emit searchFinished(0);
+        return;
+    }
+    m_search->setEnabled(false);
+    m_cancel->setEnabled(true);
+    m_progress->setVisible(true);
+    m_progress->setRange(0, 0);
+    m_status->setText(tr("Searching deployments of %1 on %2...")
+                          .arg(QString::fromStdString(in.model.name), QString::fromStdString(in.topology.name)));
+    m_controller->search(in);
+}
+
+void ServingView::cancelSearch()
+{
+    m_controller->cancel();
+}
+
+void ServingView::showResult(const serving::SearchResult& result, double ms)
+{
+    m_result = result;
+    m_search->setEnabled(true);
+    m_cancel->setEnabled(false);
+    m_progress->setVisible(false);
+    m_rows->removeRows(0, m_rows->rowCount());
+    const bool priced = m_controller->inputs().space.usd_per_gpu_hour > 0;
+    for (const auto& o : result.options) {
+        const auto& s = o.summary;
+        QList<QStandardItem*> row;
+        auto cell = [&](const QString& text, bool number = true) {
+            auto* item = new QStandardItem(text);
+            if (number)
+                item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            row.append(item);
+        };
+        cell(QStringLiteral("%1 x %2").arg(o.replicas).arg(QString::fromStdString(o.layout.label())), false);
+        cell(QString::number(o.gpus));
+        cell(QString::number(o.limits.max_seqs));
+        cell(s.meets_slo ? tr("met") : tr("missed"), false);
+        row.back()->setForeground(s.meets_slo ? QColor(0x2e, 0x7d, 0x32) : QColor(0xc0, 0x39, 0x2b));
+        if (!s.failing.empty())
+            row.back()->setToolTip(QString::fromStdString(s.failing.front()));
+        cell(QString::number(s.goodput_per_s, 'f', 2));
+        cell(ms_text(s.ttft_ms.at_slo));
+        cell(ms_text(s.tpot_ms.at_slo));
+        cell(QString::number(s.output_tokens_per_s / o.gpus, 'f', 0));
+        cell(QString::number(s.tokens_per_s_per_user, 'f', 1));
+        cell(priced ? QString::number(o.usd_per_million_tokens, 'f', 3) : QStringLiteral("-"));
+        m_rows->appendRow(row);
+    }
+    m_table->resizeColumnsToContents();
+    const bool any = !result.options.empty();
+    m_status->setText(
+        any ? tr("%1 deployments simulated in %2 s; %3. Step times: %4.")
+                  .arg(result.simulated)
+                  .arg(ms / 1000.0, 0, 'f', 1)
+                  .arg(result.options.front().summary.meets_slo ? tr("the first meets the SLO")
+                                                                : tr("none within the budget meets the SLO"))
+                  .arg(QString::fromStdString(result.step_source))
+            : tr("No deployment could be simulated: %1")
+                  .arg(result.skipped.empty() ? QString() : QString::fromStdString(result.skipped.front())));
+    m_charts->setSearch(result, any ? 0 : -1);
+    if (any)
+        selectDeployment(0);
+    else
+        m_charts->clear();
+    emit searchFinished(int(result.options.size()));
+}
+
+bool ServingView::selectDeployment(int row)
+{
+    if (row < 0 || row >= m_rows->rowCount())
+        return false;
+    m_table->setCurrentIndex(m_rows->index(row, 0));
+    m_table->scrollTo(m_rows->index(row, 0));
+    return true;
+}
+
+void ServingView::showDetail(const ServingDetail& detail)
+{
+    const ServingInputs& in = m_controller->inputs();
+    m_charts->setDetail(detail, in.slo);
+    int selected = -1;
+    for (std::size_t i = 0; i < m_result.options.size(); ++i)
+        if (m_result.options[i].layout == detail.option.layout && m_result.options[i].replicas == detail.option.replicas
+            && m_result.options[i].limits.max_seqs == detail.option.limits.max_seqs)
+            selected = int(i);
+    m_charts->setSearch(m_result, selected);
+    Plan replica;
+    replica.model = in.model;
+    replica.topology = in.topology;
+    replica.strategy = detail.option.layout;
+    replica.workload.dtype = in.dtype;
+    replica.workload.kv_dtype = in.kv_dtype;
+    int longest = 2;
+    for (const auto& r : detail.run.requests)
+        longest = std::max(longest, r.prompt + r.output);
+    replica.workload.prompt = longest - 1;
+    replica.workload.generate = 1;
+    const auto commands = serving::launch_commands(replica, detail.option.replicas, detail.option.limits, in.traffic);
+    for (const auto& c : commands)
+        if (QString::fromStdString(c.engine) == m_engine->currentText()) {
+            QString text =
+                QString::fromStdString(c.serve) + QStringLiteral("\n\n") + QString::fromStdString(c.benchmark);
+            for (const auto& note : c.notes)
+                text += QStringLiteral("\n\nnote: ") + QString::fromStdString(note);
+            m_launch->setPlainText(text);
+        }
+}
+
+int ServingView::deploymentCount() const
+{
+    return m_rows->rowCount();
+}
+
+QString ServingView::launchText() const
+{
+    return m_launch->toPlainText();
+}
+
+QString ServingView::statusText() const
+{
+    return m_status->text();
+}
+
+} // namespace shard::ui

@@ -1,0 +1,81 @@
+#pragma once
+
+#include "serving_controller.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QStandardItemModel;
+class QTableView;
+
+namespace shard::ui {
+
+class ServingCharts;
+
+// The Serving tab: a traffic (rate, burstiness, prompt and output lengths) and an SLO for the
+// model and machine the studio plans for; a search off the UI thread (progress, cancel) over
+// deployments; the ranked deployments with their simulated percentiles, goodput, GPUs and
+// cost; the charts of the selected one; its launch and benchmark commands.
+class ServingView : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ServingView(QWidget* parent = nullptr);
+
+    // The model, machine, dtypes and table source the studio currently plans with.
+    void setDeploymentBase(const ModelSpec& model, const Topology& topology, DType dtype, DType kv_dtype,
+                           TableSource tables);
+    ServingInputs inputs() const;
+    void startSearch();
+    void cancelSearch();
+    bool selectDeployment(int row);
+    int deploymentCount() const;
+    QString launchText() const;
+    QString statusText() const;
+    ServingController* controller() const { return m_controller; }
+    ServingCharts* charts() const { return m_charts; }
+    QTableView* table() const { return m_table; }
+
+signals:
+    void searchFinished(int deployments);
+
+private:
+    void showResult(const serving::SearchResult& result, double ms);
+    void showDetail(const ServingDetail& detail);
+
+    ModelSpec m_model;
+    Topology m_topology;
+    DType m_dtype = DType::BF16, m_kvDtype = DType::BF16;
+    TableSource m_tables = TableSource::Auto;
+    serving::SearchResult m_result;
+    ServingController* m_controller = nullptr;
+    QDoubleSpinBox* m_rate = nullptr;
+    QDoubleSpinBox* m_burstiness = nullptr;
+    QLineEdit* m_promptLen = nullptr;
+    QLineEdit* m_outputLen = nullptr;
+    QSpinBox* m_requests = nullptr;
+    QDoubleSpinBox* m_ttft = nullptr;
+    QDoubleSpinBox* m_tpot = nullptr;
+    QDoubleSpinBox* m_percentile = nullptr;
+    QSpinBox* m_maxGpus = nullptr;
+    QDoubleSpinBox* m_price = nullptr;
+    QComboBox* m_objective = nullptr;
+    QPushButton* m_search = nullptr;
+    QPushButton* m_cancel = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_status = nullptr;
+    QTableView* m_table = nullptr;
+    QStandardItemModel* m_rows = nullptr;
+    ServingCharts* m_charts = nullptr;
+    QComboBox* m_engine = nullptr;
+    QPlainTextEdit* m_launch = nullptr;
+};
+
+} // namespace shard::ui
