@@ -3,6 +3,7 @@
 // token lost, the KV cache never overfull, replays identical; traffic generation and trace
 // files; step times from the cost model.
 #include "serving/deployment_search.h"
+#include "serving/disaggregated.h"
 #include "serving/launch_export.h"
 #include "serving/replica_sim.h"
 #include "serving/serving_metrics.h"
@@ -396,6 +397,63 @@ private slots:
         QVERIFY(all[2].notes.back().find("start 3 of these servers") == 0);
     }
 
+    void kvTransfersArePricedOnTheLinkBetweenThePools()
+    {
+        const auto& presets = PresetLibrary::instance();
+        const ModelSpec model = presets.model("llama-3.1-70b");
+        const Topology dgx = presets.topology("2x-dgx-h100");
+        const Strategy tp2 = parse_strategy_text("tp=2"), tp4 = parse_strategy_text("tp=4"),
+                       tp8 = parse_strategy_text("tp=8");
+        // 80 layers x 8 KV heads x 128 x (K and V) x 2 bytes.
+        const double per_token = 80.0 * 8 * 128 * 2 * 2;
+        const KvTransfer near = price_kv_transfer(model, DType::BF16, dgx, tp2, tp4);
+        QVERIFY(near.in_node);
+        QCOMPARE(near.bytes_per_token, per_token);
+        QCOMPARE(near.gbps, dgx.intra.busbw_gbps * 2); // two senders stream at once
+        QCOMPARE(near.messages, 2); // each TP4 rank gathers its heads from two TP2 ranks
+        QCOMPARE(near.ms(1000),
+                 dgx.intra.latency_us * 2 / 1000.0 + per_token * 1000 / (dgx.intra.busbw_gbps * 2 * 1e9) * 1000.0);
+        const KvTransfer far = price_kv_transfer(model, DType::BF16, dgx, tp8, tp8);
+        QVERIFY(!far.in_node);
+        QCOMPARE(far.gbps, dgx.inter.busbw_gbps * 8);
+        QCOMPARE(far.messages, 1);
+        QCOMPARE(price_kv_transfer(model, DType::FP8, dgx, tp8, tp8).bytes_per_token, per_token / 2);
+    }
+
+    void disaggregatedPoolsSplitTheWork()
+    {
+        std::vector<Request> requests(200);
+        for (std::size_t i = 0; i < requests.size(); ++i)
+            requests[i] = {std::int64_t(i), 0.05 * double(i), 512, 50, {}};
+        const FixedStepTime prefillSteps(20), decodeSteps(5);
+        Pool prefill;
+        prefill.layout = parse_strategy_text("tp=2");
+        prefill.limits.max_seqs = 8;
+        prefill.limits.max_batched_tokens = 512; // one prompt per step
+        prefill.limits.kv_blocks = 10000;
+        prefill.steps = &prefillSteps;
+        Pool decode = prefill;
+        decode.limits.max_seqs = 64;
+        decode.steps = &decodeSteps;
+        KvTransfer transfer;
+        transfer.bytes_per_token = 1e6;
+        transfer.gbps = 100; // 512 tokens: 5.12 ms, plus 10 us
+        transfer.latency_us = 10;
+        const DisaggregatedRun run = simulate_disaggregated(requests, prefill, decode, transfer);
+        QCOMPARE(run.transfer_ms_mean, 5.13);
+        // Arrivals every 50 ms, one 20 ms prefill each: no queue, TTFT is one prefill step.
+        for (const auto& r : run.merged.requests) {
+            QCOMPARE(r.ttft_ms(), 20.0);
+            QVERIFY(r.finish_s > r.first_token_s);
+            // 49 decode steps of 5 ms after a 5.13 ms transfer (and the step it waits to join).
+            QVERIFY2(r.tpot_ms() >= (5.13 + 49 * 5) / 49 - 1e-9 && r.tpot_ms() <= (5.13 + 50 * 5) / 49 + 1e-9,
+                     qPrintable(QString::number(r.tpot_ms())));
+        }
+        QCOMPARE(run.decode.prefill_tokens, std::int64_t(0)); // the decode pool never prefills
+        QCOMPARE(run.prefill.prefill_tokens, std::int64_t(200 * 512));
+        QCOMPARE(run.merged.generated_tokens, std::int64_t(200 * 50));
+    }
+
     void theCliSimulatesADeployment()
     {
         auto cli = [](QStringList arguments) { return test::runCli(arguments); };
@@ -431,6 +489,20 @@ private slots:
                               QStringLiteral("uniform:9-3")});
         QCOMPARE(bad.exitCode, 1);
         QVERIFY2(bad.err.contains("prompt length: uniform needs 1 <= low <= high, got 9-3"), bad.err.constData());
+        const auto split =
+            cli({QStringLiteral("--json"), QStringLiteral("serve"), QStringLiteral("simulate"),
+                 QStringLiteral("--no-store"), QStringLiteral("--prefill-strategy"), QStringLiteral("tp=2"),
+                 QStringLiteral("--prefill-replicas"), QStringLiteral("2"), QStringLiteral("-s"),
+                 QStringLiteral("tp=4"), QStringLiteral("--requests"), QStringLiteral("200")});
+        QCOMPARE(split.exitCode, 0);
+        const QJsonObject d = test::jsonOf(split).object();
+        QCOMPARE(d[QStringLiteral("gpus")].toInt(), 8);
+        QVERIFY(!d.contains(QStringLiteral("run")));
+        const QJsonObject pools = d[QStringLiteral("disaggregated")].toObject();
+        QCOMPARE(pools[QStringLiteral("prefill_replicas")].toInt(), 2);
+        QCOMPARE(pools[QStringLiteral("kv_transfer_messages")].toInt(), 2);
+        QVERIFY(pools[QStringLiteral("kv_transfer_in_node")].toBool());
+        QVERIFY(pools[QStringLiteral("kv_transfer_ms_mean")].toDouble() > 0);
         const auto tooMany = cli({QStringLiteral("serve"), QStringLiteral("simulate"), QStringLiteral("-s"),
                                   QStringLiteral("tp=4"), QStringLiteral("--replicas"), QStringLiteral("3")});
         QVERIFY2(tooMany.err.contains("3 replicas of TP4 need 12 GPUs"), tooMany.err.constData());

@@ -11,6 +11,7 @@
 #include "planner/planner.h"
 #include "serving/deployment.h"
 #include "serving/deployment_search.h"
+#include "serving/disaggregated.h"
 #include "serving/launch_export.h"
 #include "serving/step_time.h"
 #include "store/simulated_runs.h"
@@ -39,6 +40,8 @@ struct ServeArgs {
     double usd_per_gpu_hour = 0;
     bool no_store = false;
     std::string db;
+    std::string prefill_strategy; // set: disaggregated, --strategy is the decode pool's layout
+    int prefill_replicas = 1;
 };
 
 // The layout of one replica: the one named, else the planner's fastest single replica.
@@ -110,11 +113,25 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
     const Workload w = a.workload.workload();
     const Efficiency efficiency = planner_efficiency(topology.gpu, a.workload.tables);
     const Strategy layout = replica_layout(a, model, topology, w, efficiency);
-    const int replicas = a.replicas > 0 ? a.replicas : std::max(1, topology.total_gpus() / layout.devices());
-    if (replicas * layout.devices() > topology.total_gpus())
-        throw Error(std::to_string(replicas) + " replicas of " + layout.label() + " need "
-                    + std::to_string(replicas * layout.devices()) + " GPUs, " + topology.name + " has "
-                    + std::to_string(topology.total_gpus()));
+    const bool disaggregated = !a.prefill_strategy.empty();
+    const Strategy prefill_layout = disaggregated ? parse_strategy_text(a.prefill_strategy) : Strategy{};
+    const int prefill_gpus = disaggregated ? a.prefill_replicas * prefill_layout.devices() : 0;
+    const int replicas =
+        a.replicas > 0 ? a.replicas : (disaggregated ? 1 : std::max(1, topology.total_gpus() / layout.devices()));
+    if (prefill_gpus + replicas * layout.devices() > topology.total_gpus())
+        throw Error((disaggregated
+                         ? std::to_string(a.prefill_replicas) + " prefill replicas of " + prefill_layout.label()
+                               + " and " + std::to_string(replicas) + " decode replicas of " + layout.label()
+                         : std::to_string(replicas) + " replicas of " + layout.label())
+                    + " need " + std::to_string(prefill_gpus + replicas * layout.devices()) + " GPUs, " + topology.name
+                    + " has " + std::to_string(topology.total_gpus()));
+    if (disaggregated) {
+        prefill_layout.validate(model.layers, topology.total_gpus());
+        if (a.prefill_replicas < 1)
+            throw Error("--prefill-replicas must be at least 1, got " + std::to_string(a.prefill_replicas));
+        if (a.concurrency > 0)
+            throw Error("a disaggregated deployment is simulated under a request rate, not --concurrency");
+    }
 
     const Traffic t = build_traffic(a);
     const std::vector<serving::Request>& requests = t.requests;
@@ -128,13 +145,29 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
                                            int(std::min<std::int64_t>(longest, model.max_context)),
                                            int(limits.max_batched_tokens), efficiency);
     limits.kv_blocks = steps.kv_capacity_tokens() / limits.block_size;
-    const auto run =
-        serving::simulate_deployment(requests, replicas, limits, steps,
-                                     t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty()
-                                         ? std::optional<int>(a.concurrency)
-                                         : std::nullopt);
-    const serving::ServingSummary s = serving::summarize(run.merged, a.slo, limits.kv_blocks);
-    const int gpus = replicas * layout.devices();
+    serving::ReplicaRun merged;
+    std::optional<serving::DisaggregatedRun> split;
+    serving::KvTransfer transfer;
+    if (disaggregated) {
+        const serving::CostModelStepTime prefill_steps(
+            model, prefill_layout, topology, w.dtype, w.kv_dtype, limits.max_seqs,
+            int(std::min<std::int64_t>(longest, model.max_context)), int(limits.max_batched_tokens), efficiency);
+        serving::Pool prefill{prefill_layout, a.prefill_replicas, limits, &prefill_steps};
+        prefill.limits.kv_blocks = prefill_steps.kv_capacity_tokens() / limits.block_size;
+        const serving::Pool decode{layout, replicas, limits, &steps};
+        transfer = serving::price_kv_transfer(model, w.kv_dtype, topology, prefill_layout, layout);
+        split = serving::simulate_disaggregated(requests, prefill, decode, transfer);
+        merged = split->merged;
+    } else {
+        merged =
+            serving::simulate_deployment(requests, replicas, limits, steps,
+                                         t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty()
+                                             ? std::optional<int>(a.concurrency)
+                                             : std::nullopt)
+                .merged;
+    }
+    const serving::ServingSummary s = serving::summarize(merged, a.slo, limits.kv_blocks);
+    const int gpus = prefill_gpus + replicas * layout.devices();
     const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
 
     OrderedJson j;
@@ -169,6 +202,14 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         j["preemptions"] = s.preemptions;
         j["peak_kv_share"] = s.peak_kv_share;
         j["usd_per_million_output_tokens"] = usd;
+        if (split)
+            j["disaggregated"] = {{"prefill_strategy", prefill_layout.label()},
+                                  {"prefill_replicas", a.prefill_replicas},
+                                  {"decode_strategy", layout.label()},
+                                  {"decode_replicas", replicas},
+                                  {"kv_transfer_ms_mean", split->transfer_ms_mean},
+                                  {"kv_transfer_in_node", transfer.in_node},
+                                  {"kv_transfer_messages", transfer.messages}};
     }
     if (!a.no_store) {
         // Kept as a simulated run beside the measured ones.
@@ -183,7 +224,10 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         stored.plan_name = replica.name;
         stored.model = j["model"].get<std::string>();
         stored.topology = j["topology"].get<std::string>();
-        stored.deployment = std::to_string(replicas) + " x " + layout.label();
+        stored.deployment = disaggregated
+                                ? std::to_string(a.prefill_replicas) + " x " + prefill_layout.label() + " prefill + "
+                                      + std::to_string(replicas) + " x " + layout.label() + " decode"
+                                : std::to_string(replicas) + " x " + layout.label();
         stored.ttft_ms = s.ttft_ms.mean;
         stored.tpot_ms = s.tpot_ms.mean;
         stored.output_tokens_per_s = s.output_tokens_per_s;
@@ -197,14 +241,26 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         print_json(j);
         return;
     }
-    std::cout << model.name << " on " << topology.name << ": " << replicas << " x " << layout.label() << " (" << gpus
-              << " GPUs), simulated request by request on predicted step times\n"
+    std::cout << model.name << " on " << topology.name << ": "
+              << (disaggregated ? std::to_string(a.prefill_replicas) + " x " + prefill_layout.label() + " prefill, "
+                                      + std::to_string(replicas) + " x " + layout.label() + " decode"
+                                : std::to_string(replicas) + " x " + layout.label())
+              << " (" << gpus << " GPUs), simulated request by request on predicted step times\n"
               << "traffic: " << traffic_text << "\n"
               << "scheduler per replica: up to " << limits.max_seqs << " sequences, " << limits.max_batched_tokens
               << " tokens per step, " << (limits.chunked_prefill ? "chunked prefill" : "whole prompts") << ", KV cache "
               << format_count(limits.kv_blocks * limits.block_size) << " tokens (" << format_count(limits.kv_blocks)
               << " blocks of " << limits.block_size << ")\n"
-              << "step times: " << steps.source() << "\n\n";
+              << "step times: " << steps.source() << "\n";
+    if (split)
+        std::cout << "KV cache transfer, prefill to decode pool: " << format_ms(split->transfer_ms_mean)
+                  << " ms per request on average (simulated, "
+                  << (transfer.in_node ? "in the node's fabric" : "over the NICs")
+                  << (transfer.messages > 1
+                          ? ", each decode GPU gathering from " + std::to_string(transfer.messages) + " prefill GPUs"
+                          : std::string())
+                  << ")\n";
+    std::cout << "\n";
     TextTable table({"simulated, ms", "p50", "p90", "p99", "mean"},
                     {TextTable::Align::Left, TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
                      TextTable::Align::Right});
@@ -427,6 +483,10 @@ void register_serve_commands(CLI::App& app, const GlobalOptions& options)
                     "One replica's layout, e.g. \"tp=4\" (default: the planner's fastest single replica)");
     sim->add_option("--replicas", args->replicas, "Replicas of it (default: as many as the topology holds)");
     sim->add_option("--max-seqs", args->limits.max_seqs, "Running requests per replica (vLLM max_num_seqs)")
+        ->capture_default_str();
+    sim->add_option("--prefill-strategy", args->prefill_strategy,
+                    "Disaggregated: the prefill pool's layout (--strategy and --replicas are then the decode pool's)");
+    sim->add_option("--prefill-replicas", args->prefill_replicas, "Replicas in the prefill pool")
         ->capture_default_str();
     sim->add_flag("--no-store", args->no_store, "Do not keep the simulation in the run database");
     sim->add_option("--db", args->db, "The run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");

@@ -107,6 +107,30 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
             t = run.requests[next].arrival_s; // idle until the next arrival
             continue;
         }
+        // Requests whose KV cache arrived with them join before the decodes, to decode at once.
+        while (preempted.empty() && !waiting.empty() && requests[waiting.front()].prefilled
+               && int(running.size()) < limits.max_seqs) {
+            const std::size_t index = waiting.front();
+            const RequestResult& r = run.requests[index];
+            const std::int64_t blocks = blocks_for(r.prompt, limits.block_size);
+            if (blocks_for(std::int64_t(r.prompt) + r.output, limits.block_size) > limits.kv_blocks) {
+                waiting.pop_front();
+                run.requests[index].rejected = true;
+                run.requests[index].first_token_s = t;
+                finish(index, t);
+                continue;
+            }
+            if (blocks > free_blocks)
+                break;
+            waiting.pop_front();
+            run.requests[index].first_token_s = t;
+            if (r.output <= 1) {
+                finish(index, t);
+                continue;
+            }
+            free_blocks -= blocks;
+            running.push_back({index, r.prompt, r.prompt, 1, blocks});
+        }
         std::int64_t budget = limits.max_batched_tokens;
         StepBatch batch;
         std::vector<std::pair<std::size_t, std::int64_t>> chunks; // running position, tokens

@@ -14,6 +14,9 @@ struct Request {
     int prompt = 0; // tokens
     int output = 0; // tokens to generate (the first of them ends the prefill)
     std::string prefix; // requests sharing a prefix id share their prompt's cached prefix
+    // Disaggregated serving's decode pool: the prompt's KV cache arrives with the request
+    // and its first token is already out, so the replica only decodes.
+    bool prefilled = false;
 };
 
 // Prompt or output lengths: a fixed value, uniform in [low, high], or lognormal with a
