@@ -503,6 +503,17 @@ private slots:
         QCOMPARE(pools[QStringLiteral("kv_transfer_messages")].toInt(), 2);
         QVERIFY(pools[QStringLiteral("kv_transfer_in_node")].toBool());
         QVERIFY(pools[QStringLiteral("kv_transfer_ms_mean")].toDouble() > 0);
+        // Each engine's servers per pool, with their disaggregation flags, and the router.
+        const QJsonArray launch = d[QStringLiteral("launch")].toArray();
+        QCOMPARE(launch.size(), 3);
+        const QString sglang = launch[1].toObject()[QStringLiteral("serve")].toString();
+        QVERIFY2(sglang.contains(QStringLiteral("--tp-size 2"))
+                     && sglang.contains(QStringLiteral("--disaggregation-mode prefill"))
+                     && sglang.contains(QStringLiteral("--tp-size 4"))
+                     && sglang.contains(QStringLiteral("--disaggregation-mode decode"))
+                     && sglang.contains(QStringLiteral("sglang_router.launch_router --pd-disaggregation")),
+                 qPrintable(sglang));
+        QVERIFY(launch[0].toObject()[QStringLiteral("serve")].toString().contains(QStringLiteral("NixlConnector")));
         const auto tooMany = cli({QStringLiteral("serve"), QStringLiteral("simulate"), QStringLiteral("-s"),
                                   QStringLiteral("tp=4"), QStringLiteral("--replicas"), QStringLiteral("3")});
         QVERIFY2(tooMany.err.contains("3 replicas of TP4 need 12 GPUs"), tooMany.err.constData());

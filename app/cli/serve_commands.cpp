@@ -42,6 +42,7 @@ struct ServeArgs {
     std::string db;
     std::string prefill_strategy; // set: disaggregated, --strategy is the decode pool's layout
     int prefill_replicas = 1;
+    bool launch = false; // print the launch and benchmark commands
 };
 
 // The layout of one replica: the one named, else the planner's fastest single replica.
@@ -170,6 +171,24 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
     const int gpus = prefill_gpus + replicas * layout.devices();
     const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
 
+    std::vector<serving::LaunchCommands> commands;
+    {
+        Plan decode_plan;
+        decode_plan.model = model;
+        decode_plan.topology = topology;
+        decode_plan.strategy = layout;
+        decode_plan.workload = w;
+        decode_plan.workload.prompt = std::max(1, longest - 1);
+        decode_plan.workload.generate = 1;
+        if (disaggregated) {
+            Plan prefill_plan = decode_plan;
+            prefill_plan.strategy = prefill_layout;
+            commands = serving::disaggregated_launch_commands(prefill_plan, a.prefill_replicas, decode_plan, replicas,
+                                                              limits, t.spec);
+        } else {
+            commands = serving::launch_commands(decode_plan, replicas, limits, t.spec, a.trace);
+        }
+    }
     OrderedJson j;
     {
         j["model"] = model.id.empty() ? model.name : model.id;
@@ -202,6 +221,11 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         j["preemptions"] = s.preemptions;
         j["peak_kv_share"] = s.peak_kv_share;
         j["usd_per_million_output_tokens"] = usd;
+        OrderedJson launch = OrderedJson::array();
+        for (const auto& c : commands)
+            launch.push_back(
+                {{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
+        j["launch"] = launch;
         if (split)
             j["disaggregated"] = {{"prefill_strategy", prefill_layout.label()},
                                   {"prefill_replicas", a.prefill_replicas},
@@ -288,6 +312,12 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         std::cout << "; $" << format_fixed(usd, 3) << " per million output tokens at $"
                   << format_fixed(a.usd_per_gpu_hour, 2) << " per GPU-hour";
     std::cout << "\n";
+    if (a.launch)
+        for (const auto& c : commands) {
+            std::cout << "\n" << c.engine << ":\n" << c.serve << "\n" << c.benchmark << "\n";
+            for (const auto& note : c.notes)
+                std::cout << "note: " << note << "\n";
+        }
     if (j.contains("run"))
         std::cout << "kept as simulated run " << j["run"].get<std::int64_t>()
                   << " in the run database (shardstudio-cli history list)\n";
@@ -488,6 +518,9 @@ void register_serve_commands(CLI::App& app, const GlobalOptions& options)
                     "Disaggregated: the prefill pool's layout (--strategy and --replicas are then the decode pool's)");
     sim->add_option("--prefill-replicas", args->prefill_replicas, "Replicas in the prefill pool")
         ->capture_default_str();
+    sim->add_flag("--launch", args->launch,
+                  "Print how to start the deployment on vLLM, SGLang and TensorRT-LLM and "
+                  "the benchmark that replays the traffic");
     sim->add_flag("--no-store", args->no_store, "Do not keep the simulation in the run database");
     sim->add_option("--db", args->db, "The run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");
     sim->callback([&options, args] { simulate(*args, options); });

@@ -3,6 +3,7 @@
 #include "core/units.h"
 #include "planner/serving_export.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace shard::serving {
@@ -108,6 +109,47 @@ std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, c
         if (!trace.empty())
             c.notes.push_back("the simulated traffic came from " + trace
                               + ": the benchmark replays its rate and mean lengths, not its exact arrivals");
+        all.push_back(std::move(c));
+    }
+    return all;
+}
+
+std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, int prefill_replicas, const Plan& decode,
+                                                          int decode_replicas, const SchedulerLimits& limits,
+                                                          const TrafficSpec& traffic)
+{
+    const auto p = launch_commands(prefill, prefill_replicas, limits, traffic);
+    const auto d = launch_commands(decode, decode_replicas, limits, traffic);
+    std::vector<LaunchCommands> all;
+    const std::string pools =
+        std::to_string(prefill_replicas) + " prefill and " + std::to_string(decode_replicas) + " decode servers";
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        LaunchCommands c;
+        c.engine = p[i].engine;
+        c.benchmark = d[i].benchmark; // the client talks to the router
+        if (c.engine == "vllm") {
+            const std::string kv = R"( --kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}')";
+            c.serve = "# prefill\n" + p[i].serve + kv + "\n# decode\n" + d[i].serve + kv;
+            c.notes.push_back("vLLM has no router of its own for disaggregated serving: put its disaggregated "
+                              "proxy example (or llm-d) in front of the "
+                              + pools + " and point the benchmark at it");
+        } else if (c.engine == "sglang") {
+            const std::string kv = " --disaggregation-transfer-backend nixl";
+            c.serve = "# prefill\n" + p[i].serve + " --disaggregation-mode prefill" + kv + "\n# decode\n" + d[i].serve
+                      + " --disaggregation-mode decode" + kv
+                      + "\n# router\npython -m sglang_router.launch_router --pd-disaggregation --prefill "
+                        "http://PREFILL_HOST:30000 --decode http://DECODE_HOST:30000";
+            c.notes.push_back("start the " + pools + " and list every one of them to the router");
+        } else {
+            c.serve = "# context (prefill) servers\n" + p[i].serve + "\n# generation (decode) servers\n" + d[i].serve
+                      + "\n# router\ntrtllm-serve disaggregated -c disagg.yaml";
+            c.notes.push_back("disagg.yaml lists the context_servers and generation_servers (" + pools
+                              + "); each server needs a cache_transceiver_config in its --extra_llm_api_options");
+        }
+        for (const auto* side : {&p[i], &d[i]})
+            for (const auto& note : side->notes)
+                if (note.rfind("start ", 0) != 0 && std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end())
+                    c.notes.push_back(note);
         all.push_back(std::move(c));
     }
     return all;

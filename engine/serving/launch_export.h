@@ -24,4 +24,10 @@ struct LaunchCommands {
 std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, const SchedulerLimits& limits,
                                             const TrafficSpec& traffic, const std::string& trace = {});
 
+// A disaggregated deployment: each engine's prefill and decode servers (its flags for the
+// role and the KV transfer) and what routes between them, one command per line of `serve`.
+std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, int prefill_replicas, const Plan& decode,
+                                                          int decode_replicas, const SchedulerLimits& limits,
+                                                          const TrafficSpec& traffic);
+
 } // namespace shard::serving
