@@ -6,27 +6,16 @@
 
 #include "core/presets.h"
 
+#include "bench_timing.h"
+
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
 using namespace shard;
-using Clock = std::chrono::steady_clock;
+using shard::bench::median_ms;
 
 namespace {
-
-template<typename F> double median_ms(int runs, F&& body)
-{
-    std::vector<double> times;
-    for (int i = 0; i < runs; ++i) {
-        const auto start = Clock::now();
-        body();
-        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
 
 void report(const char* name, const ModelSpec& m, const Topology& t, const Workload& w, int runs)
 {
