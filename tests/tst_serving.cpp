@@ -302,6 +302,7 @@ private slots:
         slo.tpot_ms = 25;
         SearchSpace space;
         space.max_seqs = {64, 256};
+        space.disaggregated = false; // first the replicas of one layout; the pools below
         int calls = 0, total = 0, last = 0;
         const SearchResult fewest = search_deployments(model, topology, requests, slo, space,
                                                        SearchObjective::FewestGpus, {}, [&](const SearchProgress& p) {
@@ -348,6 +349,21 @@ private slots:
             if (goodput.options[i].summary.meets_slo)
                 QVERIFY(goodput.options[i - 1].summary.goodput_per_s / goodput.options[i - 1].gpus
                         >= goodput.options[i].summary.goodput_per_s / goodput.options[i].gpus);
+        // With prefill and decode pools: each pool's GPUs counted, the KV transfer priced.
+        space.disaggregated = true;
+        const SearchResult pools =
+            search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus);
+        QVERIFY(pools.simulated > fewest.simulated);
+        int split = 0;
+        for (const auto& o : pools.options)
+            if (o.prefill_layout) {
+                ++split;
+                QCOMPARE(o.gpus, o.replicas * o.layout.devices() + o.prefill_replicas * o.prefill_layout->devices());
+                QVERIFY(o.kv_transfer_ms > 0);
+                QVERIFY(o.label().find(" prefill + ") != std::string::npos);
+            }
+        QVERIFY(split > 0);
+        QVERIFY(pools.options.front().gpus <= best.gpus); // more choices never need more GPUs
         std::atomic<bool> cancel{true};
         QCOMPARE(errorOf([&] {
                      search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus, {}, {},

@@ -1,5 +1,6 @@
 #include "serving_controller.h"
 
+#include "serving/disaggregated.h"
 #include "store/run_store.h"
 
 #include <QElapsedTimer>
@@ -110,13 +111,29 @@ void ServingController::detail(const serving::DeploymentOption& option)
         d.option = option;
         try {
             const auto requests = serving::generate_requests(inputs.traffic);
-            const Topology machine = serving::replica_topology(inputs.topology, option.layout.devices());
             const Efficiency efficiency =
                 prediction_efficiency(inputs.topology.gpu, RunStore::default_path(), inputs.tables);
-            const serving::CostModelStepTime steps(inputs.model, option.layout, machine, inputs.dtype, inputs.kv_dtype,
-                                                   option.limits.max_seqs, longest_context(requests, inputs.model),
-                                                   int(option.limits.max_batched_tokens), efficiency);
-            d.run = serving::simulate_deployment(requests, option.replicas, option.limits, steps).merged;
+            auto steps_for = [&](const Strategy& layout) {
+                return serving::CostModelStepTime(
+                    inputs.model, layout, serving::replica_topology(inputs.topology, layout.devices()), inputs.dtype,
+                    inputs.kv_dtype, option.limits.max_seqs, longest_context(requests, inputs.model),
+                    int(option.limits.max_batched_tokens), efficiency);
+            };
+            const serving::CostModelStepTime steps = steps_for(option.layout);
+            if (option.prefill_layout) {
+                // The pools as the search ran them.
+                const serving::CostModelStepTime prefill_steps = steps_for(*option.prefill_layout);
+                serving::Pool prefill{*option.prefill_layout, option.prefill_replicas, option.limits, &prefill_steps};
+                prefill.limits.kv_blocks = prefill_steps.kv_capacity_tokens() / option.limits.block_size;
+                const serving::Pool decode{option.layout, option.replicas, option.limits, &steps};
+                d.run = serving::simulate_disaggregated(
+                            requests, prefill, decode,
+                            serving::price_kv_transfer(inputs.model, inputs.kv_dtype, inputs.topology,
+                                                       *option.prefill_layout, option.layout))
+                            .merged;
+            } else {
+                d.run = serving::simulate_deployment(requests, option.replicas, option.limits, steps).merged;
+            }
         } catch (const std::exception&) {
             // The search simulated it a moment ago: a failure here leaves the charts empty.
         }

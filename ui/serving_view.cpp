@@ -246,7 +246,7 @@ void ServingView::showResult(const serving::SearchResult& result, double ms)
                 item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             row.append(item);
         };
-        cell(QStringLiteral("%1 x %2").arg(o.replicas).arg(QString::fromStdString(o.layout.label())), false);
+        cell(QString::fromStdString(o.label()), false);
         cell(QString::number(o.gpus));
         cell(QString::number(o.limits.max_seqs));
         cell(s.meets_slo ? tr("met") : tr("missed"), false);
@@ -295,7 +295,7 @@ void ServingView::showDetail(const ServingDetail& detail)
     m_charts->setDetail(detail, in.slo);
     int selected = -1;
     for (std::size_t i = 0; i < m_result.options.size(); ++i)
-        if (m_result.options[i].layout == detail.option.layout && m_result.options[i].replicas == detail.option.replicas
+        if (m_result.options[i].label() == detail.option.label()
             && m_result.options[i].limits.max_seqs == detail.option.limits.max_seqs)
             selected = int(i);
     m_charts->setSearch(m_result, selected);
@@ -310,7 +310,15 @@ void ServingView::showDetail(const ServingDetail& detail)
         longest = std::max(longest, r.prompt + r.output);
     replica.workload.prompt = longest - 1;
     replica.workload.generate = 1;
-    const auto commands = serving::launch_commands(replica, detail.option.replicas, detail.option.limits, in.traffic);
+    std::vector<serving::LaunchCommands> commands;
+    if (detail.option.prefill_layout) {
+        Plan prefill = replica;
+        prefill.strategy = *detail.option.prefill_layout;
+        commands = serving::disaggregated_launch_commands(prefill, detail.option.prefill_replicas, replica,
+                                                          detail.option.replicas, detail.option.limits, in.traffic);
+    } else {
+        commands = serving::launch_commands(replica, detail.option.replicas, detail.option.limits, in.traffic);
+    }
     for (const auto& c : commands)
         if (QString::fromStdString(c.engine) == m_engine->currentText()) {
             QString text =

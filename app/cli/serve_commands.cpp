@@ -334,8 +334,12 @@ struct SearchArgs {
 OrderedJson option_json(const serving::DeploymentOption& o)
 {
     const serving::ServingSummary& s = o.summary;
-    return {{"strategy", o.layout.label()},
+    return {{"deployment", o.label()},
+            {"strategy", o.layout.label()},
             {"replicas", o.replicas},
+            {"prefill_strategy", o.prefill_layout ? o.prefill_layout->label() : std::string()},
+            {"prefill_replicas", o.prefill_replicas},
+            {"kv_transfer_ms", o.kv_transfer_ms},
             {"gpus", o.gpus},
             {"nodes", o.nodes},
             {"max_seqs", o.limits.max_seqs},
@@ -393,7 +397,14 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
             longest = std::max(longest, r.prompt + r.output);
         replica.workload.prompt = std::max(1, longest - 1);
         replica.workload.generate = 1;
-        launch = serving::launch_commands(replica, best->replicas, best->limits, t.spec, sa.trace);
+        if (best->prefill_layout) {
+            Plan prefill = replica;
+            prefill.strategy = *best->prefill_layout;
+            launch = serving::disaggregated_launch_commands(prefill, best->prefill_replicas, replica, best->replicas,
+                                                            best->limits, t.spec);
+        } else {
+            launch = serving::launch_commands(replica, best->replicas, best->limits, t.spec, sa.trace);
+        }
     }
     if (options.json) {
         OrderedJson j;
@@ -433,13 +444,13 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
         for (std::size_t i = 0; i < result.options.size() && int(i) < a.top; ++i) {
             const auto& o = result.options[i];
             const auto& s = o.summary;
-            table.add_row(
-                {std::to_string(i + 1) + (o.pareto ? "*" : ""), std::to_string(o.replicas) + " x " + o.layout.label(),
-                 std::to_string(o.gpus), std::to_string(o.limits.max_seqs), format_fixed(s.goodput_per_s, 2),
-                 format_fixed(s.goodput_per_s / o.gpus, 3), format_ms(s.ttft_ms.at_slo), format_ms(s.tpot_ms.at_slo),
-                 format_fixed(s.output_tokens_per_s / o.gpus, 0), format_fixed(s.tokens_per_s_per_user, 1),
-                 sa.usd_per_gpu_hour > 0 ? format_fixed(o.usd_per_million_tokens, 3) : "-",
-                 s.meets_slo ? "met" : "missed"});
+            table.add_row({std::to_string(i + 1) + (o.pareto ? "*" : ""), o.label(), std::to_string(o.gpus),
+                           std::to_string(o.limits.max_seqs), format_fixed(s.goodput_per_s, 2),
+                           format_fixed(s.goodput_per_s / o.gpus, 3), format_ms(s.ttft_ms.at_slo),
+                           format_ms(s.tpot_ms.at_slo), format_fixed(s.output_tokens_per_s / o.gpus, 0),
+                           format_fixed(s.tokens_per_s_per_user, 1),
+                           sa.usd_per_gpu_hour > 0 ? format_fixed(o.usd_per_million_tokens, 3) : "-",
+                           s.meets_slo ? "met" : "missed"});
         }
         std::cout << "\n"
                   << table.render() << "* on the front of tokens/s per GPU against tokens/s per user. Every "
@@ -448,20 +459,19 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
     if (!best) {
         std::cout << "No deployment within the budget meets the SLO at this traffic";
         if (!result.options.empty() && !result.options.front().summary.failing.empty())
-            std::cout << " (the closest: " << result.options.front().replicas << " x "
-                      << result.options.front().layout.label() << ", " << result.options.front().summary.failing.front()
-                      << ")";
+            std::cout << " (the closest: " << result.options.front().label() << ", "
+                      << result.options.front().summary.failing.front() << ")";
         std::cout << ".\n";
         return;
     }
     std::cout << "\nRecommended: " << best->gpus << " GPUs (" << best->nodes << (best->nodes == 1 ? " node" : " nodes")
-              << "): " << best->replicas << " x " << best->layout.label() << ", up to " << best->limits.max_seqs
-              << " sequences and " << best->limits.max_batched_tokens << " tokens per step; simulated goodput "
+              << "): " << best->label() << ", up to " << best->limits.max_seqs << " sequences and "
+              << best->limits.max_batched_tokens << " tokens per step; simulated goodput "
               << format_fixed(best->summary.goodput_per_s, 2) << " requests/s, TTFT p"
               << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.ttft_ms.at_slo) << " ms, TPOT p"
               << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.tpot_ms.at_slo) << " ms\n";
     for (const auto& c : launch) {
-        std::cout << "\n" << c.engine << ":\n  " << c.serve << "\n  " << c.benchmark << "\n";
+        std::cout << "\n" << c.engine << ":\n" << c.serve << "\n" << c.benchmark << "\n";
         for (const auto& note : c.notes)
             std::cout << "  note: " << note << "\n";
     }

@@ -1,10 +1,13 @@
 #include "deployment_search.h"
 
+#include "disaggregated.h"
+
 #include "core/error.h"
 #include "planner/planner.h"
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 
 namespace shard::serving {
@@ -20,6 +23,14 @@ std::string to_string(SearchObjective objective)
         return "cost";
     }
     return "goodput";
+}
+
+std::string DeploymentOption::label() const
+{
+    const std::string pool = std::to_string(replicas) + " x " + layout.label();
+    return prefill_layout
+               ? std::to_string(prefill_replicas) + " x " + prefill_layout->label() + " prefill + " + pool + " decode"
+               : pool;
 }
 
 SearchObjective parse_search_objective(const std::string& text)
@@ -126,9 +137,25 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
             result.skipped.push_back(std::to_string(gpus) + " GPUs: no single-replica layout of " + model.name
                                      + " fits");
     }
+    // The pool pairs of a disaggregated search: the fastest layout of each GPU count, the two
+    // pools' replicas within a factor of two in size.
+    static constexpr std::pair<int, int> kRatios[] = {{1, 1}, {1, 2}, {2, 1}, {1, 3}, {3, 1}};
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    if (space.disaggregated)
+        for (std::size_t i = 0; i < configs.size(); ++i)
+            for (std::size_t j = 0; j < configs.size(); ++j) {
+                const bool first_i = i == 0 || configs[i - 1].gpus != configs[i].gpus;
+                const bool first_j = j == 0 || configs[j - 1].gpus != configs[j].gpus;
+                const int a = configs[i].gpus, b = configs[j].gpus;
+                if (first_i && first_j && a <= 2 * b && b <= 2 * a && a + b <= budget)
+                    pairs.push_back({i, j});
+            }
     SearchProgress p;
     for (const Config& c : configs)
         p.total += int(space.max_seqs.size()) * (int(std::floor(std::log2(double(budget / c.gpus)))) + 1);
+    for (const auto& [i, j] : pairs)
+        p.total += int(std::size(kRatios))
+                   * (int(std::floor(std::log2(double(budget) / (configs[i].gpus + configs[j].gpus)))) + 1);
 
     for (const Config& c : configs) {
         for (const int seqs : space.max_seqs) {
@@ -183,6 +210,71 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
                     progress(p);
                 if (option.summary.meets_slo)
                     break; // more replicas only add GPUs
+            }
+            p.done += tries - tried;
+        }
+    }
+    // Disaggregated pools, with the largest batch limit (a decode pool wants many sequences;
+    // a prefill pool is bounded by its token budget).
+    std::map<std::size_t, std::unique_ptr<CostModelStepTime>> pool_steps;
+    auto steps_of = [&](std::size_t config) -> const CostModelStepTime* {
+        auto& slot = pool_steps[config];
+        if (!slot) {
+            try {
+                slot = std::make_unique<CostModelStepTime>(model, configs[config].layout, configs[config].machine,
+                                                           space.dtype, space.kv_dtype, space.max_seqs.back(),
+                                                           max_context, int(space.max_batched_tokens), efficiency);
+            } catch (const Error&) {
+                return nullptr; // the aggregated search named why
+            }
+        }
+        return slot.get();
+    };
+    for (const auto& [pi, di] : pairs) {
+        const Config& pc = configs[pi];
+        const Config& dc = configs[di];
+        const CostModelStepTime* ps = steps_of(pi);
+        const CostModelStepTime* ds = steps_of(di);
+        const int tries = int(std::floor(std::log2(double(budget) / (pc.gpus + dc.gpus)))) + 1;
+        if (!ps || !ds) {
+            p.done += int(std::size(kRatios)) * tries;
+            continue;
+        }
+        const KvTransfer transfer = price_kv_transfer(model, space.kv_dtype, topology, pc.layout, dc.layout);
+        for (const auto& [rp, rd] : kRatios) {
+            int tried = 0;
+            for (int scale = 1; scale * (rp * pc.gpus + rd * dc.gpus) <= budget; scale *= 2) {
+                if (cancel && cancel->load())
+                    throw Error("deployment search cancelled");
+                Pool prefill{pc.layout, rp * scale, {}, ps};
+                Pool decode{dc.layout, rd * scale, {}, ds};
+                for (auto [pool, steps] : {std::pair{&prefill, ps}, std::pair{&decode, ds}}) {
+                    pool->limits.max_seqs = space.max_seqs.back();
+                    pool->limits.max_batched_tokens = space.max_batched_tokens;
+                    pool->limits.kv_blocks = steps->kv_capacity_tokens() / pool->limits.block_size;
+                }
+                DeploymentOption option;
+                option.layout = dc.layout;
+                option.replicas = decode.replicas;
+                option.prefill_layout = pc.layout;
+                option.prefill_replicas = prefill.replicas;
+                option.gpus = prefill.gpus() + decode.gpus();
+                option.nodes = (option.gpus + topology.gpus_per_node - 1) / topology.gpus_per_node;
+                option.limits = decode.limits;
+                p.current = option.label();
+                const DisaggregatedRun run = simulate_disaggregated(requests, prefill, decode, transfer);
+                option.kv_transfer_ms = run.transfer_ms_mean;
+                option.summary = summarize(run.merged, slo, decode.limits.kv_blocks);
+                option.usd_per_million_tokens =
+                    usd_per_million_tokens(space.usd_per_gpu_hour, option.gpus, option.summary.output_tokens_per_s);
+                result.options.push_back(option);
+                ++result.simulated;
+                ++tried;
+                ++p.done;
+                if (progress)
+                    progress(p);
+                if (option.summary.meets_slo)
+                    break;
             }
             p.done += tries - tried;
         }

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,17 +32,26 @@ struct SearchSpace {
     int layouts_per_size = 3; // the fastest single-replica layouts kept per GPU count
     double usd_per_gpu_hour = 0;
     DType dtype = DType::BF16, kv_dtype = DType::BF16;
+    // Also prefill and decode pools of their own (the fastest layout of each GPU count, pool
+    // sizes within a factor of two of each other, pool ratios 1:1, 1:2, 2:1, 1:3 and 3:1).
+    bool disaggregated = true;
 };
 
 struct DeploymentOption {
-    Strategy layout; // one replica
+    Strategy layout; // one replica (disaggregated: of the decode pool)
     int replicas = 0;
+    // Disaggregated: the prefill pool's layout and replicas, and the mean KV transfer.
+    std::optional<Strategy> prefill_layout;
+    int prefill_replicas = 0;
+    double kv_transfer_ms = 0;
     int gpus = 0;
     int nodes = 0; // nodes the GPUs fill
     SchedulerLimits limits;
     ServingSummary summary;
     double usd_per_million_tokens = 0;
     bool pareto = false; // on the front of tokens/s per GPU against tokens/s per user
+    // "2 x TP4", or "2 x TP2 prefill + 1 x TP4 decode".
+    std::string label() const;
 };
 
 struct SearchProgress {
