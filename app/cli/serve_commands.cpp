@@ -1,7 +1,6 @@
 // `shardstudio-cli serve simulate`: a deployment (replicas of one layout) serving a traffic,
 // simulated request by request on the cost model's step times.
-#include "commands.h"
-#include "workload_options.h"
+#include "serve_options.h"
 
 #include "core/error.h"
 #include "core/plan.h"
@@ -10,7 +9,6 @@
 #include "core/units.h"
 #include "planner/planner.h"
 #include "serving/deployment.h"
-#include "serving/deployment_search.h"
 #include "serving/disaggregated.h"
 #include "serving/launch_export.h"
 #include "serving/step_time.h"
@@ -22,28 +20,6 @@
 namespace shard::cli {
 
 namespace {
-
-struct ServeArgs {
-    WorkloadArgs workload; // model, topology, dtypes and --tables
-    std::string strategy;
-    int replicas = 0; // 0: as many as the topology holds
-    double rate = 2;
-    int concurrency = 0;
-    double burstiness = 1;
-    std::string prompt_len = "1024", output_len = "128";
-    int requests = 1000;
-    std::uint64_t seed = 1;
-    std::string trace;
-    serving::SchedulerLimits limits;
-    bool no_chunked_prefill = false;
-    serving::Slo slo;
-    double usd_per_gpu_hour = 0;
-    bool no_store = false;
-    std::string db;
-    std::string prefill_strategy; // set: disaggregated, --strategy is the decode pool's layout
-    int prefill_replicas = 1;
-    bool launch = false; // print the launch and benchmark commands
-};
 
 // The layout of one replica: the one named, else the planner's fastest single replica.
 Strategy replica_layout(const ServeArgs& a, const ModelSpec& model, const Topology& topology, const Workload& w,
@@ -60,50 +36,6 @@ Strategy replica_layout(const ServeArgs& a, const ModelSpec& model, const Topolo
         if (c.estimate.feasible && c.strategy.dp == 1)
             return c.strategy;
     throw Error("no single-replica layout of " + model.name + " fits " + topology.name + ": name one with --strategy");
-}
-
-struct Traffic {
-    serving::TrafficSpec spec;
-    std::vector<serving::Request> requests;
-    std::string text; // in words
-};
-
-Traffic build_traffic(const ServeArgs& a)
-{
-    Traffic t;
-    serving::TrafficSpec& traffic = t.spec;
-    std::vector<serving::Request>& requests = t.requests;
-    std::string& traffic_text = t.text;
-    if (!a.trace.empty()) {
-        requests = serving::read_trace_csv(a.trace);
-        traffic_text = "trace " + a.trace + ", " + std::to_string(requests.size()) + " requests";
-    } else {
-        traffic.arrivals.kind = a.concurrency > 0   ? serving::Arrivals::Kind::Concurrency
-                                : a.burstiness != 1 ? serving::Arrivals::Kind::Gamma
-                                                    : serving::Arrivals::Kind::Poisson;
-        traffic.arrivals.rate = a.rate;
-        traffic.arrivals.burstiness = a.burstiness;
-        traffic.arrivals.users = a.concurrency;
-        traffic.prompt = serving::LengthDistribution::parse(a.prompt_len);
-        traffic.output = serving::LengthDistribution::parse(a.output_len);
-        traffic.requests = a.requests;
-        traffic.seed = a.seed;
-        requests = serving::generate_requests(traffic);
-        traffic_text =
-            (a.concurrency > 0
-                 ? std::to_string(a.concurrency) + " concurrent users"
-                 : (a.burstiness != 1 ? "gamma arrivals (burstiness " + format_fixed(a.burstiness, 2) + ") at "
-                                      : "Poisson arrivals at ")
-                       + format_fixed(a.rate, 2) + " requests/s")
-            + ", prompt " + a.prompt_len + ", output " + a.output_len + " tokens, " + std::to_string(a.requests)
-            + " requests, seed " + std::to_string(a.seed);
-    }
-    return t;
-}
-
-OrderedJson percentiles_json(const serving::Percentiles& p)
-{
-    return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"mean", p.mean}, {"at_slo", p.at_slo}};
 }
 
 void simulate(const ServeArgs& a, const GlobalOptions& options)
@@ -323,160 +255,6 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
                   << " in the run database (shardstudio-cli history list)\n";
 }
 
-struct SearchArgs {
-    ServeArgs serve;
-    int max_gpus = 0;
-    std::vector<int> max_seqs = {64, 128, 256};
-    std::string objective = "goodput";
-    int top = 15;
-};
-
-OrderedJson option_json(const serving::DeploymentOption& o)
-{
-    const serving::ServingSummary& s = o.summary;
-    return {{"deployment", o.label()},
-            {"strategy", o.layout.label()},
-            {"replicas", o.replicas},
-            {"prefill_strategy", o.prefill_layout ? o.prefill_layout->label() : std::string()},
-            {"prefill_replicas", o.prefill_replicas},
-            {"kv_transfer_ms", o.kv_transfer_ms},
-            {"gpus", o.gpus},
-            {"nodes", o.nodes},
-            {"max_seqs", o.limits.max_seqs},
-            {"max_batched_tokens", o.limits.max_batched_tokens},
-            {"meets_slo", s.meets_slo},
-            {"failing", s.failing},
-            {"goodput_per_s", s.goodput_per_s},
-            {"goodput_per_s_per_gpu", s.goodput_per_s / o.gpus},
-            {"ttft_ms", percentiles_json(s.ttft_ms)},
-            {"tpot_ms", percentiles_json(s.tpot_ms)},
-            {"e2e_ms", percentiles_json(s.e2e_ms)},
-            {"output_tokens_per_s_per_gpu", s.output_tokens_per_s / o.gpus},
-            {"tokens_per_s_per_user", s.tokens_per_s_per_user},
-            {"usd_per_million_output_tokens", o.usd_per_million_tokens},
-            {"pareto", o.pareto}};
-}
-
-void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
-{
-    const ServeArgs& sa = a.serve;
-    const auto& library = PresetLibrary::instance();
-    const ModelSpec model = library.model(sa.workload.model);
-    const Topology topology = library.topology(sa.workload.topology);
-    const Workload w = sa.workload.workload();
-    const Efficiency efficiency = planner_efficiency(topology.gpu, sa.workload.tables);
-    const Traffic t = build_traffic(sa);
-    serving::SearchSpace space;
-    space.max_gpus = a.max_gpus;
-    space.max_seqs = a.max_seqs;
-    space.max_batched_tokens = sa.limits.max_batched_tokens;
-    space.usd_per_gpu_hour = sa.usd_per_gpu_hour;
-    space.dtype = w.dtype;
-    space.kv_dtype = w.kv_dtype;
-    const bool terminal = !options.json;
-    const serving::SearchResult result = serving::search_deployments(
-        model, topology, t.requests, sa.slo, space, serving::parse_search_objective(a.objective), efficiency,
-        [terminal](const serving::SearchProgress& p) {
-            if (terminal)
-                std::cerr << "\rsimulated " << p.done << "/" << p.total << ": " << p.current << "            "
-                          << std::flush;
-        });
-    if (terminal)
-        std::cerr << "\r" << std::string(100, ' ') << "\r";
-    const serving::DeploymentOption* best =
-        !result.options.empty() && result.options.front().summary.meets_slo ? &result.options.front() : nullptr;
-    std::vector<serving::LaunchCommands> launch;
-    if (best) {
-        Plan replica;
-        replica.model = model;
-        replica.topology = topology;
-        replica.strategy = best->layout;
-        replica.workload = w;
-        int longest = 2;
-        for (const auto& r : t.requests)
-            longest = std::max(longest, r.prompt + r.output);
-        replica.workload.prompt = std::max(1, longest - 1);
-        replica.workload.generate = 1;
-        if (best->prefill_layout) {
-            Plan prefill = replica;
-            prefill.strategy = *best->prefill_layout;
-            launch = serving::disaggregated_launch_commands(prefill, best->prefill_replicas, replica, best->replicas,
-                                                            best->limits, t.spec);
-        } else {
-            launch = serving::launch_commands(replica, best->replicas, best->limits, t.spec, sa.trace);
-        }
-    }
-    if (options.json) {
-        OrderedJson j;
-        j["kind"] = "simulated";
-        j["model"] = model.id.empty() ? model.name : model.id;
-        j["topology"] = topology.id.empty() ? topology.name : topology.id;
-        j["traffic"] = t.text;
-        j["objective"] = a.objective;
-        j["step_times"] = result.step_source;
-        j["simulated"] = result.simulated;
-        OrderedJson rows = OrderedJson::array();
-        for (const auto& o : result.options)
-            rows.push_back(option_json(o));
-        j["deployments"] = rows;
-        j["skipped"] = result.skipped;
-        j["recommended"] = best ? option_json(*best) : OrderedJson();
-        OrderedJson commands = OrderedJson::array();
-        for (const auto& c : launch)
-            commands.push_back(
-                {{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
-        j["launch"] = commands;
-        print_json(j);
-        return;
-    }
-    std::cout << model.name << " on up to "
-              << (a.max_gpus > 0 ? std::min(a.max_gpus, topology.total_gpus()) : topology.total_gpus()) << " GPUs of "
-              << topology.name << ", " << result.simulated
-              << " deployments simulated request by request on predicted step times\ntraffic: " << t.text << "\n";
-    if (!recommend) {
-        TextTable table({"#", "deployment", "GPUs", "max seqs", "goodput/s", "per GPU",
-                         "TTFT p" + format_fixed(sa.slo.percentile, 0), "TPOT p" + format_fixed(sa.slo.percentile, 0),
-                         "tok/s/GPU", "tok/s/user", "$/M tok", "SLO"},
-                        {TextTable::Align::Right, TextTable::Align::Left, TextTable::Align::Right,
-                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
-                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Right,
-                         TextTable::Align::Right, TextTable::Align::Right, TextTable::Align::Left});
-        for (std::size_t i = 0; i < result.options.size() && int(i) < a.top; ++i) {
-            const auto& o = result.options[i];
-            const auto& s = o.summary;
-            table.add_row({std::to_string(i + 1) + (o.pareto ? "*" : ""), o.label(), std::to_string(o.gpus),
-                           std::to_string(o.limits.max_seqs), format_fixed(s.goodput_per_s, 2),
-                           format_fixed(s.goodput_per_s / o.gpus, 3), format_ms(s.ttft_ms.at_slo),
-                           format_ms(s.tpot_ms.at_slo), format_fixed(s.output_tokens_per_s / o.gpus, 0),
-                           format_fixed(s.tokens_per_s_per_user, 1),
-                           sa.usd_per_gpu_hour > 0 ? format_fixed(o.usd_per_million_tokens, 3) : "-",
-                           s.meets_slo ? "met" : "missed"});
-        }
-        std::cout << "\n"
-                  << table.render() << "* on the front of tokens/s per GPU against tokens/s per user. Every "
-                  << "figure is simulated (ms, tokens/s, requests/s); step times: " << result.step_source << "\n";
-    }
-    if (!best) {
-        std::cout << "No deployment within the budget meets the SLO at this traffic";
-        if (!result.options.empty() && !result.options.front().summary.failing.empty())
-            std::cout << " (the closest: " << result.options.front().label() << ", "
-                      << result.options.front().summary.failing.front() << ")";
-        std::cout << ".\n";
-        return;
-    }
-    std::cout << "\nRecommended: " << best->gpus << " GPUs (" << best->nodes << (best->nodes == 1 ? " node" : " nodes")
-              << "): " << best->label() << ", up to " << best->limits.max_seqs << " sequences and "
-              << best->limits.max_batched_tokens << " tokens per step; simulated goodput "
-              << format_fixed(best->summary.goodput_per_s, 2) << " requests/s, TTFT p"
-              << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.ttft_ms.at_slo) << " ms, TPOT p"
-              << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.tpot_ms.at_slo) << " ms\n";
-    for (const auto& c : launch) {
-        std::cout << "\n" << c.engine << ":\n" << c.serve << "\n" << c.benchmark << "\n";
-        for (const auto& note : c.notes)
-            std::cout << "  note: " << note << "\n";
-    }
-}
-
 } // namespace
 
 void register_serve_commands(CLI::App& app, const GlobalOptions& options)
@@ -484,41 +262,10 @@ void register_serve_commands(CLI::App& app, const GlobalOptions& options)
     auto* serve = app.add_subcommand("serve", "Serving: deployments under a traffic, simulated request by request");
     serve->require_subcommand(1);
     // The traffic, scheduler and SLO options every serve command takes.
-    auto shared = [](CLI::App* c, ServeArgs& a) {
-        // The model, machine and dtypes; batch and lengths come from the traffic instead.
-        c->add_option("--model,-m", a.workload.model, "Preset id, model JSON or Hugging Face config.json")
-            ->capture_default_str();
-        c->add_option("--topology,-t", a.workload.topology, "Topology preset id or JSON")->capture_default_str();
-        c->add_option("--dtype", a.workload.dtype, "Weights and activations: bf16, fp16, fp8, fp32")
-            ->capture_default_str();
-        c->add_option("--kv-dtype", a.workload.kv_dtype, "KV cache dtype (default: --dtype)");
-        add_tables_option(*c, a.workload.tables);
-        c->add_option("--rate", a.rate, "Requests per second (Poisson, or gamma with --burstiness)")
-            ->capture_default_str();
-        c->add_option("--burstiness", a.burstiness, "Coefficient of variation of the gaps (1: Poisson)")
-            ->capture_default_str();
-        c->add_option("--concurrency", a.concurrency, "Closed loop: this many users, each waiting for its answer");
-        c->add_option("--prompt-len", a.prompt_len, "Prompt tokens: N, uniform:LOW-HIGH or lognormal:MEAN,p90=P90")
-            ->capture_default_str();
-        c->add_option("--output-len", a.output_len, "Output tokens, the same forms")->capture_default_str();
-        c->add_option("--requests", a.requests, "Requests to simulate")->capture_default_str();
-        c->add_option("--seed", a.seed, "Seed of the traffic")->capture_default_str();
-        c->add_option("--trace", a.trace, "A trace CSV: arrival_s, prompt_tokens, output_tokens[, prefix_id]");
-        c->add_option("--max-batched-tokens", a.limits.max_batched_tokens, "Tokens per step (max_num_batched_tokens)")
-            ->capture_default_str();
-        c->add_flag("--no-chunked-prefill", a.no_chunked_prefill, "Prefill each prompt whole, in one step");
-        c->add_option("--block-size", a.limits.block_size, "Tokens per KV-cache block")->capture_default_str();
-        c->add_option("--slo-ttft", a.slo.ttft_ms, "TTFT limit, ms (0: none)");
-        c->add_option("--slo-tpot", a.slo.tpot_ms, "TPOT limit, ms (0: none)");
-        c->add_option("--slo-e2e", a.slo.e2e_ms, "End-to-end limit, ms (0: none)");
-        c->add_option("--percentile", a.slo.percentile, "The share of requests the limits hold for")
-            ->capture_default_str();
-        c->add_option("--usd-per-gpu-hour", a.usd_per_gpu_hour, "Price of one GPU-hour, for the cost per token");
-    };
     auto args = std::make_shared<ServeArgs>();
     auto* sim = serve->add_subcommand("simulate", "Replicas of one layout serving a traffic: TTFT, TPOT and "
                                                   "end-to-end percentiles, throughput, goodput against an SLO");
-    shared(sim, *args);
+    add_serve_options(sim, *args);
     sim->add_option("--strategy,-s", args->strategy,
                     "One replica's layout, e.g. \"tp=4\" (default: the planner's fastest single replica)");
     sim->add_option("--replicas", args->replicas, "Replicas of it (default: as many as the topology holds)");
@@ -535,26 +282,7 @@ void register_serve_commands(CLI::App& app, const GlobalOptions& options)
     sim->add_option("--db", args->db, "The run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");
     sim->callback([&options, args] { simulate(*args, options); });
 
-    for (const bool recommend : {false, true}) {
-        auto search_args = std::make_shared<SearchArgs>();
-        auto* c = serve->add_subcommand(
-            recommend ? "recommend" : "search",
-            recommend ? "The fewest GPUs that meet the SLO at the traffic, with launch and benchmark commands"
-                      : "Rank deployments (layouts x replicas x batch limits) within a GPU budget by goodput per "
-                        "GPU, GPUs or cost");
-        shared(c, search_args->serve);
-        c->add_option("--max-gpus", search_args->max_gpus, "GPU budget (default: the whole topology)");
-        c->add_option("--max-seqs", search_args->max_seqs, "Batch limits to try per layout")->capture_default_str();
-        if (!recommend) {
-            c->add_option("--rank-by", search_args->objective, "goodput (per GPU), gpus or cost")
-                ->capture_default_str()
-                ->check(CLI::IsMember({"goodput", "gpus", "cost"}));
-            c->add_option("--top", search_args->top, "Deployments to list")->capture_default_str();
-        } else {
-            search_args->objective = "gpus";
-        }
-        c->callback([&options, search_args, recommend] { search(*search_args, recommend, options); });
-    }
+    register_serve_search_commands(serve, options);
 }
 
 } // namespace shard::cli

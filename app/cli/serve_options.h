@@ -1,0 +1,57 @@
+#pragma once
+
+// What every `serve` command shares: its options, the traffic they describe, how its figures
+// print as JSON.
+#include "commands.h"
+#include "workload_options.h"
+
+#include "serving/serving_metrics.h"
+#include "serving/traffic.h"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace shard::cli {
+
+// Every `serve` command's options (simulate alone reads the layout, replicas, pool, store and
+// launch ones).
+struct ServeArgs {
+    WorkloadArgs workload; // model, topology, dtypes and --tables
+    std::string strategy;
+    int replicas = 0; // 0: as many as the topology holds
+    double rate = 2;
+    int concurrency = 0;
+    double burstiness = 1;
+    std::string prompt_len = "1024", output_len = "128";
+    int requests = 1000;
+    std::uint64_t seed = 1;
+    std::string trace;
+    serving::SchedulerLimits limits;
+    bool no_chunked_prefill = false;
+    serving::Slo slo;
+    double usd_per_gpu_hour = 0;
+    bool no_store = false;
+    std::string db;
+    std::string prefill_strategy; // set: disaggregated, --strategy is the decode pool's layout
+    int prefill_replicas = 1;
+    bool launch = false; // print the launch and benchmark commands
+};
+
+// The traffic a command simulates: how it was made, the requests, and the two in words.
+struct Traffic {
+    serving::TrafficSpec spec;
+    std::vector<serving::Request> requests;
+    std::string text; // in words
+};
+
+// The requests the options describe: generated (seeded) or read from --trace.
+Traffic build_traffic(const ServeArgs& a);
+OrderedJson percentiles_json(const serving::Percentiles& p);
+// The model, machine, dtype, traffic, scheduler, SLO and price options.
+void add_serve_options(CLI::App* command, ServeArgs& a);
+// `serve search` and `serve recommend` (serve_search_command.cpp).
+void register_serve_search_commands(CLI::App* serve, const GlobalOptions& options);
+
+} // namespace shard::cli
