@@ -279,7 +279,7 @@ private slots:
                  QStringLiteral("t.csv line 2: 2 cells where the header has 3"));
         QCOMPARE(errorOf([] { parse_trace_csv("arrival,prompt\n1,2\n", "t.csv"); }),
                  QStringLiteral("t.csv line 1: the header must name arrival_s, prompt_tokens and output_tokens "
-                                "(prefix_id is optional)"));
+                                "(prefix_id and prefix_tokens are optional)"));
         QCOMPARE(errorOf([] { parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0.1,0,4\n", "t.csv"); }),
                  QStringLiteral("t.csv line 2: prompt_tokens and output_tokens must be whole numbers from 1, got 0 "
                                 "and 4"));

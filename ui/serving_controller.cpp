@@ -28,6 +28,11 @@ int longest_context(const std::vector<serving::Request>& requests, const ModelSp
 
 } // namespace
 
+std::vector<serving::Request> ServingInputs::requests() const
+{
+    return trace ? *trace : serving::generate_requests(traffic);
+}
+
 ServingController::ServingController(QObject* parent)
     : QObject(parent)
 { }
@@ -75,8 +80,7 @@ void ServingController::search(const ServingInputs& inputs)
             space.dtype = inputs.dtype;
             space.kv_dtype = inputs.kv_dtype;
             outcome.result = serving::search_deployments(
-                inputs.model, inputs.topology, serving::generate_requests(inputs.traffic), inputs.slo, space,
-                inputs.objective, efficiency,
+                inputs.model, inputs.topology, inputs.requests(), inputs.slo, space, inputs.objective, efficiency,
                 [self, generation](const serving::SearchProgress& p) {
                     // Back to the UI thread, queued: the worker never touches a widget.
                     QMetaObject::invokeMethod(
@@ -110,7 +114,7 @@ void ServingController::detail(const serving::DeploymentOption& option)
         ServingDetail d;
         d.option = option;
         try {
-            const auto requests = serving::generate_requests(inputs.traffic);
+            const auto requests = inputs.requests();
             const Efficiency efficiency =
                 prediction_efficiency(inputs.topology.gpu, RunStore::default_path(), inputs.tables);
             auto steps_for = [&](const Strategy& layout) {

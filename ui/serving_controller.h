@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace shard::ui {
 
@@ -18,9 +20,15 @@ struct ServingInputs {
     DType dtype = DType::BF16, kv_dtype = DType::BF16;
     TableSource tables = TableSource::Auto;
     serving::TrafficSpec traffic;
+    // Set: the requests come from this trace instead of `traffic` (which still gives the
+    // engines' benchmarks their shape).
+    std::shared_ptr<const std::vector<serving::Request>> trace;
+    std::string trace_name;
     serving::Slo slo;
     serving::SearchSpace space;
     serving::SearchObjective objective = serving::SearchObjective::FewestGpus;
+    // The requests simulated: the trace's, or generated from `traffic` (seeded).
+    std::vector<serving::Request> requests() const;
 };
 
 // One deployment simulated again in full: every request and step, for the distributions and

@@ -3,9 +3,14 @@
 #include "serving_charts.h"
 
 #include "serving/launch_export.h"
+#include "serving/trace_export.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -59,6 +64,26 @@ ServingView::ServingView(QWidget* parent)
     m_requests = new QSpinBox;
     m_requests->setRange(10, 100000);
     m_requests->setValue(1000);
+    m_sharedPrefix = new QSpinBox;
+    m_sharedPrefix->setRange(0, 1 << 20);
+    m_sharedPrefix->setSuffix(tr(" tokens"));
+    m_sharedPrefix->setSpecialValueText(tr("none"));
+    m_sharedPrefix->setToolTip(tr("The first tokens of every prompt are one system prompt the prefix cache can reuse"));
+    m_prefixCaching = new QCheckBox(tr("Prefix caching"));
+    m_prefixCaching->setChecked(true);
+    m_prefixCaching->setToolTip(tr("Requests sharing a prefix read its cached KV blocks instead of computing them "
+                                   "(vLLM's automatic prefix caching, SGLang's radix cache)"));
+    m_traceLabel = new QLabel(tr("generated"));
+    m_traceLabel->setObjectName(QStringLiteral("servingTraceLabel"));
+    m_traceLabel->setWordWrap(true);
+    m_loadTrace = new QPushButton(tr("Load trace..."));
+    m_loadTrace->setToolTip(tr("A CSV of arrival_s, prompt_tokens, output_tokens and optionally prefix_id and "
+                               "prefix_tokens"));
+    m_clearTrace = new QPushButton(tr("Generate"));
+    m_clearTrace->setEnabled(false);
+    auto* traceRow = new QHBoxLayout;
+    traceRow->addWidget(m_loadTrace);
+    traceRow->addWidget(m_clearTrace);
     m_ttft = number_box(0, 1e7, 2000, 0, tr(" ms"));
     m_tpot = number_box(0, 1e5, 50, 1, tr(" ms"));
     m_percentile = number_box(1, 100, 90, 1, QString());
@@ -70,11 +95,15 @@ ServingView::ServingView(QWidget* parent)
     m_objective->addItem(tr("Fewest GPUs meeting the SLO"), QStringLiteral("gpus"));
     m_objective->addItem(tr("Most goodput per GPU"), QStringLiteral("goodput"));
     m_objective->addItem(tr("Lowest cost per million tokens"), QStringLiteral("cost"));
+    form->addRow(tr("Traffic"), m_traceLabel);
+    form->addRow(QString(), traceRow);
     form->addRow(tr("Request rate"), m_rate);
     form->addRow(tr("Burstiness"), m_burstiness);
     form->addRow(tr("Prompt tokens"), m_promptLen);
     form->addRow(tr("Output tokens"), m_outputLen);
     form->addRow(tr("Requests simulated"), m_requests);
+    form->addRow(tr("Shared prefix"), m_sharedPrefix);
+    form->addRow(QString(), m_prefixCaching);
     form->addRow(tr("TTFT SLO (0: none)"), m_ttft);
     form->addRow(tr("TPOT SLO (0: none)"), m_tpot);
     form->addRow(tr("At percentile"), m_percentile);
@@ -128,7 +157,14 @@ ServingView::ServingView(QWidget* parent)
     auto* launchBox = new QWidget;
     auto* launchLayout = new QVBoxLayout(launchBox);
     launchLayout->setContentsMargins(0, 0, 0, 0);
-    launchLayout->addWidget(m_engine);
+    m_saveLaunch = new QPushButton(tr("Save commands..."));
+    m_saveLaunch->setToolTip(tr("A script with every engine's commands, and the simulated requests for AIPerf to "
+                                "replay at their arrival times"));
+    m_saveLaunch->setEnabled(false);
+    auto* launchRow = new QHBoxLayout;
+    launchRow->addWidget(m_engine, 1);
+    launchRow->addWidget(m_saveLaunch);
+    launchLayout->addLayout(launchRow);
     launchLayout->addWidget(m_launch);
     auto* bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(m_charts);
@@ -143,6 +179,19 @@ ServingView::ServingView(QWidget* parent)
 
     connect(m_search, &QPushButton::clicked, this, &ServingView::startSearch);
     connect(m_cancel, &QPushButton::clicked, this, &ServingView::cancelSearch);
+    connect(m_loadTrace, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Load a request trace"), QString(),
+                                                          tr("Trace CSV (*.csv);;All files (*)"));
+        if (!path.isEmpty())
+            loadTrace(path);
+    });
+    connect(m_clearTrace, &QPushButton::clicked, this, &ServingView::clearTrace);
+    connect(m_saveLaunch, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the launch commands"),
+                                                          QStringLiteral("deployment.sh"), tr("Shell script (*.sh)"));
+        if (!path.isEmpty())
+            saveLaunch(path);
+    });
     connect(m_controller, &ServingController::progress, this, [this](int done, int total, const QString& current) {
         m_progress->setRange(0, std::max(1, total));
         m_progress->setValue(done);
@@ -187,13 +236,21 @@ ServingInputs ServingView::inputs() const
     in.dtype = m_dtype;
     in.kv_dtype = m_kvDtype;
     in.tables = m_tables;
-    in.traffic.arrivals.kind =
-        m_burstiness->value() == 1 ? serving::Arrivals::Kind::Poisson : serving::Arrivals::Kind::Gamma;
-    in.traffic.arrivals.rate = m_rate->value();
-    in.traffic.arrivals.burstiness = m_burstiness->value();
-    in.traffic.prompt = serving::LengthDistribution::parse(m_promptLen->text().toStdString());
-    in.traffic.output = serving::LengthDistribution::parse(m_outputLen->text().toStdString());
-    in.traffic.requests = m_requests->value();
+    if (m_trace) {
+        in.trace = m_trace;
+        in.trace_name = m_traceName.toStdString();
+        in.traffic = serving::describe_trace(*m_trace);
+    } else {
+        in.traffic.arrivals.kind =
+            m_burstiness->value() == 1 ? serving::Arrivals::Kind::Poisson : serving::Arrivals::Kind::Gamma;
+        in.traffic.arrivals.rate = m_rate->value();
+        in.traffic.arrivals.burstiness = m_burstiness->value();
+        in.traffic.prompt = serving::LengthDistribution::parse(m_promptLen->text().toStdString());
+        in.traffic.output = serving::LengthDistribution::parse(m_outputLen->text().toStdString());
+        in.traffic.requests = m_requests->value();
+        in.traffic.shared_prefix = m_sharedPrefix->value();
+    }
+    in.space.prefix_caching = m_prefixCaching->isChecked();
     in.slo.ttft_ms = m_ttft->value();
     in.slo.tpot_ms = m_tpot->value();
     in.slo.percentile = m_percentile->value();
@@ -232,6 +289,9 @@ void ServingView::cancelSearch()
 void ServingView::showResult(const serving::SearchResult& result, double ms)
 {
     m_result = result;
+    m_shown.reset();
+    m_saveLaunch->setEnabled(false);
+    m_launch->clear();
     m_search->setEnabled(true);
     m_cancel->setEnabled(false);
     m_progress->setVisible(false);
@@ -299,34 +359,95 @@ void ServingView::showDetail(const ServingDetail& detail)
             && m_result.options[i].limits.max_seqs == detail.option.limits.max_seqs)
             selected = int(i);
     m_charts->setSearch(m_result, selected);
-    Plan replica;
-    replica.model = in.model;
-    replica.topology = in.topology;
-    replica.strategy = detail.option.layout;
-    replica.workload.dtype = in.dtype;
-    replica.workload.kv_dtype = in.kv_dtype;
-    int longest = 2;
-    for (const auto& r : detail.run.requests)
-        longest = std::max(longest, r.prompt + r.output);
-    replica.workload.prompt = longest - 1;
-    replica.workload.generate = 1;
-    std::vector<serving::LaunchCommands> commands;
-    if (detail.option.prefill_layout) {
-        Plan prefill = replica;
-        prefill.strategy = *detail.option.prefill_layout;
-        commands = serving::disaggregated_launch_commands(prefill, detail.option.prefill_replicas, replica,
-                                                          detail.option.replicas, detail.option.limits, in.traffic);
-    } else {
-        commands = serving::launch_commands(replica, detail.option.replicas, detail.option.limits, in.traffic);
+    m_shown = detail.option;
+    m_saveLaunch->setEnabled(true);
+    for (const auto& c : launchCommands({}))
+        if (QString::fromStdString(c.engine) == m_engine->currentText())
+            m_launch->setPlainText(QString::fromStdString(c.text()));
+}
+
+std::vector<serving::LaunchCommands> ServingView::launchCommands(const std::string& replay_file) const
+{
+    if (!m_shown)
+        return {};
+    const ServingInputs& in = m_controller->inputs();
+    Workload base;
+    base.dtype = in.dtype;
+    base.kv_dtype = in.kv_dtype;
+    return serving::deployment_launch_commands(in.model, in.topology, base, *m_shown, in.requests(), in.traffic,
+                                               in.trace_name, replay_file);
+}
+
+bool ServingView::loadTrace(const QString& path)
+{
+    try {
+        auto requests = std::make_shared<std::vector<serving::Request>>(serving::read_trace_csv(path.toStdString()));
+        const serving::TrafficSpec shape = serving::describe_trace(*requests);
+        m_trace = std::move(requests);
+        m_traceName = QFileInfo(path).fileName();
+        m_traceLabel->setText(tr("trace %1: %2 requests, %3 req/s, prompts %4 and outputs %5 tokens on average")
+                                  .arg(m_traceName)
+                                  .arg(m_trace->size())
+                                  .arg(shape.arrivals.rate, 0, 'f', 2)
+                                  .arg(shape.prompt.a, 0, 'f', 0)
+                                  .arg(shape.output.a, 0, 'f', 0));
+        setGeneratedTrafficEnabled(false);
+        return true;
+    } catch (const std::exception& e) {
+        m_status->setText(tr("The trace was not loaded: %1").arg(QString::fromUtf8(e.what())));
+        return false;
     }
-    for (const auto& c : commands)
-        if (QString::fromStdString(c.engine) == m_engine->currentText()) {
-            QString text =
-                QString::fromStdString(c.serve) + QStringLiteral("\n\n") + QString::fromStdString(c.benchmark);
-            for (const auto& note : c.notes)
-                text += QStringLiteral("\n\nnote: ") + QString::fromStdString(note);
-            m_launch->setPlainText(text);
+}
+
+void ServingView::clearTrace()
+{
+    m_trace.reset();
+    m_traceName.clear();
+    m_traceLabel->setText(tr("generated"));
+    setGeneratedTrafficEnabled(true);
+}
+
+void ServingView::setGeneratedTrafficEnabled(bool enabled)
+{
+    for (QWidget* w :
+         std::initializer_list<QWidget*>{m_rate, m_burstiness, m_promptLen, m_outputLen, m_requests, m_sharedPrefix})
+        w->setEnabled(enabled);
+    m_clearTrace->setEnabled(!enabled);
+}
+
+bool ServingView::saveLaunch(const QString& path)
+{
+    if (!m_shown) {
+        m_status->setText(tr("Select a deployment first: its commands are what is saved"));
+        return false;
+    }
+    const QString replay = path + QStringLiteral(".replay.jsonl");
+    try {
+        serving::write_mooncake_trace(replay.toStdString(), m_controller->inputs().requests());
+        std::string script = "#!/bin/sh\n# " + m_shown->label() + ", simulated by ShardStudio: start one engine's "
+                             + "servers, then run its benchmark or the replay.\n";
+        for (const auto& c : launchCommands(QFileInfo(replay).fileName().toStdString())) {
+            std::string text = c.text();
+            // Only the commands run; everything else is a comment.
+            std::string commented;
+            for (std::size_t at = 0; at < text.size();) {
+                const std::size_t end = std::min(text.find('\n', at), text.size());
+                const std::string line = text.substr(at, end - at);
+                commented += (line.rfind("note: ", 0) == 0 ? "# " : "") + line + "\n";
+                at = end + 1;
+            }
+            script += "\n# ---- " + c.engine + " ----\n" + commented;
         }
+        QFile file(path);
+        if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)
+            || file.write(script.data(), qint64(script.size())) != qint64(script.size()))
+            throw std::runtime_error("cannot write " + path.toStdString());
+        m_status->setText(tr("Saved the commands to %1 and the simulated requests to %2").arg(path, replay));
+        return true;
+    } catch (const std::exception& e) {
+        m_status->setText(tr("Nothing saved: %1").arg(QString::fromUtf8(e.what())));
+        return false;
+    }
 }
 
 int ServingView::deploymentCount() const

@@ -2,8 +2,15 @@
 
 #include "serving_controller.h"
 
+#include "serving/launch_export.h"
+
 #include <QWidget>
 
+#include <memory>
+#include <optional>
+#include <vector>
+
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -39,6 +46,13 @@ public:
     int deploymentCount() const;
     QString launchText() const;
     QString statusText() const;
+    // Traffic from a trace CSV instead of the generated one; false (the reason in the status
+    // line, the traffic unchanged) when it cannot be read.
+    bool loadTrace(const QString& path);
+    void clearTrace();
+    // Writes the selected deployment's launch commands for every engine to `path` (a shell
+    // script) and the simulated requests beside it (<path>.replay.jsonl) for the exact replay.
+    bool saveLaunch(const QString& path);
     ServingController* controller() const { return m_controller; }
     ServingCharts* charts() const { return m_charts; }
     QTableView* table() const { return m_table; }
@@ -49,18 +63,29 @@ signals:
 private:
     void showResult(const serving::SearchResult& result, double ms);
     void showDetail(const ServingDetail& detail);
+    std::vector<serving::LaunchCommands> launchCommands(const std::string& replay_file) const;
+    void setGeneratedTrafficEnabled(bool enabled);
 
     ModelSpec m_model;
     Topology m_topology;
     DType m_dtype = DType::BF16, m_kvDtype = DType::BF16;
     TableSource m_tables = TableSource::Auto;
     serving::SearchResult m_result;
+    std::optional<serving::DeploymentOption> m_shown; // the deployment the launch text is for
+    std::shared_ptr<const std::vector<serving::Request>> m_trace;
+    QString m_traceName;
     ServingController* m_controller = nullptr;
     QDoubleSpinBox* m_rate = nullptr;
     QDoubleSpinBox* m_burstiness = nullptr;
     QLineEdit* m_promptLen = nullptr;
     QLineEdit* m_outputLen = nullptr;
     QSpinBox* m_requests = nullptr;
+    QSpinBox* m_sharedPrefix = nullptr;
+    QCheckBox* m_prefixCaching = nullptr;
+    QLabel* m_traceLabel = nullptr;
+    QPushButton* m_loadTrace = nullptr;
+    QPushButton* m_clearTrace = nullptr;
+    QPushButton* m_saveLaunch = nullptr;
     QDoubleSpinBox* m_ttft = nullptr;
     QDoubleSpinBox* m_tpot = nullptr;
     QDoubleSpinBox* m_percentile = nullptr;

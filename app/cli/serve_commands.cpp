@@ -74,6 +74,7 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         longest = std::max(longest, r.prompt + r.output);
     serving::SchedulerLimits limits = a.limits;
     limits.chunked_prefill = !a.no_chunked_prefill;
+    limits.prefix_caching = !a.no_prefix_caching;
     const serving::CostModelStepTime steps(model, layout, topology, w.dtype, w.kv_dtype, limits.max_seqs,
                                            int(std::min<std::int64_t>(longest, model.max_context)),
                                            int(limits.max_batched_tokens), efficiency);
@@ -103,24 +104,16 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
     const int gpus = prefill_gpus + replicas * layout.devices();
     const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
 
-    std::vector<serving::LaunchCommands> commands;
-    {
-        Plan decode_plan;
-        decode_plan.model = model;
-        decode_plan.topology = topology;
-        decode_plan.strategy = layout;
-        decode_plan.workload = w;
-        decode_plan.workload.prompt = std::max(1, longest - 1);
-        decode_plan.workload.generate = 1;
-        if (disaggregated) {
-            Plan prefill_plan = decode_plan;
-            prefill_plan.strategy = prefill_layout;
-            commands = serving::disaggregated_launch_commands(prefill_plan, a.prefill_replicas, decode_plan, replicas,
-                                                              limits, t.spec);
-        } else {
-            commands = serving::launch_commands(decode_plan, replicas, limits, t.spec, a.trace);
-        }
+    serving::DeploymentOption deployment;
+    deployment.layout = layout;
+    deployment.replicas = replicas;
+    deployment.limits = limits;
+    if (disaggregated) {
+        deployment.prefill_layout = prefill_layout;
+        deployment.prefill_replicas = a.prefill_replicas;
     }
+    const std::vector<serving::LaunchCommands> commands = serving::deployment_launch_commands(
+        model, topology, w, deployment, requests, t.spec, a.trace, write_replay_file(a, requests));
     OrderedJson j;
     {
         j["model"] = model.id.empty() ? model.name : model.id;
@@ -152,12 +145,9 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         j["failing"] = s.failing;
         j["preemptions"] = s.preemptions;
         j["peak_kv_share"] = s.peak_kv_share;
+        j["prefix_cache_hit_share"] = s.prefix_hit_share;
         j["usd_per_million_output_tokens"] = usd;
-        OrderedJson launch = OrderedJson::array();
-        for (const auto& c : commands)
-            launch.push_back(
-                {{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
-        j["launch"] = launch;
+        j["launch"] = launch_json(commands);
         if (split)
             j["disaggregated"] = {{"prefill_strategy", prefill_layout.label()},
                                   {"prefill_replicas", a.prefill_replicas},
@@ -204,7 +194,8 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
               << " (" << gpus << " GPUs), simulated request by request on predicted step times\n"
               << "traffic: " << traffic_text << "\n"
               << "scheduler per replica: up to " << limits.max_seqs << " sequences, " << limits.max_batched_tokens
-              << " tokens per step, " << (limits.chunked_prefill ? "chunked prefill" : "whole prompts") << ", KV cache "
+              << " tokens per step, " << (limits.chunked_prefill ? "chunked prefill" : "whole prompts")
+              << (limits.prefix_caching ? ", prefix caching" : "") << ", KV cache "
               << format_count(limits.kv_blocks * limits.block_size) << " tokens (" << format_count(limits.kv_blocks)
               << " blocks of " << limits.block_size << ")\n"
               << "step times: " << steps.source() << "\n";
@@ -240,16 +231,14 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
     }
     std::cout << "KV cache peak " << format_fixed(100 * s.peak_kv_share, 0) << " % of a replica's, " << s.preemptions
               << " preemptions";
+    if (s.prefix_hit_share > 0)
+        std::cout << ", " << format_fixed(100 * s.prefix_hit_share, 1) << " % of prompt tokens from the prefix cache";
     if (a.usd_per_gpu_hour > 0)
         std::cout << "; $" << format_fixed(usd, 3) << " per million output tokens at $"
                   << format_fixed(a.usd_per_gpu_hour, 2) << " per GPU-hour";
     std::cout << "\n";
     if (a.launch)
-        for (const auto& c : commands) {
-            std::cout << "\n" << c.engine << ":\n" << c.serve << "\n" << c.benchmark << "\n";
-            for (const auto& note : c.notes)
-                std::cout << "note: " << note << "\n";
-        }
+        print_launch(commands);
     if (j.contains("run"))
         std::cout << "kept as simulated run " << j["run"].get<std::int64_t>()
                   << " in the run database (shardstudio-cli history list)\n";

@@ -1,6 +1,9 @@
 #include "serve_options.h"
 
 #include "core/units.h"
+#include "serving/trace_export.h"
+
+#include <iostream>
 
 namespace shard::cli {
 
@@ -12,6 +15,7 @@ Traffic build_traffic(const ServeArgs& a)
     std::string& traffic_text = t.text;
     if (!a.trace.empty()) {
         requests = serving::read_trace_csv(a.trace);
+        traffic = serving::describe_trace(requests);
         traffic_text = "trace " + a.trace + ", " + std::to_string(requests.size()) + " requests";
     } else {
         traffic.arrivals.kind = a.concurrency > 0   ? serving::Arrivals::Kind::Concurrency
@@ -24,6 +28,8 @@ Traffic build_traffic(const ServeArgs& a)
         traffic.output = serving::LengthDistribution::parse(a.output_len);
         traffic.requests = a.requests;
         traffic.seed = a.seed;
+        traffic.shared_prefix = a.shared_prefix;
+        traffic.prefix_groups = a.prefix_groups;
         requests = serving::generate_requests(traffic);
         traffic_text =
             (a.concurrency > 0
@@ -32,7 +38,10 @@ Traffic build_traffic(const ServeArgs& a)
                                       : "Poisson arrivals at ")
                        + format_fixed(a.rate, 2) + " requests/s")
             + ", prompt " + a.prompt_len + ", output " + a.output_len + " tokens, " + std::to_string(a.requests)
-            + " requests, seed " + std::to_string(a.seed);
+            + " requests, seed " + std::to_string(a.seed)
+            + (a.shared_prefix > 0 ? ", the first " + std::to_string(a.shared_prefix) + " prompt tokens one of "
+                                         + std::to_string(a.prefix_groups) + " shared prefixes"
+                                   : std::string());
     }
     return t;
 }
@@ -40,6 +49,32 @@ Traffic build_traffic(const ServeArgs& a)
 OrderedJson percentiles_json(const serving::Percentiles& p)
 {
     return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"mean", p.mean}, {"at_slo", p.at_slo}};
+}
+
+std::string write_replay_file(const ServeArgs& a, const std::vector<serving::Request>& requests)
+{
+    if (a.replay_file.empty())
+        return {};
+    serving::write_mooncake_trace(a.replay_file, requests);
+    return a.replay_file;
+}
+
+OrderedJson launch_json(const std::vector<serving::LaunchCommands>& commands)
+{
+    OrderedJson all = OrderedJson::array();
+    for (const auto& c : commands)
+        all.push_back({{"engine", c.engine},
+                       {"serve", c.serve},
+                       {"benchmark", c.benchmark},
+                       {"replay", c.replay},
+                       {"notes", c.notes}});
+    return all;
+}
+
+void print_launch(const std::vector<serving::LaunchCommands>& commands)
+{
+    for (const auto& c : commands)
+        std::cout << "\n" << c.engine << ":\n" << c.text();
 }
 
 void add_serve_options(CLI::App* c, ServeArgs& a)
@@ -60,7 +95,17 @@ void add_serve_options(CLI::App* c, ServeArgs& a)
     c->add_option("--output-len", a.output_len, "Output tokens, the same forms")->capture_default_str();
     c->add_option("--requests", a.requests, "Requests to simulate")->capture_default_str();
     c->add_option("--seed", a.seed, "Seed of the traffic")->capture_default_str();
-    c->add_option("--trace", a.trace, "A trace CSV: arrival_s, prompt_tokens, output_tokens[, prefix_id]");
+    c->add_option("--trace", a.trace,
+                  "A trace CSV: arrival_s, prompt_tokens, output_tokens[, prefix_id[, prefix_tokens]]");
+    c->add_option("--shared-prefix", a.shared_prefix,
+                  "Generated traffic: the first N tokens of each prompt are a shared system prompt");
+    c->add_option("--prefix-groups", a.prefix_groups, "How many different shared prefixes, taken in turn")
+        ->capture_default_str();
+    c->add_option("--replay-file", a.replay_file,
+                  "Write the simulated requests as a Mooncake trace (JSON lines) and add the AIPerf command that "
+                  "replays them at their arrival times to the launch commands");
+    c->add_flag("--no-prefix-caching", a.no_prefix_caching,
+                "Compute every prompt whole (no reuse of cached prefixes across requests)");
     c->add_option("--max-batched-tokens", a.limits.max_batched_tokens, "Tokens per step (max_num_batched_tokens)")
         ->capture_default_str();
     c->add_flag("--no-chunked-prefill", a.no_chunked_prefill, "Prefill each prompt whole, in one step");

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "workload_options.h"
 
+#include "serving/launch_export.h"
 #include "serving/serving_metrics.h"
 #include "serving/traffic.h"
 
@@ -28,6 +29,8 @@ struct ServeArgs {
     int requests = 1000;
     std::uint64_t seed = 1;
     std::string trace;
+    int shared_prefix = 0, prefix_groups = 1;
+    bool no_prefix_caching = false;
     serving::SchedulerLimits limits;
     bool no_chunked_prefill = false;
     serving::Slo slo;
@@ -37,6 +40,7 @@ struct ServeArgs {
     std::string prefill_strategy; // set: disaggregated, --strategy is the decode pool's layout
     int prefill_replicas = 1;
     bool launch = false; // print the launch and benchmark commands
+    std::string replay_file; // where to write the requests for AIPerf's exact replay
 };
 
 // The traffic a command simulates: how it was made, the requests, and the two in words.
@@ -49,6 +53,10 @@ struct Traffic {
 // The requests the options describe: generated (seeded) or read from --trace.
 Traffic build_traffic(const ServeArgs& a);
 OrderedJson percentiles_json(const serving::Percentiles& p);
+// Writes the requests to --replay-file as a Mooncake trace; the path written, or empty.
+std::string write_replay_file(const ServeArgs& a, const std::vector<serving::Request>& requests);
+OrderedJson launch_json(const std::vector<serving::LaunchCommands>& commands);
+void print_launch(const std::vector<serving::LaunchCommands>& commands);
 // The model, machine, dtype, traffic, scheduler, SLO and price options.
 void add_serve_options(CLI::App* command, ServeArgs& a);
 // `serve search` and `serve recommend` (serve_search_command.cpp).

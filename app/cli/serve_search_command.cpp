@@ -62,6 +62,7 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
     space.max_gpus = a.max_gpus;
     space.max_seqs = a.max_seqs;
     space.max_batched_tokens = sa.limits.max_batched_tokens;
+    space.prefix_caching = !sa.no_prefix_caching;
     space.usd_per_gpu_hour = sa.usd_per_gpu_hour;
     space.dtype = w.dtype;
     space.kv_dtype = w.kv_dtype;
@@ -78,26 +79,9 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
     const serving::DeploymentOption* best =
         !result.options.empty() && result.options.front().summary.meets_slo ? &result.options.front() : nullptr;
     std::vector<serving::LaunchCommands> launch;
-    if (best) {
-        Plan replica;
-        replica.model = model;
-        replica.topology = topology;
-        replica.strategy = best->layout;
-        replica.workload = w;
-        int longest = 2;
-        for (const auto& r : t.requests)
-            longest = std::max(longest, r.prompt + r.output);
-        replica.workload.prompt = std::max(1, longest - 1);
-        replica.workload.generate = 1;
-        if (best->prefill_layout) {
-            Plan prefill = replica;
-            prefill.strategy = *best->prefill_layout;
-            launch = serving::disaggregated_launch_commands(prefill, best->prefill_replicas, replica, best->replicas,
-                                                            best->limits, t.spec);
-        } else {
-            launch = serving::launch_commands(replica, best->replicas, best->limits, t.spec, sa.trace);
-        }
-    }
+    if (best)
+        launch = serving::deployment_launch_commands(model, topology, w, *best, t.requests, t.spec, sa.trace,
+                                                     write_replay_file(sa, t.requests));
     if (options.json) {
         OrderedJson j;
         j["kind"] = "simulated";
@@ -113,11 +97,7 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
         j["deployments"] = rows;
         j["skipped"] = result.skipped;
         j["recommended"] = best ? option_json(*best) : OrderedJson();
-        OrderedJson commands = OrderedJson::array();
-        for (const auto& c : launch)
-            commands.push_back(
-                {{"engine", c.engine}, {"serve", c.serve}, {"benchmark", c.benchmark}, {"notes", c.notes}});
-        j["launch"] = commands;
+        j["launch"] = launch_json(launch);
         print_json(j);
         return;
     }
@@ -162,11 +142,7 @@ void search(const SearchArgs& a, bool recommend, const GlobalOptions& options)
               << format_fixed(best->summary.goodput_per_s, 2) << " requests/s, TTFT p"
               << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.ttft_ms.at_slo) << " ms, TPOT p"
               << format_fixed(sa.slo.percentile, 0) << " " << format_ms(best->summary.tpot_ms.at_slo) << " ms\n";
-    for (const auto& c : launch) {
-        std::cout << "\n" << c.engine << ":\n" << c.serve << "\n" << c.benchmark << "\n";
-        for (const auto& note : c.notes)
-            std::cout << "  note: " << note << "\n";
-    }
+    print_launch(launch);
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <algorithm>
+#include <map>
 
 namespace shard::serving {
 
@@ -16,9 +17,30 @@ DeploymentRun simulate_deployment(const std::vector<Request>& requests, int repl
     const auto count = std::size_t(replicas);
     std::vector<std::vector<Request>> shares(count);
     std::vector<std::vector<std::size_t>> where(count);
+    // A cache-aware router with a load bound, as SGLang's: a request of a prefix id goes to
+    // the least loaded replica that has served that id, unless it is more than
+    // kBalanceSlack requests ahead of the least loaded of all, which then takes it (and from
+    // then on serves the id too). Other requests go to the least loaded; without prefix ids
+    // that is plain turn-taking. Load is the requests handed out so far.
+    constexpr std::size_t kBalanceSlack = 16;
+    std::map<std::string, std::vector<std::size_t>> replicas_of_prefix;
     for (std::size_t i = 0; i < requests.size(); ++i) {
-        shares[i % count].push_back(requests[i]);
-        where[i % count].push_back(i);
+        std::size_t to = 0;
+        for (std::size_t r = 1; r < count; ++r)
+            if (shares[r].size() < shares[to].size())
+                to = r;
+        if (limits.prefix_caching && !requests[i].prefix.empty()) {
+            std::vector<std::size_t>& serving = replicas_of_prefix[requests[i].prefix];
+            const auto best = std::min_element(serving.begin(), serving.end(), [&](std::size_t a, std::size_t b) {
+                return shares[a].size() < shares[b].size();
+            });
+            if (best != serving.end() && shares[*best].size() <= shares[to].size() + kBalanceSlack)
+                to = *best;
+            else
+                serving.push_back(to);
+        }
+        shares[to].push_back(requests[i]);
+        where[to].push_back(i);
     }
     DeploymentRun run;
     run.merged.requests.resize(requests.size());
@@ -33,6 +55,7 @@ DeploymentRun simulate_deployment(const std::vector<Request>& requests, int repl
         run.merged.end_s = std::max(run.merged.end_s, one.end_s);
         run.merged.preemptions += one.preemptions;
         run.merged.prefill_tokens += one.prefill_tokens;
+        run.merged.prefix_hit_tokens += one.prefix_hit_tokens;
         run.merged.generated_tokens += one.generated_tokens;
         run.merged.peak_kv_blocks = std::max(run.merged.peak_kv_blocks, one.peak_kv_blocks);
         if (!one.requests.empty())

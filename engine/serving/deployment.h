@@ -9,7 +9,8 @@
 namespace shard::serving {
 
 // Replicas of one layout behind a load balancer that hands requests out in turn (and, in a
-// closed loop, the users out evenly). Each replica runs its share on its own.
+// closed loop, the users out evenly), keeping the requests of one prefix id on one replica
+// when prefix caching is on. Each replica runs its share on its own.
 struct DeploymentRun {
     ReplicaRun merged; // every request, in input order; steps of replica 0
     std::vector<ReplicaRun> replicas;

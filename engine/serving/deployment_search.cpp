@@ -176,6 +176,7 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
             SchedulerLimits limits;
             limits.max_seqs = seqs;
             limits.max_batched_tokens = space.max_batched_tokens;
+            limits.prefix_caching = space.prefix_caching;
             limits.kv_blocks = steps->kv_capacity_tokens() / limits.block_size;
             int tried = 0;
             for (int replicas = 1; replicas * c.gpus <= budget; replicas *= 2) {
@@ -251,6 +252,7 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
                 for (auto [pool, steps] : {std::pair{&prefill, ps}, std::pair{&decode, ds}}) {
                     pool->limits.max_seqs = space.max_seqs.back();
                     pool->limits.max_batched_tokens = space.max_batched_tokens;
+                    pool->limits.prefix_caching = space.prefix_caching;
                     pool->limits.kv_blocks = steps->kv_capacity_tokens() / pool->limits.block_size;
                 }
                 DeploymentOption option;

@@ -35,6 +35,7 @@ struct SearchSpace {
     // Also prefill and decode pools of their own (the fastest layout of each GPU count, pool
     // sizes within a factor of two of each other, pool ratios 1:1, 1:2, 2:1, 1:3 and 3:1).
     bool disaggregated = true;
+    bool prefix_caching = true;
 };
 
 struct DeploymentOption {

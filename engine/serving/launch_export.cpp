@@ -1,5 +1,7 @@
 #include "launch_export.h"
 
+#include "trace_export.h"
+
 #include "core/units.h"
 #include "planner/serving_export.h"
 
@@ -31,11 +33,23 @@ RandomLength random_length(const LengthDistribution& d)
     return {int(std::lround(d.a)), 0.5, false};
 }
 
-std::string traffic_flags(const TrafficSpec& t, bool vllm_burstiness, std::vector<std::string>& notes)
+std::string traffic_flags(const TrafficSpec& t, bool vllm, std::vector<std::string>& notes)
 {
-    const RandomLength in = random_length(t.prompt), out = random_length(t.output);
-    std::string flags = " --dataset-name random --random-input-len " + std::to_string(in.mean) + " --random-output-len "
-                        + std::to_string(out.mean);
+    RandomLength in = random_length(t.prompt);
+    const RandomLength out = random_length(t.output);
+    std::string flags;
+    if (t.shared_prefix > 0) {
+        if (vllm) { // its random prompts are a shared prefix plus the random part
+            flags += " --random-prefix-len " + std::to_string(t.shared_prefix);
+            in.mean = std::max(1, in.mean - t.shared_prefix);
+        }
+        if (!vllm || t.prefix_groups > 1)
+            notes.push_back("the benchmark's random prompts do not share the simulated "
+                            + std::to_string(t.prefix_groups) + " prefixes of " + std::to_string(t.shared_prefix)
+                            + " tokens; the exact replay (AIPerf) does");
+    }
+    flags = " --dataset-name random" + flags + " --random-input-len " + std::to_string(in.mean)
+            + " --random-output-len " + std::to_string(out.mean);
     // One range ratio covers both lengths in these benchmarks.
     const double ratio = std::max(in.ratio, out.ratio);
     if (ratio > 0)
@@ -52,7 +66,7 @@ std::string traffic_flags(const TrafficSpec& t, bool vllm_burstiness, std::vecto
         break;
     case Arrivals::Kind::Gamma:
         flags += " --request-rate " + format_fixed(t.arrivals.rate, 3);
-        if (vllm_burstiness) // vLLM's factor is the gamma shape: 1 / cv^2
+        if (vllm) // vLLM's factor is the gamma shape: 1 / cv^2
             flags += " --burstiness " + format_fixed(1.0 / (t.arrivals.burstiness * t.arrivals.burstiness), 4);
         else
             notes.push_back("the command sets no burstiness: it sends Poisson arrivals, not the simulated bursts");
@@ -67,7 +81,8 @@ std::string traffic_flags(const TrafficSpec& t, bool vllm_burstiness, std::vecto
 } // namespace
 
 std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, const SchedulerLimits& limits,
-                                            const TrafficSpec& traffic, const std::string& trace)
+                                            const TrafficSpec& traffic, const std::string& trace,
+                                            const std::string& replay_file)
 {
     std::vector<LaunchCommands> all;
     const std::string model =
@@ -82,13 +97,14 @@ std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, c
         if (engine == "vllm") {
             c.serve += " --max-num-seqs " + seqs + " --max-num-batched-tokens " + tokens + " --block-size "
                        + std::to_string(limits.block_size)
-                       + (limits.chunked_prefill ? " --enable-chunked-prefill" : " --no-enable-chunked-prefill");
+                       + (limits.chunked_prefill ? " --enable-chunked-prefill" : " --no-enable-chunked-prefill")
+                       + (limits.prefix_caching ? " --enable-prefix-caching" : " --no-enable-prefix-caching");
             c.benchmark = "vllm bench serve --backend vllm --model " + model + traffic_flags(traffic, true, c.notes)
                           + " --percentile-metrics ttft,tpot,e2el --metric-percentiles 50,90,99";
         } else if (engine == "sglang") {
             c.serve += " --max-running-requests " + seqs + " --chunked-prefill-size "
                        + (limits.chunked_prefill ? tokens : std::string("-1")) + " --page-size "
-                       + std::to_string(limits.block_size);
+                       + std::to_string(limits.block_size) + (limits.prefix_caching ? "" : " --disable-radix-cache");
             c.benchmark = "python -m sglang.bench_serving --backend sglang --model " + model
                           + traffic_flags(traffic, false, c.notes);
         } else {
@@ -101,14 +117,30 @@ std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, c
             else
                 c.notes.push_back("chunked prefill: enable_chunked_prefill: true in the --extra_llm_api_options "
                                   "file");
+            c.notes.push_back(std::string("prefix caching: kv_cache_config: enable_block_reuse: ")
+                              + (limits.prefix_caching ? "true" : "false") + " in the --extra_llm_api_options file");
         }
         if (replicas > 1)
             c.notes.push_back("start " + std::to_string(replicas)
                               + " of these servers (one per replica's GPUs) behind a load balancer that hands "
-                                "requests out in turn, and point the benchmark at the balancer");
+                                "requests out in turn"
+                              + (limits.prefix_caching
+                                     ? std::string(", keeping a shared prefix on the server that has it cached "
+                                                   "(as sglang_router's cache_aware policy),")
+                                     : std::string())
+                              + " and point the benchmark at the balancer");
+        if (!replay_file.empty())
+            c.replay = "aiperf profile --model " + model + " --url localhost:" + (engine == "sglang" ? "30000" : "8000")
+                       + " --endpoint-type completions --streaming --input-file " + replay_file
+                       + " --custom-dataset-type mooncake_trace --fixed-schedule --isl-block-size "
+                       + std::to_string(kReplayBlockTokens);
         if (!trace.empty())
             c.notes.push_back("the simulated traffic came from " + trace
-                              + ": the benchmark replays its rate and mean lengths, not its exact arrivals");
+                              + ": the engine's benchmark sends its rate and " + "mean lengths"
+                              + (replay_file.empty()
+                                     ? std::string(", not its exact arrivals (--replay-file writes "
+                                                   "them for AIPerf)")
+                                     : std::string("; the AIPerf replay sends the requests themselves")));
         all.push_back(std::move(c));
     }
     return all;
@@ -116,17 +148,19 @@ std::vector<LaunchCommands> launch_commands(const Plan& replica, int replicas, c
 
 std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, int prefill_replicas, const Plan& decode,
                                                           int decode_replicas, const SchedulerLimits& limits,
-                                                          const TrafficSpec& traffic)
+                                                          const TrafficSpec& traffic, const std::string& trace,
+                                                          const std::string& replay_file)
 {
-    const auto p = launch_commands(prefill, prefill_replicas, limits, traffic);
-    const auto d = launch_commands(decode, decode_replicas, limits, traffic);
+    const auto p = launch_commands(prefill, prefill_replicas, limits, traffic, trace, replay_file);
+    const auto d = launch_commands(decode, decode_replicas, limits, traffic, trace, replay_file);
     std::vector<LaunchCommands> all;
     const std::string pools =
         std::to_string(prefill_replicas) + " prefill and " + std::to_string(decode_replicas) + " decode servers";
     for (std::size_t i = 0; i < p.size(); ++i) {
         LaunchCommands c;
         c.engine = p[i].engine;
-        c.benchmark = d[i].benchmark; // the client talks to the router
+        c.benchmark = d[i].benchmark; // the clients talk to the router
+        c.replay = d[i].replay;
         if (c.engine == "vllm") {
             const std::string kv = R"( --kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}')";
             c.serve = "# prefill\n" + p[i].serve + kv + "\n# decode\n" + d[i].serve + kv;
@@ -153,6 +187,39 @@ std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, i
         all.push_back(std::move(c));
     }
     return all;
+}
+
+std::string LaunchCommands::text() const
+{
+    std::string out = serve + "\n\n" + benchmark + "\n";
+    if (!replay.empty())
+        out += "\n# the simulated requests themselves, at their arrival times\n" + replay + "\n";
+    for (const auto& note : notes)
+        out += "\nnote: " + note + "\n";
+    return out;
+}
+
+std::vector<LaunchCommands> deployment_launch_commands(const ModelSpec& model, const Topology& topology,
+                                                       const Workload& base, const DeploymentOption& option,
+                                                       const std::vector<Request>& requests, const TrafficSpec& traffic,
+                                                       const std::string& trace, const std::string& replay_file)
+{
+    Plan replica;
+    replica.model = model;
+    replica.topology = topology;
+    replica.strategy = option.layout;
+    replica.workload = base;
+    int longest = 2;
+    for (const auto& r : requests)
+        longest = std::max(longest, r.prompt + r.output);
+    replica.workload.prompt = longest - 1;
+    replica.workload.generate = 1;
+    if (!option.prefill_layout)
+        return launch_commands(replica, option.replicas, option.limits, traffic, trace, replay_file);
+    Plan prefill = replica;
+    prefill.strategy = *option.prefill_layout;
+    return disaggregated_launch_commands(prefill, option.prefill_replicas, replica, option.replicas, option.limits,
+                                         traffic, trace, replay_file);
 }
 
 } // namespace shard::serving

@@ -1,5 +1,7 @@
 #include "replica_sim.h"
 
+#include "prefix_cache.h"
+
 #include "core/error.h"
 
 #include <algorithm>
@@ -26,8 +28,11 @@ struct Sequence {
     std::int64_t computed = 0; // tokens with KV in the cache
     std::int64_t target = 0; // tokens to prefill before the next token (prompt + output so far)
     int generated = 0;
-    std::int64_t blocks = 0;
+    std::int64_t blocks = 0; // its own
+    std::int64_t shared = 0; // read from the prefix cache
+    std::int64_t publish = 0; // blocks of its prefix it hands the cache once computed
     bool prefilling() const { return computed < target; }
+    std::int64_t held() const { return blocks + shared; }
 };
 
 std::int64_t blocks_for(std::int64_t tokens, int block_size)
@@ -68,8 +73,36 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
         for (std::size_t i = 0; i < released; ++i)
             run.requests[i].arrival_s = 0;
     std::int64_t free_blocks = limits.kv_blocks;
-    std::size_t finished = 0;
     double t = 0;
+    PrefixCache cache;
+    // Free blocks for `needed`, from idle cached prefixes if there are not enough.
+    auto make_room = [&](std::int64_t needed) {
+        if (free_blocks < needed)
+            free_blocks += cache.evict(needed - free_blocks);
+        return free_blocks >= needed;
+    };
+    auto release = [&](Sequence& s, double when) {
+        free_blocks += s.blocks;
+        s.blocks = 0;
+        if (s.shared > 0)
+            cache.release(requests[s.index].prefix, when);
+        s.shared = 0;
+    };
+    // A request's full blocks of its shared prefix (the last prompt token is always computed,
+    // to give the first output token), and how many the cache already holds.
+    auto admit_with_prefix = [&](Sequence& s) {
+        const Request& q = requests[s.index];
+        s.publish = 0;
+        if (!limits.prefix_caching || q.prefix.empty())
+            return;
+        const std::int64_t full = std::min(q.prefix_tokens, q.prompt - 1) / limits.block_size;
+        s.shared = cache.acquire(q.prefix, full, t);
+        s.computed = s.shared * limits.block_size;
+        s.publish = s.shared > 0 ? 0 : full;
+        run.requests[s.index].cached_tokens = int(s.computed);
+        run.prefix_hit_tokens += s.computed;
+    };
+    std::size_t finished = 0;
     double in_system_area = 0; // integral of the requests in the replica over time
     int in_system = 0;
     double area_from = 0;
@@ -120,7 +153,7 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
                 finish(index, t);
                 continue;
             }
-            if (blocks > free_blocks)
+            if (!make_room(blocks))
                 break;
             waiting.pop_front();
             run.requests[index].first_token_s = t;
@@ -139,11 +172,10 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
             Sequence& s = running[i];
             if (s.prefilling())
                 continue;
-            while (blocks_for(s.computed + 1, limits.block_size) > s.blocks && free_blocks == 0) {
+            while (blocks_for(s.computed + 1, limits.block_size) > s.held() && !make_room(1)) {
                 Sequence victim = running.back();
                 running.pop_back();
-                free_blocks += victim.blocks;
-                victim.blocks = 0;
+                release(victim, t);
                 victim.computed = 0;
                 victim.target = run.requests[victim.index].prompt + victim.generated;
                 ++run.requests[victim.index].preemptions;
@@ -155,7 +187,7 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
             }
             if (i >= running.size())
                 break;
-            if (blocks_for(s.computed + 1, limits.block_size) > s.blocks) {
+            if (blocks_for(s.computed + 1, limits.block_size) > s.held()) {
                 --free_blocks;
                 ++s.blocks;
             }
@@ -169,11 +201,12 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
             std::int64_t chunk = std::min(s.target - s.computed, budget);
             if (!limits.chunked_prefill && chunk < s.target - s.computed)
                 return false;
-            const std::int64_t room = (s.blocks + free_blocks) * limits.block_size - s.computed;
+            make_room(blocks_for(s.computed + chunk, limits.block_size) - s.held());
+            const std::int64_t room = (s.held() + free_blocks) * limits.block_size - s.computed;
             chunk = std::min(chunk, room);
             if (chunk <= 0 || (!limits.chunked_prefill && chunk < s.target - s.computed))
                 return false;
-            const std::int64_t blocks = blocks_for(s.computed + chunk, limits.block_size) - s.blocks;
+            const std::int64_t blocks = blocks_for(s.computed + chunk, limits.block_size) - s.held();
             free_blocks -= blocks;
             s.blocks += blocks;
             budget -= chunk;
@@ -197,9 +230,13 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
                 continue;
             }
             Sequence s = again ? parked[index] : Sequence{index, 0, r.prompt, 0, 0};
+            const std::int64_t hits_before = run.prefix_hit_tokens;
+            admit_with_prefix(s);
             running.push_back(s);
             if (!take_chunk(running.back(), running.size() - 1)) {
+                release(running.back(), t);
                 running.pop_back();
+                run.prefix_hit_tokens = hits_before;
                 break; // no room for it this step: it waits, and so does everything after it
             }
             (again ? preempted : waiting).pop_front();
@@ -224,6 +261,13 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
             RequestResult& r = run.requests[s.index];
             const bool was_prefilling = s.prefilling();
             s.computed += tokens;
+            if (s.publish > 0 && s.computed >= s.publish * limits.block_size) {
+                if (cache.publish(requests[s.index].prefix, s.publish, end)) {
+                    s.blocks -= s.publish;
+                    s.shared = s.publish;
+                }
+                s.publish = 0;
+            }
             if (was_prefilling && s.prefilling())
                 continue; // more chunks to go
             // A finished prefill or a decode produces the next token.
@@ -237,7 +281,7 @@ ReplicaRun simulate_replica(const std::vector<Request>& requests, const Schedule
         }
         std::sort(done.rbegin(), done.rend());
         for (const std::size_t position : done) {
-            free_blocks += running[position].blocks;
+            release(running[position], end);
             finish(running[position].index, end);
             running.erase(running.begin() + std::ptrdiff_t(position));
         }

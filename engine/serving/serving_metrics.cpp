@@ -86,6 +86,8 @@ ServingSummary summarize(const ReplicaRun& run, const Slo& slo, std::int64_t kv_
     s.slo_attainment = s.requests > 0 ? double(good) / s.requests : 0;
     s.tokens_per_s_per_user = s.tpot_ms.mean > 0 ? 1000.0 / s.tpot_ms.mean : 0;
     s.preemptions = run.preemptions;
+    const std::int64_t admitted = run.prefill_tokens + run.prefix_hit_tokens;
+    s.prefix_hit_share = admitted > 0 ? double(run.prefix_hit_tokens) / double(admitted) : 0;
     s.peak_kv_share = kv_blocks > 0 ? double(run.peak_kv_blocks) / double(kv_blocks) : 0;
     s.mean_in_system = run.mean_in_system;
     auto check = [&](const char* name, double limit, const Percentiles& p) {

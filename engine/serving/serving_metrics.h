@@ -34,6 +34,9 @@ struct ServingSummary {
     double tokens_per_s_per_user = 0; // 1000 / mean TPOT
     std::int64_t preemptions = 0;
     double peak_kv_share = 0; // of the replica's KV blocks
+    // Of the prompt tokens admitted (recomputations included), the share read from the
+    // prefix cache rather than computed.
+    double prefix_hit_share = 0;
     double mean_in_system = 0;
     std::vector<std::string> failing; // which limits the percentile misses, in words
 };

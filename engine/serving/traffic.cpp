@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -130,6 +131,10 @@ void TrafficSpec::validate() const
     }
     prompt.validate("prompt");
     output.validate("output");
+    if (shared_prefix < 0)
+        throw Error("the shared prefix cannot be negative, got " + std::to_string(shared_prefix) + " tokens");
+    if (prefix_groups < 1)
+        throw Error("the shared prefix needs at least one group, got " + std::to_string(prefix_groups));
 }
 
 std::vector<Request> generate_requests(const TrafficSpec& spec)
@@ -154,6 +159,10 @@ std::vector<Request> generate_requests(const TrafficSpec& spec)
         r.arrival_s = t;
         r.prompt = draw(spec.prompt, lengths);
         r.output = draw(spec.output, lengths);
+        if (spec.shared_prefix > 0) {
+            r.prefix = "system-" + std::to_string(i % std::size_t(spec.prefix_groups));
+            r.prefix_tokens = std::min(spec.shared_prefix, r.prompt);
+        }
     }
     return requests;
 }
@@ -161,7 +170,7 @@ std::vector<Request> generate_requests(const TrafficSpec& spec)
 std::vector<Request> parse_trace_csv(std::string_view text, const std::string& source)
 {
     std::vector<Request> requests;
-    int arrival = -1, prompt = -1, output = -1, prefix = -1;
+    int arrival = -1, prompt = -1, output = -1, prefix = -1, prefix_tokens = -1;
     std::size_t columns = 0;
     int line = 0;
     std::size_t start = 0;
@@ -196,11 +205,15 @@ std::vector<Request> parse_trace_csv(std::string_view text, const std::string& s
                     output = int(c);
                 else if (cells[c] == "prefix_id")
                     prefix = int(c);
+                else if (cells[c] == "prefix_tokens")
+                    prefix_tokens = int(c);
             }
+            if (prefix_tokens >= 0 && prefix < 0)
+                throw Error(where + ": prefix_tokens needs a prefix_id column to say which requests share them");
             if (arrival < 0 || prompt < 0 || output < 0)
                 throw Error(where
                             + ": the header must name arrival_s, prompt_tokens and output_tokens (prefix_id "
-                              "is optional)");
+                              "and prefix_tokens are optional)");
             continue;
         }
         if (cells.size() != columns)
@@ -221,6 +234,14 @@ std::vector<Request> parse_trace_csv(std::string_view text, const std::string& s
         r.output = int(o);
         if (prefix >= 0)
             r.prefix = std::string(cells[std::size_t(prefix)]);
+        if (prefix_tokens >= 0 && !r.prefix.empty()) {
+            const std::string_view cell = cells[std::size_t(prefix_tokens)];
+            const double shared = parse_number(cell, where + ", prefix_tokens");
+            if (shared < 0 || shared != std::floor(shared) || shared > p)
+                throw Error(where + ", prefix_tokens: a whole number from 0 to the prompt's " + std::to_string(r.prompt)
+                            + " tokens, got " + std::string(cell));
+            r.prefix_tokens = int(shared);
+        }
         requests.push_back(std::move(r));
     }
     if (columns == 0)
@@ -231,7 +252,39 @@ std::vector<Request> parse_trace_csv(std::string_view text, const std::string& s
                      [](const Request& a, const Request& b) { return a.arrival_s < b.arrival_s; });
     for (std::size_t i = 0; i < requests.size(); ++i)
         requests[i].id = std::int64_t(i);
+    if (prefix >= 0 && prefix_tokens < 0) {
+        std::map<std::string, int> shortest;
+        for (const Request& r : requests)
+            if (!r.prefix.empty()) {
+                auto [at, inserted] = shortest.emplace(r.prefix, r.prompt);
+                if (!inserted)
+                    at->second = std::min(at->second, r.prompt);
+            }
+        for (Request& r : requests)
+            if (!r.prefix.empty())
+                r.prefix_tokens = shortest.at(r.prefix);
+    }
     return requests;
+}
+
+TrafficSpec describe_trace(const std::vector<Request>& requests)
+{
+    TrafficSpec spec;
+    spec.requests = int(requests.size());
+    if (requests.empty())
+        return spec;
+    double prompt = 0, output = 0;
+    for (const Request& r : requests) {
+        prompt += r.prompt;
+        output += r.output;
+    }
+    const double n = double(requests.size());
+    spec.prompt = LengthDistribution::fixed(std::max(1, int(std::lround(prompt / n))));
+    spec.output = LengthDistribution::fixed(std::max(1, int(std::lround(output / n))));
+    const double span = requests.back().arrival_s - requests.front().arrival_s;
+    // All at once (or one request): as fast as the benchmark can send them.
+    spec.arrivals.rate = span > 0 ? (n - 1) / span : 1e6;
+    return spec;
 }
 
 std::vector<Request> read_trace_csv(const std::string& path)

@@ -13,7 +13,10 @@ struct Request {
     double arrival_s = 0;
     int prompt = 0; // tokens
     int output = 0; // tokens to generate (the first of them ends the prefill)
-    std::string prefix; // requests sharing a prefix id share their prompt's cached prefix
+    // Requests sharing a prefix id share the first `prefix_tokens` of their prompts (a
+    // system prompt, a conversation so far), which a replica's prefix cache can hold.
+    std::string prefix;
+    int prefix_tokens = 0;
     // Disaggregated serving's decode pool: the prompt's KV cache arrives with the request
     // and its first token is already out, so the replica only decodes.
     bool prefilled = false;
@@ -51,6 +54,10 @@ struct TrafficSpec {
     LengthDistribution output = LengthDistribution::fixed(128);
     int requests = 1000;
     std::uint64_t seed = 1;
+    // The first `shared_prefix` tokens of every prompt (at most all but its last) are one of
+    // `prefix_groups` system prompts, taken in turn: what a prefix cache can reuse.
+    int shared_prefix = 0;
+    int prefix_groups = 1;
     void validate() const;
 };
 
@@ -59,9 +66,16 @@ struct TrafficSpec {
 std::vector<Request> generate_requests(const TrafficSpec& spec);
 
 // A trace CSV: a header naming arrival_s, prompt_tokens, output_tokens and optionally
-// prefix_id, then one request per line (arrivals need not be sorted; they are). A bad row
-// is an error naming `source`, its line and the column.
+// prefix_id and prefix_tokens, then one request per line (arrivals need not be sorted;
+// they are). Without prefix_tokens the shared prefix of an id is the shortest prompt under
+// it, the most every one of them is known to share. A bad row is an error naming `source`,
+// its line and the column.
 std::vector<Request> parse_trace_csv(std::string_view text, const std::string& source);
 std::vector<Request> read_trace_csv(const std::string& path);
+
+// The shape of a trace as a generated traffic would give it (Poisson at its mean rate, its
+// mean prompt and output lengths, its request count), for the engines' own benchmarks that
+// cannot replay it.
+TrafficSpec describe_trace(const std::vector<Request>& requests);
 
 } // namespace shard::serving

@@ -25,7 +25,7 @@ using shard::bench::median_ms;
 namespace {
 
 void report(const char* name, const char* model_id, const char* topology_id, const char* layout, int replicas,
-            double rate, DType dtype = DType::BF16)
+            double rate, DType dtype = DType::BF16, int shared_prefix = 0, int prefix_groups = 1)
 {
     const auto& presets = PresetLibrary::instance();
     const ModelSpec model = presets.model(model_id);
@@ -43,14 +43,21 @@ void report(const char* name, const char* model_id, const char* topology_id, con
     traffic.prompt = LengthDistribution::lognormal(1500, 3000);
     traffic.output = LengthDistribution::lognormal(250, 500);
     traffic.requests = 10000;
+    traffic.shared_prefix = shared_prefix;
+    traffic.prefix_groups = prefix_groups;
     const auto requests = generate_requests(traffic);
     DeploymentRun run;
     const double sim_ms = median_ms(5, [&] { run = simulate_deployment(requests, replicas, limits, *steps); });
     std::size_t step_count = 0;
     for (const auto& r : run.replicas)
         step_count += r.steps.size();
-    std::printf("%-44s 10,000 requests  %7zu steps  median %7.1f ms (step times sampled in %5.1f ms)\n", name,
-                step_count, sim_ms, sample_ms);
+    std::printf("%-44s 10,000 requests  %7zu steps  median %7.1f ms (step times sampled in %5.1f ms)", name, step_count,
+                sim_ms, sample_ms);
+    if (shared_prefix > 0)
+        std::printf("  %.1f %% of prompt tokens from the prefix cache",
+                    100.0 * double(run.merged.prefix_hit_tokens)
+                        / double(run.merged.prefill_tokens + run.merged.prefix_hit_tokens));
+    std::printf("\n");
 }
 
 } // namespace
@@ -88,6 +95,8 @@ int main()
 {
     report("Llama-3.1-70B, 1 x TP8, 6 req/s", "llama-3.1-70b", "dgx-h100", "tp=8", 1, 6);
     report("Llama-3.1-8B, 8 x TP1, 60 req/s", "llama-3.1-8b", "dgx-h100", "tp=1", 8, 60);
+    report("Llama-3.1-8B, 8 x TP1, 60 req/s, 1024-token prefixes x 8", "llama-3.1-8b", "dgx-h100", "tp=1", 8, 60,
+           DType::BF16, 1024, 8);
     report("DeepSeek-V3 fp8, 1 x TP8 (8x H200), 4 req/s", "deepseek-v3", "8x-h200", "tp=8", 1, 4, DType::FP8);
     report_search("search: DeepSeek-V3 fp8, 128 x DGX H100, 20 req/s", "deepseek-v3", 128, 20, DType::FP8);
     report_search("search: Llama-3.1-70B, 16 x DGX H100, 20 req/s", "llama-3.1-70b", 16, 20, DType::BF16);
