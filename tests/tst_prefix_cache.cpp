@@ -256,11 +256,11 @@ private slots:
         DeploymentOption option;
         option.layout = parse_strategy_text("tp=4");
         option.replicas = 2;
+        option.machine = presets.topology("dgx-h100");
         option.limits = roomyLimits();
         const std::vector<Request> requests = {request(0, 0, 1000, 100)};
-        const auto commands =
-            deployment_launch_commands(presets.model("llama-3.1-70b"), presets.topology("dgx-h100"), Workload{}, option,
-                                       requests, TrafficSpec{}, "t.csv", "run.replay.jsonl");
+        const auto commands = deployment_launch_commands(presets.model("llama-3.1-70b"), Workload{}, option, requests,
+                                                         TrafficSpec{}, "t.csv", "run.replay.jsonl");
         QCOMPARE(commands.size(), std::size_t(3));
         for (const auto& c : commands) {
             QVERIFY2(c.replay.find("--input-file run.replay.jsonl --custom-dataset-type mooncake_trace "
@@ -272,8 +272,8 @@ private slots:
         QVERIFY(commands[0].serve.find(" --enable-prefix-caching") != std::string::npos);
         QVERIFY(commands[1].serve.find("--disable-radix-cache") == std::string::npos);
         option.limits.prefix_caching = false;
-        const auto off = deployment_launch_commands(presets.model("llama-3.1-70b"), presets.topology("dgx-h100"),
-                                                    Workload{}, option, requests, TrafficSpec{});
+        const auto off =
+            deployment_launch_commands(presets.model("llama-3.1-70b"), Workload{}, option, requests, TrafficSpec{});
         QVERIFY(off[0].serve.find(" --no-enable-prefix-caching") != std::string::npos);
         QVERIFY(off[1].serve.find(" --disable-radix-cache") != std::string::npos);
         QVERIFY(off[0].replay.empty());

@@ -422,18 +422,18 @@ private slots:
                        tp8 = parse_strategy_text("tp=8");
         // 80 layers x 8 KV heads x 128 x (K and V) x 2 bytes.
         const double per_token = 80.0 * 8 * 128 * 2 * 2;
-        const KvTransfer near = price_kv_transfer(model, DType::BF16, dgx, tp2, tp4);
+        const KvTransfer near = price_kv_transfer(model, DType::BF16, dgx, dgx, tp2, tp4);
         QVERIFY(near.in_node);
         QCOMPARE(near.bytes_per_token, per_token);
         QCOMPARE(near.gbps, dgx.intra.busbw_gbps * 2); // two senders stream at once
         QCOMPARE(near.messages, 2); // each TP4 rank gathers its heads from two TP2 ranks
         QCOMPARE(near.ms(1000),
                  dgx.intra.latency_us * 2 / 1000.0 + per_token * 1000 / (dgx.intra.busbw_gbps * 2 * 1e9) * 1000.0);
-        const KvTransfer far = price_kv_transfer(model, DType::BF16, dgx, tp8, tp8);
+        const KvTransfer far = price_kv_transfer(model, DType::BF16, dgx, dgx, tp8, tp8);
         QVERIFY(!far.in_node);
         QCOMPARE(far.gbps, dgx.inter.busbw_gbps * 8);
         QCOMPARE(far.messages, 1);
-        QCOMPARE(price_kv_transfer(model, DType::FP8, dgx, tp8, tp8).bytes_per_token, per_token / 2);
+        QCOMPARE(price_kv_transfer(model, DType::FP8, dgx, dgx, tp8, tp8).bytes_per_token, per_token / 2);
     }
 
     void disaggregatedPoolsSplitTheWork()

@@ -1,17 +1,21 @@
 // The Serving tab on its own: a trace loaded in place of the generated traffic (a broken one
 // refused with its line, the traffic unchanged), shared prefixes and the prefix cache
-// switch reaching the search, the launch commands saved with the replay trace beside them.
+// switch reaching the search, the launch commands saved with the replay trace beside them; a
+// second machine and the GPU prices per kind reaching the search.
 #include "ui/serving_view.h"
 
 #include "core/presets.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -107,6 +111,56 @@ private slots:
         view.findChild<QCheckBox*>()->setChecked(false);
         QCOMPARE(view.inputs().trace, nullptr);
         QVERIFY(!view.inputs().space.prefix_caching);
+    }
+
+    void aSecondMachineAndItsPriceReachTheSearch()
+    {
+        ServingView view;
+        const auto& presets = PresetLibrary::instance();
+        view.setDeploymentBase(presets.model("llama-3.1-8b"), presets.topology("2x-dgx-h100"), DType::BF16, DType::BF16,
+                               TableSource::Auto);
+        auto* alsoOn = view.findChild<QComboBox*>(QStringLiteral("servingAlsoOn"));
+        auto* prices = view.findChild<QLineEdit*>(QStringLiteral("servingPrices"));
+        QVERIFY(alsoOn && prices);
+        QCOMPARE(view.inputs().machines().size(), std::size_t(1));
+        alsoOn->setCurrentIndex(alsoOn->findData(QStringLiteral("2x-hgx-h200")));
+        prices->setText(QStringLiteral("h100=2, h200=3"));
+        view.findChild<QSpinBox*>()->setValue(100); // requests simulated
+        const ServingInputs in = view.inputs();
+        QCOMPARE(in.machines().size(), std::size_t(2));
+        QCOMPARE(in.also_on->gpu.name, std::string("H200 SXM 141GB"));
+        QCOMPARE(in.space.prices.usd_per_gpu_hour(in.also_on->gpu), 3.0);
+
+        QSignalSpy finished(&view, &ServingView::searchFinished);
+        view.resize(1600, 1000);
+        view.startSearch();
+        QVERIFY(finished.wait(60000));
+        QVERIFY2(view.deploymentCount() > 0, qPrintable(view.statusText()));
+        QVERIFY(!view.table()->isColumnHidden(1));
+        int across = -1;
+        for (int row = 0; row < view.deploymentCount() && across < 0; ++row)
+            if (view.table()->model()->index(row, 1).data().toString().contains(QStringLiteral(" prefill, ")))
+                across = row;
+        QVERIFY(across >= 0);
+        QVERIFY(view.selectDeployment(across));
+        QTRY_VERIFY_WITH_TIMEOUT(view.launchText().contains(QStringLiteral("on the H200 SXM 141GB nodes")), 20000);
+        const QString shots = QStringLiteral(SHARD_BIN_DIR "/../screenshots");
+        QDir().mkpath(shots);
+        QVERIFY(view.grab().save(shots + QStringLiteral("/serving-two-kinds.png")));
+        view.resize(1366, 768);
+        QVERIFY(view.grab().save(shots + QStringLiteral("/serving-two-kinds-1366.png")));
+
+        // A price that does not parse is named, and nothing is searched.
+        prices->setText(QStringLiteral("h100=abc"));
+        finished.clear();
+        view.startSearch();
+        QCOMPARE(finished.size(), 1);
+        QCOMPARE(view.statusText(),
+                 QStringLiteral("a GPU-hour price is a number of US dollars, at least 0: 'h100=abc'"));
+        alsoOn->setCurrentIndex(0);
+        prices->setText(QString());
+        QCOMPARE(view.inputs().machines().size(), std::size_t(1));
+        QVERIFY(view.inputs().space.prices.empty());
     }
 
 private:

@@ -527,7 +527,7 @@ private slots:
         QVERIFY2(rows > 0, qPrintable(serving->statusText()));
         QCOMPARE(finished.front().front().toInt(), rows);
         QCOMPARE(serving->charts()->paretoPlot()->graph(0)->dataCount(), rows);
-        QCOMPARE(serving->table()->model()->index(0, 3).data().toString(), QStringLiteral("met"));
+        QCOMPARE(serving->table()->model()->index(0, 4).data().toString(), QStringLiteral("met"));
         // The first deployment's distributions, timeline and commands follow.
         QTRY_VERIFY_WITH_TIMEOUT(serving->charts()->latencyPlot()->graph(0)->dataCount() > 0, 20000);
         QCOMPARE(serving->charts()->latencyPlot()->graph(0)->dataCount(), serving->inputs().traffic.requests);

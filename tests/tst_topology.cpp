@@ -33,6 +33,8 @@ private slots:
                                       << QStringLiteral("nvswitch") << 47.0;
         QTest::addRow("8x-h200") << QStringLiteral("8x-h200") << 1 << 8 << QStringLiteral("H200 SXM 141GB")
                                  << QStringLiteral("nvswitch") << 0.0;
+        QTest::addRow("2x-hgx-h200") << QStringLiteral("2x-hgx-h200") << 2 << 8 << QStringLiteral("H200 SXM 141GB")
+                                     << QStringLiteral("nvswitch") << 47.0;
         QTest::addRow("8x-a100-sxm") << QStringLiteral("8x-a100-sxm") << 1 << 8 << QStringLiteral("A100 SXM 80GB")
                                      << QStringLiteral("nvswitch") << 0.0;
         QTest::addRow("4x-l40s-pcie") << QStringLiteral("4x-l40s-pcie") << 1 << 4 << QStringLiteral("L40S")
@@ -71,7 +73,7 @@ private slots:
     void presetFileNamesMatchIds()
     {
         const auto& library = PresetLibrary::instance();
-        QVERIFY(library.topologies().size() >= 9);
+        QVERIFY(library.topologies().size() >= 10);
         for (const auto& t : library.topologies()) {
             const auto file = library.data_dir() / "topologies" / (t.id + ".json");
             QVERIFY2(std::filesystem::exists(file), t.id.c_str());

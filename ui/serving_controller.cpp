@@ -1,6 +1,5 @@
 #include "serving_controller.h"
 
-#include "serving/disaggregated.h"
 #include "store/run_store.h"
 
 #include <QElapsedTimer>
@@ -18,19 +17,20 @@ struct SearchOutcome {
     double ms = 0;
 };
 
-int longest_context(const std::vector<serving::Request>& requests, const ModelSpec& model)
-{
-    int longest = 2;
-    for (const auto& r : requests)
-        longest = std::max(longest, r.prompt + r.output);
-    return int(std::min<std::int64_t>(longest, model.max_context));
-}
-
 } // namespace
 
 std::vector<serving::Request> ServingInputs::requests() const
 {
     return trace ? *trace : serving::generate_requests(traffic);
+}
+
+std::vector<serving::Machine> ServingInputs::machines() const
+{
+    std::vector<serving::Machine> all{
+        {topology, prediction_efficiency(topology.gpu, RunStore::default_path(), tables)}};
+    if (also_on && !(*also_on == topology))
+        all.push_back({*also_on, prediction_efficiency(also_on->gpu, RunStore::default_path(), tables)});
+    return all;
 }
 
 ServingController::ServingController(QObject* parent)
@@ -74,13 +74,11 @@ void ServingController::search(const ServingInputs& inputs)
         QElapsedTimer timer;
         timer.start();
         try {
-            const Efficiency efficiency =
-                prediction_efficiency(inputs.topology.gpu, RunStore::default_path(), inputs.tables);
             serving::SearchSpace space = inputs.space;
             space.dtype = inputs.dtype;
             space.kv_dtype = inputs.kv_dtype;
             outcome.result = serving::search_deployments(
-                inputs.model, inputs.topology, inputs.requests(), inputs.slo, space, inputs.objective, efficiency,
+                inputs.model, inputs.machines(), inputs.requests(), inputs.slo, space, inputs.objective,
                 [self, generation](const serving::SearchProgress& p) {
                     // Back to the UI thread, queued: the worker never touches a widget.
                     QMetaObject::invokeMethod(
@@ -114,30 +112,9 @@ void ServingController::detail(const serving::DeploymentOption& option)
         ServingDetail d;
         d.option = option;
         try {
-            const auto requests = inputs.requests();
-            const Efficiency efficiency =
-                prediction_efficiency(inputs.topology.gpu, RunStore::default_path(), inputs.tables);
-            auto steps_for = [&](const Strategy& layout) {
-                return serving::CostModelStepTime(
-                    inputs.model, layout, serving::replica_topology(inputs.topology, layout.devices()), inputs.dtype,
-                    inputs.kv_dtype, option.limits.max_seqs, longest_context(requests, inputs.model),
-                    int(option.limits.max_batched_tokens), efficiency);
-            };
-            const serving::CostModelStepTime steps = steps_for(option.layout);
-            if (option.prefill_layout) {
-                // The pools as the search ran them.
-                const serving::CostModelStepTime prefill_steps = steps_for(*option.prefill_layout);
-                serving::Pool prefill{*option.prefill_layout, option.prefill_replicas, option.limits, &prefill_steps};
-                prefill.limits.kv_blocks = prefill_steps.kv_capacity_tokens() / option.limits.block_size;
-                const serving::Pool decode{option.layout, option.replicas, option.limits, &steps};
-                d.run = serving::simulate_disaggregated(
-                            requests, prefill, decode,
-                            serving::price_kv_transfer(inputs.model, inputs.kv_dtype, inputs.topology,
-                                                       *option.prefill_layout, option.layout))
-                            .merged;
-            } else {
-                d.run = serving::simulate_deployment(requests, option.replicas, option.limits, steps).merged;
-            }
+            d.run = serving::simulate_option(inputs.model, inputs.machines(), option, inputs.requests(), inputs.dtype,
+                                             inputs.kv_dtype)
+                        .merged;
         } catch (const std::exception&) {
             // The search simulated it a moment ago: a failure here leaves the charts empty.
         }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace shard::ui {
 struct ServingInputs {
     ModelSpec model;
     Topology topology;
+    // Set: more nodes to deploy on (another GPU kind), searched beside `topology`'s.
+    std::optional<Topology> also_on;
     DType dtype = DType::BF16, kv_dtype = DType::BF16;
     TableSource tables = TableSource::Auto;
     serving::TrafficSpec traffic;
@@ -29,6 +32,9 @@ struct ServingInputs {
     serving::SearchObjective objective = serving::SearchObjective::FewestGpus;
     // The requests simulated: the trace's, or generated from `traffic` (seeded).
     std::vector<serving::Request> requests() const;
+    // The machines searched, each with its kernels' prices from `tables` and the run
+    // database's corrections.
+    std::vector<serving::Machine> machines() const;
 };
 
 // One deployment simulated again in full: every request and step, for the distributions and

@@ -1,25 +1,21 @@
 #include "serving_view.h"
 
 #include "serving_charts.h"
+#include "serving_form.h"
 
 #include "serving/launch_export.h"
 #include "serving/trace_export.h"
 
-#include <QCheckBox>
 #include <QComboBox>
-#include <QDoubleSpinBox>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QSpinBox>
 #include <QSplitter>
 #include <QStandardItemModel>
 #include <QTableView>
@@ -28,17 +24,6 @@
 namespace shard::ui {
 
 namespace {
-
-QDoubleSpinBox* number_box(double low, double high, double value, int decimals, const QString& suffix)
-{
-    auto* box = new QDoubleSpinBox;
-    box->setRange(low, high);
-    box->setDecimals(decimals);
-    box->setValue(value);
-    box->setSuffix(suffix);
-    box->setKeyboardTracking(false);
-    return box;
-}
 
 QString ms_text(double ms)
 {
@@ -52,64 +37,7 @@ ServingView::ServingView(QWidget* parent)
 {
     m_controller = new ServingController(this);
     auto* layout = new QHBoxLayout(this);
-    auto* form = new QFormLayout;
-    m_rate = number_box(0.001, 1e6, 4, 3, tr(" req/s"));
-    m_burstiness = number_box(0.05, 20, 1, 2, QString());
-    m_burstiness->setToolTip(
-        tr("Coefficient of variation of the gaps between requests: 1 is Poisson, more is burstier"));
-    m_promptLen = new QLineEdit(QStringLiteral("lognormal:1500,p90=3000"));
-    m_outputLen = new QLineEdit(QStringLiteral("lognormal:250,p90=500"));
-    for (QLineEdit* e : {m_promptLen, m_outputLen})
-        e->setToolTip(tr("Tokens: N, uniform:LOW-HIGH or lognormal:MEAN,p90=P90"));
-    m_requests = new QSpinBox;
-    m_requests->setRange(10, 100000);
-    m_requests->setValue(1000);
-    m_sharedPrefix = new QSpinBox;
-    m_sharedPrefix->setRange(0, 1 << 20);
-    m_sharedPrefix->setSuffix(tr(" tokens"));
-    m_sharedPrefix->setSpecialValueText(tr("none"));
-    m_sharedPrefix->setToolTip(tr("The first tokens of every prompt are one system prompt the prefix cache can reuse"));
-    m_prefixCaching = new QCheckBox(tr("Prefix caching"));
-    m_prefixCaching->setChecked(true);
-    m_prefixCaching->setToolTip(tr("Requests sharing a prefix read its cached KV blocks instead of computing them "
-                                   "(vLLM's automatic prefix caching, SGLang's radix cache)"));
-    m_traceLabel = new QLabel(tr("generated"));
-    m_traceLabel->setObjectName(QStringLiteral("servingTraceLabel"));
-    m_traceLabel->setWordWrap(true);
-    m_loadTrace = new QPushButton(tr("Load trace..."));
-    m_loadTrace->setToolTip(tr("A CSV of arrival_s, prompt_tokens, output_tokens and optionally prefix_id and "
-                               "prefix_tokens"));
-    m_clearTrace = new QPushButton(tr("Generate"));
-    m_clearTrace->setEnabled(false);
-    auto* traceRow = new QHBoxLayout;
-    traceRow->addWidget(m_loadTrace);
-    traceRow->addWidget(m_clearTrace);
-    m_ttft = number_box(0, 1e7, 2000, 0, tr(" ms"));
-    m_tpot = number_box(0, 1e5, 50, 1, tr(" ms"));
-    m_percentile = number_box(1, 100, 90, 1, QString());
-    m_maxGpus = new QSpinBox;
-    m_maxGpus->setRange(0, 1 << 20);
-    m_maxGpus->setSpecialValueText(tr("the whole topology"));
-    m_price = number_box(0, 1000, 2.5, 2, tr(" $/GPU-hour"));
-    m_objective = new QComboBox;
-    m_objective->addItem(tr("Fewest GPUs meeting the SLO"), QStringLiteral("gpus"));
-    m_objective->addItem(tr("Most goodput per GPU"), QStringLiteral("goodput"));
-    m_objective->addItem(tr("Lowest cost per million tokens"), QStringLiteral("cost"));
-    form->addRow(tr("Traffic"), m_traceLabel);
-    form->addRow(QString(), traceRow);
-    form->addRow(tr("Request rate"), m_rate);
-    form->addRow(tr("Burstiness"), m_burstiness);
-    form->addRow(tr("Prompt tokens"), m_promptLen);
-    form->addRow(tr("Output tokens"), m_outputLen);
-    form->addRow(tr("Requests simulated"), m_requests);
-    form->addRow(tr("Shared prefix"), m_sharedPrefix);
-    form->addRow(QString(), m_prefixCaching);
-    form->addRow(tr("TTFT SLO (0: none)"), m_ttft);
-    form->addRow(tr("TPOT SLO (0: none)"), m_tpot);
-    form->addRow(tr("At percentile"), m_percentile);
-    form->addRow(tr("GPU budget"), m_maxGpus);
-    form->addRow(tr("Price"), m_price);
-    form->addRow(tr("Rank by"), m_objective);
+    m_form = new ServingForm;
     m_search = new QPushButton(tr("Search deployments"));
     m_search->setObjectName(QStringLiteral("servingSearch"));
     m_cancel = new QPushButton(tr("Cancel"));
@@ -125,7 +53,7 @@ ServingView::ServingView(QWidget* parent)
     m_status->setObjectName(QStringLiteral("servingStatus"));
     m_status->setWordWrap(true);
     auto* left = new QVBoxLayout;
-    left->addLayout(form);
+    left->addWidget(m_form);
     left->addLayout(buttons);
     left->addWidget(m_progress);
     left->addWidget(m_status);
@@ -135,9 +63,9 @@ ServingView::ServingView(QWidget* parent)
     leftWidget->setMaximumWidth(320);
 
     m_rows = new QStandardItemModel(this);
-    m_rows->setHorizontalHeaderLabels({tr("deployment"), tr("GPUs"), tr("max seqs"), tr("SLO"), tr("goodput\nreq/s"),
-                                       tr("TTFT ms\nat SLO pct"), tr("TPOT ms\nat SLO pct"), tr("tok/s\nper GPU"),
-                                       tr("tok/s\nper user"), tr("$ per M\ntokens")});
+    m_rows->setHorizontalHeaderLabels({tr("deployment"), tr("GPU kind"), tr("GPUs"), tr("max seqs"), tr("SLO"),
+                                       tr("goodput\nreq/s"), tr("TTFT ms\nat SLO pct"), tr("TPOT ms\nat SLO pct"),
+                                       tr("tok/s\nper GPU"), tr("tok/s\nper user"), tr("$ per M\ntokens")});
     m_table = new QTableView;
     m_table->setObjectName(QStringLiteral("servingTable"));
     m_table->setModel(m_rows);
@@ -179,13 +107,7 @@ ServingView::ServingView(QWidget* parent)
 
     connect(m_search, &QPushButton::clicked, this, &ServingView::startSearch);
     connect(m_cancel, &QPushButton::clicked, this, &ServingView::cancelSearch);
-    connect(m_loadTrace, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load a request trace"), QString(),
-                                                          tr("Trace CSV (*.csv);;All files (*)"));
-        if (!path.isEmpty())
-            loadTrace(path);
-    });
-    connect(m_clearTrace, &QPushButton::clicked, this, &ServingView::clearTrace);
+    connect(m_form, &ServingForm::traceRefused, m_status, &QLabel::setText);
     connect(m_saveLaunch, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Save the launch commands"),
                                                           QStringLiteral("deployment.sh"), tr("Shell script (*.sh)"));
@@ -236,27 +158,7 @@ ServingInputs ServingView::inputs() const
     in.dtype = m_dtype;
     in.kv_dtype = m_kvDtype;
     in.tables = m_tables;
-    if (m_trace) {
-        in.trace = m_trace;
-        in.trace_name = m_traceName.toStdString();
-        in.traffic = serving::describe_trace(*m_trace);
-    } else {
-        in.traffic.arrivals.kind =
-            m_burstiness->value() == 1 ? serving::Arrivals::Kind::Poisson : serving::Arrivals::Kind::Gamma;
-        in.traffic.arrivals.rate = m_rate->value();
-        in.traffic.arrivals.burstiness = m_burstiness->value();
-        in.traffic.prompt = serving::LengthDistribution::parse(m_promptLen->text().toStdString());
-        in.traffic.output = serving::LengthDistribution::parse(m_outputLen->text().toStdString());
-        in.traffic.requests = m_requests->value();
-        in.traffic.shared_prefix = m_sharedPrefix->value();
-    }
-    in.space.prefix_caching = m_prefixCaching->isChecked();
-    in.slo.ttft_ms = m_ttft->value();
-    in.slo.tpot_ms = m_tpot->value();
-    in.slo.percentile = m_percentile->value();
-    in.space.max_gpus = m_maxGpus->value();
-    in.space.usd_per_gpu_hour = m_price->value();
-    in.objective = serving::parse_search_objective(m_objective->currentData().toString().toStdString());
+    m_form->fill(in);
     return in;
 }
 
@@ -296,7 +198,8 @@ void ServingView::showResult(const serving::SearchResult& result, double ms)
     m_cancel->setEnabled(false);
     m_progress->setVisible(false);
     m_rows->removeRows(0, m_rows->rowCount());
-    const bool priced = m_controller->inputs().space.usd_per_gpu_hour > 0;
+    const bool kinds = m_controller->inputs().machines().size() > 1;
+    m_table->setColumnHidden(1, !kinds);
     for (const auto& o : result.options) {
         const auto& s = o.summary;
         QList<QStandardItem*> row;
@@ -307,6 +210,7 @@ void ServingView::showResult(const serving::SearchResult& result, double ms)
             row.append(item);
         };
         cell(QString::fromStdString(o.label()), false);
+        cell(QString::fromStdString(o.gpu_text()), false);
         cell(QString::number(o.gpus));
         cell(QString::number(o.limits.max_seqs));
         cell(s.meets_slo ? tr("met") : tr("missed"), false);
@@ -318,7 +222,9 @@ void ServingView::showResult(const serving::SearchResult& result, double ms)
         cell(ms_text(s.tpot_ms.at_slo));
         cell(QString::number(s.output_tokens_per_s / o.gpus, 'f', 0));
         cell(QString::number(s.tokens_per_s_per_user, 'f', 1));
-        cell(priced ? QString::number(o.usd_per_million_tokens, 'f', 3) : QStringLiteral("-"));
+        cell(o.usd_per_hour > 0 ? QString::number(o.usd_per_million_tokens, 'f', 3) : QStringLiteral("-"));
+        if (o.usd_per_hour > 0)
+            row.back()->setToolTip(tr("$%1 an hour for %2 GPUs").arg(o.usd_per_hour, 0, 'f', 2).arg(o.gpus));
         m_rows->appendRow(row);
     }
     m_table->resizeColumnsToContents();
@@ -356,6 +262,7 @@ void ServingView::showDetail(const ServingDetail& detail)
     int selected = -1;
     for (std::size_t i = 0; i < m_result.options.size(); ++i)
         if (m_result.options[i].label() == detail.option.label()
+            && m_result.options[i].gpu_text() == detail.option.gpu_text()
             && m_result.options[i].limits.max_seqs == detail.option.limits.max_seqs)
             selected = int(i);
     m_charts->setSearch(m_result, selected);
@@ -374,45 +281,22 @@ std::vector<serving::LaunchCommands> ServingView::launchCommands(const std::stri
     Workload base;
     base.dtype = in.dtype;
     base.kv_dtype = in.kv_dtype;
-    return serving::deployment_launch_commands(in.model, in.topology, base, *m_shown, in.requests(), in.traffic,
-                                               in.trace_name, replay_file);
+    return serving::deployment_launch_commands(in.model, base, *m_shown, in.requests(), in.traffic, in.trace_name,
+                                               replay_file);
 }
 
 bool ServingView::loadTrace(const QString& path)
 {
-    try {
-        auto requests = std::make_shared<std::vector<serving::Request>>(serving::read_trace_csv(path.toStdString()));
-        const serving::TrafficSpec shape = serving::describe_trace(*requests);
-        m_trace = std::move(requests);
-        m_traceName = QFileInfo(path).fileName();
-        m_traceLabel->setText(tr("trace %1: %2 requests, %3 req/s, prompts %4 and outputs %5 tokens on average")
-                                  .arg(m_traceName)
-                                  .arg(m_trace->size())
-                                  .arg(shape.arrivals.rate, 0, 'f', 2)
-                                  .arg(shape.prompt.a, 0, 'f', 0)
-                                  .arg(shape.output.a, 0, 'f', 0));
-        setGeneratedTrafficEnabled(false);
-        return true;
-    } catch (const std::exception& e) {
-        m_status->setText(tr("The trace was not loaded: %1").arg(QString::fromUtf8(e.what())));
-        return false;
-    }
+    QString error;
+    const bool loaded = m_form->loadTrace(path, &error);
+    if (!loaded)
+        m_status->setText(error);
+    return loaded;
 }
 
 void ServingView::clearTrace()
 {
-    m_trace.reset();
-    m_traceName.clear();
-    m_traceLabel->setText(tr("generated"));
-    setGeneratedTrafficEnabled(true);
-}
-
-void ServingView::setGeneratedTrafficEnabled(bool enabled)
-{
-    for (QWidget* w :
-         std::initializer_list<QWidget*>{m_rate, m_burstiness, m_promptLen, m_outputLen, m_requests, m_sharedPrefix})
-        w->setEnabled(enabled);
-    m_clearTrace->setEnabled(!enabled);
+    m_form->clearTrace();
 }
 
 bool ServingView::saveLaunch(const QString& path)

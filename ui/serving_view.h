@@ -10,21 +10,18 @@
 #include <optional>
 #include <vector>
 
-class QCheckBox;
 class QComboBox;
-class QDoubleSpinBox;
 class QLabel;
-class QLineEdit;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
-class QSpinBox;
 class QStandardItemModel;
 class QTableView;
 
 namespace shard::ui {
 
 class ServingCharts;
+class ServingForm;
 
 // The Serving tab: a traffic (rate, burstiness, prompt and output lengths) and an SLO for the
 // model and machine the studio plans for; a search off the UI thread (progress, cancel) over
@@ -64,7 +61,6 @@ private:
     void showResult(const serving::SearchResult& result, double ms);
     void showDetail(const ServingDetail& detail);
     std::vector<serving::LaunchCommands> launchCommands(const std::string& replay_file) const;
-    void setGeneratedTrafficEnabled(bool enabled);
 
     ModelSpec m_model;
     Topology m_topology;
@@ -72,26 +68,9 @@ private:
     TableSource m_tables = TableSource::Auto;
     serving::SearchResult m_result;
     std::optional<serving::DeploymentOption> m_shown; // the deployment the launch text is for
-    std::shared_ptr<const std::vector<serving::Request>> m_trace;
-    QString m_traceName;
     ServingController* m_controller = nullptr;
-    QDoubleSpinBox* m_rate = nullptr;
-    QDoubleSpinBox* m_burstiness = nullptr;
-    QLineEdit* m_promptLen = nullptr;
-    QLineEdit* m_outputLen = nullptr;
-    QSpinBox* m_requests = nullptr;
-    QSpinBox* m_sharedPrefix = nullptr;
-    QCheckBox* m_prefixCaching = nullptr;
-    QLabel* m_traceLabel = nullptr;
-    QPushButton* m_loadTrace = nullptr;
-    QPushButton* m_clearTrace = nullptr;
+    ServingForm* m_form = nullptr;
     QPushButton* m_saveLaunch = nullptr;
-    QDoubleSpinBox* m_ttft = nullptr;
-    QDoubleSpinBox* m_tpot = nullptr;
-    QDoubleSpinBox* m_percentile = nullptr;
-    QSpinBox* m_maxGpus = nullptr;
-    QDoubleSpinBox* m_price = nullptr;
-    QComboBox* m_objective = nullptr;
     QPushButton* m_search = nullptr;
     QPushButton* m_cancel = nullptr;
     QProgressBar* m_progress = nullptr;

@@ -8,8 +8,9 @@
 #include "core/strategy.h"
 #include "core/units.h"
 #include "planner/planner.h"
-#include "serving/deployment.h"
+#include "serving/deployment_option.h"
 #include "serving/disaggregated.h"
+#include "serving/gpu_prices.h"
 #include "serving/launch_export.h"
 #include "serving/step_time.h"
 #include "store/simulated_runs.h"
@@ -44,76 +45,73 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
     const ModelSpec model = library.model(a.workload.model);
     const Topology topology = library.topology(a.workload.topology);
     const Workload w = a.workload.workload();
-    const Efficiency efficiency = planner_efficiency(topology.gpu, a.workload.tables);
-    const Strategy layout = replica_layout(a, model, topology, w, efficiency);
     const bool disaggregated = !a.prefill_strategy.empty();
+    if (!a.prefill_topology.empty() && !disaggregated)
+        throw Error("--prefill-topology places a prefill pool: give its layout with --prefill-strategy");
+    const Topology prefill_machine = a.prefill_topology.empty() ? topology : library.topology(a.prefill_topology);
+    std::vector<serving::Machine> machines{{topology, planner_efficiency(topology.gpu, a.workload.tables)}};
+    if (prefill_machine != topology)
+        machines.push_back({prefill_machine, planner_efficiency(prefill_machine.gpu, a.workload.tables)});
+    const Strategy layout = replica_layout(a, model, topology, w, machines.front().efficiency);
     const Strategy prefill_layout = disaggregated ? parse_strategy_text(a.prefill_strategy) : Strategy{};
     const int prefill_gpus = disaggregated ? a.prefill_replicas * prefill_layout.devices() : 0;
     const int replicas =
         a.replicas > 0 ? a.replicas : (disaggregated ? 1 : std::max(1, topology.total_gpus() / layout.devices()));
-    if (prefill_gpus + replicas * layout.devices() > topology.total_gpus())
-        throw Error((disaggregated
+    const int decode_gpus = replicas * layout.devices();
+    const bool shared = prefill_machine == topology;
+    if (shared ? prefill_gpus + decode_gpus > topology.total_gpus() : decode_gpus > topology.total_gpus())
+        throw Error((disaggregated && shared
                          ? std::to_string(a.prefill_replicas) + " prefill replicas of " + prefill_layout.label()
                                + " and " + std::to_string(replicas) + " decode replicas of " + layout.label()
                          : std::to_string(replicas) + " replicas of " + layout.label())
-                    + " need " + std::to_string(prefill_gpus + replicas * layout.devices()) + " GPUs, " + topology.name
-                    + " has " + std::to_string(topology.total_gpus()));
+                    + " need " + std::to_string(shared ? prefill_gpus + decode_gpus : decode_gpus) + " GPUs, "
+                    + topology.name + " has " + std::to_string(topology.total_gpus()));
+    if (!shared && prefill_gpus > prefill_machine.total_gpus())
+        throw Error(std::to_string(a.prefill_replicas) + " prefill replicas of " + prefill_layout.label() + " need "
+                    + std::to_string(prefill_gpus) + " GPUs, " + prefill_machine.name + " has "
+                    + std::to_string(prefill_machine.total_gpus()));
     if (disaggregated) {
-        prefill_layout.validate(model.layers, topology.total_gpus());
+        prefill_layout.validate(model.layers, prefill_machine.total_gpus());
         if (a.prefill_replicas < 1)
             throw Error("--prefill-replicas must be at least 1, got " + std::to_string(a.prefill_replicas));
         if (a.concurrency > 0)
             throw Error("a disaggregated deployment is simulated under a request rate, not --concurrency");
     }
+    const serving::GpuPrices prices = serving::GpuPrices::parse(a.prices);
 
     const Traffic t = build_traffic(a);
     const std::vector<serving::Request>& requests = t.requests;
     const std::string& traffic_text = t.text;
-    int longest = 2;
-    for (const auto& r : requests)
-        longest = std::max(longest, r.prompt + r.output);
-    serving::SchedulerLimits limits = a.limits;
-    limits.chunked_prefill = !a.no_chunked_prefill;
-    limits.prefix_caching = !a.no_prefix_caching;
-    const serving::CostModelStepTime steps(model, layout, topology, w.dtype, w.kv_dtype, limits.max_seqs,
-                                           int(std::min<std::int64_t>(longest, model.max_context)),
-                                           int(limits.max_batched_tokens), efficiency);
-    limits.kv_blocks = steps.kv_capacity_tokens() / limits.block_size;
-    serving::ReplicaRun merged;
-    std::optional<serving::DisaggregatedRun> split;
-    serving::KvTransfer transfer;
-    if (disaggregated) {
-        const serving::CostModelStepTime prefill_steps(
-            model, prefill_layout, topology, w.dtype, w.kv_dtype, limits.max_seqs,
-            int(std::min<std::int64_t>(longest, model.max_context)), int(limits.max_batched_tokens), efficiency);
-        serving::Pool prefill{prefill_layout, a.prefill_replicas, limits, &prefill_steps};
-        prefill.limits.kv_blocks = prefill_steps.kv_capacity_tokens() / limits.block_size;
-        const serving::Pool decode{layout, replicas, limits, &steps};
-        transfer = serving::price_kv_transfer(model, w.kv_dtype, topology, prefill_layout, layout);
-        split = serving::simulate_disaggregated(requests, prefill, decode, transfer);
-        merged = split->merged;
-    } else {
-        merged =
-            serving::simulate_deployment(requests, replicas, limits, steps,
-                                         t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty()
-                                             ? std::optional<int>(a.concurrency)
-                                             : std::nullopt)
-                .merged;
-    }
-    const serving::ServingSummary s = serving::summarize(merged, a.slo, limits.kv_blocks);
-    const int gpus = prefill_gpus + replicas * layout.devices();
-    const double usd = serving::usd_per_million_tokens(a.usd_per_gpu_hour, gpus, s.output_tokens_per_s);
-
     serving::DeploymentOption deployment;
     deployment.layout = layout;
     deployment.replicas = replicas;
-    deployment.limits = limits;
+    deployment.machine = topology;
+    deployment.limits = a.limits;
+    deployment.limits.chunked_prefill = !a.no_chunked_prefill;
+    deployment.limits.prefix_caching = !a.no_prefix_caching;
     if (disaggregated) {
         deployment.prefill_layout = prefill_layout;
         deployment.prefill_replicas = a.prefill_replicas;
+        deployment.prefill_machine = prefill_machine;
     }
+    const serving::OptionRun run =
+        serving::simulate_option(model, machines, deployment, requests, w.dtype, w.kv_dtype,
+                                 t.spec.arrivals.kind == serving::Arrivals::Kind::Concurrency && a.trace.empty()
+                                     ? std::optional<int>(a.concurrency)
+                                     : std::nullopt);
+    deployment.limits.kv_blocks = run.kv_blocks;
+    const serving::SchedulerLimits& limits = deployment.limits;
+    const serving::ServingSummary s = serving::summarize(run.merged, a.slo, limits.kv_blocks);
+    const int gpus = prefill_gpus + decode_gpus;
+    const double usd_per_hour = prices.usd_per_gpu_hour(topology.gpu) * decode_gpus
+                                + (disaggregated ? prices.usd_per_gpu_hour(prefill_machine.gpu) * prefill_gpus : 0.0);
+    const double usd = serving::usd_per_million_tokens(usd_per_hour, s.output_tokens_per_s);
+    const serving::KvTransfer transfer =
+        disaggregated ? serving::price_kv_transfer(model, w.kv_dtype, prefill_machine, topology, prefill_layout, layout)
+                      : serving::KvTransfer{};
+
     const std::vector<serving::LaunchCommands> commands = serving::deployment_launch_commands(
-        model, topology, w, deployment, requests, t.spec, a.trace, write_replay_file(a, requests));
+        model, w, deployment, requests, t.spec, a.trace, write_replay_file(a, requests));
     OrderedJson j;
     {
         j["model"] = model.id.empty() ? model.name : model.id;
@@ -123,7 +121,7 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         j["gpus"] = gpus;
         j["traffic"] = traffic_text;
         j["kind"] = "simulated";
-        j["step_times"] = steps.source();
+        j["step_times"] = run.step_source;
         j["kv_blocks_per_replica"] = limits.kv_blocks;
         j["block_size"] = limits.block_size;
         j["requests"] = s.requests;
@@ -146,16 +144,19 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         j["preemptions"] = s.preemptions;
         j["peak_kv_share"] = s.peak_kv_share;
         j["prefix_cache_hit_share"] = s.prefix_hit_share;
+        j["usd_per_hour"] = usd_per_hour;
         j["usd_per_million_output_tokens"] = usd;
         j["launch"] = launch_json(commands);
-        if (split)
-            j["disaggregated"] = {{"prefill_strategy", prefill_layout.label()},
-                                  {"prefill_replicas", a.prefill_replicas},
-                                  {"decode_strategy", layout.label()},
-                                  {"decode_replicas", replicas},
-                                  {"kv_transfer_ms_mean", split->transfer_ms_mean},
-                                  {"kv_transfer_in_node", transfer.in_node},
-                                  {"kv_transfer_messages", transfer.messages}};
+        if (disaggregated)
+            j["disaggregated"] = {
+                {"prefill_strategy", prefill_layout.label()},
+                {"prefill_replicas", a.prefill_replicas},
+                {"prefill_topology", prefill_machine.id.empty() ? prefill_machine.name : prefill_machine.id},
+                {"decode_strategy", layout.label()},
+                {"decode_replicas", replicas},
+                {"kv_transfer_ms_mean", run.kv_transfer_ms},
+                {"kv_transfer_in_node", transfer.in_node},
+                {"kv_transfer_messages", transfer.messages}};
     }
     if (!a.no_store) {
         // Kept as a simulated run beside the measured ones.
@@ -170,10 +171,7 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         stored.plan_name = replica.name;
         stored.model = j["model"].get<std::string>();
         stored.topology = j["topology"].get<std::string>();
-        stored.deployment = disaggregated
-                                ? std::to_string(a.prefill_replicas) + " x " + prefill_layout.label() + " prefill + "
-                                      + std::to_string(replicas) + " x " + layout.label() + " decode"
-                                : std::to_string(replicas) + " x " + layout.label();
+        stored.deployment = deployment.label() + (shared ? std::string() : " (" + deployment.gpu_text() + ")");
         stored.ttft_ms = s.ttft_ms.mean;
         stored.tpot_ms = s.tpot_ms.mean;
         stored.output_tokens_per_s = s.output_tokens_per_s;
@@ -187,10 +185,8 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
         print_json(j);
         return;
     }
-    std::cout << model.name << " on " << topology.name << ": "
-              << (disaggregated ? std::to_string(a.prefill_replicas) + " x " + prefill_layout.label() + " prefill, "
-                                      + std::to_string(replicas) + " x " + layout.label() + " decode"
-                                : std::to_string(replicas) + " x " + layout.label())
+    std::cout << model.name << " on " << topology.name
+              << (shared ? std::string() : " (prefill on " + prefill_machine.name + ")") << ": " << deployment.label()
               << " (" << gpus << " GPUs), simulated request by request on predicted step times\n"
               << "traffic: " << traffic_text << "\n"
               << "scheduler per replica: up to " << limits.max_seqs << " sequences, " << limits.max_batched_tokens
@@ -198,9 +194,9 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
               << (limits.prefix_caching ? ", prefix caching" : "") << ", KV cache "
               << format_count(limits.kv_blocks * limits.block_size) << " tokens (" << format_count(limits.kv_blocks)
               << " blocks of " << limits.block_size << ")\n"
-              << "step times: " << steps.source() << "\n";
-    if (split)
-        std::cout << "KV cache transfer, prefill to decode pool: " << format_ms(split->transfer_ms_mean)
+              << "step times: " << run.step_source << "\n";
+    if (disaggregated)
+        std::cout << "KV cache transfer, prefill to decode pool: " << format_ms(run.kv_transfer_ms)
                   << " ms per request on average (simulated, "
                   << (transfer.in_node ? "in the node's fabric" : "over the NICs")
                   << (transfer.messages > 1
@@ -233,9 +229,9 @@ void simulate(const ServeArgs& a, const GlobalOptions& options)
               << " preemptions";
     if (s.prefix_hit_share > 0)
         std::cout << ", " << format_fixed(100 * s.prefix_hit_share, 1) << " % of prompt tokens from the prefix cache";
-    if (a.usd_per_gpu_hour > 0)
-        std::cout << "; $" << format_fixed(usd, 3) << " per million output tokens at $"
-                  << format_fixed(a.usd_per_gpu_hour, 2) << " per GPU-hour";
+    if (usd_per_hour > 0)
+        std::cout << "; $" << format_fixed(usd, 3) << " per million output tokens at $" << format_fixed(usd_per_hour, 2)
+                  << " per hour (" << prices.text() << ")";
     std::cout << "\n";
     if (a.launch)
         print_launch(commands);
@@ -264,6 +260,8 @@ void register_serve_commands(CLI::App& app, const GlobalOptions& options)
                     "Disaggregated: the prefill pool's layout (--strategy and --replicas are then the decode pool's)");
     sim->add_option("--prefill-replicas", args->prefill_replicas, "Replicas in the prefill pool")
         ->capture_default_str();
+    sim->add_option("--prefill-topology", args->prefill_topology,
+                    "Disaggregated: the nodes the prefill pool runs on, when not --topology's (another GPU kind)");
     sim->add_flag("--launch", args->launch,
                   "Print how to start the deployment on vLLM, SGLang and TensorRT-LLM and "
                   "the benchmark that replays the traffic");

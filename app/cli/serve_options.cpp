@@ -114,7 +114,9 @@ void add_serve_options(CLI::App* c, ServeArgs& a)
     c->add_option("--slo-tpot", a.slo.tpot_ms, "TPOT limit, ms (0: none)");
     c->add_option("--slo-e2e", a.slo.e2e_ms, "End-to-end limit, ms (0: none)");
     c->add_option("--percentile", a.slo.percentile, "The share of requests the limits hold for")->capture_default_str();
-    c->add_option("--usd-per-gpu-hour", a.usd_per_gpu_hour, "Price of one GPU-hour, for the cost per token");
+    c->add_option("--usd-per-gpu-hour", a.prices,
+                  "Price of one GPU-hour, for the cost per token: USD for every kind, or per kind, "
+                  "e.g. \"h100=2.49,h200=3.79\"");
 }
 
 } // namespace shard::cli

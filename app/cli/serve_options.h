@@ -34,11 +34,12 @@ struct ServeArgs {
     serving::SchedulerLimits limits;
     bool no_chunked_prefill = false;
     serving::Slo slo;
-    double usd_per_gpu_hour = 0;
+    std::string prices; // per GPU-hour: "2.49" or "h100=2.49,h200=3.79" (serving/gpu_prices.h)
     bool no_store = false;
     std::string db;
     std::string prefill_strategy; // set: disaggregated, --strategy is the decode pool's layout
     int prefill_replicas = 1;
+    std::string prefill_topology; // set: the prefill pool's own nodes
     bool launch = false; // print the launch and benchmark commands
     std::string replay_file; // where to write the requests for AIPerf's exact replay
 };

@@ -68,11 +68,11 @@ DeploymentRun simulate_deployment(const std::vector<Request>& requests, int repl
     return run;
 }
 
-double usd_per_million_tokens(double usd_per_gpu_hour, int gpus, double output_tokens_per_s)
+double usd_per_million_tokens(double usd_per_hour, double output_tokens_per_s)
 {
     if (output_tokens_per_s <= 0)
         return 0;
-    return usd_per_gpu_hour * gpus / (output_tokens_per_s * 3600.0) * 1e6;
+    return usd_per_hour / (output_tokens_per_s * 3600.0) * 1e6;
 }
 
 } // namespace shard::serving

@@ -18,8 +18,8 @@ struct DeploymentRun {
 DeploymentRun simulate_deployment(const std::vector<Request>& requests, int replicas, const SchedulerLimits& limits,
                                   const StepTimeModel& step_time, std::optional<int> users = std::nullopt);
 
-// Price of a million output tokens at `usd_per_gpu_hour` for `gpus` GPUs serving
+// Price of a million output tokens from GPUs costing `usd_per_hour` together serving
 // `output_tokens_per_s` (0 when nothing is served).
-double usd_per_million_tokens(double usd_per_gpu_hour, int gpus, double output_tokens_per_s);
+double usd_per_million_tokens(double usd_per_hour, double output_tokens_per_s);
 
 } // namespace shard::serving

@@ -25,14 +25,6 @@ std::string to_string(SearchObjective objective)
     return "goodput";
 }
 
-std::string DeploymentOption::label() const
-{
-    const std::string pool = std::to_string(replicas) + " x " + layout.label();
-    return prefill_layout
-               ? std::to_string(prefill_replicas) + " x " + prefill_layout->label() + " prefill + " + pool + " decode"
-               : pool;
-}
-
 SearchObjective parse_search_objective(const std::string& text)
 {
     for (const auto o : {SearchObjective::GoodputPerGpu, SearchObjective::FewestGpus, SearchObjective::CostPerToken})
@@ -85,16 +77,80 @@ bool better(const DeploymentOption& a, const DeploymentOption& b, SearchObjectiv
 
 } // namespace
 
-SearchResult search_deployments(const ModelSpec& model, const Topology& topology, const std::vector<Request>& requests,
-                                const Slo& slo, const SearchSpace& space, SearchObjective objective,
-                                const Efficiency& efficiency,
-                                const std::function<void(const SearchProgress&)>& progress,
+namespace {
+
+// A replica layout worth simulating: one of the fastest of its GPU count on one machine.
+struct Config {
+    Strategy layout;
+    std::size_t machine; // index into the machines searched
+    Topology replica_machine; // the part of the machine one replica uses
+    int gpus;
+    bool first_of_size; // the fastest of its GPU count on its machine
+};
+
+// What the search is bounded by: GPUs per machine and in all, and money.
+class Budget {
+public:
+    Budget(const std::vector<Machine>& machines, const SearchSpace& space)
+        : m_machines(machines)
+        , m_space(space)
+    {
+        int all = 0;
+        for (const Machine& m : machines) {
+            all += m.topology.total_gpus();
+            m_usd.push_back(space.prices.usd_per_gpu_hour(m.topology.gpu)); // unpriced kinds throw here
+        }
+        m_gpus = space.max_gpus > 0 ? std::min(space.max_gpus, all) : all;
+        if (space.max_usd_per_hour > 0 && space.prices.empty())
+            throw Error("a money budget needs the GPUs' prices: give the price per GPU-hour of each kind");
+    }
+    int gpus() const { return m_gpus; }
+    int gpus_on(std::size_t machine) const { return std::min(m_gpus, m_machines[machine].topology.total_gpus()); }
+    double usd_per_hour(std::size_t machine, int gpus) const { return m_usd[machine] * gpus; }
+    // Whether `a` GPUs of machine `ma` and `b` of machine `mb` (0 GPUs: no pool) fit.
+    bool fits(std::size_t ma, int a, std::size_t mb, int b) const
+    {
+        if (a + b > m_gpus)
+            return false;
+        if (ma == mb)
+            return a + b <= m_machines[ma].topology.total_gpus() && affordable(usd_per_hour(ma, a + b));
+        return a <= m_machines[ma].topology.total_gpus() && b <= m_machines[mb].topology.total_gpus()
+               && affordable(usd_per_hour(ma, a) + usd_per_hour(mb, b));
+    }
+
+private:
+    bool affordable(double usd) const
+    {
+        return m_space.max_usd_per_hour <= 0 || usd <= m_space.max_usd_per_hour * (1 + 1e-12);
+    }
+    const std::vector<Machine>& m_machines;
+    const SearchSpace& m_space;
+    std::vector<double> m_usd; // per GPU-hour, per machine
+    int m_gpus = 0;
+};
+
+// How many doublings of a deployment of `a` + `b` GPUs fit the budget, from one.
+int doublings(const Budget& budget, std::size_t ma, int a, std::size_t mb, int b)
+{
+    int n = 0;
+    for (int scale = 1; budget.fits(ma, scale * a, mb, scale * b); scale *= 2)
+        ++n;
+    return n;
+}
+
+} // namespace
+
+SearchResult search_deployments(const ModelSpec& model, const std::vector<Machine>& machines,
+                                const std::vector<Request>& requests, const Slo& slo, const SearchSpace& space,
+                                SearchObjective objective, const std::function<void(const SearchProgress&)>& progress,
                                 const std::atomic<bool>* cancel)
 {
+    if (machines.empty())
+        throw Error("a deployment search needs a machine to deploy on");
     if (requests.empty())
         throw Error("a deployment search needs traffic: no requests");
     slo.validate();
-    const int budget = space.max_gpus > 0 ? std::min(space.max_gpus, topology.total_gpus()) : topology.total_gpus();
+    const Budget budget(machines, space);
     std::vector<int> prompts, outputs;
     int longest = 2;
     for (const Request& r : requests) {
@@ -109,97 +165,108 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
     typical.batch = 32;
     typical.prompt = std::min(median_of(prompts), max_context - 1);
     typical.generate = std::min(median_of(outputs), max_context - typical.prompt);
-    PlannerOptions planner;
-    planner.efficiency = efficiency;
-
-    // The layouts worth simulating: per GPU count, the fastest that fit as one replica.
-    struct Config {
-        Strategy layout;
-        Topology machine;
-        int gpus;
+    auto machine_name = [&](std::size_t m) {
+        return machines.size() > 1 ? machines[m].topology.name + ", " : std::string();
     };
+
+    // The layouts worth simulating: per machine and GPU count, the fastest that fit as one
+    // replica.
     std::vector<Config> configs;
     SearchResult result;
-    for (int gpus = 1; gpus <= budget; gpus *= 2) {
-        if (gpus > topology.gpus_per_node && gpus % topology.gpus_per_node != 0)
-            continue;
-        const Topology machine = replica_topology(topology, gpus);
-        int kept = 0;
-        for (const Candidate& c : plan_candidates(model, machine, typical, planner).candidates) {
-            if (kept == space.layouts_per_size)
-                break;
-            if (c.estimate.feasible && c.strategy.dp == 1) {
-                configs.push_back({c.strategy, machine, gpus});
-                ++kept;
+    for (std::size_t m = 0; m < machines.size(); ++m) {
+        const Topology& topology = machines[m].topology;
+        PlannerOptions planner;
+        planner.efficiency = machines[m].efficiency;
+        for (int gpus = 1; gpus <= budget.gpus_on(m); gpus *= 2) {
+            if (gpus > topology.gpus_per_node && gpus % topology.gpus_per_node != 0)
+                continue;
+            const Topology replica = replica_topology(topology, gpus);
+            int kept = 0;
+            for (const Candidate& c : plan_candidates(model, replica, typical, planner).candidates) {
+                if (kept == space.layouts_per_size)
+                    break;
+                if (c.estimate.feasible && c.strategy.dp == 1)
+                    configs.push_back({c.strategy, m, replica, gpus, kept++ == 0});
             }
+            if (kept == 0)
+                result.skipped.push_back(machine_name(m) + std::to_string(gpus) + " GPUs: no single-replica layout of "
+                                         + model.name + " fits");
         }
-        if (kept == 0)
-            result.skipped.push_back(std::to_string(gpus) + " GPUs: no single-replica layout of " + model.name
-                                     + " fits");
     }
-    // The pool pairs of a disaggregated search: the fastest layout of each GPU count, the two
-    // pools' replicas within a factor of two in size.
+    // The pool pairs of a disaggregated search: the fastest layout of each GPU count on each
+    // machine, the two pools' replicas within a factor of two in size.
     static constexpr std::pair<int, int> kRatios[] = {{1, 1}, {1, 2}, {2, 1}, {1, 3}, {3, 1}};
     std::vector<std::pair<std::size_t, std::size_t>> pairs;
     if (space.disaggregated)
         for (std::size_t i = 0; i < configs.size(); ++i)
             for (std::size_t j = 0; j < configs.size(); ++j) {
-                const bool first_i = i == 0 || configs[i - 1].gpus != configs[i].gpus;
-                const bool first_j = j == 0 || configs[j - 1].gpus != configs[j].gpus;
-                const int a = configs[i].gpus, b = configs[j].gpus;
-                if (first_i && first_j && a <= 2 * b && b <= 2 * a && a + b <= budget)
+                const Config &pc = configs[i], &dc = configs[j];
+                if (pc.first_of_size && dc.first_of_size && pc.gpus <= 2 * dc.gpus && dc.gpus <= 2 * pc.gpus
+                    && budget.fits(pc.machine, pc.gpus, dc.machine, dc.gpus))
                     pairs.push_back({i, j});
             }
     SearchProgress p;
     for (const Config& c : configs)
-        p.total += int(space.max_seqs.size()) * (int(std::floor(std::log2(double(budget / c.gpus)))) + 1);
+        p.total += int(space.max_seqs.size()) * doublings(budget, c.machine, c.gpus, c.machine, 0);
     for (const auto& [i, j] : pairs)
-        p.total += int(std::size(kRatios))
-                   * (int(std::floor(std::log2(double(budget) / (configs[i].gpus + configs[j].gpus)))) + 1);
+        for (const auto& [rp, rd] : kRatios)
+            p.total +=
+                doublings(budget, configs[i].machine, rp * configs[i].gpus, configs[j].machine, rd * configs[j].gpus);
+    std::vector<std::string> sources;
+    auto note_source = [&](std::size_t m, const CostModelStepTime& steps) {
+        const std::string source =
+            machines.size() > 1 ? machines[m].topology.gpu.name + ": " + steps.source() : steps.source();
+        if (std::find(sources.begin(), sources.end(), source) == sources.end())
+            sources.push_back(source);
+    };
+    auto priced = [](DeploymentOption& option) {
+        option.usd_per_million_tokens = usd_per_million_tokens(option.usd_per_hour, option.summary.output_tokens_per_s);
+    };
 
     for (const Config& c : configs) {
+        const Topology& machine = machines[c.machine].topology;
         for (const int seqs : space.max_seqs) {
             std::unique_ptr<CostModelStepTime> steps;
-            const int tries = int(std::floor(std::log2(double(budget / c.gpus)))) + 1;
+            const int tries = doublings(budget, c.machine, c.gpus, c.machine, 0);
             try {
-                steps =
-                    std::make_unique<CostModelStepTime>(model, c.layout, c.machine, space.dtype, space.kv_dtype, seqs,
-                                                        max_context, int(space.max_batched_tokens), efficiency);
+                steps = std::make_unique<CostModelStepTime>(
+                    model, c.layout, c.replica_machine, space.dtype, space.kv_dtype, seqs, max_context,
+                    int(space.max_batched_tokens), machines[c.machine].efficiency);
             } catch (const Error& e) {
-                result.skipped.push_back(c.layout.label() + ", max " + std::to_string(seqs)
+                result.skipped.push_back(machine_name(c.machine) + c.layout.label() + ", max " + std::to_string(seqs)
                                          + " sequences: " + e.what());
                 p.done += tries;
                 continue;
             }
-            if (result.step_source.empty())
-                result.step_source = steps->source();
+            note_source(c.machine, *steps);
             SchedulerLimits limits;
             limits.max_seqs = seqs;
             limits.max_batched_tokens = space.max_batched_tokens;
             limits.prefix_caching = space.prefix_caching;
             limits.kv_blocks = steps->kv_capacity_tokens() / limits.block_size;
             int tried = 0;
-            for (int replicas = 1; replicas * c.gpus <= budget; replicas *= 2) {
+            for (int replicas = 1; budget.fits(c.machine, replicas * c.gpus, c.machine, 0); replicas *= 2) {
                 if (cancel && cancel->load())
                     throw Error("deployment search cancelled");
-                p.current = std::to_string(replicas) + " x " + c.layout.label() + ", max " + std::to_string(seqs)
-                            + " sequences";
                 DeploymentOption option;
                 option.layout = c.layout;
                 option.replicas = replicas;
+                option.machine = machine;
                 option.gpus = replicas * c.gpus;
-                option.nodes = (option.gpus + topology.gpus_per_node - 1) / topology.gpus_per_node;
+                option.nodes = nodes_for(machine, option.gpus);
                 option.limits = limits;
+                option.usd_per_hour = budget.usd_per_hour(c.machine, option.gpus);
+                p.current = option.label() + (machines.size() > 1 ? " on " + option.gpu_text() : std::string())
+                            + ", max " + std::to_string(seqs) + " sequences";
                 const DeploymentRun run = simulate_deployment(requests, replicas, limits, *steps);
                 option.summary = summarize(run.merged, slo, limits.kv_blocks);
-                option.usd_per_million_tokens =
-                    usd_per_million_tokens(space.usd_per_gpu_hour, option.gpus, option.summary.output_tokens_per_s);
+                priced(option);
                 // A larger batch limit that never binds serves exactly as the smaller one: keep
                 // the smaller.
                 const bool same_as_smaller =
                     std::any_of(result.options.begin(), result.options.end(), [&](const DeploymentOption& o) {
-                        return o.layout == option.layout && o.replicas == option.replicas
-                               && o.summary.ttft_ms.mean == option.summary.ttft_ms.mean
+                        return o.layout == option.layout && o.replicas == option.replicas && !o.prefill_layout
+                               && o.machine == option.machine && o.summary.ttft_ms.mean == option.summary.ttft_ms.mean
                                && o.summary.e2e_ms.mean == option.summary.e2e_ms.mean;
                     });
                 if (!same_as_smaller)
@@ -221,10 +288,11 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
     auto steps_of = [&](std::size_t config) -> const CostModelStepTime* {
         auto& slot = pool_steps[config];
         if (!slot) {
+            const Config& c = configs[config];
             try {
-                slot = std::make_unique<CostModelStepTime>(model, configs[config].layout, configs[config].machine,
-                                                           space.dtype, space.kv_dtype, space.max_seqs.back(),
-                                                           max_context, int(space.max_batched_tokens), efficiency);
+                slot = std::make_unique<CostModelStepTime>(
+                    model, c.layout, c.replica_machine, space.dtype, space.kv_dtype, space.max_seqs.back(), max_context,
+                    int(space.max_batched_tokens), machines[c.machine].efficiency);
             } catch (const Error&) {
                 return nullptr; // the aggregated search named why
             }
@@ -234,17 +302,31 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
     for (const auto& [pi, di] : pairs) {
         const Config& pc = configs[pi];
         const Config& dc = configs[di];
+        const Topology& prefill_machine = machines[pc.machine].topology;
+        const Topology& decode_machine = machines[dc.machine].topology;
         const CostModelStepTime* ps = steps_of(pi);
         const CostModelStepTime* ds = steps_of(di);
-        const int tries = int(std::floor(std::log2(double(budget) / (pc.gpus + dc.gpus)))) + 1;
-        if (!ps || !ds) {
-            p.done += int(std::size(kRatios)) * tries;
+        int tries = 0;
+        for (const auto& [rp, rd] : kRatios)
+            tries += doublings(budget, pc.machine, rp * pc.gpus, dc.machine, rd * dc.gpus);
+        std::optional<KvTransfer> transfer;
+        if (ps && ds) {
+            try {
+                transfer =
+                    price_kv_transfer(model, space.kv_dtype, prefill_machine, decode_machine, pc.layout, dc.layout);
+            } catch (const Error& e) {
+                const std::string why = std::string("disaggregated pools: ") + e.what();
+                if (std::find(result.skipped.begin(), result.skipped.end(), why) == result.skipped.end())
+                    result.skipped.push_back(why);
+            }
+        }
+        if (!transfer) {
+            p.done += tries;
             continue;
         }
-        const KvTransfer transfer = price_kv_transfer(model, space.kv_dtype, topology, pc.layout, dc.layout);
         for (const auto& [rp, rd] : kRatios) {
-            int tried = 0;
-            for (int scale = 1; scale * (rp * pc.gpus + rd * dc.gpus) <= budget; scale *= 2) {
+            for (int scale = 1; budget.fits(pc.machine, scale * rp * pc.gpus, dc.machine, scale * rd * dc.gpus);
+                 scale *= 2) {
                 if (cancel && cancel->load())
                     throw Error("deployment search cancelled");
                 Pool prefill{pc.layout, rp * scale, {}, ps};
@@ -258,29 +340,36 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
                 DeploymentOption option;
                 option.layout = dc.layout;
                 option.replicas = decode.replicas;
+                option.machine = decode_machine;
                 option.prefill_layout = pc.layout;
                 option.prefill_replicas = prefill.replicas;
+                option.prefill_machine = prefill_machine;
                 option.gpus = prefill.gpus() + decode.gpus();
-                option.nodes = (option.gpus + topology.gpus_per_node - 1) / topology.gpus_per_node;
+                option.nodes = pc.machine == dc.machine ? nodes_for(decode_machine, option.gpus)
+                                                        : nodes_for(prefill_machine, prefill.gpus())
+                                                              + nodes_for(decode_machine, decode.gpus());
                 option.limits = decode.limits;
-                p.current = option.label();
-                const DisaggregatedRun run = simulate_disaggregated(requests, prefill, decode, transfer);
+                option.usd_per_hour =
+                    budget.usd_per_hour(pc.machine, prefill.gpus()) + budget.usd_per_hour(dc.machine, decode.gpus());
+                p.current = option.label() + (machines.size() > 1 ? " on " + option.gpu_text() : std::string());
+                const DisaggregatedRun run = simulate_disaggregated(requests, prefill, decode, *transfer);
                 option.kv_transfer_ms = run.transfer_ms_mean;
                 option.summary = summarize(run.merged, slo, decode.limits.kv_blocks);
-                option.usd_per_million_tokens =
-                    usd_per_million_tokens(space.usd_per_gpu_hour, option.gpus, option.summary.output_tokens_per_s);
+                priced(option);
                 result.options.push_back(option);
                 ++result.simulated;
-                ++tried;
+                --tries;
                 ++p.done;
                 if (progress)
                     progress(p);
                 if (option.summary.meets_slo)
                     break;
             }
-            p.done += tries - tried;
         }
+        p.done += tries;
     }
+    for (const std::string& source : sources)
+        result.step_source += (result.step_source.empty() ? "" : "; ") + source;
     std::stable_sort(result.options.begin(), result.options.end(),
                      [&](const DeploymentOption& a, const DeploymentOption& b) { return better(a, b, objective); });
     // The front: no other option serves more tokens per GPU at as many tokens per user.
@@ -292,6 +381,16 @@ SearchResult search_deployments(const ModelSpec& model, const Topology& topology
         });
     }
     return result;
+}
+
+SearchResult search_deployments(const ModelSpec& model, const Topology& topology, const std::vector<Request>& requests,
+                                const Slo& slo, const SearchSpace& space, SearchObjective objective,
+                                const Efficiency& efficiency,
+                                const std::function<void(const SearchProgress&)>& progress,
+                                const std::atomic<bool>* cancel)
+{
+    return search_deployments(model, std::vector<Machine>{{topology, efficiency}}, requests, slo, space, objective,
+                              progress, cancel);
 }
 
 } // namespace shard::serving

@@ -1,6 +1,7 @@
 #pragma once
 
-#include "deployment.h"
+#include "deployment_option.h"
+#include "gpu_prices.h"
 
 #include "core/model_spec.h"
 #include "core/strategy.h"
@@ -26,33 +27,18 @@ std::string to_string(SearchObjective objective);
 SearchObjective parse_search_objective(const std::string& text); // "goodput", "gpus", "cost"
 
 struct SearchSpace {
-    int max_gpus = 0; // the budget (0: the whole topology)
+    int max_gpus = 0; // the budget (0: every GPU of the machines)
+    double max_usd_per_hour = 0; // a money budget too (0: none)
     std::vector<int> max_seqs = {64, 128, 256}; // scheduler limits tried per layout
     std::int64_t max_batched_tokens = 8192;
     int layouts_per_size = 3; // the fastest single-replica layouts kept per GPU count
-    double usd_per_gpu_hour = 0;
+    GpuPrices prices;
     DType dtype = DType::BF16, kv_dtype = DType::BF16;
     // Also prefill and decode pools of their own (the fastest layout of each GPU count, pool
-    // sizes within a factor of two of each other, pool ratios 1:1, 1:2, 2:1, 1:3 and 3:1).
+    // sizes within a factor of two of each other, pool ratios 1:1, 1:2, 2:1, 1:3 and 3:1),
+    // each pool on any of the machines.
     bool disaggregated = true;
     bool prefix_caching = true;
-};
-
-struct DeploymentOption {
-    Strategy layout; // one replica (disaggregated: of the decode pool)
-    int replicas = 0;
-    // Disaggregated: the prefill pool's layout and replicas, and the mean KV transfer.
-    std::optional<Strategy> prefill_layout;
-    int prefill_replicas = 0;
-    double kv_transfer_ms = 0;
-    int gpus = 0;
-    int nodes = 0; // nodes the GPUs fill
-    SchedulerLimits limits;
-    ServingSummary summary;
-    double usd_per_million_tokens = 0;
-    bool pareto = false; // on the front of tokens/s per GPU against tokens/s per user
-    // "2 x TP4", or "2 x TP2 prefill + 1 x TP4 decode".
-    std::string label() const;
 };
 
 struct SearchProgress {
@@ -70,9 +56,17 @@ struct SearchResult {
 // The machine one replica of `gpus` GPUs runs on: part of a node, or whole nodes of it.
 Topology replica_topology(const Topology& topology, int gpus);
 
-// Searches GPU counts (powers of two up to the budget) x the fastest single-replica layouts
-// of each x scheduler limits x replicas (doubled until the SLO is met or the budget spent),
-// simulating `requests` on each. `cancel`: stop between simulations (throws Error).
+// Searches, on each machine, GPU counts (powers of two up to the budget) x the fastest
+// single-replica layouts of each x scheduler limits x replicas (doubled until the SLO is met
+// or the budget spent), and disaggregated pools with each pool on any machine, simulating
+// `requests` on each. The GPU budget counts every machine's GPUs together; the money budget
+// prices them by kind. `cancel`: stop between simulations (throws Error).
+SearchResult search_deployments(const ModelSpec& model, const std::vector<Machine>& machines,
+                                const std::vector<Request>& requests, const Slo& slo, const SearchSpace& space,
+                                SearchObjective objective,
+                                const std::function<void(const SearchProgress&)>& progress = {},
+                                const std::atomic<bool>* cancel = nullptr);
+// The same on the nodes of one topology.
 SearchResult search_deployments(const ModelSpec& model, const Topology& topology, const std::vector<Request>& requests,
                                 const Slo& slo, const SearchSpace& space, SearchObjective objective,
                                 const Efficiency& efficiency = {},

@@ -11,16 +11,34 @@ double KvTransfer::ms(std::int64_t tokens) const
     return latency_us * messages / 1000.0 + (gbps > 0 ? bytes_per_token * double(tokens) / (gbps * 1e9) * 1000.0 : 0.0);
 }
 
-KvTransfer price_kv_transfer(const ModelSpec& model, DType kv_dtype, const Topology& topology, const Strategy& prefill,
-                             const Strategy& decode)
+namespace {
+
+// The network bandwidth one GPU of `machine` gets when all of its node's GPUs send at once.
+double nic_gbps_per_gpu(const Topology& machine)
+{
+    if (machine.nics_per_node <= 0 || machine.inter.busbw_gbps <= 0)
+        throw Error("a KV cache leaves or reaches " + machine.name
+                    + " over the network, but it has no NICs: give the pools a topology with nics_per_node");
+    return machine.inter.busbw_gbps * std::min(1.0, double(machine.nics_per_node) / machine.gpus_per_node);
+}
+
+} // namespace
+
+KvTransfer price_kv_transfer(const ModelSpec& model, DType kv_dtype, const Topology& prefill_machine,
+                             const Topology& decode_machine, const Strategy& prefill, const Strategy& decode)
 {
     KvTransfer t;
     t.bytes_per_token = double(model.kv_cache_bytes_per_token(bytes_per_element(kv_dtype)));
     const int senders = prefill.devices(), receivers = decode.devices();
-    t.in_node = senders + receivers <= topology.gpus_per_node;
-    const Link& link = t.in_node ? topology.intra : topology.inter;
-    t.gbps = link.busbw_gbps * std::min(senders, receivers);
-    t.latency_us = link.latency_us;
+    const bool shared = prefill_machine == decode_machine;
+    t.in_node = shared && senders + receivers <= decode_machine.gpus_per_node;
+    if (t.in_node) {
+        t.gbps = decode_machine.intra.busbw_gbps * std::min(senders, receivers);
+        t.latency_us = decode_machine.intra.latency_us;
+    } else {
+        t.gbps = std::min(nic_gbps_per_gpu(prefill_machine) * senders, nic_gbps_per_gpu(decode_machine) * receivers);
+        t.latency_us = std::max(prefill_machine.inter.latency_us, decode_machine.inter.latency_us);
+    }
     const int ps = prefill.tensor_size(), ds = decode.tensor_size();
     t.messages = std::max(1, std::max(ps, ds) / std::max(1, std::min(ps, ds)));
     return t;

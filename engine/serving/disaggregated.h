@@ -19,8 +19,9 @@ struct Pool {
 
 // Moving a prompt's KV cache from the prefill replica that computed it to the decode replica
 // that continues it: every sending GPU streams its shard at once over the link between the
-// pools (the node's fabric when a prefill and a decode replica share a node, else the NICs),
-// and a decode layout with another tensor split than the prefill's gathers each shard from
+// pools (the node's fabric when a prefill and a decode replica share a node, else the NICs;
+// pools on two machines meet over the network, at the slower side's NIC bandwidth), and a
+// decode layout with another tensor split than the prefill's gathers each shard from
 // several senders (one message latency per sender it hears from).
 struct KvTransfer {
     double bytes_per_token = 0; // the whole model's KV cache per prompt token
@@ -30,8 +31,11 @@ struct KvTransfer {
     bool in_node = false;
     double ms(std::int64_t tokens) const;
 };
-KvTransfer price_kv_transfer(const ModelSpec& model, DType kv_dtype, const Topology& topology, const Strategy& prefill,
-                             const Strategy& decode);
+// `prefill_machine` and `decode_machine`: the nodes each pool runs on (the same topology when
+// both pools share its nodes). A machine without NICs cannot send or receive: an error
+// naming it.
+KvTransfer price_kv_transfer(const ModelSpec& model, DType kv_dtype, const Topology& prefill_machine,
+                             const Topology& decode_machine, const Strategy& prefill, const Strategy& decode);
 
 struct DisaggregatedRun {
     ReplicaRun merged; // per request: arrival, first token (prefill pool), finish (decode pool)

@@ -156,6 +156,12 @@ std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, i
     std::vector<LaunchCommands> all;
     const std::string pools =
         std::to_string(prefill_replicas) + " prefill and " + std::to_string(decode_replicas) + " decode servers";
+    // Pools of two GPU kinds: which nodes each server starts on.
+    const bool two_kinds = prefill.topology.gpu.name != decode.topology.gpu.name;
+    auto on = [&](const Plan& pool) {
+        return two_kinds ? " on the " + pool.topology.gpu.name + " nodes (" + pool.topology.name + ")" : std::string();
+    };
+    const std::string prefill_on = on(prefill), decode_on = on(decode);
     for (std::size_t i = 0; i < p.size(); ++i) {
         LaunchCommands c;
         c.engine = p[i].engine;
@@ -163,20 +169,21 @@ std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, i
         c.replay = d[i].replay;
         if (c.engine == "vllm") {
             const std::string kv = R"( --kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}')";
-            c.serve = "# prefill\n" + p[i].serve + kv + "\n# decode\n" + d[i].serve + kv;
+            c.serve =
+                "# prefill" + prefill_on + "\n" + p[i].serve + kv + "\n# decode" + decode_on + "\n" + d[i].serve + kv;
             c.notes.push_back("vLLM has no router of its own for disaggregated serving: put its disaggregated "
                               "proxy example (or llm-d) in front of the "
                               + pools + " and point the benchmark at it");
         } else if (c.engine == "sglang") {
             const std::string kv = " --disaggregation-transfer-backend nixl";
-            c.serve = "# prefill\n" + p[i].serve + " --disaggregation-mode prefill" + kv + "\n# decode\n" + d[i].serve
-                      + " --disaggregation-mode decode" + kv
+            c.serve = "# prefill" + prefill_on + "\n" + p[i].serve + " --disaggregation-mode prefill" + kv
+                      + "\n# decode" + decode_on + "\n" + d[i].serve + " --disaggregation-mode decode" + kv
                       + "\n# router\npython -m sglang_router.launch_router --pd-disaggregation --prefill "
                         "http://PREFILL_HOST:30000 --decode http://DECODE_HOST:30000";
             c.notes.push_back("start the " + pools + " and list every one of them to the router");
         } else {
-            c.serve = "# context (prefill) servers\n" + p[i].serve + "\n# generation (decode) servers\n" + d[i].serve
-                      + "\n# router\ntrtllm-serve disaggregated -c disagg.yaml";
+            c.serve = "# context (prefill) servers" + prefill_on + "\n" + p[i].serve + "\n# generation (decode) servers"
+                      + decode_on + "\n" + d[i].serve + "\n# router\ntrtllm-serve disaggregated -c disagg.yaml";
             c.notes.push_back("disagg.yaml lists the context_servers and generation_servers (" + pools
                               + "); each server needs a cache_transceiver_config in its --extra_llm_api_options");
         }
@@ -199,14 +206,14 @@ std::string LaunchCommands::text() const
     return out;
 }
 
-std::vector<LaunchCommands> deployment_launch_commands(const ModelSpec& model, const Topology& topology,
-                                                       const Workload& base, const DeploymentOption& option,
+std::vector<LaunchCommands> deployment_launch_commands(const ModelSpec& model, const Workload& base,
+                                                       const DeploymentOption& option,
                                                        const std::vector<Request>& requests, const TrafficSpec& traffic,
                                                        const std::string& trace, const std::string& replay_file)
 {
     Plan replica;
     replica.model = model;
-    replica.topology = topology;
+    replica.topology = option.machine;
     replica.strategy = option.layout;
     replica.workload = base;
     int longest = 2;
@@ -218,6 +225,7 @@ std::vector<LaunchCommands> deployment_launch_commands(const ModelSpec& model, c
         return launch_commands(replica, option.replicas, option.limits, traffic, trace, replay_file);
     Plan prefill = replica;
     prefill.strategy = *option.prefill_layout;
+    prefill.topology = option.prefill_machine;
     return disaggregated_launch_commands(prefill, option.prefill_replicas, replica, option.replicas, option.limits,
                                          traffic, trace, replay_file);
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "deployment_search.h"
+#include "deployment_option.h"
 #include "replica_sim.h"
 #include "traffic.h"
 
@@ -40,11 +40,11 @@ std::vector<LaunchCommands> disaggregated_launch_commands(const Plan& prefill, i
                                                           const TrafficSpec& traffic, const std::string& trace = {},
                                                           const std::string& replay_file = {});
 
-// The launch commands of a deployment of `model` on `topology` at `base`'s dtypes, every
-// server sized for the longest of `requests` (the traffic simulated, as `traffic` describes
-// it; `trace` and `replay_file` as for launch_commands).
-std::vector<LaunchCommands> deployment_launch_commands(const ModelSpec& model, const Topology& topology,
-                                                       const Workload& base, const DeploymentOption& option,
+// The launch commands of a deployment of `model` at `base`'s dtypes, each pool on its own
+// machine, every server sized for the longest of `requests` (the traffic simulated, as
+// `traffic` describes it; `trace` and `replay_file` as for launch_commands).
+std::vector<LaunchCommands> deployment_launch_commands(const ModelSpec& model, const Workload& base,
+                                                       const DeploymentOption& option,
                                                        const std::vector<Request>& requests, const TrafficSpec& traffic,
                                                        const std::string& trace = {},
                                                        const std::string& replay_file = {});

@@ -9,6 +9,7 @@
 
 #include "core/presets.h"
 #include "core/strategy.h"
+#include "core/units.h"
 
 #include <memory>
 
@@ -62,12 +63,19 @@ void report(const char* name, const char* model_id, const char* topology_id, con
 
 } // namespace
 
-void report_search(const char* name, const char* model_id, int nodes, double rate, DType dtype)
+// `h200_nodes` > 0: HGX H200 nodes beside the DGX H100s, priced per kind, ranked by cost.
+void report_search(const char* name, const char* model_id, int nodes, double rate, DType dtype, int h200_nodes = 0)
 {
     const auto& presets = PresetLibrary::instance();
     const ModelSpec model = presets.model(model_id);
     Topology topology = presets.topology("16x-dgx-h100");
     topology.nodes = nodes;
+    std::vector<Machine> machines{{topology, {}}};
+    if (h200_nodes > 0) {
+        Topology h200 = presets.topology("2x-hgx-h200");
+        h200.nodes = h200_nodes;
+        machines.push_back({h200, {}});
+    }
     TrafficSpec traffic;
     traffic.arrivals.rate = rate;
     traffic.prompt = LengthDistribution::lognormal(1500, 3000);
@@ -79,16 +87,21 @@ void report_search(const char* name, const char* model_id, int nodes, double rat
     slo.tpot_ms = 60;
     SearchSpace space;
     space.dtype = space.kv_dtype = dtype;
+    space.prices = GpuPrices::parse("h100=2.49,h200=3.79");
+    const SearchObjective objective = h200_nodes > 0 ? SearchObjective::CostPerToken : SearchObjective::FewestGpus;
     SearchResult result;
-    const double ms = median_ms(
-        3, [&] { result = search_deployments(model, topology, requests, slo, space, SearchObjective::FewestGpus); });
-    std::printf("%-44s %4d GPUs budget  %4d simulations  median %8.1f ms  best: %s\n", name, topology.total_gpus(),
-                result.simulated, ms,
-                result.options.empty()
-                    ? "none"
-                    : (std::to_string(result.options.front().replicas) + " x " + result.options.front().layout.label()
-                       + " on " + std::to_string(result.options.front().gpus) + " GPUs")
-                          .c_str());
+    const double ms =
+        median_ms(3, [&] { result = search_deployments(model, machines, requests, slo, space, objective); });
+    int gpus = 0;
+    for (const Machine& m : machines)
+        gpus += m.topology.total_gpus();
+    const DeploymentOption* best = result.options.empty() ? nullptr : &result.options.front();
+    std::printf("%-44s %4d GPUs budget  %4d simulations  median %8.1f ms  best: %s\n", name, gpus, result.simulated, ms,
+                best ? (best->label() + " on " + std::to_string(best->gpus) + " " + best->gpu_text()
+                        + (h200_nodes > 0 ? ", $" + format_fixed(best->usd_per_million_tokens, 3) + " per M tokens"
+                                          : std::string()))
+                           .c_str()
+                     : "none");
 }
 
 int main()
@@ -100,5 +113,6 @@ int main()
     report("DeepSeek-V3 fp8, 1 x TP8 (8x H200), 4 req/s", "deepseek-v3", "8x-h200", "tp=8", 1, 4, DType::FP8);
     report_search("search: DeepSeek-V3 fp8, 128 x DGX H100, 20 req/s", "deepseek-v3", 128, 20, DType::FP8);
     report_search("search: Llama-3.1-70B, 16 x DGX H100, 20 req/s", "llama-3.1-70b", 16, 20, DType::BF16);
+    report_search("search: Llama-3.1-70B, 8 x DGX H100 + 8 x HGX H200", "llama-3.1-70b", 8, 20, DType::BF16, 8);
     return 0;
 }
