@@ -1,4 +1,7 @@
 #include "run_panel.h"
+
+#include "core/error.h"
+#include "run/events.h"
 #include "spin_range.h"
 
 #include "cuda/backend_info.h"
@@ -10,8 +13,6 @@
 #include <QCoreApplication>
 #include <QFutureWatcher>
 #include <QHBoxLayout>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QProgressBar>
@@ -274,42 +275,42 @@ void RunPanel::readEvents()
     for (qsizetype eol; (eol = m_pending.indexOf('\n')) >= 0;) {
         const QByteArray line = m_pending.left(eol);
         m_pending.remove(0, eol + 1);
-        const QJsonObject e = QJsonDocument::fromJson(line).object();
-        const QString kind = e.value(QStringLiteral("event")).toString();
-        if (kind == QStringLiteral("start")) {
-            append(tr("Started %1 on %2: %3 ranks")
-                       .arg(e.value(QStringLiteral("plan")).toString(), e.value(QStringLiteral("backend")).toString())
-                       .arg(e.value(QStringLiteral("ranks")).toInt()));
-        } else if (kind == QStringLiteral("stored")) {
-            m_runId = e.value(QStringLiteral("run")).toInteger();
-            m_database = e.value(QStringLiteral("database")).toString();
-        } else if (kind == QStringLiteral("progress")) {
-            m_progress->setMaximum(e.value(QStringLiteral("total")).toInt());
-            m_progress->setValue(e.value(QStringLiteral("step")).toInt());
-        } else if (kind == QStringLiteral("result")) {
-            const QJsonObject measured = e.value(QStringLiteral("measured")).toObject();
-            const QJsonObject predicted = e.value(QStringLiteral("predicted")).toObject();
+        run::Event event;
+        try {
+            event = run::parse_event_line(std::string_view(line.constData(), std::size_t(line.size())));
+        } catch (const Error&) {
+            continue; // not an event
+        }
+        auto text = [](const std::string& s) { return QString::fromStdString(s); };
+        if (const auto* start = std::get_if<run::StartEvent>(&event)) {
+            append(tr("Started %1 on %2: %3 ranks").arg(text(start->plan), text(start->backend)).arg(start->ranks));
+        } else if (const auto* stored = std::get_if<run::StoredEvent>(&event)) {
+            m_runId = stored->run;
+            m_database = text(stored->database);
+        } else if (const auto* progress = std::get_if<run::ProgressEvent>(&event)) {
+            m_progress->setMaximum(progress->total);
+            m_progress->setValue(progress->step);
+        } else if (const auto* result = std::get_if<run::ResultEvent>(&event)) {
             m_lastStatus = QStringLiteral("completed");
             append(tr("Done. TTFT %1 ms measured (predicted %2 ms on %3), TPOT %4 ms measured (predicted %5 ms); "
                       "max relative error %6, tokens %7.")
-                       .arg(measured.value(QStringLiteral("ttft_ms")).toDouble(), 0, 'f', 3)
-                       .arg(predicted.value(QStringLiteral("ttft_ms")).toDouble(), 0, 'f', 3)
-                       .arg(predicted.value(QStringLiteral("gpu")).toString())
-                       .arg(measured.value(QStringLiteral("tpot_ms")).toDouble(), 0, 'f', 3)
-                       .arg(predicted.value(QStringLiteral("tpot_ms")).toDouble(), 0, 'f', 3)
-                       .arg(e.value(QStringLiteral("non_finite")).toBool()
-                                ? tr("undefined (the run produced NaN or infinite values)")
-                                : QString::number(e.value(QStringLiteral("max_rel_error")).toDouble(), 'e', 2))
-                       .arg(e.value(QStringLiteral("tokens_match")).toBool() ? tr("identical") : tr("different")),
+                       .arg(result->ttft_ms.value_or(0), 0, 'f', 3)
+                       .arg(result->predicted_ttft_ms.value_or(0), 0, 'f', 3)
+                       .arg(text(result->predicted_gpu))
+                       .arg(result->tpot_ms.value_or(0), 0, 'f', 3)
+                       .arg(result->predicted_tpot_ms.value_or(0), 0, 'f', 3)
+                       .arg(result->non_finite ? tr("undefined (the run produced NaN or infinite values)")
+                                               : QString::number(result->max_rel_error.value_or(0), 'e', 2))
+                       .arg(result->tokens_match.value_or(false) ? tr("identical") : tr("different")),
                    QStringLiteral("#2e7d32"));
-        } else if (kind == QStringLiteral("error")) {
-            m_lastStatus = e.value(QStringLiteral("status")).toString();
+        } else if (const auto* error = std::get_if<run::ErrorEvent>(&event)) {
+            m_lastStatus = text(error->status);
             // A cancel the user asked for is not an error.
             if (m_lastStatus == QStringLiteral("cancelled"))
                 append(tr("Cancelled, as asked: the steps measured so far are kept with the run."),
                        QStringLiteral("gray"));
             else
-                append(tr("Error: %1").arg(e.value(QStringLiteral("message")).toString()), QStringLiteral("#c0392b"));
+                append(tr("Error: %1").arg(text(error->message)), QStringLiteral("#c0392b"));
         }
     }
 }

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/json_util.h"
 #include "cuda/backend_info.h"
+#include "run/events.h"
 #include "shard/version.h"
 
 #include <cerrno>
@@ -38,9 +39,7 @@ int main(int argc, char** argv)
     // quotes bytes that are not UTF-8 (a file name, say) printable.
     auto fail = [&options](const std::string& message) {
         if (options.json)
-            std::cout << dump_json(
-                OrderedJson{{"v", 1}, {"event", "error"}, {"status", "failed"}, {"message", message}})
-                      << std::endl;
+            std::cout << run::to_line(run::ErrorEvent{"failed", message}) << std::endl;
         std::cerr << "error: " << message << std::endl;
         return 1;
     };

@@ -163,14 +163,9 @@ std::unique_ptr<RunStore> open_run_store(const RunArgs& args)
 // The cuda backends run in shard-engine, a separate process: its events are stored as they
 // arrive and echoed with --json; its own progress and summary come through stderr.
 // Tells a reader of the stream (the studio) which run in which database holds these events.
-OrderedJson stored_event(std::int64_t run_id, RunStore& store)
+run::StoredEvent stored_event(std::int64_t run_id, RunStore& store)
 {
-    OrderedJson j;
-    j["v"] = 1;
-    j["event"] = "stored";
-    j["run"] = run_id;
-    j["database"] = store.db().path();
-    return j;
+    return {run_id, store.db().path()};
 }
 
 int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& options)
@@ -200,18 +195,18 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
     std::string last_error;
     const std::string plan_json = dump_json(plan_to_json(plan));
     auto on_line = [&](const std::string& line) {
-        Json event;
+        run::Event event;
         try {
-            event = Json::parse(line);
-        } catch (const std::exception&) {
+            event = run::parse_event_line(line);
+        } catch (const Error&) {
             std::cerr << line << "\n"; // not an event: pass it on
             return;
         }
-        const std::string kind = event.value("event", "");
+        const std::string kind = run::kind_of(event);
         started = started || kind == "start";
         finished = finished || kind == "result" || kind == "error";
-        if (kind == "error")
-            last_error = event.value("message", "");
+        if (const auto* error = std::get_if<run::ErrorEvent>(&event))
+            last_error = error->message;
         // Stored before shown, as for the cpu backend; an error before the start is not a run.
         std::int64_t run_id = 0;
         if (store && (started || kind != "error"))
@@ -219,13 +214,13 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
         if (options.json && (started || kind != "error")) // a refusal is printed by main()
             std::cout << line << std::endl;
         if (options.json && kind == "start" && store)
-            std::cout << dump_json(stored_event(run_id, *store)) << std::endl;
+            std::cout << run::to_line(stored_event(run_id, *store)) << std::endl;
     };
     const int code = run_engine(engine, engine_args, on_line, [] { return g_cancel.load(); });
     if (started && !finished) { // crashed or killed: the run is kept as failed with what it measured
         const std::string why = "shard-engine ended without a result (exit code " + std::to_string(code) + ")";
         if (store)
-            store->ingest(Json::parse(dump_json(cpu::error_event(why))));
+            store->ingest(run::ErrorEvent{"failed", why});
         std::cerr << "error: " << why << "\n";
     }
     if (store)
@@ -252,16 +247,16 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     std::unique_ptr<RunStore> store;
     if (!args.no_store)
         store = open_run_store(args);
-    auto emit = [&](const OrderedJson& e) {
+    auto emit = [&](const run::Event& e) {
         // Stored before shown: whatever a reader of the stream has seen is in the database.
-        const bool start = e.value("event", "") == "start";
+        const bool start = std::holds_alternative<run::StartEvent>(e);
         std::int64_t run_id = 0;
         if (store)
-            run_id = store->ingest(Json::parse(dump_json(e)), start ? dump_json(plan_to_json(plan)) : std::string());
+            run_id = store->ingest(e, start ? dump_json(plan_to_json(plan)) : std::string());
         if (options.json)
-            std::cout << dump_json(e) << std::endl;
+            std::cout << run::to_line(e) << std::endl;
         if (options.json && start && store)
-            std::cout << dump_json(stored_event(run_id, *store)) << std::endl;
+            std::cout << run::to_line(stored_event(run_id, *store)) << std::endl;
     };
     emit(cpu::start_event(plan, args.backend, steps));
     if (!options.json)
@@ -280,7 +275,7 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     // Rank 0's measurements are emitted as each step ends; the other ranks' after the run.
     cpu::RankEventStream rank0(0, predictions, emit);
     run_options.on_step = [&](int step, int total, const RankLog& log) {
-        emit(cpu::progress_event(step + 1, total));
+        emit(run::ProgressEvent{step + 1, total});
         rank0.flush(log);
         if (!options.json)
             std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
@@ -310,7 +305,7 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         const bool ok = check.tokens_match && check.max_relative_error < 1e-5 && check.traffic_differences.empty();
         return ok ? 0 : 4;
     } catch (const cpu::Cancelled&) {
-        emit(cpu::error_event("run cancelled by signal", "cancelled"));
+        emit(run::ErrorEvent{"cancelled", "run cancelled by signal"});
         std::cerr << "\nrun cancelled\n";
         return 130;
     } catch (const StoreError&) {
@@ -319,7 +314,7 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         // Ours or a library's (a bad_alloc, say): either way the run is kept as failed with
         // the message, never left "running"; main prints it.
         if (store)
-            store->ingest(Json::parse(dump_json(cpu::error_event(e.what()))));
+            store->ingest(run::ErrorEvent{"failed", e.what()});
         if (dynamic_cast<const Error*>(&e))
             throw;
         throw Error(e.what());

@@ -35,9 +35,9 @@ extern "C" void on_signal(int)
     g_cancel.store(true);
 }
 
-void emit(const OrderedJson& event)
+void emit(const run::Event& event)
 {
-    std::cout << dump_json(event) << std::endl;
+    std::cout << run::to_line(event) << std::endl;
 }
 
 bool parse_on_off(const std::string& text, const char* option)
@@ -82,33 +82,31 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    OrderedJson start = cpu::start_event(plan, args.backend, steps);
+    run::StartEvent start = cpu::start_event(plan, args.backend, steps);
     const OrderedJson devices = cuda::describe_devices();
-    OrderedJson gpus = OrderedJson::array();
+    start.environment.gpus.clear();
     for (const auto& g : devices["gpus"])
-        gpus.push_back(g["name"]);
-    start["environment"]["gpus"] = gpus;
-    start["environment"]["driver"] = devices["driver"];
-    start["environment"]["cuda"] = devices["cuda_runtime"];
-    start["environment"]["nccl"] = devices["nccl"];
-    start["dtype"] = args.dtype;
-    start["graphs"] = cuda::gpu_graphs_apply(plan, options.graphs);
-    if (options.graphs && !cuda::gpu_graphs_apply(plan, true))
-        start["note"] = cuda::gpu_graphs_note(plan);
+        start.environment.gpus.push_back(g["name"].get<std::string>());
+    start.environment.driver = devices["driver"].get<std::string>();
+    start.environment.cuda = devices["cuda_runtime"].get<std::string>();
+    start.environment.nccl = devices["nccl"].get<std::string>();
+    start.environment.dtype = args.dtype;
+    start.dtype = args.dtype;
+    start.graphs = cuda::gpu_graphs_apply(plan, options.graphs);
     const bool expert_parallel = plan.model.is_moe() && plan.strategy.ep > 1;
-    start["overlap"] = options.overlap && plan.strategy.tensor_size() > 1 && !expert_parallel;
-    auto add_note = [&](const std::string& note) {
-        start["note"] = start.contains("note") ? start["note"].get<std::string>() + "; " + note : note;
-    };
+    start.overlap = options.overlap && plan.strategy.tensor_size() > 1 && !expert_parallel;
+    auto add_note = [&](const std::string& note) { start.note = start.note ? *start.note + "; " + note : note; };
+    if (options.graphs && !cuda::gpu_graphs_apply(plan, true))
+        add_note(cuda::gpu_graphs_note(plan));
     if (options.overlap && plan.strategy.tensor_size() == 1)
         add_note("--overlap on has nothing to overlap: the plan has no tensor group");
     else if (options.overlap && expert_parallel)
         add_note(
             "--overlap is off for expert-parallel plans: their all-to-alls are sized on the host, in stream order");
-    start["network"] = options.emulated ? "modeled" : "measured";
-    start["host_threads"] = options.emulated || plan.strategy.devices() == 1 ? "one"
-                            : args.processes                                 ? "a process per GPU (MPI)"
-                                                                             : args.threads;
+    start.network = options.emulated ? "modeled" : "measured";
+    start.host_threads = options.emulated || plan.strategy.devices() == 1 ? "one"
+                         : args.processes                                 ? "a process per GPU (MPI)"
+                                                                          : args.threads;
     if (report)
         emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
@@ -117,7 +115,7 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     options.on_step = [&](int step, int total, const RankLog& log) {
         if (!report)
             return;
-        emit(cpu::progress_event(step + 1, total));
+        emit(run::ProgressEvent{step + 1, total});
         rank0.flush(log);
         std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     };
@@ -141,18 +139,15 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
             for (const auto& t : run.times)
                 check.step_ms.push_back(t.total_ms());
         }
-        OrderedJson result = cpu::result_event(plan, args.backend, run.run, check, predicted);
-        result["dtype"] = args.dtype;
-        result["checked"] = small;
-        result["tolerance"] = cuda::tolerance(options.dtype);
-        result["network"] = options.emulated ? "modeled" : "measured";
-        OrderedJson times = OrderedJson::array();
+        run::ResultEvent result = cpu::result_event(plan, args.backend, run.run, check, predicted);
+        result.dtype = args.dtype;
+        result.checked = small;
+        result.tolerance = cuda::tolerance(options.dtype);
+        result.network = options.emulated ? "modeled" : "measured";
         for (const auto& t : run.times)
-            times.push_back(
-                {{"compute_ms", t.compute_ms}, {"network_ms", t.network_ms}, {"gpu_ms", t.gpu_ms}, {"graph", t.graph}});
-        result["step_times"] = times;
-        result["weight_bytes_per_rank"] = run.weight_bytes;
-        result["workspace_bytes_per_rank"] = run.workspace_bytes;
+            result.step_times.push_back({t.compute_ms, t.network_ms, t.gpu_ms, t.graph});
+        result.weight_bytes_per_rank = run.weight_bytes;
+        result.workspace_bytes_per_rank = run.workspace_bytes;
         emit(result);
         std::cerr << "TTFT " << format_fixed(check.step_ms.empty() ? 0 : check.step_ms.front(), 3) << " ms measured"
                   << (options.emulated ? " (compute measured, network modeled)" : "") << ", predicted "
@@ -169,7 +164,7 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
         return ok ? 0 : 4;
     } catch (const cpu::Cancelled&) {
         if (report)
-            emit(cpu::error_event("run cancelled by signal", "cancelled"));
+            emit(run::ErrorEvent{"cancelled", "run cancelled by signal"});
         return 130;
     }
 }
@@ -193,7 +188,7 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
     if (!info.usable()) {
         const std::string why = info.compiled ? info.reason : "not compiled";
         if (json)
-            emit({{"v", 1}, {"event", "selftest"}, {"skipped", true}, {"reason", why}});
+            emit(run::OtherEvent{"selftest", {{"skipped", true}, {"reason", why}}});
         std::cerr << "selftest skipped: " << why << "\n";
         return 77; // ctest's skip code
     }
@@ -204,11 +199,7 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
         dtypes = {cuda::parse_gpu_dtype(dtype_arg)};
     int failed = 0;
     int ran = 0;
-    auto report = [&](OrderedJson j) {
-        j["v"] = 1;
-        j["event"] = "selftest";
-        emit(j);
-    };
+    auto report = [&](const OrderedJson& fields) { emit(run::OtherEvent{"selftest", fields}); };
     for (const auto& test : cuda::selftest_cases(dtypes, info.device_count)) {
         if (!filter.empty() && test.name.find(filter) == std::string::npos)
             continue;
@@ -272,7 +263,7 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
 
 std::string error_line(const std::string& message)
 {
-    return dump_json(cpu::error_event(message));
+    return run::to_line(run::ErrorEvent{"failed", message});
 }
 
 void add_run_options(CLI::App* run, RunArgs& args)

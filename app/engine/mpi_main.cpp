@@ -122,12 +122,8 @@ int bootstrap(const World& world)
         processes.push_back(OrderedJson::parse(text));
         same = same && processes.back()["id_digest"] == digest;
     }
-    std::cout << OrderedJson{{"v", 1},
-                             {"event", "bootstrap"},
-                             {"processes", world.size},
-                             {"same_nccl_id", same},
-                             {"ranks", processes}}
-                     .dump()
+    std::cout << run::to_line(
+        run::OtherEvent{"bootstrap", {{"processes", world.size}, {"same_nccl_id", same}, {"ranks", processes}}})
               << std::endl;
     return same ? 0 : 1;
 }

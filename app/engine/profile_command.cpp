@@ -1,5 +1,7 @@
 #include "profile_command.h"
 
+#include "run/events.h"
+
 #include "engine_commands.h"
 
 #include "cuda/backend_info.h"
@@ -69,8 +71,8 @@ int profile(const ProfileArgs& args)
         draw_bar(p);
         const int percent = p.total > 0 ? 100 * p.done / p.total : 100;
         if (args.json && percent != last_percent)
-            std::cout << dump_json(OrderedJson{
-                {"v", 1}, {"event", "profile_progress"}, {"family", p.family}, {"done", p.done}, {"total", p.total}})
+            std::cout << run::to_line(
+                run::OtherEvent{"profile_progress", {{"family", p.family}, {"done", p.done}, {"total", p.total}}})
                       << std::endl;
         last_percent = percent;
     };
@@ -116,16 +118,10 @@ int profile(const ProfileArgs& args)
         std::cerr << "Plans for " << profile.gpu_kind << " now predict from it (" << profile.label()
                   << "); --tables shipped predicts from the shipped tables instead.\n";
     if (args.json) {
-        OrderedJson done = {{"v", 1},
-                            {"event", "profile"},
-                            {"id", profile.id},
-                            {"gpu_kind", profile.gpu_kind},
-                            {"gpu_name", name},
-                            {"devices", used},
-                            {"quick", args.quick},
-                            {"measured", profile.measured()},
-                            {"notes", profile.notes}};
-        std::cout << dump_json(done) << std::endl;
+        const OrderedJson done = {
+            {"id", profile.id},    {"gpu_kind", profile.gpu_kind},   {"gpu_name", name},      {"devices", used},
+            {"quick", args.quick}, {"measured", profile.measured()}, {"notes", profile.notes}};
+        std::cout << run::to_line(run::OtherEvent{"profile", done}) << std::endl;
     }
     return 0;
 }

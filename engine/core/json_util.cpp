@@ -61,13 +61,11 @@ void check_depth(std::string_view text, const std::string& source)
     }
 }
 
-} // namespace
-
-Json parse_json_text(std::string_view text, const std::string& source)
+template<class JsonType> JsonType parse_text_as(std::string_view text, const std::string& source)
 {
     check_depth(text, source);
     try {
-        return Json::parse(text.begin(), text.end());
+        return JsonType::parse(text.begin(), text.end());
     } catch (const Json::parse_error& e) {
         const auto [line, column] = line_and_column(text, e.byte);
         std::string detail = e.what();
@@ -100,6 +98,18 @@ Json parse_json_text(std::string_view text, const std::string& source)
     }
 }
 
+} // namespace
+
+Json parse_json_text(std::string_view text, const std::string& source)
+{
+    return parse_text_as<Json>(text, source);
+}
+
+OrderedJson parse_ordered_json_text(std::string_view text, const std::string& source)
+{
+    return parse_text_as<OrderedJson>(text, source);
+}
+
 std::string dump_json(const OrderedJson& value, int indent)
 {
     return value.dump(indent, ' ', false, nlohmann::detail::error_handler_t::replace);
@@ -110,11 +120,24 @@ std::string dump_json(const Json& value, int indent)
     return value.dump(indent, ' ', false, nlohmann::detail::error_handler_t::replace);
 }
 
-std::string json_excerpt(const Json& value)
+namespace {
+
+std::string excerpt_of(const std::string& text)
 {
     constexpr std::size_t kLongest = 80;
-    const std::string text = dump_json(value);
     return text.size() <= kLongest ? text : text.substr(0, kLongest) + "...";
+}
+
+} // namespace
+
+std::string json_excerpt(const Json& value)
+{
+    return excerpt_of(dump_json(value));
+}
+
+std::string json_excerpt(const OrderedJson& value)
+{
+    return excerpt_of(dump_json(value));
 }
 
 std::string read_text_file(const std::string& path)

@@ -23,12 +23,15 @@ inline constexpr int kMaxJsonDepth = 64;
 // Parses text; on malformed input (bad syntax, a number out of range, nesting deeper than
 // kMaxJsonDepth) throws Error naming the source, line and column.
 Json parse_json_text(std::string_view text, const std::string& source);
+// The same, keeping the keys of every object in the order the text gives them.
+OrderedJson parse_ordered_json_text(std::string_view text, const std::string& source);
 // Serialises for output. Text that is not valid UTF-8 (a file name from the command line,
 // say) is written with U+FFFD in its place instead of failing the whole line.
 std::string dump_json(const OrderedJson& value, int indent = -1);
 std::string dump_json(const Json& value, int indent = -1);
 // A value as an error message quotes it: its JSON, cut short when long.
 std::string json_excerpt(const Json& value);
+std::string json_excerpt(const OrderedJson& value);
 // Reads and parses a file; a missing or unreadable file is an Error naming the path.
 Json read_json_file(const std::string& path);
 std::string read_text_file(const std::string& path);

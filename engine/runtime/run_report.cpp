@@ -50,14 +50,6 @@ RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& refer
 
 namespace {
 
-OrderedJson event(const char* name)
-{
-    OrderedJson j;
-    j["v"] = 1;
-    j["event"] = name;
-    return j;
-}
-
 std::string hostname()
 {
     char name[256] = {};
@@ -66,32 +58,23 @@ std::string hostname()
 
 } // namespace
 
-OrderedJson start_event(const Plan& plan, const std::string& backend, int steps)
+run::StartEvent start_event(const Plan& plan, const std::string& backend, int steps)
 {
-    OrderedJson j = event("start");
-    j["plan"] = plan.name;
-    j["backend"] = backend;
-    j["model"] = plan.model.id;
-    j["topology"] = plan.topology.id;
-    j["strategy"] = plan.strategy.label();
-    j["ranks"] = plan.strategy.devices();
-    j["steps"] = steps;
-    j["batch"] = plan.workload.batch;
-    j["prompt"] = plan.workload.prompt;
-    j["environment"] = {
-        {"host", hostname()}, {"engine_version", kVersion}, {"gpus", OrderedJson::array()}, {"dtype", "fp32"}};
-    return j;
+    run::StartEvent e;
+    e.plan = plan.name;
+    e.backend = backend;
+    e.model = plan.model.id;
+    e.topology = plan.topology.id;
+    e.strategy = plan.strategy.label();
+    e.ranks = plan.strategy.devices();
+    e.steps = steps;
+    e.batch = plan.workload.batch;
+    e.prompt = plan.workload.prompt;
+    e.environment.host = hostname();
+    e.environment.engine_version = kVersion;
+    e.environment.dtype = "fp32";
+    return e;
 }
-
-OrderedJson progress_event(int step, int total)
-{
-    OrderedJson j = event("progress");
-    j["step"] = step;
-    j["total"] = total;
-    return j;
-}
-
-namespace { } // namespace
 
 PredictionIndex::PredictionIndex(const ModelSpec& model, const Estimate& predicted, const Estimate& fp32)
     : m_model(model)
@@ -132,47 +115,40 @@ std::optional<std::int64_t> PredictionIndex::collective_bytes(const CollectiveRe
     return std::nullopt;
 }
 
-OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predicted_us)
+run::OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predicted_us)
 {
-    OrderedJson j = event("op");
-    j["rank"] = rank;
-    j["step"] = op.step;
-    j["layer"] = op.layer;
-    j["op"] = op.name;
-    j["kind"] = op.kind;
-    j["us"] = op.us;
-    j["start_us"] = op.start_us; // on this rank's clock, from the run's start
-    j["measured"] = true;
-    if (predicted_us)
-        j["predicted_us"] = *predicted_us;
-    return j;
+    run::OpEvent e;
+    e.rank = rank;
+    e.step = op.step;
+    e.layer = op.layer;
+    e.op = op.name;
+    e.kind = op.kind;
+    e.us = op.us;
+    e.start_us = op.start_us;
+    e.predicted_us = predicted_us;
+    return e;
 }
 
-OrderedJson collective_event(int rank, const CollectiveRecord& c, std::optional<std::int64_t> predicted_bytes)
+run::CollectiveEvent collective_event(int rank, const CollectiveRecord& c, std::optional<std::int64_t> predicted_bytes)
 {
-    OrderedJson j = event("collective");
-    j["rank"] = rank;
-    j["step"] = c.step;
-    j["op"] = to_string(c.kind);
-    j["group"] = c.group;
-    j["group_size"] = c.group_size;
-    j["bytes"] = c.payload;
-    j["sent"] = c.sent;
-    j["received"] = c.received;
-    j["us"] = c.seconds * 1e6;
-    j["start_us"] = c.start_us;
+    run::CollectiveEvent e;
+    e.rank = rank;
+    e.step = c.step;
+    e.op = to_string(c.kind);
+    e.group = c.group;
+    e.group_size = c.group_size;
+    e.bytes = c.payload;
+    e.sent = c.sent;
+    e.received = c.received;
+    e.us = c.seconds * 1e6;
+    e.start_us = c.start_us;
     // nccl-tests: algbw = size / time, busbw = algbw x bus factor (GB/s).
-    const double algbw = c.seconds > 0 ? double(c.payload) / c.seconds / 1e9 : 0.0;
-    j["algbw"] = algbw;
-    j["busbw"] = algbw * bus_factor(c.kind, c.group_size);
-    j["control"] = c.control;
-    // Emulated ranks on one GPU: the bytes are real, the time is the cost model's.
-    j["measured"] = !c.modeled;
-    if (c.modeled)
-        j["time"] = "modeled";
-    if (predicted_bytes) // per call, what this rank receives (nccl-tests' accounting)
-        j["predicted_bytes"] = *predicted_bytes;
-    return j;
+    e.algbw = c.seconds > 0 ? double(c.payload) / c.seconds / 1e9 : 0.0;
+    e.busbw = e.algbw * bus_factor(c.kind, c.group_size);
+    e.control = c.control;
+    e.modeled = c.modeled;
+    e.predicted_bytes = predicted_bytes;
+    return e;
 }
 
 void RankEventStream::flush(const RankLog& log)
@@ -184,58 +160,32 @@ void RankEventStream::flush(const RankLog& log)
                                 m_predictions.collective_bytes(log.records[m_collectives])));
 }
 
-std::vector<OrderedJson> op_events(const CpuRunResult& run)
+run::ResultEvent result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run,
+                              const RunCheck& check, const Estimate& predicted)
 {
-    std::vector<OrderedJson> events;
-    for (std::size_t rank = 0; rank < run.logs.size(); ++rank)
-        for (const auto& op : run.logs[rank].ops)
-            events.push_back(op_event(int(rank), op));
-    return events;
-}
-
-std::vector<OrderedJson> collective_events(const CpuRunResult& run)
-{
-    std::vector<OrderedJson> events;
-    for (std::size_t rank = 0; rank < run.logs.size(); ++rank)
-        for (const auto& c : run.logs[rank].records)
-            events.push_back(collective_event(int(rank), c));
-    return events;
-}
-
-OrderedJson result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run, const RunCheck& check,
-                         const Estimate& predicted)
-{
-    OrderedJson j = event("result");
-    j["status"] = "completed";
-    j["backend"] = backend;
-    j["seconds"] = run.seconds;
+    run::ResultEvent e;
+    e.backend = backend;
+    e.seconds = run.seconds;
     const double ttft = check.step_ms.empty() ? 0.0 : check.step_ms.front();
     double decode = 0;
     for (std::size_t s = 1; s < check.step_ms.size(); ++s)
         decode += check.step_ms[s];
     const double tpot = check.step_ms.size() > 1 ? decode / double(check.step_ms.size() - 1) : 0.0;
-    j["measured"] = {{"ttft_ms", ttft},
-                     {"tpot_ms", tpot},
-                     {"tokens_per_s", tpot > 0 ? plan.workload.batch / (tpot / 1000.0) : 0.0},
-                     {"step_ms", check.step_ms}};
-    j["predicted"] = {{"ttft_ms", predicted.ttft_ms},
-                      {"tpot_ms", predicted.tpot_ms},
-                      {"tokens_per_s", predicted.tokens_per_s},
-                      {"gpu", plan.topology.gpu.name}};
-    j["max_rel_error"] = check.max_relative_error; // JSON has no infinity: written as null
-    j["non_finite"] = !std::isfinite(check.max_relative_error);
-    j["tokens_match"] = check.tokens_match;
-    j["traffic_exact"] = check.traffic_differences.empty();
-    j["traffic_differences"] = check.traffic_differences;
-    return j;
-}
-
-OrderedJson error_event(const std::string& message, const std::string& status)
-{
-    OrderedJson j = event("error");
-    j["status"] = status;
-    j["message"] = message;
-    return j;
+    e.ttft_ms = ttft;
+    e.tpot_ms = tpot;
+    e.tokens_per_s = tpot > 0 ? plan.workload.batch / (tpot / 1000.0) : 0.0;
+    e.step_ms = check.step_ms;
+    e.predicted_ttft_ms = predicted.ttft_ms;
+    e.predicted_tpot_ms = predicted.tpot_ms;
+    e.predicted_tokens_per_s = predicted.tokens_per_s;
+    e.predicted_gpu = plan.topology.gpu.name;
+    e.non_finite = !std::isfinite(check.max_relative_error);
+    if (!e.non_finite)
+        e.max_rel_error = check.max_relative_error;
+    e.tokens_match = check.tokens_match;
+    e.traffic_exact = check.traffic_differences.empty();
+    e.traffic_differences = check.traffic_differences;
+    return e;
 }
 
 OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title)

@@ -4,6 +4,7 @@
 
 #include "core/json_util.h"
 #include "cost/estimate.h"
+#include "run/events.h"
 
 #include <functional>
 #include <optional>
@@ -29,9 +30,8 @@ double relative_error(const std::vector<float>& got, const std::vector<float>& w
 RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
                    int pipeline_stages);
 
-// The event protocol of DESIGN.md section 4: JSON Lines with "v": 1 and "event".
-OrderedJson start_event(const Plan& plan, const std::string& backend, int steps);
-OrderedJson progress_event(int step, int total);
+// A run's events (run/events.h) from what the CPU executor and the planner know.
+run::StartEvent start_event(const Plan& plan, const std::string& backend, int steps);
 // Looks up what the planner predicted for a measured op or collective of one rank, so every
 // stored measurement sits next to its prediction.
 class PredictionIndex {
@@ -50,13 +50,13 @@ private:
     const Estimate& m_fp32;
 };
 
-OrderedJson op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);
+run::OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);
 
 // Emits what one rank measured since the last call (ops, then collectives), each next to
 // its prediction: rank 0 as every step ends, the other ranks once at the end.
 class RankEventStream {
 public:
-    RankEventStream(int rank, const PredictionIndex& predictions, std::function<void(const OrderedJson&)> sink)
+    RankEventStream(int rank, const PredictionIndex& predictions, std::function<void(const run::Event&)> sink)
         : m_rank(rank)
         , m_predictions(predictions)
         , m_emit(std::move(sink))
@@ -66,17 +66,14 @@ public:
 private:
     int m_rank;
     const PredictionIndex& m_predictions;
-    std::function<void(const OrderedJson&)> m_emit;
+    std::function<void(const run::Event&)> m_emit;
     std::size_t m_ops = 0;
     std::size_t m_collectives = 0;
 };
-OrderedJson collective_event(int rank, const CollectiveRecord& record,
-                             std::optional<std::int64_t> predicted_bytes = std::nullopt);
-std::vector<OrderedJson> op_events(const CpuRunResult& run);
-std::vector<OrderedJson> collective_events(const CpuRunResult& run);
-OrderedJson result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run, const RunCheck& check,
-                         const Estimate& predicted);
-OrderedJson error_event(const std::string& message, const std::string& status = "failed");
+run::CollectiveEvent collective_event(int rank, const CollectiveRecord& record,
+                                      std::optional<std::int64_t> predicted_bytes = std::nullopt);
+run::ResultEvent result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run,
+                              const RunCheck& check, const Estimate& predicted);
 
 // Per-rank timeline of ops and collectives as Chrome trace JSON (Perfetto, chrome://tracing).
 OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title);

@@ -108,12 +108,6 @@ std::string hash_text(const std::string& text)
     return buffer;
 }
 
-std::string str(const Json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // A run its writer can no longer finish: the process that started it, on this host, is gone.
 // Signal 0 probes a process; ESRCH means it does not exist.
 bool writer_gone(std::int64_t pid, const std::string& host)
@@ -127,38 +121,6 @@ std::string writer_gone_message(std::int64_t pid)
 {
     return "the engine stopped without a result (process " + std::to_string(pid)
            + " is gone); its measurements up to then are kept";
-}
-
-std::optional<double> num(const Json& j, const char* key)
-{
-    const auto it = j.find(key);
-    return it != j.end() && it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
-}
-
-// Events come from another process (or a file): a field of the wrong type, or a number out
-// of range, is stored as its default rather than ending the whole ingestion.
-std::int64_t int_of(const Json& j, const char* key, std::int64_t fallback)
-{
-    const auto it = j.find(key);
-    if (it == j.end())
-        return fallback;
-    if (it->is_number_integer() && !(it->is_number_unsigned() && it->get<std::uint64_t>() > INT64_MAX))
-        return it->get<std::int64_t>();
-    if (it->is_number_float() && std::abs(it->get<double>()) < 9.0e18)
-        return static_cast<std::int64_t>(it->get<double>());
-    return fallback;
-}
-
-double real_of(const Json& j, const char* key, double fallback)
-{
-    return num(j, key).value_or(fallback);
-}
-
-const Json& object_of(const Json& j, const char* key)
-{
-    static const Json empty = Json::object();
-    const auto it = j.find(key);
-    return it != j.end() && it->is_object() ? *it : empty;
 }
 
 } // namespace
@@ -240,15 +202,23 @@ void RunStore::migrate()
 
 std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
 {
-    if (!event.is_object())
-        throw StoreError("an event must be a JSON object, got " + json_excerpt(event));
-    const std::string kind = str(event, "event");
-    if (kind == "start") {
+    try {
+        return ingest(run::parse_event(event), plan_json);
+    } catch (const StoreError&) {
+        throw;
+    } catch (const Error& e) {
+        throw StoreError(e.what());
+    }
+}
+
+std::int64_t RunStore::ingest(const run::Event& event, const std::string& plan_json)
+{
+    if (const auto* start = std::get_if<run::StartEvent>(&event)) {
         flush();
-        const Json& env = object_of(event, "environment");
+        const run::RunEnvironment& env = start->environment;
         // Plans are kept once by hash: runs of the same plan share it and the run rows that
         // history lists stay small.
-        const std::string plan = plan_json.empty() ? dump_json(event) : plan_json;
+        const std::string plan = plan_json.empty() ? run::to_line(event) : plan_json;
         const std::string hash = hash_text(plan);
         Transaction tx(m_db);
         Statement keep = m_db.prepare("INSERT OR IGNORE INTO plans (hash, json) VALUES (?, ?)");
@@ -258,63 +228,60 @@ std::int64_t RunStore::ingest(const Json& event, const std::string& plan_json)
             "host, gpus, engine_version, writer_pid, workload, driver, cuda, nccl) "
             "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         insert.bind(1, hash)
-            .bind(2, str(event, "plan"))
-            .bind(3, str(event, "model"))
-            .bind(4, str(event, "topology"))
-            .bind(5, str(event, "strategy"))
-            .bind(6, str(event, "backend"))
+            .bind(2, start->plan)
+            .bind(3, start->model)
+            .bind(4, start->topology)
+            .bind(5, start->strategy)
+            .bind(6, start->backend)
             .bind(7, now_iso())
-            .bind(8, str(env, "host"))
-            .bind(9, env.contains("gpus") && env["gpus"].is_array() ? dump_json(env["gpus"]) : std::string("[]"))
-            .bind(10, str(env, "engine_version"))
+            .bind(8, env.host)
+            .bind(9, Json(env.gpus).dump())
+            .bind(10, env.engine_version)
             .bind(11, std::int64_t(getpid()))
-            .bind(12, Json{{"batch", int_of(event, "batch", 0)},
-                           {"prompt", int_of(event, "prompt", 0)},
-                           {"steps", int_of(event, "steps", 0)}}
-                          .dump())
-            .bind(13, str(env, "driver"))
-            .bind(14, str(env, "cuda"))
-            .bind(15, str(env, "nccl"));
+            .bind(12, Json{{"batch", start->batch}, {"prompt", start->prompt}, {"steps", start->steps}}.dump())
+            .bind(13, env.driver)
+            .bind(14, env.cuda)
+            .bind(15, env.nccl);
         insert.step();
         tx.commit();
         m_current = m_db.last_insert_id();
         return m_current;
     }
     if (m_current == 0)
-        throw StoreError("event '" + kind + "' arrived before a 'start' event");
-    if (kind == "op" || kind == "collective") {
-        m_pending.push_back(event);
-        if (m_pending.size() >= 2000)
-            write_batch();
-        return m_current;
-    }
-    if (kind == "result" || kind == "error") {
+        throw StoreError("event '" + run::kind_of(event) + "' arrived before a 'start' event");
+    if (const auto* op = std::get_if<run::OpEvent>(&event))
+        m_pending.emplace_back(*op);
+    else if (const auto* collective = std::get_if<run::CollectiveEvent>(&event))
+        m_pending.emplace_back(*collective);
+    if (m_pending.size() >= 2000)
+        write_batch();
+    const auto* result = std::get_if<run::ResultEvent>(&event);
+    const auto* error = std::get_if<run::ErrorEvent>(&event);
+    if (result || error) {
         flush();
         Statement update = m_db.prepare(
             "UPDATE runs SET status = ?, ended_at = ?, message = ?, ttft_ms = ?, tpot_ms = ?, tokens_per_s = ?, "
             "max_rel_error = ?, predicted_ttft_ms = ?, predicted_tpot_ms = ?, predicted_tokens_per_s = ? WHERE id = ?");
-        const Json& measured = object_of(event, "measured");
-        const Json& predicted = object_of(event, "predicted");
-        const std::string status = kind == "result"                      ? "completed"
-                                   : str(event, "status") == "cancelled" ? "cancelled"
-                                                                         : "failed";
+        const run::ResultEvent none;
+        const run::ResultEvent& r = result ? *result : none;
+        const std::string status = result ? "completed" : error->status == "cancelled" ? "cancelled" : "failed";
         update.bind(1, status)
             .bind(2, now_iso())
-            .bind(3, str(event, "message"))
-            .bind(4, num(measured, "ttft_ms"))
-            .bind(5, num(measured, "tpot_ms"))
-            .bind(6, num(measured, "tokens_per_s"))
-            .bind(7, num(event, "max_rel_error"))
-            .bind(8, num(predicted, "ttft_ms"))
-            .bind(9, num(predicted, "tpot_ms"))
-            .bind(10, num(predicted, "tokens_per_s"))
+            .bind(3, result ? r.message : error->message)
+            .bind(4, r.ttft_ms)
+            .bind(5, r.tpot_ms)
+            .bind(6, r.tokens_per_s)
+            .bind(7, r.max_rel_error)
+            .bind(8, r.predicted_ttft_ms)
+            .bind(9, r.predicted_tpot_ms)
+            .bind(10, r.predicted_tokens_per_s)
             .bind(11, m_current);
         update.step();
         return m_current;
     }
-    if (kind == "progress") // one transaction per step: a killed run keeps every finished step
-        flush();
-    return m_current; // unknown events carry nothing to keep
+    if (std::holds_alternative<run::ProgressEvent>(event)) // one transaction per step: a killed run keeps every
+        flush(); // finished step
+    return m_current; // other events carry nothing to keep
 }
 
 void RunStore::flush()
@@ -332,37 +299,38 @@ void RunStore::write_batch()
         m_db.prepare("INSERT INTO collective_measurements (run_id, rank, step, op, grp, group_size, bytes, "
                      "sent, received, us, algbw, busbw, predicted_bytes, start_us, modeled) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const Json& e : m_pending) {
-        if (str(e, "event") == "op") {
+    for (const auto& pending : m_pending) {
+        if (const auto* e = std::get_if<run::OpEvent>(&pending)) {
             op.bind(1, m_current)
-                .bind(2, int_of(e, "rank", 0))
-                .bind(3, int_of(e, "step", 0))
-                .bind(4, int_of(e, "layer", -1))
-                .bind(5, str(e, "op"))
-                .bind(6, str(e, "kind"))
-                .bind(7, real_of(e, "us", 0.0))
-                .bind(8, num(e, "predicted_us"))
-                .bind(9, num(e, "start_us"));
+                .bind(2, std::int64_t(e->rank))
+                .bind(3, std::int64_t(e->step))
+                .bind(4, std::int64_t(e->layer))
+                .bind(5, e->op)
+                .bind(6, e->kind)
+                .bind(7, e->us)
+                .bind(8, e->predicted_us)
+                .bind(9, e->start_us);
             op.step();
             op.reset();
         } else {
+            const auto& c = std::get<run::CollectiveEvent>(pending);
             coll.bind(1, m_current)
-                .bind(2, int_of(e, "rank", 0))
-                .bind(3, int_of(e, "step", 0))
-                .bind(4, str(e, "op"))
-                .bind(5, str(e, "group"))
-                .bind(6, int_of(e, "group_size", 1))
-                .bind(7, int_of(e, "bytes", 0))
-                .bind(8, int_of(e, "sent", 0))
-                .bind(9, int_of(e, "received", 0))
-                .bind(10, real_of(e, "us", 0.0))
-                .bind(11, real_of(e, "algbw", 0.0))
-                .bind(12, real_of(e, "busbw", 0.0));
-            if (num(e, "predicted_bytes"))
-                coll.bind(13, int_of(e, "predicted_bytes", 0));
+                .bind(2, std::int64_t(c.rank))
+                .bind(3, std::int64_t(c.step))
+                .bind(4, c.op)
+                .bind(5, c.group)
+                .bind(6, std::int64_t(c.group_size))
+                .bind(7, c.bytes)
+                .bind(8, c.sent)
+                .bind(9, c.received)
+                .bind(10, c.us)
+                .bind(11, c.algbw)
+                .bind(12, c.busbw);
+            if (c.predicted_bytes)
+                coll.bind(13, *c.predicted_bytes);
             else
                 coll.bind_null(13);
-            coll.bind(14, num(e, "start_us")).bind(15, std::int64_t(str(e, "time") == "modeled"));
+            coll.bind(14, c.start_us).bind(15, std::int64_t(c.modeled));
             coll.step();
             coll.reset();
         }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "run/events.h"
+
 #include "sqlite_db.h"
 
 #include "core/json_util.h"
@@ -8,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace shard {
@@ -62,9 +65,12 @@ public:
     int schema_version();
     SqliteDb& db() { return m_db; }
 
-    // Feeds one event of the protocol (a parsed JSON line); returns the run id it belongs to.
-    // `start` creates the run, `op` / `collective` rows are buffered and written in one
-    // transaction per `progress` event (every step), `result` / `error` write the final status.
+    // Feeds one event of the protocol; returns the run id it belongs to. `start` creates the
+    // run (keeping `plan_json`, else the event itself, as its plan), `op` / `collective` rows
+    // are buffered and written in one transaction per `progress` event (every step),
+    // `result` / `error` write the final status.
+    std::int64_t ingest(const run::Event& event, const std::string& plan_json = {});
+    // The same from a JSON object, read by the protocol's parser.
     std::int64_t ingest(const Json& event, const std::string& plan_json = {});
     void flush();
 
@@ -94,7 +100,7 @@ private:
 
     SqliteDb m_db;
     std::int64_t m_current = 0;
-    std::vector<Json> m_pending;
+    std::vector<std::variant<run::OpEvent, run::CollectiveEvent>> m_pending;
 };
 
 } // namespace shard
