@@ -1,10 +1,10 @@
 // The CPU reference executor: every layout computes the unsharded model's hidden states and
 // greedy tokens, and moves exactly the bytes the planner predicted.
-#include "runtime/cpu_executor.h"
-#include "runtime/inprocess_communicator.h"
-#include "runtime/safetensors.h"
-#include "runtime/test_models.h"
-#include "runtime/traffic_check.h"
+#include "cpu/cpu_executor.h"
+#include "cpu/inprocess_communicator.h"
+#include "run/safetensors.h"
+#include "run/test_models.h"
+#include "run/traffic_check.h"
 
 #include "core/presets.h"
 #include "cost/estimate.h"
@@ -17,6 +17,7 @@
 
 using namespace shard;
 using namespace shard::cpu;
+using namespace shard::run;
 
 namespace {
 
@@ -70,7 +71,7 @@ void checkRun(const Plan& plan, const std::string& id)
 {
     const Estimate estimate = shard::estimate(plan.model, plan.strategy, plan.topology, plan.workload);
     QVERIFY2(estimate.geometry.feasible(), estimate.reason.c_str());
-    const CpuRunResult run = run_cpu(plan, weightsOf(id));
+    const RunResult run = run_cpu(plan, weightsOf(id));
     const auto& reference = referenceOf(id, plan.workload.batch);
     QCOMPARE(run.steps.size(), reference.size()); // prefill + 16 decode steps
     double worst = 0;
@@ -340,8 +341,8 @@ private slots:
         const Plan plan = makePlan("tiny-moe", TensorMode::Megatron1D, 2, 1, 1, 2);
         CpuRunOptions options;
         options.decode_steps = 4;
-        const CpuRunResult a = run_cpu(plan, generated, options);
-        const CpuRunResult b = run_cpu(plan, loaded, options);
+        const RunResult a = run_cpu(plan, generated, options);
+        const RunResult b = run_cpu(plan, loaded, options);
         for (std::size_t s = 0; s < a.steps.size(); ++s) {
             QCOMPARE(b.steps[s].next_tokens, a.steps[s].next_tokens);
             QCOMPARE(b.steps[s].hidden, a.steps[s].hidden);

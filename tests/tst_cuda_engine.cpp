@@ -5,6 +5,7 @@
 #include "test_support.h"
 
 #include "cost/shard_geometry.h"
+#include "cpu/cpu_executor.h"
 #include "cuda/backend_info.h"
 #include "cuda/collective_check.h"
 #include "cuda/device_resources.h"
@@ -222,7 +223,7 @@ private slots:
         const std::int64_t h = plan.model.hidden;
         auto part = [&](int rank, float value, double ms) {
             cuda::GpuRunPart p;
-            cpu::StepOutput out{std::vector<float>(std::size_t(2 * h), 0.0f), {0, 0}};
+            run::StepOutput out{std::vector<float>(std::size_t(2 * h), 0.0f), {0, 0}};
             std::fill_n(out.hidden.begin() + rank * h, h, value);
             out.next_tokens[std::size_t(rank)] = 100 + rank;
             p.steps = {out};
@@ -513,7 +514,8 @@ private slots:
             QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
         const auto info = cuda::backend_info();
         for (const auto& c : cuda::selftest_cases({cuda::GpuDType::F32, cuda::GpuDType::BF16}, info.device_count)) {
-            const auto r = cuda::run_selftest_case(c);
+            const auto r = cuda::run_selftest_case(
+                c, [](const Plan& p, const run::ModelWeights& w) { return cpu::run_reference(p, w); });
             QVERIFY2(r.passed, (c.name + ": " + r.error + " " + r.detail).c_str());
         }
     }
@@ -580,7 +582,7 @@ private slots:
         if (!gpuReason().isEmpty())
             QSKIP(qPrintable(QStringLiteral("no usable GPU: ") + gpuReason()));
         const Plan plan = examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json");
-        const cpu::ModelWeights weights(plan.model, 1);
+        const run::ModelWeights weights(plan.model, 1);
         cuda::GpuModelOptions options;
         options.batch = 4096;
         options.max_rows = 4096;

@@ -7,6 +7,7 @@
 // order), tst_engine_kernels_on_host with the engine's own CUDA kernels run on CPU fibers
 // (SHARD_ENGINE_DEVICE_KERNELS). Which cases each runs in which tier is decided in
 // engine_case_selection.cpp.
+#include "cpu/cpu_executor.h"
 #include "cuda/collective_check.h"
 #include "cuda/gpu_run_parts.h"
 #include "cuda/gpu_selftest.h"
@@ -17,7 +18,7 @@
 #include "test_tier.h"
 
 #include "core/strategy.h"
-#include "runtime/model_weights.h"
+#include "run/model_weights.h"
 
 #include <QtTest>
 
@@ -73,7 +74,8 @@ class TestEngineOnHost : public QObject {
     static void check(const cuda::SelftestCase& test, cuda::host::Schedule schedule)
     {
         cuda::host::set_schedule(schedule);
-        const cuda::SelftestResult r = cuda::run_selftest_case(test);
+        const cuda::SelftestResult r = cuda::run_selftest_case(
+            test, [](const Plan& p, const run::ModelWeights& w) { return cpu::run_reference(p, w); });
         cuda::host::set_schedule(cuda::host::Schedule::AtOnce);
         QVERIFY2(r.error.empty(), r.error.c_str());
         if (test.dtype == cuda::GpuDType::F32) // 16-bit types may pick another near-tie token
@@ -176,7 +178,7 @@ private slots:
     {
         QFETCH(int, index);
         const cuda::SelftestCase& test = test::fp32Cases()[std::size_t(index)];
-        const cpu::ModelWeights weights(test.plan.model, cuda::kSelftestWeightSeed);
+        const run::ModelWeights weights(test.plan.model, cuda::kSelftestWeightSeed);
         long long before_first_step = -1;
         int steps = 0;
         const cuda::GpuRunPart part =

@@ -5,11 +5,11 @@
 #include "core/model_json.h"
 #include "core/plan.h"
 #include "core/presets.h"
+#include "cpu/cpu_executor.h"
 #include "planner/planner.h"
 #include "planner/serving_export.h"
-#include "runtime/cpu_executor.h"
-#include "runtime/run_report.h"
-#include "runtime/safetensors.h"
+#include "run/run_report.h"
+#include "run/safetensors.h"
 #include "store/run_store.h"
 
 #include "test_support.h"
@@ -193,7 +193,7 @@ private slots:
     {
         const Plan plan = load_plan(kTinyPlan);
         const std::string file = path("wrap.safetensors");
-        cpu::save_safetensors(cpu::ModelWeights(plan.model, 1), file);
+        run::save_safetensors(run::ModelWeights(plan.model, 1), file);
         editHeader(file, [](Json& h) {
             // end - begin is the right byte count; data start + end wraps past 2^64.
             const std::uint64_t bytes =
@@ -201,7 +201,7 @@ private slots:
             const std::uint64_t end = std::numeric_limits<std::uint64_t>::max() - 7;
             h["embed"]["data_offsets"] = {end - bytes, end};
         });
-        const QString message = errorOf([&] { cpu::load_safetensors(plan.model, file); });
+        const QString message = errorOf([&] { run::load_safetensors(plan.model, file); });
         QVERIFY2(message.contains(QStringLiteral("tensor 'embed' data [")), qPrintable(message));
         QVERIFY2(message.contains(QStringLiteral("does not fit its shape or the")), qPrintable(message));
     }
@@ -218,11 +218,11 @@ private slots:
     {
         QFETCH(QString, kind);
         const Plan plan = load_plan(kTinyPlan);
-        const cpu::ModelWeights weights(plan.model, 1);
-        const cpu::Matrix& embed = weights.get("embed");
+        const run::ModelWeights weights(plan.model, 1);
+        const run::Matrix& embed = weights.get("embed");
         QVERIFY(embed.rows != embed.cols);
         const std::string file = path("shape.safetensors");
-        cpu::save_safetensors(weights, file);
+        run::save_safetensors(weights, file);
         editHeader(file, [&](Json& h) {
             if (kind == QStringLiteral("transposed"))
                 h["embed"]["shape"] = {embed.cols, embed.rows};
@@ -231,7 +231,7 @@ private slots:
             else
                 h["embed"]["shape"] = {"a", embed.cols};
         });
-        const QString message = errorOf([&] { cpu::load_safetensors(plan.model, file); });
+        const QString message = errorOf([&] { run::load_safetensors(plan.model, file); });
         QVERIFY2(message.contains(QStringLiteral("tensor 'embed'")), qPrintable(message));
         QVERIFY2(message.contains(kind == QStringLiteral("string") ? QStringLiteral("must be a non-negative integer")
                                                                    : QStringLiteral("needs [")),
@@ -241,13 +241,13 @@ private slots:
     void safetensorsWithNaNIsRefused()
     {
         const Plan plan = load_plan(kTinyPlan);
-        cpu::ModelWeights weights(plan.model, 1);
+        run::ModelWeights weights(plan.model, 1);
         std::vector<float> values = weights.get("layers.0.q").data;
         values[5] = std::numeric_limits<float>::quiet_NaN();
         weights.assign("layers.0.q", values);
         const std::string file = path("nan.safetensors");
-        cpu::save_safetensors(weights, file);
-        const QString message = errorOf([&] { cpu::load_safetensors(plan.model, file); });
+        run::save_safetensors(weights, file);
+        const QString message = errorOf([&] { run::load_safetensors(plan.model, file); });
         QVERIFY2(message.contains(QStringLiteral("tensor 'layers.0.q' holds NaN at element 5")), qPrintable(message));
     }
 
@@ -256,30 +256,30 @@ private slots:
         // NaN weights made every comparison false and the check reported an error of 0.
         Plan plan = load_plan(kTinyPlan);
         plan.workload.generate = 1;
-        cpu::ModelWeights weights(plan.model, 1);
+        run::ModelWeights weights(plan.model, 1);
         std::vector<float> values = weights.get("layers.0.q").data;
         values[0] = std::numeric_limits<float>::infinity();
         weights.assign("layers.0.q", values);
-        const cpu::CpuRunResult run = cpu::run_cpu(plan, weights);
+        const run::RunResult run = cpu::run_cpu(plan, weights);
         const auto reference = cpu::run_reference(plan, weights);
         Workload fp32 = plan.workload;
         fp32.dtype = fp32.kv_dtype = DType::FP32;
         const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, fp32);
-        const cpu::RunCheck check = cpu::check_run(run, reference, predicted, plan.strategy.pp);
+        const run::RunCheck check = run::check_run(run, reference, predicted, plan.strategy.pp);
         QVERIFY(std::isinf(check.max_relative_error));
-        QVERIFY(std::isinf(cpu::relative_error({1.0f, std::nanf("")}, {1.0f, 2.0f})));
-        QCOMPARE(cpu::relative_error({3.0f, 4.0f}, {0.0f, 0.0f}), 5.0);
+        QVERIFY(std::isinf(run::relative_error({1.0f, std::nanf("")}, {1.0f, 2.0f})));
+        QCOMPARE(run::relative_error({3.0f, 4.0f}, {0.0f, 0.0f}), 5.0);
     }
 
     void referenceRunStopsWhenCancelled()
     {
         const Plan plan = load_plan(kTinyPlan);
-        const cpu::ModelWeights weights(plan.model, 1);
+        const run::ModelWeights weights(plan.model, 1);
         std::atomic<bool> cancel{true};
         bool cancelled = false;
         try {
             cpu::run_reference(plan, weights, 2, &cancel);
-        } catch (const cpu::Cancelled&) {
+        } catch (const run::Cancelled&) {
             cancelled = true;
         }
         QVERIFY(cancelled);

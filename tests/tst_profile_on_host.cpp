@@ -5,7 +5,7 @@
 
 #include "core/gpu_catalog.h"
 #include "cost/perf_tables.h"
-#include "runtime/cpu_executor.h"
+#include "cpu/cpu_executor.h"
 #include "store/prediction_tables.h"
 #include "store/profile_store.h"
 

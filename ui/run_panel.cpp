@@ -6,7 +6,7 @@
 
 #include "cuda/backend_info.h"
 #include "cuda/engine_support.h"
-#include "runtime/model_weights.h"
+#include "run/model_weights.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -168,7 +168,7 @@ void RunPanel::updateAvailability()
 {
     QString why, advice;
     if (m_plan && backend() == QStringLiteral("cpu")) {
-        why = QString::fromStdString(cpu::cpu_unsupported_reason(m_plan->model));
+        why = QString::fromStdString(run::reference_unsupported_reason(m_plan->model));
         advice = tr("Pick a smaller model (tiny-dense, tiny-moe, GPT-2) or a cuda backend.");
     } else if (m_plan) {
         why = QString::fromStdString(cuda::gpu_unsupported_reason(m_plan->model, m_plan->strategy));

@@ -1,9 +1,9 @@
 #include "commands.h"
 #include "engine_process.h"
 
-#include "runtime/cpu_executor.h"
-#include "runtime/run_report.h"
-#include "runtime/safetensors.h"
+#include "cpu/cpu_executor.h"
+#include "run/run_report.h"
+#include "run/safetensors.h"
 #include "store/run_store.h"
 
 #include "core/units.h"
@@ -50,8 +50,8 @@ std::string group_of(const std::string& kind)
     return kind;
 }
 
-void print_summary(const Plan& plan, const cpu::CpuRunResult& run, const cpu::RunCheck& check,
-                   const Estimate& predicted, const Estimate& fp32)
+void print_summary(const Plan& plan, const run::RunResult& run, const run::RunCheck& check, const Estimate& predicted,
+                   const Estimate& fp32)
 {
     const int decode_steps = int(run.steps.size()) - 1;
     std::cout << "\nChecked against the unsharded forward: "
@@ -258,7 +258,7 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         if (options.json && start && store)
             std::cout << run::to_line(stored_event(run_id, *store)) << std::endl;
     };
-    emit(cpu::start_event(plan, args.backend, steps));
+    emit(run::start_event(plan, args.backend, steps));
     if (!options.json)
         std::cout << "Running " << plan.name << " on the CPU reference backend: " << plan.strategy.devices()
                   << " ranks (" << plan.strategy.label() << "), batch " << plan.workload.batch << ", prompt "
@@ -268,33 +268,33 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     fp32.kv_dtype = DType::FP32;
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
     const Estimate predicted32 = estimate(plan.model, plan.strategy, plan.topology, fp32);
-    const cpu::PredictionIndex predictions(plan.model, predicted, predicted32);
+    const run::PredictionIndex predictions(plan.model, predicted, predicted32);
     cpu::CpuRunOptions run_options;
     run_options.decode_steps = steps - 1;
     run_options.cancel = &g_cancel;
     // Rank 0's measurements are emitted as each step ends; the other ranks' after the run.
-    cpu::RankEventStream rank0(0, predictions, emit);
+    run::RankEventStream rank0(0, predictions, emit);
     run_options.on_step = [&](int step, int total, const RankLog& log) {
         emit(run::ProgressEvent{step + 1, total});
         rank0.flush(log);
         if (!options.json)
             std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     };
-    cpu::CpuRunResult run;
+    run::RunResult run;
     try {
-        const cpu::ModelWeights weights = args.weights.empty() ? cpu::ModelWeights(plan.model, args.seed)
-                                                               : cpu::load_safetensors(plan.model, args.weights);
+        const run::ModelWeights weights = args.weights.empty() ? run::ModelWeights(plan.model, args.seed)
+                                                               : run::load_safetensors(plan.model, args.weights);
         run = cpu::run_cpu(plan, weights, run_options);
         if (!options.json)
             std::cerr << "\n";
         const auto reference = cpu::run_reference(plan, weights, steps - 1, &g_cancel);
-        const cpu::RunCheck check = cpu::check_run(run, reference, predicted32, plan.strategy.pp);
+        const run::RunCheck check = run::check_run(run, reference, predicted32, plan.strategy.pp);
         if (!args.trace.empty())
-            write_text_file(args.trace, dump_json(cpu::chrome_trace(run, plan.name)) + "\n");
+            write_text_file(args.trace, dump_json(run::chrome_trace(run, plan.name)) + "\n");
         rank0.flush(run.logs[0]);
         for (std::size_t rank = 1; rank < run.logs.size(); ++rank)
-            cpu::RankEventStream(int(rank), predictions, emit).flush(run.logs[rank]);
-        emit(cpu::result_event(plan, args.backend, run, check, predicted));
+            run::RankEventStream(int(rank), predictions, emit).flush(run.logs[rank]);
+        emit(run::result_event(plan, args.backend, run, check, predicted));
         if (store)
             store->flush();
         if (!options.json) {
@@ -304,7 +304,7 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         }
         const bool ok = check.tokens_match && check.max_relative_error < 1e-5 && check.traffic_differences.empty();
         return ok ? 0 : 4;
-    } catch (const cpu::Cancelled&) {
+    } catch (const run::Cancelled&) {
         emit(run::ErrorEvent{"cancelled", "run cancelled by signal"});
         std::cerr << "\nrun cancelled\n";
         return 130;

@@ -3,6 +3,7 @@
 
 #include "core/checked_number.h"
 
+#include "cpu/cpu_executor.h"
 #include "cuda/backend_info.h"
 #include "cuda/collective_check.h"
 #include "cuda/gpu_bench.h"
@@ -11,8 +12,8 @@
 #include "cuda/gpu_selftest.h"
 #include "cuda/moe_kernel_check.h"
 
-#include "runtime/run_report.h"
-#include "runtime/safetensors.h"
+#include "run/run_report.h"
+#include "run/safetensors.h"
 
 #include "core/json_util.h"
 #include "core/plan.h"
@@ -82,7 +83,7 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    run::StartEvent start = cpu::start_event(plan, args.backend, steps);
+    run::StartEvent start = run::start_event(plan, args.backend, steps);
     const OrderedJson devices = cuda::describe_devices();
     start.environment.gpus.clear();
     for (const auto& g : devices["gpus"])
@@ -110,8 +111,8 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     if (report)
         emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
-    const cpu::PredictionIndex predictions(plan.model, predicted, predicted);
-    cpu::RankEventStream rank0(0, predictions, emit);
+    const run::PredictionIndex predictions(plan.model, predicted, predicted);
+    run::RankEventStream rank0(0, predictions, emit);
     options.on_step = [&](int step, int total, const RankLog& log) {
         if (!report)
             return;
@@ -120,18 +121,18 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
         std::cerr << "\rstep " << step + 1 << "/" << total << std::flush;
     };
     try {
-        const bool small = cpu::cpu_unsupported_reason(plan.model).empty();
-        const cpu::ModelWeights weights = args.weights.empty() ? cpu::ModelWeights(plan.model, args.seed, false)
-                                                               : cpu::load_safetensors(plan.model, args.weights);
+        const bool small = run::reference_unsupported_reason(plan.model).empty();
+        const run::ModelWeights weights = args.weights.empty() ? run::ModelWeights(plan.model, args.seed, false)
+                                                               : run::load_safetensors(plan.model, args.weights);
         const std::optional<cuda::GpuRunResult> merged = runner(plan, weights, options);
         if (!report || !merged)
             return 0; // another process reports the run
         const cuda::GpuRunResult& run = *merged;
         std::cerr << "\n";
         for (std::size_t rank = 1; rank < run.run.logs.size(); ++rank)
-            cpu::RankEventStream(int(rank), predictions, emit).flush(run.run.logs[rank]);
+            run::RankEventStream(int(rank), predictions, emit).flush(run.run.logs[rank]);
         // Models small enough for the CPU reference are checked against it.
-        cpu::RunCheck check;
+        run::RunCheck check;
         if (small) {
             const auto reference = cpu::run_reference(plan, weights, steps - 1, &g_cancel);
             check = cuda::check_gpu_run(run, reference, predicted);
@@ -139,7 +140,7 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
             for (const auto& t : run.times)
                 check.step_ms.push_back(t.total_ms());
         }
-        run::ResultEvent result = cpu::result_event(plan, args.backend, run.run, check, predicted);
+        run::ResultEvent result = run::result_event(plan, args.backend, run.run, check, predicted);
         result.dtype = args.dtype;
         result.checked = small;
         result.tolerance = cuda::tolerance(options.dtype);
@@ -162,7 +163,7 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
             || (check.max_relative_error < cuda::tolerance(options.dtype)
                 && (options.dtype != cuda::GpuDType::F32 || check.tokens_match) && check.traffic_differences.empty());
         return ok ? 0 : 4;
-    } catch (const cpu::Cancelled&) {
+    } catch (const run::Cancelled&) {
         if (report)
             emit(run::ErrorEvent{"cancelled", "run cancelled by signal"});
         return 130;
@@ -175,7 +176,7 @@ int run_plan(const RunArgs& args)
 {
     return run_plan_with(
         args,
-        [](const Plan& plan, const cpu::ModelWeights& weights, const cuda::GpuRunOptions& options) {
+        [](const Plan& plan, const run::ModelWeights& weights, const cuda::GpuRunOptions& options) {
             return std::optional<cuda::GpuRunResult>(cuda::run_gpu(plan, weights, options));
         },
         true);
@@ -212,7 +213,8 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
                 run_case.plan.workload.prompt = prompt;
             if (generate > 0)
                 run_case.plan.workload.generate = generate;
-            const auto r = cuda::run_selftest_case(run_case);
+            const auto r = cuda::run_selftest_case(
+                run_case, [](const Plan& p, const run::ModelWeights& w) { return cpu::run_reference(p, w); });
             failed += r.passed ? 0 : 1;
             if (json)
                 report(cuda::to_json(r));

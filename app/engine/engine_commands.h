@@ -20,7 +20,7 @@ struct RunArgs {
 // Runs the plan (or this process's part of it); returns the whole run where this process
 // reports it, nothing elsewhere.
 using GpuRunner =
-    std::function<std::optional<cuda::GpuRunResult>(const Plan&, const cpu::ModelWeights&, const cuda::GpuRunOptions&)>;
+    std::function<std::optional<cuda::GpuRunResult>(const Plan&, const run::ModelWeights&, const cuda::GpuRunOptions&)>;
 
 void register_commands(CLI::App& app, int& exit_code);
 // The options of `run` every launcher shares: FILE, --dtype, --graphs, --overlap, --steps,

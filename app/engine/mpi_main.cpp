@@ -12,7 +12,7 @@
 
 #include "cuda/gpu_run_parts.h"
 
-#include "runtime/run_report.h"
+#include "run/run_report.h"
 
 #include "core/error.h"
 #include "shard/version.h"
@@ -70,7 +70,7 @@ cuda::NcclJoin broadcast_join(const World& world)
     return join;
 }
 
-std::optional<cuda::GpuRunResult> run_part(const World& world, const Plan& plan, const cpu::ModelWeights& weights,
+std::optional<cuda::GpuRunResult> run_part(const World& world, const Plan& plan, const run::ModelWeights& weights,
                                            const cuda::GpuRunOptions& options)
 {
     const int ranks = plan.strategy.devices();
@@ -153,7 +153,7 @@ int main(int argc, char** argv)
         engine::install_signal_handlers();
         exit_code = engine::run_plan_with(
             args,
-            [&](const Plan& plan, const cpu::ModelWeights& weights, const cuda::GpuRunOptions& options) {
+            [&](const Plan& plan, const run::ModelWeights& weights, const cuda::GpuRunOptions& options) {
                 return run_part(world, plan, weights, options);
             },
             world.root());

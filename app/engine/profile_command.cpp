@@ -11,7 +11,7 @@
 #include "core/gpu_catalog.h"
 #include "core/json_util.h"
 #include "core/units.h"
-#include "runtime/cpu_executor.h"
+#include "cpu/cpu_executor.h"
 #include "shard/version.h"
 #include "store/profile_store.h"
 
@@ -79,7 +79,7 @@ int profile(const ProfileArgs& args)
     MachineProfile profile;
     try {
         profile = cuda::run_profile(options);
-    } catch (const cpu::Cancelled&) {
+    } catch (const run::Cancelled&) {
         std::cerr << "\nprofile cancelled: nothing stored\n";
         if (args.json)
             std::cout << error_line("profile cancelled by signal") << std::endl;

@@ -1,12 +1,12 @@
 #include "engine_support.h"
 
-#include "runtime/model_weights.h"
+#include "run/model_weights.h"
 
 namespace shard::cuda {
 
 std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
 {
-    if (const auto why = cpu::cpu_unsupported_reason(model, false); !why.empty())
+    if (const auto why = run::reference_unsupported_reason(model, false); !why.empty())
         return why;
     if (model.is_moe()) {
         const MoeSpec& moe = *model.moe;

@@ -128,7 +128,7 @@ OrderedJson run_bench(const BenchOptions& options, std::string& report)
     // The Llama-3.1-70B-shaped layer.
     const ModelSpec model = layer_model();
     std::cerr << "bench: generating the Llama-3.1-70B layer's weights\n";
-    const cpu::ModelWeights weights(model, 7, false);
+    const run::ModelWeights weights(model, 7, false);
     const std::int64_t h = model.hidden;
     const std::int64_t d = model.head_dim;
     const int ctx = 1024;

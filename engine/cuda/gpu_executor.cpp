@@ -2,7 +2,7 @@
 
 #include "gpu_run_parts.h"
 
-#include "runtime/traffic_check.h"
+#include "run/traffic_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -28,7 +28,7 @@ double tolerance(GpuDType type)
     return type == GpuDType::F32 ? 1e-5 : 2e-2;
 }
 
-GpuRunResult run_gpu(const Plan& plan, const cpu::ModelWeights& weights, const GpuRunOptions& options)
+GpuRunResult run_gpu(const Plan& plan, const run::ModelWeights& weights, const GpuRunOptions& options)
 {
     if (!options.emulated && options.thread_per_gpu && gpu_mesh_layout(plan.strategy).ranks() > 1)
         return run_gpu_threads(plan, weights, options);
@@ -38,15 +38,15 @@ GpuRunResult run_gpu(const Plan& plan, const cpu::ModelWeights& weights, const G
     return merge_gpu_parts(plan, std::move(parts));
 }
 
-cpu::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<cpu::StepOutput>& reference,
+run::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<run::StepOutput>& reference,
                             const Estimate& predicted)
 {
-    cpu::RunCheck check;
+    run::RunCheck check;
     bool prefix_matches = true;
     for (std::size_t s = 0; s < result.run.steps.size() && s < reference.size(); ++s) {
         if (prefix_matches)
             check.max_relative_error = std::max(check.max_relative_error,
-                                                cpu::relative_error(result.run.steps[s].hidden, reference[s].hidden));
+                                                run::relative_error(result.run.steps[s].hidden, reference[s].hidden));
         const bool same = result.run.steps[s].next_tokens == reference[s].next_tokens;
         check.tokens_match = check.tokens_match && same;
         prefix_matches = prefix_matches && same;
@@ -54,7 +54,7 @@ cpu::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<cpu::S
     int stages = 1;
     for (const int stage : result.run.rank_stage)
         stages = std::max(stages, stage + 1);
-    check.traffic_differences = cpu::compare_traffic(predicted, result.run, stages);
+    check.traffic_differences = run::compare_traffic(predicted, result.run, stages);
     for (const auto& t : result.times)
         check.step_ms.push_back(t.total_ms());
     return check;

@@ -5,8 +5,8 @@
 // collective recorded with its bytes and its measured (NCCL) or modeled (emulated) time.
 #include "gpu_model.h"
 
-#include "runtime/cpu_executor.h"
-#include "runtime/run_report.h"
+#include "run/run_report.h"
+#include "run/run_result.h"
 
 #include "cost/estimate.h"
 
@@ -39,7 +39,7 @@ struct GpuStepTime {
 };
 
 struct GpuRunResult {
-    cpu::CpuRunResult run; // steps, per-rank logs (ops and collectives)
+    run::RunResult run; // steps, per-rank logs (ops and collectives)
     std::vector<GpuStepTime> times; // per step
     std::size_t weight_bytes = 0; // per rank
     std::size_t workspace_bytes = 0;
@@ -53,12 +53,12 @@ std::string gpu_graphs_note(const Plan& plan);
 // Relative-error limit of the check against the fp32 CPU reference.
 double tolerance(GpuDType type);
 
-GpuRunResult run_gpu(const Plan& plan, const cpu::ModelWeights& weights, const GpuRunOptions& options);
+GpuRunResult run_gpu(const Plan& plan, const run::ModelWeights& weights, const GpuRunOptions& options);
 
 // The check of a GPU run: error of the final hidden states against the reference over the
 // steps whose earlier tokens all matched (a low-precision run that picks another token
 // goes on from a different prefix), and whether every token matched.
-cpu::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<cpu::StepOutput>& reference,
+run::RunCheck check_gpu_run(const GpuRunResult& result, const std::vector<run::StepOutput>& reference,
                             const Estimate& predicted);
 
 } // namespace shard::cuda

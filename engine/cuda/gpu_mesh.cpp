@@ -11,7 +11,7 @@
 
 namespace shard::cuda {
 
-GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+GpuMesh::GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
                  const GpuMeshScope* scope)
     : m(std::make_unique<Impl>())
 {
@@ -59,7 +59,7 @@ GpuMesh::GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuMo
         I.etp = I.geometry.expert_tp;
     }
     if (tensor_rank(s.tensor_mode) > 1)
-        I.grid_axes = cpu::grid_axes(s);
+        I.grid_axes = run::grid_axes(s);
     I.slot.assign(std::size_t(ranks), -1);
     for (std::size_t i = 0; i < I.local_ranks.size(); ++i)
         I.slot.at(std::size_t(I.local_ranks[i])) = int(i);
@@ -170,7 +170,7 @@ std::size_t GpuMesh::workspace_bytes(int rank) const
     return m->group_of_rank(rank).workspace_bytes(m->tensor_of(rank));
 }
 
-cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed)
+run::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed)
 {
     Impl& I = *m;
     const GpuMeshLayout& L = I.layout;
@@ -223,11 +223,11 @@ cpu::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int posit
     }
     I.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_start).count();
 
-    cpu::StepOutput out;
+    run::StepOutput out;
     out.hidden.assign(std::size_t(L.dp * I.B * h), 0.0f);
     out.next_tokens.assign(std::size_t(L.dp * I.B), 0);
     for (const int replica : outputs()) {
-        const cpu::StepOutput part = I.group(L.pp - 1, replica)->output(I.B);
+        const run::StepOutput part = I.group(L.pp - 1, replica)->output(I.B);
         std::copy(part.hidden.begin(), part.hidden.end(), out.hidden.begin() + std::int64_t(replica) * I.B * h);
         std::copy(part.next_tokens.begin(), part.next_tokens.end(),
                   out.next_tokens.begin() + std::int64_t(replica) * I.B);

@@ -28,7 +28,7 @@ public:
     // options.batch and max_rows are the plan's (every replica); the mesh gives each group
     // its replica's share and the plan's microbatch count. Without a scope this driver runs
     // every rank (on GPUs 0..n-1, or emulated on GPU 0).
-    GpuMesh(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+    GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
             const GpuMeshScope* scope = nullptr);
     ~GpuMesh();
     GpuMesh(const GpuMesh&) = delete;
@@ -42,7 +42,7 @@ public:
     // step (each sequence goes on from the token the last step picked). Returns every
     // sequence's final hidden state and greedy token, in plan order; with a scope, only the
     // replicas whose last-stage rank 0 this driver runs are filled in (see outputs()).
-    cpu::StepOutput step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed);
+    run::StepOutput step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed);
     // The last step on the GPU, ms: emulated, every rank back to back on the one stream; on
     // real GPUs, the group's own events when there is one group, else the host's wall clock
     // from the first enqueue to the last stream done.

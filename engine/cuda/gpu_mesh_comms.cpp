@@ -38,7 +38,7 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
     };
     grid_comm.assign(std::size_t(groups_count), {});
     for (auto& axes_of_group : grid_comm)
-        for (const cpu::GridAxis& a : grid_axes)
+        for (const run::GridAxis& a : grid_axes)
             axes_of_group.emplace_back(std::size_t(t / a.size), nullptr);
     if (options.emulated) {
         const cudaStream_t stream = streams[0]->get();
@@ -91,12 +91,12 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
     }
     // Grid axes: world rank r (index i of group g) joins group grid_group_of(axis, i) of g.
     const std::size_t first_grid_axis = colors.size();
-    for (const cpu::GridAxis& a : grid_axes) {
+    for (const run::GridAxis& a : grid_axes) {
         std::vector<int> by_axis(std::size_t(layout.ranks()), -1);
         for (int g = 0; g < groups_count; ++g)
             for (int i = 0; i < t; ++i)
                 by_axis[std::size_t(layout.groups[std::size_t(g)].ranks[std::size_t(i)])] =
-                    g * (t / a.size) + cpu::grid_group_of(a, i);
+                    g * (t / a.size) + run::grid_group_of(a, i);
         colors.push_back(by_axis);
     }
     if (colors.empty())

@@ -6,7 +6,7 @@
 #include "cuda_check.h"
 #include "rendezvous_collectives.h"
 
-#include "runtime/grid_layout.h"
+#include "run/grid_layout.h"
 
 #include <mutex>
 
@@ -43,7 +43,7 @@ struct GpuMesh::Impl {
     std::vector<std::unique_ptr<RendezvousGroup>> rendezvous;
     bool replicas_in_threads = false;
     // Grid layouts: per group, per axis of the tensor shape, one per group of the axis.
-    std::vector<cpu::GridAxis> grid_axes;
+    std::vector<run::GridAxis> grid_axes;
     std::vector<std::vector<std::vector<DeviceCollectives*>>> grid_comm;
     std::vector<std::unique_ptr<GpuModel>> groups; // layout order; null where this driver runs no rank
     std::vector<std::vector<Event>> handoff_events; // per local slot: start, end per microbatch (real GPUs)
@@ -83,7 +83,7 @@ struct GpuMesh::Impl {
             (plan.strategy.tensor_mode == TensorMode::MegatronSP || plan.strategy.attention == AttentionMode::Data)
             && layout.t > 1; // residual rows sharded over the tensor group
         if (!grid_axes.empty()) // a row block's hidden chunk
-            return rows / geometry.token_parts * (plan.model.hidden / cpu::GridLayout(plan.strategy, 0).parts());
+            return rows / geometry.token_parts * (plan.model.hidden / run::GridLayout(plan.strategy, 0).parts());
         return (sp ? rows / layout.t : rows) * plan.model.hidden;
     }
     void build_communicators(const GpuMeshScope* scope);

@@ -17,7 +17,7 @@ namespace shard::cuda {
 
 static_assert(kernels::kMaxTopK == kEngineMaxTopK, "the routing kernel and the engine's stated limit must agree");
 
-GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place)
+GpuModel::Impl::Impl(const run::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place)
     : weights(w)
     , model(w.model())
     , plan(p)
@@ -36,8 +36,8 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
     grid = tensor_rank(plan.strategy.tensor_mode) > 1;
     token_parts = geometry.token_parts;
     if (grid) {
-        grid_axes = cpu::grid_axes(plan.strategy);
-        grid_cw = model.hidden / cpu::GridLayout(plan.strategy, 0).parts();
+        grid_axes = run::grid_axes(plan.strategy);
+        grid_cw = model.hidden / run::GridLayout(plan.strategy, 0).parts();
         if (!place)
             throw Error("a 2D / 2.5D / 3D plan runs on a GpuMesh, which lends it the groups of its grid");
     }
@@ -206,7 +206,7 @@ GpuModel::Impl::Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOp
                     continue;
                 std::vector<cudaStream_t> group_streams;
                 for (auto& R : ranks)
-                    if (cpu::grid_group_of(grid_axes[a], R.index) == int(g))
+                    if (run::grid_group_of(grid_axes[a], R.index) == int(g))
                         group_streams.push_back(R.comm_stream);
                 if (grid_groups[a][g]->emulated())
                     group_streams.resize(1);
@@ -295,7 +295,7 @@ void GpuModel::Impl::record_collectives(const std::vector<StepCollective>& list,
             c.payload = list[i].payload;
             c.sent = c.received = traffic_per_call(c.kind, size, c.payload);
             if (list[i].root >= 0) { // a broadcast: the root sends to every other member
-                const bool root = cpu::grid_index_in_group(grid_axes.at(list[i].grid_axis), R.index) == list[i].root;
+                const bool root = run::grid_index_in_group(grid_axes.at(list[i].grid_axis), R.index) == list[i].root;
                 c.received = root ? 0 : c.payload;
                 c.sent = root ? std::int64_t(size - 1) * c.payload : 0;
             }

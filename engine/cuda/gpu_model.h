@@ -11,9 +11,9 @@
 #include "engine_support.h"
 #include "gpu_dtype.h"
 
-#include "runtime/communicator.h"
-#include "runtime/model_weights.h"
-#include "runtime/reference_model.h"
+#include "run/communicator.h"
+#include "run/model_weights.h"
+#include "run/run_result.h"
 
 #include "core/plan.h"
 #include "cost/shard_geometry.h"
@@ -55,14 +55,14 @@ struct GpuGroupPlace {
     // driver runs none of a group's ranks.
     std::vector<DeviceCollectives*> expert_groups;
     std::vector<DeviceCollectives*> expert_tp_groups;
-    // Grid layouts (2D / 2.5D / 3D): per axis of the tensor shape (cpu::grid_axes), one per
-    // group of the axis (cpu::grid_group_of), null where this driver runs none of its ranks.
+    // Grid layouts (2D / 2.5D / 3D): per axis of the tensor shape (run::grid_axes), one per
+    // group of the axis (run::grid_group_of), null where this driver runs none of its ranks.
     std::vector<std::vector<DeviceCollectives*>> grid_groups;
 };
 
 class GpuModel {
 public:
-    GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+    GpuModel(const run::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
              const GpuGroupPlace* place = nullptr);
     ~GpuModel();
     GpuModel(const GpuModel&) = delete;
@@ -74,7 +74,7 @@ public:
     // prefill; decode steps (T = 1, tokens empty) read the previous step's greedy tokens on
     // the device. With `timed`, every op is timed with CUDA events into the rank logs.
     // `sequences` (default: the batch) runs the first sequences only, for benchmarks.
-    cpu::StepOutput step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences = 0);
+    run::StepOutput step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences = 0);
 
     // The same step in pieces, for a mesh: begin_step, then one enqueue per microbatch
     // (sequences first_seq... of the replica; a later stage finds its input already in
@@ -84,7 +84,7 @@ public:
     void enqueue(const std::vector<std::int64_t>& tokens, int first_seq, int seqs, int position, int T,
                  bool allow_graph);
     void end_step();
-    cpu::StepOutput output(int seqs) const; // empty unless the last stage and owning rank 0
+    run::StepOutput output(int seqs) const; // empty unless the last stage and owning rank 0
     bool graph_replayed() const; // the last step replayed a captured graph
     // A rank's residual rows (what a stage hands to the next) and its greedy tokens (what the
     // last stage hands back to the first); handoff_elements counts one handoff.

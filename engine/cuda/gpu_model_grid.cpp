@@ -29,7 +29,7 @@ void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std:
                                      const std::function<void(DeviceCollectives&, const std::vector<GpuRank*>&)>& run,
                                      bool fork, int root)
 {
-    const cpu::GridAxis& a = grid_axes.at(axis);
+    const run::GridAxis& a = grid_axes.at(axis);
     collective(
         kind, payload, name,
         [&] {
@@ -39,7 +39,7 @@ void GpuModel::Impl::grid_collective(std::size_t axis, CollectiveKind kind, std:
                     continue;
                 std::vector<GpuRank*> members; // this driver's ranks of the group, in group order
                 for (auto& R : ranks)
-                    if (cpu::grid_group_of(a, R.index) == int(g))
+                    if (run::grid_group_of(a, R.index) == int(g))
                         members.push_back(&R);
                 run(*group, members);
             }
@@ -264,7 +264,7 @@ void GpuModel::Impl::grid_gather_last(int T)
         DeviceGuard guard(R.device);
         op(R, "gather_last", "lm_head", -1, [&] {
             for (int u = 0; u < t; ++u) {
-                const cpu::GridLayout peer(plan.strategy, u);
+                const run::GridLayout peer(plan.strategy, u);
                 SHARD_CUDA_CHECK(cudaMemcpy2DAsync(
                     static_cast<char*>(R.last)
                         + (std::int64_t(peer.row_block()) * Bl * h + peer.col_chunk() * grid_cw) * e,

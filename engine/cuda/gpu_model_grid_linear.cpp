@@ -135,7 +135,7 @@ void GpuModel::Impl::stationary_linear(int layer, std::int64_t rows, std::int64_
                                        const char* kind)
 {
     const GpuDType type = options.dtype;
-    const cpu::GridLayout& G = *ranks[0].grid;
+    const run::GridLayout& G = *ranks[0].grid;
     const int gather = orientation_a ? G.q2() : G.q1();
     const int scatter = orientation_a ? G.q1() : G.q2();
     // Orientation A gathers X along the grid row (tp_col) and reduce-scatters Y down the

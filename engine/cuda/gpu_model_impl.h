@@ -6,7 +6,7 @@
 
 #include "cost/collective.h"
 #include "cost/device_mesh.h"
-#include "runtime/grid_layout.h"
+#include "run/grid_layout.h"
 
 #include <algorithm>
 #include <functional>
@@ -90,7 +90,7 @@ struct GpuRank {
     // each, so the next broadcast lands while this one multiplies), the gathered X, its
     // interleaved rows, the gathered W, the product and its columns split for a
     // reduce-scatter.
-    std::optional<cpu::GridLayout> grid;
+    std::optional<run::GridLayout> grid;
     float* grid_stats = nullptr;
     void *grid_x[2] = {}, *grid_w[2] = {};
     void *grid_in = nullptr, *grid_rows = nullptr, *grid_weight = nullptr, *grid_partial = nullptr,
@@ -126,7 +126,7 @@ struct StepCollective {
 };
 
 struct GpuModel::Impl {
-    const cpu::ModelWeights& weights;
+    const run::ModelWeights& weights;
     const ModelSpec& model;
     Plan plan;
     GpuModelOptions options;
@@ -158,7 +158,7 @@ struct GpuModel::Impl {
     // driver runs none of the group's ranks); rows and hidden chunk a rank holds per
     // sequence-token; token_parts splits the sequences of a microbatch.
     bool grid = false;
-    std::vector<cpu::GridAxis> grid_axes;
+    std::vector<run::GridAxis> grid_axes;
     std::vector<std::vector<DeviceCollectives*>> grid_groups;
     std::int64_t grid_cw = 0;
     int token_parts = 1;
@@ -192,7 +192,7 @@ struct GpuModel::Impl {
     void check_same(const char* what, int layer, void* GpuRank::*buffer, std::int64_t elements);
     std::optional<DeviceMesh> device_mesh; // the plan's placement: the modeled link of each group
 
-    Impl(const cpu::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place);
+    Impl(const run::ModelWeights& w, const Plan& p, const GpuModelOptions& o, const GpuGroupPlace* place);
     int max_seq_tokens() const
     {
         return options.max_seq_tokens > 0 ? options.max_seq_tokens : std::max(1, options.max_rows / options.batch);

@@ -8,7 +8,7 @@
 
 namespace shard::cuda {
 
-GpuModel::GpuModel(const cpu::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
+GpuModel::GpuModel(const run::ModelWeights& weights, const Plan& plan, const GpuModelOptions& options,
                    const GpuGroupPlace* place)
     : m(std::make_unique<Impl>(weights, plan, options, place))
 { }
@@ -94,7 +94,7 @@ std::int64_t GpuModel::handoff_elements(int seqs, int T) const
     return (m->sp ? rows / m->t : rows) * m->model.hidden;
 }
 
-cpu::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences)
+run::StepOutput GpuModel::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed, int sequences)
 {
     if (!m->first_stage || !m->last_stage)
         throw Error("GpuModel::step runs a whole model; a pipeline stage runs through GpuMesh");
@@ -205,10 +205,10 @@ void GpuModel::end_step()
     }
 }
 
-cpu::StepOutput GpuModel::output(int seqs) const
+run::StepOutput GpuModel::output(int seqs) const
 {
     const Impl& I = *m;
-    cpu::StepOutput out;
+    run::StepOutput out;
     if (!I.last_stage || !m->find(0))
         return out;
     out.hidden.assign(static_cast<const float*>(I.host_hidden.data()),

@@ -11,7 +11,7 @@ namespace shard::cuda {
 
 namespace {
 
-using cpu::Matrix;
+using run::Matrix;
 
 // Host staging of one rank's weights: matrices that become `dtype`, and fp32 vectors
 // (norm weights, biases) that stay fp32.
@@ -103,10 +103,10 @@ void GpuModel::Impl::load_weights(GpuRank& R)
     };
     std::vector<LayerOffsets> offsets;
     for (int l = first_layer; l < first_layer + layer_count; ++l) {
-        auto name = [&](const char* n) { return cpu::ModelWeights::layer(l, n); };
+        auto name = [&](const char* n) { return run::ModelWeights::layer(l, n); };
         LayerOffsets o{};
         if (grid) { // 2D / 2.5D / 3D: the blocks GridLayout gives this rank, as the CPU GridModel
-            const cpu::GridLayerShard G = cpu::grid_layer_shard(weights, *R.grid, geometry, l);
+            const run::GridLayerShard G = run::grid_layer_shard(weights, *R.grid, geometry, l);
             o.wqkv = pack.add_typed(G.qkv);
             o.wo = pack.add_typed(G.o);
             o.wgu = pack.add_typed(G.gate_up);

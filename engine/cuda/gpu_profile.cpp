@@ -6,7 +6,7 @@
 #include "kernels.h"
 
 #include "cost/perf_tables.h"
-#include "runtime/cpu_executor.h"
+#include "run/run_result.h"
 
 #include <algorithm>
 #include <chrono>
@@ -77,7 +77,7 @@ public:
     void point(const std::string& family)
     {
         if (m_options.cancel && m_options.cancel->load())
-            throw cpu::Cancelled("profile cancelled");
+            throw run::Cancelled("profile cancelled");
         ++m_done;
         if (m_options.on_progress)
             m_options.on_progress({family, m_done, m_total});
@@ -353,7 +353,7 @@ MachineProfile run_profile(const ProfileOptions& options)
     if (options.devices >= 2 && !sweep.nccl_elements.empty()) {
         try {
             profile_nccl(sweep, options.devices, progress, profile);
-        } catch (const cpu::Cancelled&) {
+        } catch (const run::Cancelled&) {
             throw;
         } catch (const Error& e) {
             // Without NCCL (a build without it) the rest of the profile still stands.

@@ -46,7 +46,7 @@ struct ProfileOptions {
     ProfileSweep sweep = ProfileSweep::full();
     int devices = 1; // NCCL groups of 2..devices, the first GPUs
     std::function<void(const ProfileProgress&)> on_progress;
-    const std::atomic<bool>* cancel = nullptr; // set: stop with cpu::Cancelled between points
+    const std::atomic<bool>* cancel = nullptr; // set: stop with run::Cancelled between points
 };
 
 // Measures the sweep with the engine's cuBLAS calls, attention kernels and NCCL, and returns

@@ -30,7 +30,7 @@ GpuModelOptions model_options(const Plan& plan, const GpuRunOptions& options)
 
 // What one driver saw of a run: every step's output (the replicas it returns) and time.
 struct DriverRun {
-    std::vector<cpu::StepOutput> steps;
+    std::vector<run::StepOutput> steps;
     std::vector<GpuStepTime> times;
 };
 
@@ -42,12 +42,12 @@ DriverRun drive(GpuMesh& mesh, const Plan& plan, const GpuRunOptions& options, b
     const int decode = options.decode_steps >= 0 ? options.decode_steps : plan.workload.generate;
     const int prompt = plan.workload.prompt;
     const int ranks = mesh.ranks();
-    const auto tokens = cpu::prompt_tokens(plan.model, plan.workload.batch, prompt);
+    const auto tokens = run::prompt_tokens(plan.model, plan.workload.batch, prompt);
     const int steps = 1 + decode;
     DriverRun run;
     for (int s = 0; s < steps; ++s) {
         if (!go_on(s))
-            throw cpu::Cancelled("run cancelled");
+            throw run::Cancelled("run cancelled");
         // Prefill and the first decode step are timed op by op; later decode steps replay a
         // graph when graphs are on, or are timed too where the plan cannot replay one.
         const bool timed = !graphs || s <= 1;
@@ -89,7 +89,7 @@ DriverRun drive(GpuMesh& mesh, const Plan& plan, const GpuRunOptions& options, b
 
 } // namespace
 
-GpuRunPart run_gpu_part(const Plan& plan, const cpu::ModelWeights& weights, const GpuRunOptions& options,
+GpuRunPart run_gpu_part(const Plan& plan, const run::ModelWeights& weights, const GpuRunOptions& options,
                         const GpuMeshScope* scope, const std::function<bool(int)>& go_on)
 {
     const GpuModelOptions mo = model_options(plan, options);
@@ -124,7 +124,7 @@ GpuRunResult merge_gpu_parts(const Plan& plan, std::vector<GpuRunPart> parts)
     const std::int64_t B = plan.workload.batch / std::max(1, plan.strategy.dp); // per replica
     std::vector<bool> replica_seen(std::size_t(std::max(1, plan.strategy.dp)), false);
     for (std::size_t s = 0; s < steps; ++s) {
-        cpu::StepOutput out;
+        run::StepOutput out;
         out.hidden.assign(std::size_t(plan.workload.batch * h), 0.0f);
         out.next_tokens.assign(std::size_t(plan.workload.batch), 0);
         GpuStepTime time;
@@ -163,7 +163,7 @@ GpuRunResult merge_gpu_parts(const Plan& plan, std::vector<GpuRunPart> parts)
     return result;
 }
 
-GpuRunResult run_gpu_threads(const Plan& plan, const cpu::ModelWeights& weights, const GpuRunOptions& options)
+GpuRunResult run_gpu_threads(const Plan& plan, const run::ModelWeights& weights, const GpuRunOptions& options)
 {
     const int n = gpu_mesh_layout(plan.strategy).ranks();
     int device_count = 0;
@@ -205,7 +205,7 @@ GpuRunResult run_gpu_threads(const Plan& plan, const cpu::ModelWeights& weights,
                 failed = true;
                 {
                     std::lock_guard lock(mutex);
-                    if (first_error.empty() && !dynamic_cast<const cpu::Cancelled*>(&e))
+                    if (first_error.empty() && !dynamic_cast<const run::Cancelled*>(&e))
                         first_error = "rank " + std::to_string(r) + ": " + e.what();
                 }
                 if (!done)
@@ -218,7 +218,7 @@ GpuRunResult run_gpu_threads(const Plan& plan, const cpu::ModelWeights& weights,
     if (!first_error.empty())
         throw Error(first_error);
     if (failed)
-        throw cpu::Cancelled("run cancelled");
+        throw run::Cancelled("run cancelled");
     GpuRunResult result = merge_gpu_parts(plan, std::move(parts));
     result.run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return result;

@@ -2,7 +2,7 @@
 
 #include "gpu_executor.h"
 
-#include "runtime/test_models.h"
+#include "run/test_models.h"
 
 #include "core/presets.h"
 #include "cost/estimate.h"
@@ -17,7 +17,7 @@ namespace shard::cuda {
 
 ModelSpec selftest_model(const std::string& id)
 {
-    return cpu::test_model(id);
+    return run::test_model(id);
 }
 
 std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, int gpus)
@@ -222,10 +222,10 @@ GpuRunOptions selftest_run_options(const SelftestCase& test)
     return options;
 }
 
-SelftestResult run_selftest_case(const SelftestCase& test)
+SelftestResult run_selftest_case(const SelftestCase& test, const ReferenceForward& reference)
 {
-    static std::map<std::string, std::unique_ptr<cpu::ModelWeights>> weights_cache;
-    static std::map<std::string, std::vector<cpu::StepOutput>> reference_cache;
+    static std::map<std::string, std::unique_ptr<run::ModelWeights>> weights_cache;
+    static std::map<std::string, std::vector<run::StepOutput>> reference_cache;
     SelftestResult result;
     result.test = test;
     result.limit = tolerance(test.dtype);
@@ -236,14 +236,14 @@ SelftestResult run_selftest_case(const SelftestCase& test)
                                 + std::to_string(test.plan.workload.generate);
         auto& weights = weights_cache[id];
         if (!weights)
-            weights = std::make_unique<cpu::ModelWeights>(test.plan.model, kSelftestWeightSeed);
+            weights = std::make_unique<run::ModelWeights>(test.plan.model, kSelftestWeightSeed);
         auto it = reference_cache.find(key);
         if (it == reference_cache.end())
-            it = reference_cache.emplace(key, cpu::run_reference(test.plan, *weights)).first;
+            it = reference_cache.emplace(key, reference(test.plan, *weights)).first;
         const GpuRunResult run = run_gpu(test.plan, *weights, selftest_run_options(test));
         const Estimate predicted =
             estimate(test.plan.model, test.plan.strategy, test.plan.topology, test.plan.workload);
-        const cpu::RunCheck check = check_gpu_run(run, it->second, predicted);
+        const run::RunCheck check = check_gpu_run(run, it->second, predicted);
         for (std::size_t step = 0; step < run.run.steps.size() && step < it->second.size(); ++step) {
             const auto& got = run.run.steps[step];
             const auto& want = it->second[step];

@@ -10,6 +10,7 @@
 #include "core/plan.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,10 @@ std::vector<SelftestCase> selftest_cases(const std::vector<GpuDType>& dtypes, in
 // How a case runs: its options, and the seed of the weights it shares with the CPU reference.
 GpuRunOptions selftest_run_options(const SelftestCase& test);
 constexpr std::uint64_t kSelftestWeightSeed = 42;
-SelftestResult run_selftest_case(const SelftestCase& test);
+// The fp32 forward a case is checked against: the CPU executor's run_reference, handed in by
+// whoever links both backends (shard-engine, the tests), so this one names no other backend.
+using ReferenceForward = std::function<std::vector<run::StepOutput>(const Plan&, const run::ModelWeights&)>;
+SelftestResult run_selftest_case(const SelftestCase& test, const ReferenceForward& reference);
 OrderedJson to_json(const SelftestResult& result);
 
 } // namespace shard::cuda

@@ -3,7 +3,7 @@
 #include "device_resources.h"
 #include "kernels.h"
 
-#include "runtime/reference_model.h"
+#include "run/routing.h"
 
 #include <algorithm>
 #include <cmath>
@@ -128,7 +128,7 @@ MoeKernelResult run_moe_kernel_case(const MoeKernelCase& t, int device)
                              static_cast<int*>(d_experts.data()), static_cast<float*>(d_weights.data()), nullptr);
         const auto experts = download<std::vector<int>>(d_experts, std::size_t(slots));
         const auto weights = download<std::vector<float>>(d_weights, std::size_t(slots));
-        const cpu::Routing want = cpu::route_tokens(logits, t.rows, t.experts, t.k);
+        const run::Routing want = run::route_tokens(logits, t.rows, t.experts, t.k);
         if (experts != want.experts)
             throw std::runtime_error("routing: chosen experts differ from the CPU reference");
         for (int s = 0; s < slots; ++s)

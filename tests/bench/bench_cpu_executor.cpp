@@ -1,8 +1,8 @@
 // CPU reference executor benchmark (issue "CPU reference executor", item 7).
 //
 //   build/default/bin/bench_cpu_executor
-#include "runtime/cpu_executor.h"
-#include "runtime/inprocess_communicator.h"
+#include "cpu/cpu_executor.h"
+#include "cpu/inprocess_communicator.h"
 
 #include "core/presets.h"
 
@@ -53,9 +53,9 @@ void bench_prefill()
     plan.workload.dtype = DType::FP32;
     plan.strategy.tensor_mode = TensorMode::Megatron1D;
     plan.strategy.tensor_shape = {8};
-    const cpu::ModelWeights weights(plan.model, 1);
+    const run::ModelWeights weights(plan.model, 1);
     std::vector<double> seconds;
-    cpu::CpuRunResult last;
+    run::RunResult last;
     for (int i = 0; i < 5; ++i) {
         last = cpu::run_cpu(plan, weights);
         seconds.push_back(last.seconds);

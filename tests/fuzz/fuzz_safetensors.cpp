@@ -2,9 +2,9 @@
 // seed in corpus/safetensors was written for: fuzz_model() below).
 #include "fuzz_target.h"
 
-#include "runtime/safetensors.h"
+#include "run/safetensors.h"
 
 FUZZ_TARGET(bytes)
 {
-    (void)shard::cpu::parse_safetensors(shard::fuzz::fuzz_model(), bytes, "weights.safetensors");
+    (void)shard::run::parse_safetensors(shard::fuzz::fuzz_model(), bytes, "weights.safetensors");
 }

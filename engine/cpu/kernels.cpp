@@ -175,32 +175,6 @@ std::int64_t argmax(std::span<const float> x)
     return best;
 }
 
-namespace {
-
-std::uint64_t splitmix(std::uint64_t& state)
-{
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-} // namespace
-
-void fill_uniform(std::span<float> x, std::uint64_t seed, float scale)
-{
-    std::uint64_t state = seed;
-    for (auto& v : x)
-        v = scale * (float(double(splitmix(state) >> 11) * 0x1.0p-53) * 2.0f - 1.0f);
-}
-
-void fill_norm_weight(std::span<float> x, std::uint64_t seed)
-{
-    fill_uniform(x, seed, 0.1f);
-    for (auto& v : x)
-        v += 1.0f;
-}
-
 void set_blas_threads(int threads)
 {
     openblas_set_num_threads(threads);

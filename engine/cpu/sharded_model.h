@@ -1,9 +1,9 @@
 #pragma once
 
-#include "communicator.h"
-#include "model_weights.h"
 #include "rank_model.h"
 #include "reference_model.h"
+#include "run/communicator.h"
+#include "run/model_weights.h"
 #include "vocab_head.h"
 
 #include "core/strategy.h"

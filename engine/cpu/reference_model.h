@@ -1,17 +1,11 @@
 #pragma once
 
-#include "model_weights.h"
+#include "shared_types.h"
 
 #include <cstdint>
 #include <vector>
 
 namespace shard::cpu {
-
-// What one forward step produces for the last token of each sequence.
-struct StepOutput {
-    std::vector<float> hidden; // final-normed hidden state, [batch, hidden]
-    std::vector<std::int64_t> next_tokens; // greedy argmax of the logits, [batch]
-};
 
 // The unsharded forward in fp32, written plainly: the oracle every sharded layout and the
 // CUDA engine are checked against.
@@ -36,14 +30,6 @@ private:
     std::vector<std::vector<float>> m_keys;
     std::vector<std::vector<float>> m_values;
 };
-
-// Top-k routing shared by every executor: softmax over the experts, the k largest (ties to
-// the lower expert index), weights renormalised over the chosen k.
-struct Routing {
-    std::vector<int> experts; // [rows, k]
-    std::vector<float> weights; // [rows, k]
-};
-Routing route_tokens(std::span<const float> logits, std::int64_t rows, int experts, int k);
 
 // One expert (or the shared experts) applied to `rows` rows: gated or plain MLP with the
 // given weights; `out` is overwritten.

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace shard::cpu {
+namespace shard::run {
 
 namespace {
 
@@ -211,4 +211,4 @@ GridLayerShard grid_layer_shard(const ModelWeights& weights, const GridLayout& g
     return L;
 }
 
-} // namespace shard::cpu
+} // namespace shard::run

@@ -1,8 +1,8 @@
 #include "grid_model.h"
 
 #include "detail/grid_layer.h"
-#include "grid_layout.h"
 #include "kernels.h"
+#include "run/grid_layout.h"
 
 #include "core/error.h"
 

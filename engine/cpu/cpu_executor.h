@@ -1,8 +1,7 @@
 #pragma once
 
-#include "communicator.h"
-#include "model_weights.h"
 #include "reference_model.h"
+#include "shared_types.h"
 
 #include "core/plan.h"
 
@@ -29,25 +28,10 @@ struct CpuRunOptions {
     std::function<void(int, int, const RankLog&)> on_step;
 };
 
-struct CpuRunResult {
-    std::vector<StepOutput> steps; // per step: all sequences of the batch, in batch order
-    std::vector<RankLog> logs; // per rank (mesh position): every collective it made
-    std::vector<int> rank_stage; // the pipeline stage of each rank
-    double seconds = 0;
-};
-
-class Cancelled : public Error {
-public:
-    using Error::Error;
-};
-
-// Deterministic prompt tokens (the same for every backend and run).
-std::vector<std::int64_t> prompt_tokens(const ModelSpec& model, int batch, int prompt);
-
 // Runs the plan's sharded forward on the CPU: one thread per rank, real collectives. A plan
 // that the model cannot run is refused before any thread starts; a failing rank stops all
 // ranks and the failure is rethrown as Error naming the rank.
-CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOptions& options = {});
+RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOptions& options = {});
 
 // The unsharded forward of the same workload, for comparison. A set cancel flag stops it
 // with Cancelled before each step and after the last.

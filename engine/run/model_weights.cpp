@@ -1,15 +1,37 @@
 #include "model_weights.h"
 
-#include "kernels.h"
-
 #include "core/error.h"
 #include "core/units.h"
 
 #include <cmath>
 
-namespace shard::cpu {
+namespace shard::run {
 
 namespace {
+
+// Deterministic pseudo-random weights: the same name and seed give the same values on
+// every rank and every run.
+std::uint64_t splitmix(std::uint64_t& state)
+{
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void fill_uniform(std::span<float> x, std::uint64_t seed, float scale)
+{
+    std::uint64_t state = seed;
+    for (auto& v : x)
+        v = scale * (float(double(splitmix(state) >> 11) * 0x1.0p-53) * 2.0f - 1.0f);
+}
+
+void fill_norm_weight(std::span<float> x, std::uint64_t seed)
+{
+    fill_uniform(x, seed, 0.1f);
+    for (auto& v : x)
+        v += 1.0f;
+}
 
 // FNV-1a: a name hash that is the same on every platform and standard library.
 std::uint64_t name_hash(const std::string& name)
@@ -44,7 +66,7 @@ Matrix Matrix::slice_rows(std::int64_t begin, std::int64_t end) const
     return out;
 }
 
-std::string cpu_unsupported_reason(const ModelSpec& m, bool size_limit)
+std::string reference_unsupported_reason(const ModelSpec& m, bool size_limit)
 {
     if (m.mla)
         return "multi-head latent attention (MLA) is not implemented in the CPU reference executor";
@@ -63,7 +85,7 @@ ModelWeights::ModelWeights(const ModelSpec& model, std::uint64_t seed, bool size
     : m_model(model)
     , m_seed(seed)
 {
-    if (const auto why = cpu_unsupported_reason(model, size_limit); !why.empty())
+    if (const auto why = reference_unsupported_reason(model, size_limit); !why.empty())
         throw Error(why);
     const ModelSpec& m = m_model;
     const std::int64_t h = m.hidden;
@@ -166,4 +188,4 @@ std::int64_t ModelWeights::parameter_count() const
     return total;
 }
 
-} // namespace shard::cpu
+} // namespace shard::run

@@ -1,8 +1,8 @@
 #pragma once
 
 // Private to the GridModel sources: one layer's weight blocks and KV cache.
-#include "../grid_layout.h"
 #include "../grid_model.h"
+#include "run/grid_layout.h"
 
 #include <vector>
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "communicator.h"
-#include "model_weights.h"
 #include "reference_model.h"
+#include "run/communicator.h"
+#include "run/model_weights.h"
 
 #include "core/strategy.h"
 

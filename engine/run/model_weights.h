@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace shard::cpu {
+namespace shard::run {
 
 // A dense fp32 matrix, row-major.
 struct Matrix {
@@ -59,6 +59,6 @@ private:
 };
 
 // Why the CPU reference cannot run a model, or empty when it can.
-std::string cpu_unsupported_reason(const ModelSpec& model, bool size_limit = true);
+std::string reference_unsupported_reason(const ModelSpec& model, bool size_limit = true);
 
-} // namespace shard::cpu
+} // namespace shard::run

@@ -14,15 +14,6 @@
 
 namespace shard::cpu {
 
-std::vector<std::int64_t> prompt_tokens(const ModelSpec& model, int batch, int prompt)
-{
-    std::vector<std::int64_t> tokens(std::size_t(std::int64_t(batch) * prompt));
-    for (int b = 0; b < batch; ++b)
-        for (int i = 0; i < prompt; ++i)
-            tokens[std::size_t(b) * prompt + i] = (7919LL * (b + 1) + 104729LL * i + 17) % model.vocab;
-    return tokens;
-}
-
 namespace {
 
 int steps_of(const Plan& plan, int decode_steps)
@@ -141,14 +132,14 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
 
 } // namespace
 
-CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOptions& options)
+RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOptions& options)
 {
     const ModelSpec& m = weights.model();
     const Strategy& s = plan.strategy;
     const Workload& w = plan.workload;
     if (!(plan.model == m))
         throw Error("the weights were made for " + m.name + ", the plan is for " + plan.model.name);
-    if (const auto why = cpu_unsupported_reason(m); !why.empty())
+    if (const auto why = reference_unsupported_reason(m); !why.empty())
         throw Error("cannot run " + plan.name + ": " + why);
     const ShardGeometry g = shard_geometry(m, s, w);
     if (!g.feasible())
@@ -164,7 +155,7 @@ CpuRunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRun
     const int T = s.tensor_size();
     const int stage_size = s.dp * T;
 
-    CpuRunResult result;
+    RunResult result;
     result.logs.resize(ranks);
     result.rank_stage.resize(ranks);
     result.steps.assign(

@@ -2,7 +2,7 @@
 
 #include "core/presets.h"
 
-namespace shard::cpu {
+namespace shard::run {
 
 ModelSpec test_model(const std::string& id)
 {
@@ -39,4 +39,4 @@ ModelSpec test_model(const std::string& id)
     return m;
 }
 
-} // namespace shard::cpu
+} // namespace shard::run

@@ -3,7 +3,7 @@
 #include <map>
 #include <tuple>
 
-namespace shard::cpu {
+namespace shard::run {
 
 namespace {
 
@@ -49,7 +49,7 @@ Buckets measured(const RankLog& log, int step)
 
 } // namespace
 
-std::vector<std::string> compare_traffic(const Estimate& estimate, const CpuRunResult& run, int stages)
+std::vector<std::string> compare_traffic(const Estimate& estimate, const RunResult& run, int stages)
 {
     std::vector<std::string> differences;
     const int steps = int(run.steps.size());
@@ -82,4 +82,4 @@ std::vector<std::string> compare_traffic(const Estimate& estimate, const CpuRunR
     return differences;
 }
 
-} // namespace shard::cpu
+} // namespace shard::run

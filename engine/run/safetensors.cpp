@@ -8,7 +8,7 @@
 #include <fstream>
 #include <limits>
 
-namespace shard::cpu {
+namespace shard::run {
 
 namespace {
 
@@ -148,4 +148,4 @@ ModelWeights parse_safetensors(const ModelSpec& model, std::string_view file, co
     return weights;
 }
 
-} // namespace shard::cpu
+} // namespace shard::run

@@ -40,11 +40,6 @@ void attention(std::span<const float> q, std::span<const float> k_cache, std::sp
 // Index of the largest value; ties go to the smallest index.
 std::int64_t argmax(std::span<const float> x);
 
-// Deterministic pseudo-random weights: the same name and seed give the same values on
-// every rank and every run.
-void fill_uniform(std::span<float> x, std::uint64_t seed, float scale);
-void fill_norm_weight(std::span<float> x, std::uint64_t seed);
-
 // Lets each rank thread use one BLAS thread (ranks already run in parallel).
 void set_blas_threads(int threads);
 

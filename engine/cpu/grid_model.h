@@ -1,7 +1,7 @@
 #pragma once
 
-#include "grid_layout.h"
 #include "rank_model.h"
+#include "run/grid_layout.h"
 #include "sharded_model.h"
 
 namespace shard::cpu {

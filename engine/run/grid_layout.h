@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-namespace shard::cpu {
+namespace shard::run {
 
 class GridLayout {
 public:
@@ -76,4 +76,4 @@ struct GridLayerShard {
 GridLayerShard grid_layer_shard(const ModelWeights& weights, const GridLayout& grid, const ShardGeometry& geometry,
                                 int layer);
 
-} // namespace shard::cpu
+} // namespace shard::run

@@ -9,7 +9,7 @@
 #include <limits>
 #include <unistd.h>
 
-namespace shard::cpu {
+namespace shard::run {
 
 double relative_error(const std::vector<float>& got, const std::vector<float>& want)
 {
@@ -26,7 +26,7 @@ double relative_error(const std::vector<float>& got, const std::vector<float>& w
     return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
-RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
+RunCheck check_run(const RunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
                    int pipeline_stages)
 {
     RunCheck check;
@@ -58,9 +58,9 @@ std::string hostname()
 
 } // namespace
 
-run::StartEvent start_event(const Plan& plan, const std::string& backend, int steps)
+StartEvent start_event(const Plan& plan, const std::string& backend, int steps)
 {
-    run::StartEvent e;
+    StartEvent e;
     e.plan = plan.name;
     e.backend = backend;
     e.model = plan.model.id;
@@ -115,9 +115,9 @@ std::optional<std::int64_t> PredictionIndex::collective_bytes(const CollectiveRe
     return std::nullopt;
 }
 
-run::OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predicted_us)
+OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predicted_us)
 {
-    run::OpEvent e;
+    OpEvent e;
     e.rank = rank;
     e.step = op.step;
     e.layer = op.layer;
@@ -129,9 +129,9 @@ run::OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predic
     return e;
 }
 
-run::CollectiveEvent collective_event(int rank, const CollectiveRecord& c, std::optional<std::int64_t> predicted_bytes)
+CollectiveEvent collective_event(int rank, const CollectiveRecord& c, std::optional<std::int64_t> predicted_bytes)
 {
-    run::CollectiveEvent e;
+    CollectiveEvent e;
     e.rank = rank;
     e.step = c.step;
     e.op = to_string(c.kind);
@@ -160,10 +160,10 @@ void RankEventStream::flush(const RankLog& log)
                                 m_predictions.collective_bytes(log.records[m_collectives])));
 }
 
-run::ResultEvent result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run,
-                              const RunCheck& check, const Estimate& predicted)
+ResultEvent result_event(const Plan& plan, const std::string& backend, const RunResult& run, const RunCheck& check,
+                         const Estimate& predicted)
 {
-    run::ResultEvent e;
+    ResultEvent e;
     e.backend = backend;
     e.seconds = run.seconds;
     const double ttft = check.step_ms.empty() ? 0.0 : check.step_ms.front();
@@ -188,7 +188,7 @@ run::ResultEvent result_event(const Plan& plan, const std::string& backend, cons
     return e;
 }
 
-OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title)
+OrderedJson chrome_trace(const RunResult& run, const std::string& title)
 {
     OrderedJson events = OrderedJson::array();
     events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 0}, {"args", {{"name", title}}}});
@@ -228,4 +228,4 @@ OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title)
     return trace;
 }
 
-} // namespace shard::cpu
+} // namespace shard::run

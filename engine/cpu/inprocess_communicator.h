@@ -1,6 +1,6 @@
 #pragma once
 
-#include "communicator.h"
+#include "run/communicator.h"
 
 #include <atomic>
 #include <condition_variable>

@@ -1,10 +1,11 @@
 #pragma once
 
-#include "cpu_executor.h"
+#include "events.h"
+#include "run_result.h"
 
 #include "core/json_util.h"
+#include "core/plan.h"
 #include "cost/estimate.h"
-#include "run/events.h"
 
 #include <functional>
 #include <optional>
@@ -12,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace shard::cpu {
+namespace shard::run {
 
 // What a finished run measured, set against the reference forward and the planner.
 struct RunCheck {
@@ -27,11 +28,11 @@ struct RunCheck {
 // must fail its check, never pass it with an error of 0.
 double relative_error(const std::vector<float>& got, const std::vector<float>& want);
 
-RunCheck check_run(const CpuRunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
+RunCheck check_run(const RunResult& run, const std::vector<StepOutput>& reference, const Estimate& fp32_estimate,
                    int pipeline_stages);
 
-// A run's events (run/events.h) from what the CPU executor and the planner know.
-run::StartEvent start_event(const Plan& plan, const std::string& backend, int steps);
+// A run's events (events.h) from what the backend and the planner know.
+StartEvent start_event(const Plan& plan, const std::string& backend, int steps);
 // Looks up what the planner predicted for a measured op or collective of one rank, so every
 // stored measurement sits next to its prediction.
 class PredictionIndex {
@@ -50,13 +51,13 @@ private:
     const Estimate& m_fp32;
 };
 
-run::OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);
+OpEvent op_event(int rank, const OpRecord& op, std::optional<double> predicted_us = std::nullopt);
 
 // Emits what one rank measured since the last call (ops, then collectives), each next to
 // its prediction: rank 0 as every step ends, the other ranks once at the end.
 class RankEventStream {
 public:
-    RankEventStream(int rank, const PredictionIndex& predictions, std::function<void(const run::Event&)> sink)
+    RankEventStream(int rank, const PredictionIndex& predictions, std::function<void(const Event&)> sink)
         : m_rank(rank)
         , m_predictions(predictions)
         , m_emit(std::move(sink))
@@ -66,16 +67,16 @@ public:
 private:
     int m_rank;
     const PredictionIndex& m_predictions;
-    std::function<void(const run::Event&)> m_emit;
+    std::function<void(const Event&)> m_emit;
     std::size_t m_ops = 0;
     std::size_t m_collectives = 0;
 };
-run::CollectiveEvent collective_event(int rank, const CollectiveRecord& record,
-                                      std::optional<std::int64_t> predicted_bytes = std::nullopt);
-run::ResultEvent result_event(const Plan& plan, const std::string& backend, const CpuRunResult& run,
-                              const RunCheck& check, const Estimate& predicted);
+CollectiveEvent collective_event(int rank, const CollectiveRecord& record,
+                                 std::optional<std::int64_t> predicted_bytes = std::nullopt);
+ResultEvent result_event(const Plan& plan, const std::string& backend, const RunResult& run, const RunCheck& check,
+                         const Estimate& predicted);
 
 // Per-rank timeline of ops and collectives as Chrome trace JSON (Perfetto, chrome://tracing).
-OrderedJson chrome_trace(const CpuRunResult& run, const std::string& title);
+OrderedJson chrome_trace(const RunResult& run, const std::string& title);
 
-} // namespace shard::cpu
+} // namespace shard::run

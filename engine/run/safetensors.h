@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace shard::cpu {
+namespace shard::run {
 
 // safetensors (8-byte little-endian header size, JSON header, raw tensors), with ShardStudio's
 // tensor names ("embed", "layers.0.q", ...) and W[K, N] layout. F32, F16 and BF16 tensors are
@@ -16,4 +16,4 @@ ModelWeights load_safetensors(const ModelSpec& model, const std::string& path);
 // The same from the file's bytes; path names it in errors.
 ModelWeights parse_safetensors(const ModelSpec& model, std::string_view file, const std::string& path);
 
-} // namespace shard::cpu
+} // namespace shard::run

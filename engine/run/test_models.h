@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace shard::cpu {
+namespace shard::run {
 
 // Small models beside the presets that exercise what the presets do not, shared by the CPU
 // executor's tests and the CUDA engine's selftest: "tiny-gpt2" (LayerNorm, learned
@@ -13,4 +13,4 @@ namespace shard::cpu {
 // 4 query heads per KV head). Any other id is looked up among the presets.
 ModelSpec test_model(const std::string& id);
 
-} // namespace shard::cpu
+} // namespace shard::run
