@@ -1,5 +1,5 @@
 // The device emulation that runs the engine's CUDA kernels in the host model of CUDA
-// (tests/host_cuda/device): thread and block indices, __syncthreads, warp shuffles and
+// (engine/cuda/host_model/device): thread and block indices, __syncthreads, warp shuffles and
 // ballots, shared memory, and the faults where a GPU would hang or refuse a launch.
 #include "device/device_emulation.h"
 

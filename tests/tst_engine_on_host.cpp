@@ -1,5 +1,5 @@
 // The CUDA engine's host code (GpuModel, GpuMesh, the emulated collectives, the shared
-// expert groups) on a host model of CUDA (tests/host_cuda): the selftest's layouts in
+// expert groups) on a host model of CUDA (engine/cuda/host_model): the selftest's layouts in
 // fp32, bf16 and fp16 run with every rank emulated and on eight "GPUs", each checked like
 // `shard-engine selftest` checks it (the CPU reference's hidden states and, in fp32, greedy
 // tokens; the planner's collectives byte for byte). Built twice: tst_engine_on_host with

@@ -1,4 +1,4 @@
-// The host model of CUDA's streams (tests/host_cuda/host_streams.h), which
+// The host model of CUDA's streams (engine/cuda/host_model/host_streams.h), which
 // tst_engine_on_host relies on to show a missing wait between the engine's streams: work
 // deferred until needed, waits that order streams, a waited-on stream that runs ahead,
 // graph capture and replay, and the calls a capture refuses.

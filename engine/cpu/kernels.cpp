@@ -71,29 +71,28 @@ void norm(const ModelSpec& model, std::span<float> x, std::span<const float> wei
         rms_norm(x, weight, rows, cols);
 }
 
-void rotary(std::span<float> x, std::int64_t rows, int heads, int d, std::span<const std::int64_t> positions)
+void rotate_head(float* head, int d, double position)
 {
     const int half = d / 2;
-    for (std::int64_t r = 0; r < rows; ++r) {
-        const double pos = double(positions[r]);
-        for (int h = 0; h < heads; ++h) {
-            float* v = x.data() + (r * heads + h) * d;
-            for (int i = 0; i < half; ++i) {
-                const double freq = std::pow(10000.0, -2.0 * i / d);
-                const double c = std::cos(pos * freq);
-                const double s = std::sin(pos * freq);
-                const float a = v[i];
-                const float b = v[i + half];
-                v[i] = float(a * c - b * s);
-                v[i + half] = float(b * c + a * s);
-            }
-        }
+    for (int i = 0; i < half; ++i) {
+        const double freq = std::pow(10000.0, -2.0 * i / d);
+        const double c = std::cos(position * freq);
+        const double s = std::sin(position * freq);
+        const float a = head[i];
+        const float b = head[i + half];
+        head[i] = float(a * c - b * s);
+        head[i + half] = float(b * c + a * s);
     }
 }
 
-namespace {
+void rotary(std::span<float> x, std::int64_t rows, int heads, int d, std::span<const std::int64_t> positions)
+{
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (int h = 0; h < heads; ++h)
+            rotate_head(x.data() + (r * heads + h) * d, d, double(positions[r]));
+}
 
-float apply(Activation act, float x)
+float activation(Activation act, float x)
 {
     switch (act) {
     case Activation::SiLU:
@@ -108,12 +107,10 @@ float apply(Activation act, float x)
     return x;
 }
 
-} // namespace
-
 void activate(Activation act, std::span<float> x)
 {
     for (auto& v : x)
-        v = apply(act, v);
+        v = activation(act, v);
 }
 
 void gated(Activation act, std::span<const float> gate_up, std::span<float> out, std::int64_t rows, std::int64_t width)
@@ -122,7 +119,7 @@ void gated(Activation act, std::span<const float> gate_up, std::span<float> out,
         const float* gate = gate_up.data() + r * 2 * width;
         const float* up = gate + width;
         for (std::int64_t c = 0; c < width; ++c)
-            out[r * width + c] = apply(act, gate[c]) * up[c];
+            out[r * width + c] = activation(act, gate[c]) * up[c];
     }
 }
 

@@ -27,6 +27,12 @@ void norm(const ModelSpec& model, std::span<float> x, std::span<const float> wei
 // Rotary embedding (rotate-half form, base 10000) on `heads` heads of width d per row.
 void rotary(std::span<float> x, std::int64_t rows, int heads, int d, std::span<const std::int64_t> positions);
 
+// Rotates one head of width d at `position` in place: the pair (i, i + d/2) by
+// position * 10000^(-2i/d).
+void rotate_head(float* head, int d, double position);
+
+// One activation value: what activate and gated apply to each element.
+float activation(Activation act, float x);
 void activate(Activation act, std::span<float> x);
 // Gated MLP: out[i] = act(gate[i]) * up[i], with gate and up packed per row as [gate | up].
 void gated(Activation act, std::span<const float> gate_up, std::span<float> out, std::int64_t rows, std::int64_t width);

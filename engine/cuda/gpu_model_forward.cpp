@@ -10,12 +10,6 @@
 
 namespace shard::cuda {
 
-namespace {
-
-constexpr float kNormEps = 1e-5f;
-
-} // namespace
-
 void GpuModel::Impl::forward(int position, int T)
 {
     if (grid) {
@@ -86,7 +80,7 @@ void GpuModel::Impl::normalise(int layer, int T, bool post)
         const GpuLayer& L = I.layer_of(R, layer);
         I.op(R, post ? "post_attention_norm" : "input_norm", "norm", layer, [&] {
             kernels::norm(type, I.sp ? R.hn_local : R.hn, R.x, post ? L.post_norm : L.in_norm,
-                          post ? L.post_norm_b : L.in_norm_b, layer_norm, rows, h, kNormEps, R.stream);
+                          post ? L.post_norm_b : L.in_norm_b, layer_norm, rows, h, float(kNormEps), R.stream);
         });
     }
     if (I.data && !post)
@@ -158,8 +152,8 @@ void GpuModel::Impl::attention_block(int layer, int position, int T)
         if (L.qkv_bias)
             kernels::add_bias(type, R.qkv, L.qkv_bias, Mq, W, R.stream);
         if (L.q_norm) {
-            kernels::head_norm(type, R.qkv, W, 0, Mq, heads, d, L.q_norm, kNormEps, R.stream);
-            kernels::head_norm(type, R.qkv, W, qw, Mq, kv_heads, d, L.k_norm, kNormEps, R.stream);
+            kernels::head_norm(type, R.qkv, W, 0, Mq, heads, d, L.q_norm, float(kNormEps), R.stream);
+            kernels::head_norm(type, R.qkv, W, qw, Mq, kv_heads, d, L.k_norm, float(kNormEps), R.stream);
         }
     };
     for (auto& R : ranks) {
@@ -325,7 +319,8 @@ void GpuModel::Impl::head(int T)
         op(R, "lm_head", "lm_head", -1, [&] {
             if (!data && !grid)
                 kernels::last_rows(type, R.last, sp ? R.full : R.x, B, T, h, R.stream);
-            kernels::norm(type, R.last_n, R.last, R.final_norm, R.final_norm_b, layer_norm, B, h, kNormEps, R.stream);
+            kernels::norm(type, R.last_n, R.last, R.final_norm, R.final_norm_b, layer_norm, B, h, float(kNormEps),
+                          R.stream);
             gemm(R.blas->get(), type, R.last_n, R.head, R.logits, B, h, vl);
             kernels::argmax_rows(type, R.pairs, R.logits, B, vl, R.vocab_begin, model.vocab, R.stream);
         });

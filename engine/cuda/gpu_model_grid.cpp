@@ -10,12 +10,6 @@
 
 namespace shard::cuda {
 
-namespace {
-
-constexpr double kNormEps = 1e-5;
-
-} // namespace
-
 std::size_t GpuModel::Impl::grid_axis(const char* name) const
 {
     for (std::size_t a = 0; a < grid_axes.size(); ++a)

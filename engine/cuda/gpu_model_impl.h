@@ -310,6 +310,9 @@ template<class F> inline std::vector<void*> pointers(const std::vector<GpuRank*>
     return out;
 }
 
+// The norms' epsilon, the CPU reference's; the grid layouts' chunk norm takes it in double.
+constexpr double kNormEps = 1e-5;
+
 inline kernels::Act act_of(Activation a)
 {
     switch (a) {

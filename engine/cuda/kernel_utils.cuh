@@ -120,7 +120,7 @@ inline void check_launch()
 constexpr int kThreads = 256;
 
 // kernel<<<grid, block, shared, stream>>>, spelled SHARD_LAUNCH(grid, block, shared, stream,
-// kernel)(args...) so that the host model of CUDA (tests/host_cuda) can compile these files
+// kernel)(args...) so that the host model of CUDA (engine/cuda/host_model) can compile these files
 // as C++ and run the kernels themselves on the CPU.
 #if defined(SHARD_DEVICE_EMULATION)
 #define SHARD_LAUNCH(grid, block, shared, stream, ...)                                                                 \

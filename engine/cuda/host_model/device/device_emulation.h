@@ -2,7 +2,7 @@
 
 // Compiles the engine's CUDA kernels (engine/cuda/*.cu) as C++ for the host model of CUDA,
 // so the host-executed engine tests run the kernels themselves rather than host loops that
-// do what they do. Force-included before each .cu file (tests/host_cuda/CMakeLists.txt).
+// do what they do. Force-included before each .cu file (engine/cuda/host_model/CMakeLists.txt).
 //
 // A launch (SHARD_LAUNCH in kernel_utils.cuh) is enqueued on its host stream; when it runs,
 // each block's threads run on cooperative fibers of the calling host thread

@@ -1,17 +1,22 @@
 // The engine's kernel launchers (engine/cuda/kernels.h) run on the host for the
-// host-executed engine tests: each does what its CUDA kernel does, element for element, in
-// plain fp32 loops over buffers of fp32, fp16 or bf16 (the decode attention without its
-// context split: the same softmax, computed in one pass).
+// host-executed engine tests: each does what its CUDA kernel does over buffers of fp32,
+// fp16 or bf16. Where the CPU reference has the same operation (norms, rotary, activations,
+// attention, routing) the loop widens its operands to fp32, calls the reference and rounds
+// what it stores; the rest are plain fp32 loops. tst_kernel_conformance keeps these loops
+// and the kernels themselves equal.
 #include "cuda/kernels.h"
 #include "host_elements.h"
 #include "host_streams.h"
 
 #include "core/error.h"
+#include "cpu/kernels.h"
+#include "run/routing.h"
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,15 +32,31 @@ float apply(Act act, float x)
 {
     switch (act) {
     case Act::SiLU:
-        return x / (1.0f + std::exp(-x));
+        return cpu::activation(Activation::SiLU, x);
     case Act::GELU:
-        return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+        return cpu::activation(Activation::GELU, x);
     case Act::GELUTanh:
-        return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+        return cpu::activation(Activation::GELUTanh, x);
     case Act::ReLU:
-        return x > 0 ? x : 0.0f;
+        return cpu::activation(Activation::ReLU, x);
     }
     return x;
+}
+
+// n elements of a typed buffer from `index` on, as fp32.
+std::vector<float> widen(GpuDType type, const void* base, std::int64_t index, std::int64_t n)
+{
+    std::vector<float> out(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+        out[std::size_t(i)] = host::load(type, base, index + i);
+    return out;
+}
+
+// Stores fp32 values into a typed buffer from `index` on, each rounded to its type.
+void narrow(GpuDType type, void* base, std::int64_t index, std::span<const float> values)
+{
+    for (std::size_t i = 0; i < values.size(); ++i)
+        host::store(type, base, index + std::int64_t(i), values[i]);
 }
 
 } // namespace
@@ -90,20 +111,15 @@ void norm(GpuDType type, void* out, const void* in, const float* weight, const f
           std::int64_t rows, std::int64_t cols, float eps, cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
-        const bool ln = layer_norm || bias;
-        for (std::int64_t r = 0; r < rows; ++r) {
-            const Values row = Values(type, in) + r * cols;
-            float sum = 0, squares = 0;
-            for (std::int64_t c = 0; c < cols; ++c) {
-                sum += row[c];
-                squares += row[c] * row[c];
-            }
-            const float mean = ln ? sum / float(cols) : 0.0f;
-            const float var = ln ? squares / float(cols) - mean * mean : squares / float(cols);
-            const float scale = 1.0f / std::sqrt(var + eps);
-            for (std::int64_t c = 0; c < cols; ++c)
-                Elements(type, out)[r * cols + c] = (row[c] - mean) * scale * weight[c] + (bias ? bias[c] : 0.0f);
-        }
+        const std::span<const float> w(weight, std::size_t(cols));
+        const std::vector<float> zeros(bias ? 0 : std::size_t(cols), 0.0f);
+        const std::span<const float> b = bias ? std::span<const float>(bias, std::size_t(cols)) : zeros;
+        std::vector<float> x = widen(type, in, 0, rows * cols);
+        if (layer_norm || bias)
+            cpu::layer_norm(x, w, b, rows, cols, eps);
+        else
+            cpu::rms_norm(x, w, rows, cols, eps);
+        narrow(type, out, 0, x);
     });
 }
 
@@ -149,16 +165,12 @@ void head_norm(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::i
                const float* weight, float eps, cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
-        for (std::int64_t r = 0; r < rows; ++r)
-            for (int h = 0; h < heads; ++h) {
-                const Elements v = Elements(type, x) + (r * ld + col + std::int64_t(h) * d);
-                float squares = 0;
-                for (int i = 0; i < d; ++i)
-                    squares += v[i] * v[i];
-                const float scale = 1.0f / std::sqrt(squares / float(d) + eps);
-                for (int i = 0; i < d; ++i)
-                    v[i] = v[i] * scale * weight[i];
-            }
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const std::int64_t first = r * ld + col;
+            std::vector<float> row = widen(type, x, first, std::int64_t(heads) * d);
+            cpu::rms_norm(row, std::span<const float>(weight, std::size_t(d)), heads, d, eps);
+            narrow(type, x, first, row);
+        }
     });
 }
 
@@ -182,18 +194,13 @@ void rotary(GpuDType type, void* x, std::int64_t ld, std::int64_t col, std::int6
             const int* pos, cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
-        const int half = d / 2;
-        for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const std::int64_t first = r * ld + col;
+            std::vector<float> row = widen(type, x, first, std::int64_t(heads) * d);
             for (int h = 0; h < heads; ++h)
-                for (int i = 0; i < half; ++i) {
-                    const double p = double(*pos + r % T);
-                    const double freq = std::pow(10000.0, -2.0 * i / d);
-                    const double s = std::sin(p * freq), c = std::cos(p * freq);
-                    const Elements v = Elements(type, x) + (r * ld + col + std::int64_t(h) * d);
-                    const float a = v[i], b = v[i + half];
-                    v[i] = float(a * c - b * s);
-                    v[i + half] = float(b * c + a * s);
-                }
+                cpu::rotate_head(row.data() + std::int64_t(h) * d, d, double(*pos + r % T));
+            narrow(type, x, first, row);
+        }
     });
 }
 
@@ -219,36 +226,23 @@ void attention(GpuDType type, const void* q, std::int64_t q_ld, const void* k_ca
                cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
-        const int group = heads / kv_heads;
         const std::int64_t kv_width = std::int64_t(kv_heads) * d;
-        std::vector<float> scores;
-        for (std::int64_t row = 0; row < std::int64_t(seqs) * T; ++row) {
-            const std::int64_t seq = row / T;
-            const int ctx = *pos + int(row % T) + 1;
-            scores.assign(std::size_t(ctx), 0.0f);
-            for (int h = 0; h < heads; ++h) {
-                const int kvh = h / group;
-                const Values qh = Values(type, q) + (row * q_ld + std::int64_t(h) * d);
-                float best = -FLT_MAX;
-                for (int p = 0; p < ctx; ++p) {
-                    const Values k = Values(type, k_cache) + ((seq * max_ctx + p) * kv_width + std::int64_t(kvh) * d);
-                    float dot = 0;
-                    for (int i = 0; i < d; ++i)
-                        dot += qh[i] * k[i];
-                    scores[std::size_t(p)] = dot / std::sqrt(float(d));
-                    best = std::max(best, scores[std::size_t(p)]);
-                }
-                float total = 0;
-                for (int p = 0; p < ctx; ++p)
-                    total += scores[std::size_t(p)] = std::exp(scores[std::size_t(p)] - best);
-                for (int c = 0; c < d; ++c) {
-                    float acc = 0;
-                    for (int p = 0; p < ctx; ++p)
-                        acc += scores[std::size_t(p)]
-                               * Values(type, v_cache)[(seq * max_ctx + p) * kv_width + std::int64_t(kvh) * d + c];
-                    Elements(type, out)[(row * heads + h) * d + c] = acc / total;
-                }
+        const std::int64_t q_width = std::int64_t(heads) * d;
+        std::vector<std::int64_t> positions(static_cast<std::size_t>(T));
+        for (int t = 0; t < T; ++t)
+            positions[std::size_t(t)] = *pos + t;
+        const std::int64_t context = *pos + T;
+        std::vector<float> q_rows(std::size_t(T * q_width));
+        std::vector<float> result(q_rows.size());
+        for (std::int64_t seq = 0; seq < seqs; ++seq) {
+            for (int t = 0; t < T; ++t) {
+                const std::vector<float> row = widen(type, q, (seq * T + t) * q_ld, q_width);
+                std::copy(row.begin(), row.end(), q_rows.begin() + std::int64_t(t) * q_width);
             }
+            const std::vector<float> k = widen(type, k_cache, seq * max_ctx * kv_width, context * kv_width);
+            const std::vector<float> v = widen(type, v_cache, seq * max_ctx * kv_width, context * kv_width);
+            cpu::attention(q_rows, k, v, result, T, positions, heads, kv_heads, d);
+            narrow(type, out, seq * T * q_width, result);
         }
     });
 }
@@ -345,31 +339,10 @@ void route_top_k(const float* logits, int rows, int experts, int k, int* out_exp
                                     + " experts: k must be 1 to " + std::to_string(kMaxTopK)
                                     + " and at most the experts");
     host::enqueue(stream, [=] {
-        for (int row = 0; row < rows; ++row) {
-            const float* l = logits + std::int64_t(row) * experts;
-            const float best = *std::max_element(l, l + experts);
-            int chosen[kMaxTopK];
-            float p[kMaxTopK];
-            float sum = 0;
-            for (int j = 0; j < k; ++j) {
-                int arg = -1;
-                float value = -FLT_MAX;
-                for (int e = 0; e < experts; ++e) {
-                    const bool taken = std::find(chosen, chosen + j, e) != chosen + j;
-                    if (!taken && (arg < 0 || l[e] > value)) {
-                        arg = e;
-                        value = l[e];
-                    }
-                }
-                chosen[j] = arg;
-                p[j] = std::exp(value - best);
-                sum += p[j];
-            }
-            for (int j = 0; j < k; ++j) {
-                out_experts[std::int64_t(row) * k + j] = chosen[j];
-                out_weights[std::int64_t(row) * k + j] = p[j] / sum;
-            }
-        }
+        const run::Routing routing = run::route_tokens(
+            std::span<const float>(logits, std::size_t(rows) * std::size_t(experts)), rows, experts, k);
+        std::copy(routing.experts.begin(), routing.experts.end(), out_experts);
+        std::copy(routing.weights.begin(), routing.weights.end(), out_weights);
     });
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // A host model of the part of the CUDA runtime the engine's host code calls, for the
-// host-executed engine tests (tests/host_cuda): eight "devices" whose memory is host
+// host-executed engine tests (engine/cuda/host_model): eight "devices" whose memory is host
 // memory, streams that run their work at once or deferred until it is needed, events that
 // read the host clock, graph capture (host_streams.h).
 #include <cstddef>
