@@ -2,6 +2,7 @@
 // matrix, the workspace arena, shard-engine's answers without a GPU) and, where a GPU is
 // present, the selftest matrix itself against the CPU reference. GPU-only checks skip with
 // the reason when the machine has no usable GPU.
+#include "run/run_description.h"
 #include "test_support.h"
 
 #include "cost/shard_geometry.h"
@@ -42,7 +43,7 @@ struct Result {
     QByteArray err;
 };
 
-Result runProgram(const QString& program, const QStringList& arguments)
+Result runProgram(const QString& program, const QStringList& arguments, const QByteArray& input = {})
 {
     static QTemporaryDir data;
     QProcess process;
@@ -50,6 +51,8 @@ Result runProgram(const QString& program, const QStringList& arguments)
     env.insert(QStringLiteral("XDG_DATA_HOME"), data.path());
     process.setProcessEnvironment(env);
     process.start(QStringLiteral(SHARD_BIN_DIR "/") + program, arguments);
+    process.write(input);
+    process.closeWriteChannel();
     if (!process.waitForFinished(300'000))
         return {};
     return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
@@ -466,6 +469,38 @@ private slots:
         QCOMPARE(error.value(QStringLiteral("event")).toString(), QStringLiteral("error"));
         QCOMPARE(error.value(QStringLiteral("message")).toString(),
                  QStringLiteral("the CUDA backend cannot run here: ") + gpuReason());
+    }
+
+    // What shardstudio-cli hands the engine: the checked run on standard input, read before
+    // anything else, so a description it cannot read is named with or without a GPU.
+    void engineReadsTheRunDescriptionOnStandardInput()
+    {
+        const QStringList args{QStringLiteral("run"), QStringLiteral("--description"), QStringLiteral("-")};
+        const Result broken = runProgram(QStringLiteral("shard-engine"), args, QByteArrayLiteral("{\"format\": 1}"));
+        QCOMPARE(broken.exitCode, 1);
+        const QJsonObject refusal = QJsonDocument::fromJson(broken.out.trimmed()).object();
+        QCOMPARE(refusal.value(QStringLiteral("message")).toString(),
+                 QStringLiteral("standard input: field 'format' must be a string, got number 1"));
+
+        run::RunRequest request;
+        request.backend = "cuda-emulated";
+        request.steps = 2;
+        const run::RunDescription described =
+            run::describe_run(examplePlan("tiny-dense-dgx-h100-tp8.shardplan.json"), request);
+        const Result r = runProgram(QStringLiteral("shard-engine"), args,
+                                    QByteArray::fromStdString(dump_json(run::run_description_to_json(described))));
+        const QList<QByteArray> lines = r.out.trimmed().split('\n');
+        if (!gpuReason().isEmpty()) {
+            QCOMPARE(r.exitCode, 1);
+            QCOMPARE(QJsonDocument::fromJson(lines.front()).object().value(QStringLiteral("message")).toString(),
+                     QStringLiteral("the CUDA backend cannot run here: ") + gpuReason());
+            return;
+        }
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject start = QJsonDocument::fromJson(lines.front()).object();
+        QCOMPARE(start.value(QStringLiteral("event")).toString(), QStringLiteral("start"));
+        QCOMPARE(start.value(QStringLiteral("steps")).toInt(), 3); // the prefill and the two decode steps described
+        QCOMPARE(start.value(QStringLiteral("backend")).toString(), QStringLiteral("cuda-emulated"));
     }
 
     void cliHandsCudaRunsToTheEngine()

@@ -36,20 +36,49 @@ std::string find_engine()
     return {};
 }
 
-int run_engine(const std::string& engine, const std::vector<std::string>& args,
+namespace {
+
+// Hands the engine its standard input, then closes it. The engine reads it whole before it
+// writes anything, so this cannot wait on a full stdout pipe; an engine that exited first
+// (it could not start) reads nothing, which its exit code says, not a SIGPIPE here.
+void write_input(int fd, const std::string& input)
+{
+    struct sigaction ignore { };
+    struct sigaction previous { };
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &previous);
+    for (std::size_t done = 0; done < input.size();) {
+        const ssize_t n = write(fd, input.data() + done, input.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        done += std::size_t(n);
+    }
+    close(fd);
+    sigaction(SIGPIPE, &previous, nullptr);
+}
+
+} // namespace
+
+int run_engine(const std::string& engine, const std::vector<std::string>& args, const std::string& input,
                const std::function<void(const std::string&)>& on_line, const std::function<bool()>& cancel_requested)
 {
     int fds[2];
-    if (pipe(fds) != 0)
+    int in_fds[2];
+    if (pipe(fds) != 0 || pipe(in_fds) != 0)
         throw Error(std::string("cannot start shard-engine: ") + std::strerror(errno));
     const pid_t pid = fork();
     if (pid < 0)
         throw Error(std::string("cannot start shard-engine: ") + std::strerror(errno));
     if (pid == 0) {
         dup2(fds[1], STDOUT_FILENO);
+        dup2(in_fds[0], STDIN_FILENO);
         setenv("SHARD_ENGINE_PARENT", "shardstudio-cli", 1);
         close(fds[0]);
         close(fds[1]);
+        close(in_fds[0]);
+        close(in_fds[1]);
         std::vector<char*> argv;
         argv.push_back(const_cast<char*>(engine.c_str()));
         for (const auto& a : args)
@@ -60,6 +89,8 @@ int run_engine(const std::string& engine, const std::vector<std::string>& args,
         _exit(127);
     }
     close(fds[1]);
+    close(in_fds[0]);
+    write_input(in_fds[1], input);
     std::string pending;
     bool signalled = false;
     char buffer[65536];

@@ -2,6 +2,7 @@
 #include "engine_process.h"
 
 #include "cpu/cpu_executor.h"
+#include "run/run_description.h"
 #include "run/run_report.h"
 #include "run/safetensors.h"
 #include "store/run_store.h"
@@ -30,16 +31,10 @@ extern "C" void on_signal(int)
 
 struct RunArgs {
     std::string file;
-    std::string backend = "cpu";
+    run::RunRequest request;
     std::string trace;
-    std::string weights;
     std::string db;
-    std::string dtype = "bf16"; // cuda backends
-    std::string graphs = "on"; // cuda backends
-    std::string overlap = "off"; // cuda backends
     bool no_store = false;
-    int steps = -1;
-    std::uint64_t seed = 42;
 };
 
 // Display groups shared by the measured and the predicted side.
@@ -168,29 +163,27 @@ run::StoredEvent stored_event(std::int64_t run_id, RunStore& store)
     return {run_id, store.db().path()};
 }
 
-int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& options)
+int run_on_engine(const run::RunDescription& described, const RunArgs& args, const GlobalOptions& options)
 {
+    const Plan& plan = described.plan;
+    const std::string backend = run::to_string(described.backend);
     const auto info = cuda::backend_info();
     const std::string engine = find_engine();
     if (!info.compiled || engine.empty())
-        throw Error("backend '" + args.backend + "' is not available: this build has no CUDA engine"
+        throw Error("backend '" + backend + "' is not available: this build has no CUDA engine"
                     + (info.compiled ? std::string(" (shard-engine not found beside shardstudio-cli or on PATH)")
                                      : std::string(" (built without the CUDA toolkit)")));
     // Refused here, before a process starts, with the engine's own reason.
     if (const auto why = cuda::gpu_unsupported_reason(plan.model, plan.strategy); !why.empty())
-        throw Error("backend '" + args.backend + "' cannot run this plan: " + why);
+        throw Error("backend '" + backend + "' cannot run this plan: " + why);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::unique_ptr<RunStore> store;
     if (!args.no_store)
         store = open_run_store(args);
-    std::vector<std::string> engine_args{"run",       args.file,    "--backend", args.backend,
-                                         "--dtype",   args.dtype,   "--graphs",  args.graphs,
-                                         "--overlap", args.overlap, "--seed",    std::to_string(args.seed)};
-    if (args.steps >= 0)
-        engine_args.insert(engine_args.end(), {"--steps", std::to_string(args.steps)});
-    if (!args.weights.empty())
-        engine_args.insert(engine_args.end(), {"--weights", args.weights});
+    // The engine takes the run as described here, on its standard input.
+    const std::vector<std::string> engine_args{"run", "--description", "-"};
+    const std::string description = dump_json(run::run_description_to_json(described));
     bool started = false, finished = false;
     std::string last_error;
     const std::string plan_json = dump_json(plan_to_json(plan));
@@ -216,7 +209,7 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
         if (options.json && kind == "start" && store)
             std::cout << run::to_line(stored_event(run_id, *store)) << std::endl;
     };
-    const int code = run_engine(engine, engine_args, on_line, [] { return g_cancel.load(); });
+    const int code = run_engine(engine, engine_args, description, on_line, [] { return g_cancel.load(); });
     if (started && !finished) { // crashed or killed: the run is kept as failed with what it measured
         const std::string why = "shard-engine ended without a result (exit code " + std::to_string(code) + ")";
         if (store)
@@ -232,16 +225,14 @@ int run_on_engine(const Plan& plan, const RunArgs& args, const GlobalOptions& op
 
 int run_plan_file(const RunArgs& args, const GlobalOptions& options)
 {
-    const Plan plan = load_plan(args.file);
-    if (args.backend != "cpu") {
-        if (args.backend != "cuda" && args.backend != "cuda-emulated")
-            throw Error("unknown backend '" + args.backend + "' (expected cpu, cuda or cuda-emulated)");
-        return run_on_engine(plan, args, options);
-    }
+    const run::RunDescription described = run::describe_run(load_plan(args.file), args.request);
+    if (described.on_gpu())
+        return run_on_engine(described, args, options);
+    const Plan& plan = described.plan;
     // Ctrl-C / SIGTERM from here on stop the run cleanly (an error event, exit code 130).
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
+    const int steps = described.steps();
     // Every event goes to stdout (--json) and into the run store as it happens, so a run
     // killed halfway keeps what it measured.
     std::unique_ptr<RunStore> store;
@@ -258,7 +249,8 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         if (options.json && start && store)
             std::cout << run::to_line(stored_event(run_id, *store)) << std::endl;
     };
-    emit(run::start_event(plan, args.backend, steps));
+    const std::string backend = run::to_string(described.backend);
+    emit(run::start_event(plan, backend, steps));
     if (!options.json)
         std::cout << "Running " << plan.name << " on the CPU reference backend: " << plan.strategy.devices()
                   << " ranks (" << plan.strategy.label() << "), batch " << plan.workload.batch << ", prompt "
@@ -282,8 +274,9 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
     };
     run::RunResult run;
     try {
-        const run::ModelWeights weights = args.weights.empty() ? run::ModelWeights(plan.model, args.seed)
-                                                               : run::load_safetensors(plan.model, args.weights);
+        const run::ModelWeights weights = described.weights.empty()
+                                              ? run::ModelWeights(plan.model, described.seed)
+                                              : run::load_safetensors(plan.model, described.weights);
         run = cpu::run_cpu(plan, weights, run_options);
         if (!options.json)
             std::cerr << "\n";
@@ -294,7 +287,7 @@ int run_plan_file(const RunArgs& args, const GlobalOptions& options)
         rank0.flush(run.logs[0]);
         for (std::size_t rank = 1; rank < run.logs.size(); ++rank)
             run::RankEventStream(int(rank), predictions, emit).flush(run.logs[rank]);
-        emit(run::result_event(plan, args.backend, run, check, predicted));
+        emit(run::result_event(plan, backend, run, check, predicted));
         if (store)
             store->flush();
         if (!options.json) {
@@ -328,19 +321,20 @@ void register_run_commands(CLI::App& app, const GlobalOptions& options, int& exi
     auto args = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run a plan for real and check it against the reference and the planner");
     run->add_option("FILE", args->file, "A *.shardplan.json")->required();
-    run->add_option("--backend", args->backend,
+    run->add_option("--backend", args->request.backend,
                     "cpu (reference, fp32), cuda (one GPU per rank) or cuda-emulated (every rank on GPU 0)")
         ->capture_default_str();
-    run->add_option("--dtype", args->dtype, "cuda backends: bf16, fp16 or fp32")->capture_default_str();
-    run->add_option("--graphs", args->graphs, "cuda backends: replay decode steps from a CUDA graph (on/off)")
+    run->add_option("--dtype", args->request.dtype, "cuda backends: bf16, fp16 or fp32")->capture_default_str();
+    run->add_option("--graphs", args->request.graphs, "cuda backends: replay decode steps from a CUDA graph (on/off)")
         ->capture_default_str();
-    run->add_option("--overlap", args->overlap, "cuda backends: overlap communication with compute (on/off)")
+    run->add_option("--overlap", args->request.overlap, "cuda backends: overlap communication with compute (on/off)")
         ->capture_default_str();
     run->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of every rank's ops and collectives");
-    run->add_option("--steps", args->steps, "Decode steps (default: the plan's generated tokens)")
+    run->add_option("--steps", args->request.steps, "Decode steps (default: the plan's generated tokens)")
         ->check(in_range(limits::kDecodeSteps));
-    run->add_option("--seed", args->seed, "Seed of the generated weights")->capture_default_str();
-    run->add_option("--weights", args->weights, "Read the weights from a .safetensors file (ShardStudio tensor names)");
+    run->add_option("--seed", args->request.seed, "Seed of the generated weights")->capture_default_str();
+    run->add_option("--weights", args->request.weights,
+                    "Read the weights from a .safetensors file (ShardStudio tensor names)");
     run->add_option("--db", args->db, "Run database (default: $XDG_DATA_HOME/shardstudio/runs.db)");
     run->add_flag("--no-store", args->no_store, "Do not keep the run in the database");
     run->callback([&options, &exit_code, args] { exit_code = run_plan_file(*args, options); });

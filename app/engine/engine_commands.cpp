@@ -12,6 +12,7 @@
 #include "cuda/gpu_selftest.h"
 #include "cuda/moe_kernel_check.h"
 
+#include "run/run_description.h"
 #include "run/run_report.h"
 #include "run/safetensors.h"
 
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <iterator>
 
 namespace shard::engine {
 
@@ -41,49 +43,53 @@ void emit(const run::Event& event)
     std::cout << run::to_line(event) << std::endl;
 }
 
-bool parse_on_off(const std::string& text, const char* option)
+std::string read_standard_input()
 {
-    if (text == "on")
-        return true;
-    if (text == "off")
-        return false;
-    throw Error(std::string(option) + " takes on or off, not '" + text + "'");
-}
-
-// Refuses early, with the reason, when the CUDA backends cannot run here.
-void require_gpu()
-{
-    const auto info = cuda::backend_info();
-    if (!info.usable())
-        throw Error("the CUDA backend cannot run here: " + (info.compiled ? info.reason : std::string("not compiled")));
+    return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
 }
 
 } // namespace
 
-int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
+run::RunDescription describe(const RunArgs& args)
 {
-    if (args.backend != "cuda" && args.backend != "cuda-emulated")
-        throw Error("unknown backend '" + args.backend + "' for shard-engine (expected cuda or cuda-emulated)");
-    require_gpu();
-    Plan plan = load_plan(args.file);
-    cuda::GpuRunOptions options;
-    options.dtype = cuda::parse_gpu_dtype(args.dtype);
-    options.graphs = parse_on_off(args.graphs, "--graphs");
-    options.overlap = parse_on_off(args.overlap, "--overlap");
-    if (args.threads != "per-gpu" && args.threads != "one")
-        throw Error("--threads must be per-gpu or one, not '" + args.threads + "'");
-    options.thread_per_gpu = args.threads == "per-gpu";
-    options.emulated = args.backend == "cuda-emulated";
-    options.decode_steps = args.steps;
-    options.cancel = &g_cancel;
-    if (const auto why = cuda::gpu_unsupported_reason(plan.model, plan.strategy); !why.empty())
+    if (!args.description.empty() && !args.file.empty())
+        throw Error("give a plan FILE or --description, not both");
+    if (!args.description.empty()) { // shardstudio-cli checked it: taken as it stands
+        run::RunDescription run =
+            args.description == "-"
+                ? run::run_description_from_text(read_standard_input(), "standard input")
+                : run::run_description_from_text(read_text_file(args.description), args.description);
+        cuda::usable_backend();
+        return run;
+    }
+    cuda::usable_backend();
+    if (args.file.empty())
+        throw Error("give a plan FILE (a *.shardplan.json) or --description");
+    run::RunDescription run = run::describe_run(load_plan(args.file), args.request);
+    if (!run.on_gpu())
+        throw Error("backend 'cpu' runs in shardstudio-cli (shard-engine runs cuda or cuda-emulated)");
+    if (const auto why = cuda::gpu_unsupported_reason(run.plan.model, run.plan.strategy); !why.empty())
         throw Error("the plan cannot run on the CUDA engine: " + why);
-    // The run's dtype decides the predicted bytes and times.
-    plan.workload.dtype = plan.workload.kv_dtype = cuda::to_plan_dtype(options.dtype);
-    const int steps = 1 + (args.steps >= 0 ? args.steps : plan.workload.generate);
+    return run;
+}
+
+int run_plan_with(const run::RunDescription& described, const GpuRunner& runner, bool report, bool processes)
+{
+    const std::string backend = run::to_string(described.backend);
+    const std::string dtype = to_string(described.dtype);
+    cuda::GpuRunOptions options;
+    options.dtype = cuda::gpu_dtype_of(described.dtype);
+    options.graphs = described.graphs;
+    options.overlap = described.overlap;
+    options.thread_per_gpu = described.thread_per_gpu;
+    options.emulated = described.backend == run::Backend::CudaEmulated;
+    options.decode_steps = described.decode_steps;
+    options.cancel = &g_cancel;
+    const Plan plan = described.priced_plan();
+    const int steps = described.steps();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    run::StartEvent start = run::start_event(plan, args.backend, steps);
+    run::StartEvent start = run::start_event(plan, backend, steps);
     const OrderedJson devices = cuda::describe_devices();
     start.environment.gpus.clear();
     for (const auto& g : devices["gpus"])
@@ -91,8 +97,8 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     start.environment.driver = devices["driver"].get<std::string>();
     start.environment.cuda = devices["cuda_runtime"].get<std::string>();
     start.environment.nccl = devices["nccl"].get<std::string>();
-    start.environment.dtype = args.dtype;
-    start.dtype = args.dtype;
+    start.environment.dtype = dtype;
+    start.dtype = dtype;
     start.graphs = cuda::gpu_graphs_apply(plan, options.graphs);
     const bool expert_parallel = plan.model.is_moe() && plan.strategy.ep > 1;
     start.overlap = options.overlap && plan.strategy.tensor_size() > 1 && !expert_parallel;
@@ -106,8 +112,9 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
             "--overlap is off for expert-parallel plans: their all-to-alls are sized on the host, in stream order");
     start.network = options.emulated ? "modeled" : "measured";
     start.host_threads = options.emulated || plan.strategy.devices() == 1 ? "one"
-                         : args.processes                                 ? "a process per GPU (MPI)"
-                                                                          : args.threads;
+                         : processes                                      ? "a process per GPU (MPI)"
+                         : options.thread_per_gpu                         ? "per-gpu"
+                                                                          : "one";
     if (report)
         emit(start);
     const Estimate predicted = estimate(plan.model, plan.strategy, plan.topology, plan.workload);
@@ -122,8 +129,9 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
     };
     try {
         const bool small = run::reference_unsupported_reason(plan.model).empty();
-        const run::ModelWeights weights = args.weights.empty() ? run::ModelWeights(plan.model, args.seed, false)
-                                                               : run::load_safetensors(plan.model, args.weights);
+        const run::ModelWeights weights = described.weights.empty()
+                                              ? run::ModelWeights(plan.model, described.seed, false)
+                                              : run::load_safetensors(plan.model, described.weights);
         const std::optional<cuda::GpuRunResult> merged = runner(plan, weights, options);
         if (!report || !merged)
             return 0; // another process reports the run
@@ -140,8 +148,8 @@ int run_plan_with(const RunArgs& args, const GpuRunner& runner, bool report)
             for (const auto& t : run.times)
                 check.step_ms.push_back(t.total_ms());
         }
-        run::ResultEvent result = run::result_event(plan, args.backend, run.run, check, predicted);
-        result.dtype = args.dtype;
+        run::ResultEvent result = run::result_event(plan, backend, run.run, check, predicted);
+        result.dtype = dtype;
         result.checked = small;
         result.tolerance = cuda::tolerance(options.dtype);
         result.network = options.emulated ? "modeled" : "measured";
@@ -175,11 +183,11 @@ namespace {
 int run_plan(const RunArgs& args)
 {
     return run_plan_with(
-        args,
+        describe(args),
         [](const Plan& plan, const run::ModelWeights& weights, const cuda::GpuRunOptions& options) {
             return std::optional<cuda::GpuRunResult>(cuda::run_gpu(plan, weights, options));
         },
-        true);
+        true, false);
 }
 
 int selftest(const std::string& dtype_arg, bool json, const std::string& filter, int repeat, const std::string& graphs,
@@ -208,7 +216,7 @@ int selftest(const std::string& dtype_arg, bool json, const std::string& filter,
             ++ran;
             cuda::SelftestCase run_case = test;
             if (!graphs.empty())
-                run_case.graphs = parse_on_off(graphs, "--graphs");
+                run_case.graphs = run::parse_on_off(graphs, "--graphs");
             if (prompt > 0)
                 run_case.plan.workload.prompt = prompt;
             if (generate > 0)
@@ -270,14 +278,18 @@ std::string error_line(const std::string& message)
 
 void add_run_options(CLI::App* run, RunArgs& args)
 {
-    run->add_option("FILE", args.file, "A *.shardplan.json")->required();
-    run->add_option("--dtype", args.dtype, "bf16, fp16 or fp32")->capture_default_str();
-    run->add_option("--graphs", args.graphs, "Replay decode steps from a CUDA graph: on or off")->capture_default_str();
-    run->add_option("--overlap", args.overlap, "Overlap communication with compute: on or off")->capture_default_str();
-    run->add_option("--steps", args.steps, "Decode steps (default: the plan's generated tokens)")
+    run->add_option("FILE", args.file, "A *.shardplan.json");
+    run->add_option("--description", args.description,
+                    "A run as shardstudio-cli describes it (JSON; - reads standard input), instead of FILE");
+    run->add_option("--dtype", args.request.dtype, "bf16, fp16 or fp32")->capture_default_str();
+    run->add_option("--graphs", args.request.graphs, "Replay decode steps from a CUDA graph: on or off")
+        ->capture_default_str();
+    run->add_option("--overlap", args.request.overlap, "Overlap communication with compute: on or off")
+        ->capture_default_str();
+    run->add_option("--steps", args.request.steps, "Decode steps (default: the plan's generated tokens)")
         ->check(CLI::Range(limits::kDecodeSteps.min, limits::kDecodeSteps.max));
-    run->add_option("--seed", args.seed, "Seed of the generated weights")->capture_default_str();
-    run->add_option("--weights", args.weights, "Read the weights from a .safetensors file");
+    run->add_option("--seed", args.request.seed, "Seed of the generated weights")->capture_default_str();
+    run->add_option("--weights", args.request.weights, "Read the weights from a .safetensors file");
 }
 
 void install_signal_handlers()
@@ -296,9 +308,9 @@ void register_commands(CLI::App& app, int& exit_code)
     auto args = std::make_shared<RunArgs>();
     auto* run = app.add_subcommand("run", "Run a plan on the GPU and stream events (JSON Lines) on stdout");
     add_run_options(run, *args);
-    run->add_option("--backend", args->backend, "cuda (one GPU per rank) or cuda-emulated (all ranks on GPU 0)")
+    run->add_option("--backend", args->request.backend, "cuda (one GPU per rank) or cuda-emulated (all ranks on GPU 0)")
         ->capture_default_str();
-    run->add_option("--threads", args->threads,
+    run->add_option("--threads", args->request.threads,
                     "Host threads driving real GPUs: per-gpu (one each) or one (all GPUs in lockstep)")
         ->capture_default_str();
     run->callback([&exit_code, args] { exit_code = run_plan(*args); });
@@ -330,7 +342,7 @@ void register_commands(CLI::App& app, int& exit_code)
     bench->add_flag("--quick", bench_options->quick, "Fewer shapes and repetitions");
     bench->add_option("--json", *bench_out, "Also write every figure to this JSON file");
     bench->callback([&exit_code, bench_options, bench_out] {
-        require_gpu();
+        cuda::usable_backend();
         std::string report;
         const OrderedJson result = cuda::run_bench(*bench_options, report);
         std::cout << report;

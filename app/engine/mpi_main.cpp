@@ -152,11 +152,11 @@ int main(int argc, char** argv)
     run->callback([&] {
         engine::install_signal_handlers();
         exit_code = engine::run_plan_with(
-            args,
+            engine::describe(args),
             [&](const Plan& plan, const run::ModelWeights& weights, const cuda::GpuRunOptions& options) {
                 return run_part(world, plan, weights, options);
             },
-            world.root());
+            world.root(), args.processes);
     });
     app.add_subcommand("bootstrap", "Check the job: hosts, GPUs per process and one NCCL id for all")->callback([&] {
         exit_code = bootstrap(world);

@@ -44,9 +44,7 @@ void draw_bar(const cuda::ProfileProgress& p)
 
 int profile(const ProfileArgs& args)
 {
-    const auto info = cuda::backend_info();
-    if (!info.usable())
-        throw Error("the CUDA backend cannot run here: " + (info.compiled ? info.reason : std::string("not compiled")));
+    cuda::usable_backend(); // refuses with the reason when the cuda backends cannot run here
     const OrderedJson devices = cuda::describe_devices();
     const int local = int(devices["gpus"].size());
     if (args.gpus < 0 || args.gpus > local)

@@ -3,6 +3,8 @@
 // shard-engine links it.
 #include "backend_info.h"
 
+#include "core/error.h"
+
 #include <dlfcn.h>
 
 #include <string>
@@ -70,6 +72,14 @@ BackendInfo backend_info()
     }
     return info;
 #endif
+}
+
+BackendInfo usable_backend()
+{
+    BackendInfo info = backend_info();
+    if (!info.usable())
+        throw Error("the CUDA backend cannot run here: " + (info.compiled ? info.reason : std::string("not compiled")));
+    return info;
 }
 
 } // namespace shard::cuda

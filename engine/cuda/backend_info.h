@@ -19,5 +19,7 @@ struct BackendInfo {
 };
 
 BackendInfo backend_info();
+// backend_info(), or an Error saying why the cuda backends cannot run here.
+BackendInfo usable_backend();
 
 } // namespace shard::cuda

@@ -1,5 +1,6 @@
 #include "engine_support.h"
 
+#include "core/error.h"
 #include "run/model_weights.h"
 
 namespace shard::cuda {
@@ -22,6 +23,23 @@ std::string gpu_unsupported_reason(const ModelSpec& model, const Strategy& s)
                    + std::to_string(kEngineMaxTopK);
     }
     return {};
+}
+
+ShardGeometry runnable_geometry(const ModelSpec& model, const Strategy& strategy, const Workload& workload)
+{
+    if (const auto why = gpu_unsupported_reason(model, strategy); !why.empty())
+        throw Error(why);
+    ShardGeometry geometry = shard_geometry(model, strategy, workload);
+    if (!geometry.feasible())
+        throw Error("the plan cannot run: " + geometry.reject);
+    return geometry;
+}
+
+void require_local_gpus(int needed, int visible)
+{
+    if (visible < needed)
+        throw Error("the plan needs " + std::to_string(needed) + " GPUs and this machine has " + std::to_string(visible)
+                    + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
 }
 
 } // namespace shard::cuda

@@ -1,6 +1,7 @@
 #include "gpu_dtype.h"
 
 #include "core/error.h"
+#include "run/run_description.h"
 
 namespace shard::cuda {
 
@@ -24,13 +25,21 @@ std::string to_string(GpuDType type)
 
 GpuDType parse_gpu_dtype(const std::string& text)
 {
-    if (text == "fp32" || text == "f32" || text == "float32")
+    return gpu_dtype_of(run::parse_gpu_element_type(text));
+}
+
+GpuDType gpu_dtype_of(DType type)
+{
+    switch (type) {
+    case DType::FP32:
         return GpuDType::F32;
-    if (text == "fp16" || text == "f16" || text == "float16")
+    case DType::FP16:
         return GpuDType::F16;
-    if (text == "bf16" || text == "bfloat16")
+    case DType::BF16:
         return GpuDType::BF16;
-    throw Error("unknown dtype '" + text + "' for the CUDA engine (expected bf16, fp16 or fp32)");
+    default:
+        throw Error("the CUDA engine computes in bf16, fp16 or fp32, not " + to_string(type));
+    }
 }
 
 DType to_plan_dtype(GpuDType type)

@@ -1,3 +1,4 @@
+#include "engine_support.h"
 #include "gpu_mesh_impl.h"
 
 #include "cost/collective.h"
@@ -19,12 +20,8 @@ GpuMesh::GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuMo
     I.plan = plan;
     I.options = options;
     const Strategy& s = plan.strategy;
-    if (const auto why = gpu_unsupported_reason(weights.model(), s); !why.empty())
-        throw Error(why);
     I.layout = gpu_mesh_layout(s);
-    I.geometry = shard_geometry(weights.model(), s, plan.workload);
-    if (!I.geometry.feasible())
-        throw Error("the plan cannot run: " + I.geometry.reject);
+    I.geometry = runnable_geometry(weights.model(), s, plan.workload);
     if (options.batch != plan.workload.batch)
         throw Error("the engine was sized for " + std::to_string(options.batch) + " sequences, the plan has "
                     + std::to_string(plan.workload.batch));
@@ -48,10 +45,7 @@ GpuMesh::GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuMo
         if (!options.emulated) {
             int device_count = 0;
             SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
-            if (device_count < ranks)
-                throw Error("the plan needs " + std::to_string(ranks) + " GPUs and this machine has "
-                            + std::to_string(device_count)
-                            + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+            require_local_gpus(ranks, device_count);
         }
     }
     if (weights.model().is_moe() && s.ep > 1) {

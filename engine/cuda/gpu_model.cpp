@@ -23,12 +23,7 @@ GpuModel::Impl::Impl(const run::ModelWeights& w, const Plan& p, const GpuModelOp
     , plan(p)
     , options(o)
 {
-    if (const auto why = gpu_unsupported_reason(model, plan.strategy); !why.empty())
-        throw Error(why);
-    Workload workload = plan.workload;
-    geometry = shard_geometry(model, plan.strategy, workload);
-    if (!geometry.feasible())
-        throw Error("the plan cannot run: " + geometry.reject);
+    geometry = runnable_geometry(model, plan.strategy, plan.workload);
     t = plan.strategy.tensor_size();
     column = plan.strategy.tensor_mode == TensorMode::Column1D && t > 1;
     row = plan.strategy.tensor_mode == TensorMode::Row1D && t > 1;
@@ -97,10 +92,8 @@ GpuModel::Impl::Impl(const run::ModelWeights& w, const Plan& p, const GpuModelOp
     if (!place) {
         int device_count = 0;
         SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
-        if (!options.emulated && device_count < t)
-            throw Error("the plan needs " + std::to_string(t) + " GPUs and this machine has "
-                        + std::to_string(device_count)
-                        + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+        if (!options.emulated)
+            require_local_gpus(t, device_count);
         const int stream_count = options.emulated ? 1 : t;
         for (int i = 0; i < stream_count; ++i)
             streams.push_back(std::make_unique<Stream>(options.emulated ? 0 : i));

@@ -1,4 +1,5 @@
 #include "gpu_run_parts.h"
+#include "engine_support.h"
 
 #include "cuda_check.h"
 #include "device_resources.h"
@@ -168,9 +169,7 @@ GpuRunResult run_gpu_threads(const Plan& plan, const run::ModelWeights& weights,
     const int n = gpu_mesh_layout(plan.strategy).ranks();
     int device_count = 0;
     SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
-    if (device_count < n)
-        throw Error("the plan needs " + std::to_string(n) + " GPUs and this machine has " + std::to_string(device_count)
-                    + "; run it with --backend cuda-emulated to emulate the ranks on one GPU");
+    require_local_gpus(n, device_count);
     NcclJoin join;
     join.id = nccl_unique_id();
     join.world_size = n;
