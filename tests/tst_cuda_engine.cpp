@@ -11,7 +11,6 @@
 #include "cuda/collective_check.h"
 #include "cuda/device_resources.h"
 #include "cuda/gpu_executor.h"
-#include "cuda/gpu_mesh_layout.h"
 #include "cuda/gpu_run_parts.h"
 #include "cuda/gpu_selftest.h"
 #include "cuda/kernels.h"
@@ -309,55 +308,6 @@ private slots:
         QCOMPARE(error.value(QStringLiteral("message")).toString(),
                  reason.isEmpty() ? QStringLiteral("the plan has 8 ranks (TP8); start it with mpirun -n 8, not 3")
                                   : QStringLiteral("the CUDA backend cannot run here: ") + reason);
-    }
-
-    void meshLayoutNumbersRanksAsTheCpuExecutor_data()
-    {
-        QTest::addColumn<int>("pp");
-        QTest::addColumn<int>("dp");
-        QTest::addColumn<int>("t");
-        QTest::addRow("tp8") << 1 << 1 << 8;
-        QTest::addRow("pp4") << 4 << 1 << 1;
-        QTest::addRow("dp2 x tp2") << 1 << 2 << 2;
-        QTest::addRow("pp2 x dp2 x tp2") << 2 << 2 << 2;
-        QTest::addRow("pp3 x tp4") << 3 << 1 << 4;
-    }
-
-    void meshLayoutNumbersRanksAsTheCpuExecutor()
-    {
-        QFETCH(int, pp);
-        QFETCH(int, dp);
-        QFETCH(int, t);
-        Strategy s;
-        s.tensor_mode = t > 1 ? TensorMode::Megatron1D : TensorMode::None;
-        s.tensor_shape = t > 1 ? std::vector<int>{t} : std::vector<int>{};
-        s.pp = pp;
-        s.dp = dp;
-        const cuda::GpuMeshLayout L = cuda::gpu_mesh_layout(s);
-        QCOMPARE(L.ranks(), pp * dp * t);
-        QCOMPARE(int(L.groups.size()), pp * dp);
-        std::set<int> seen;
-        for (std::size_t g = 0; g < L.groups.size(); ++g) {
-            const cuda::GpuMeshGroup& group = L.groups[g];
-            QCOMPARE(group.stage, int(g) / dp); // stage-major
-            QCOMPARE(group.replica, int(g) % dp);
-            QCOMPARE(int(group.ranks.size()), t);
-            for (int i = 0; i < t; ++i) {
-                const int rank = group.ranks[std::size_t(i)];
-                QVERIFY(seen.insert(rank).second);
-                // The CPU executor's RankPlace of the same rank.
-                const int stage_size = dp * t;
-                QCOMPARE(rank / stage_size, group.stage);
-                QCOMPARE((rank % stage_size) / t, group.replica);
-                QCOMPARE(rank % t, i);
-                QCOMPARE(L.stage_of(rank), group.stage);
-                QCOMPARE(L.rank(group.stage, group.replica, i), rank);
-                // One tensor communicator per group; one pipeline chain per offset in a stage.
-                QCOMPARE(L.tensor_color[std::size_t(rank)], t > 1 ? int(g) : -1);
-                QCOMPARE(L.pipeline_color[std::size_t(rank)], pp > 1 ? group.replica * t + i : -1);
-            }
-        }
-        QCOMPARE(int(seen.size()), L.ranks());
     }
 
     void selftestMatrix()

@@ -1,5 +1,7 @@
 #include "cpu_executor.h"
 
+#include "run/mesh_layout.h"
+
 #include "grid_model.h"
 #include "inprocess_communicator.h"
 #include "kernels.h"
@@ -38,22 +40,21 @@ struct Groups {
     }
 };
 
-Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometry& g, std::vector<RankLog>& logs)
+Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometry& g, const run::MeshLayout& mesh,
+                    std::vector<RankLog>& logs)
 {
     Groups groups;
-    const int T = s.tensor_size();
-    const int stage_size = s.dp * T;
-    const int ranks = s.devices();
+    const int T = mesh.t;
+    const int stage_size = mesh.stage_size();
+    const int ranks = mesh.ranks();
     groups.comms.resize(ranks);
     groups.tokens.assign(ranks, nullptr);
     int id = 0;
     for (int stage = 0; stage < s.pp; ++stage) {
-        const int base = stage * stage_size;
+        const int base = mesh.rank(stage, 0, 0);
         if (T > 1) {
             for (int replica = 0; replica < s.dp; ++replica) {
-                std::vector<int> members;
-                for (int i = 0; i < T; ++i)
-                    members.push_back(base + replica * T + i);
+                const std::vector<int>& members = mesh.group(stage, replica).ranks;
                 for (const int rank : members)
                     groups.comms[rank].tp = groups.make(world, id, "tp", members, rank, &logs[rank], false);
                 ++id;
@@ -108,7 +109,7 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
         }
         if (stage + 1 < s.pp) {
             for (int offset = 0; offset < stage_size; ++offset) {
-                const std::vector<int> members{base + offset, base + stage_size + offset};
+                const std::vector<int> members{base + offset, mesh.rank(stage + 1, 0, 0) + offset};
                 groups.comms[members[0]].next =
                     groups.make(world, id, "pp", members, members[0], &logs[members[0]], false);
                 groups.comms[members[1]].prev =
@@ -119,9 +120,9 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
     }
     if (s.pp > 1) { // the last stage hands the sampled tokens back to the first
         for (int replica = 0; replica < s.dp; ++replica) {
-            std::vector<int> members{(s.pp - 1) * stage_size + replica * T};
+            std::vector<int> members{mesh.rank(s.pp - 1, replica, 0)};
             for (int i = 0; i < T; ++i)
-                members.push_back(replica * T + i);
+                members.push_back(mesh.rank(0, replica, i));
             for (const int rank : members)
                 groups.tokens[rank] = groups.make(world, id, "tokens", members, rank, &logs[rank], true);
             ++id;
@@ -151,9 +152,8 @@ RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOpt
     if (m.position == PositionKind::Learned && max_context > m.max_context)
         throw Error("prompt + generated tokens (" + std::to_string(max_context) + ") exceed the model's "
                     + std::to_string(m.max_context) + " learned positions");
-    const int ranks = s.devices();
-    const int T = s.tensor_size();
-    const int stage_size = s.dp * T;
+    const run::MeshLayout mesh = run::mesh_layout(s);
+    const int ranks = mesh.ranks();
 
     RunResult result;
     result.logs.resize(ranks);
@@ -164,7 +164,7 @@ RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOpt
     const auto epoch = RankLog::Clock::now();
     for (auto& log : result.logs)
         log.epoch = epoch;
-    Groups groups = build_groups(world, s, g, result.logs);
+    Groups groups = build_groups(world, s, g, mesh, result.logs);
     const auto prompt = prompt_tokens(m, w.batch, w.prompt);
     std::mutex mutex;
     std::string first_error;
@@ -174,9 +174,9 @@ RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOpt
         set_blas_threads(1);
         RankPlace place;
         place.position = rank;
-        place.stage = rank / stage_size;
-        place.replica = (rank % stage_size) / T;
-        place.tensor = rank % T;
+        place.stage = mesh.stage_of(rank);
+        place.replica = mesh.replica_of(rank);
+        place.tensor = mesh.tensor_of(rank);
         std::unique_ptr<RankModel> model;
         if (tensor_rank(s.tensor_mode) > 1)
             model =
@@ -233,7 +233,7 @@ RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOpt
 
     std::vector<std::thread> threads;
     for (int rank = 0; rank < ranks; ++rank) {
-        result.rank_stage[rank] = rank / stage_size;
+        result.rank_stage[rank] = mesh.stage_of(rank);
         threads.emplace_back([&, rank] {
             try {
                 body(rank);

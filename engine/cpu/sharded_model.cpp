@@ -2,6 +2,7 @@
 
 #include "detail/sharded_layer.h"
 #include "kernels.h"
+#include "run/layer_shard.h"
 
 #include "core/error.h"
 
@@ -53,7 +54,6 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     m_moeRowsSharded = m.is_moe() && strategy.ep > 1 && m_t > 1 && !m_sequenceSharded;
     const int r = place.tensor;
     const int t = m_t;
-    const std::int64_t h = m.hidden;
     const std::int64_t d = m.head_dim;
     const std::int64_t f = m.ffn;
     const auto split = strategy.resolved_stage_layers(m.layers);
@@ -61,120 +61,61 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
         m_firstLayer += split[s];
     m_layerCount = split[place.stage];
 
-    const int a_l = geometry.heads_local;
-    const int g_l = geometry.kv_heads_local;
-    const bool heads_split = geometry.head_parts > 1;
-    const std::int64_t first_head = heads_split ? std::int64_t(r) * a_l : 0;
-    const std::int64_t first_kv = heads_split ? first_head / (m.heads / m.kv_heads) : 0;
+    const run::TensorSlot slot{r, t};
+    const run::MlpSplit dense_split = run::mlp_split(mode, t);
     const std::int64_t seqs = geometry.batch_per_replica;
+    auto expert = [](const run::MlpShard& s) {
+        return ExpertWeights{s.gate, s.up, s.down, s.gate_bias, s.up_bias, s.down_bias};
+    };
     for (int l = m_firstLayer; l < m_firstLayer + m_layerCount; ++l) {
         Layer L;
         L.index = l;
         L.moe = m.is_moe_layer(l);
         auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
-        L.input_norm = weights.get(name("input_norm"));
-        L.input_norm_bias = weights.get_or_empty(name("input_norm.bias"));
-        L.post_norm = weights.get(name("post_attention_norm"));
-        L.post_norm_bias = weights.get_or_empty(name("post_attention_norm.bias"));
-        L.q_norm = weights.get_or_empty(name("q_norm"));
-        L.k_norm = weights.get_or_empty(name("k_norm"));
-        const Matrix& Wq = weights.get(name("q"));
-        const Matrix& Wk = weights.get(name("k"));
-        const Matrix& Wv = weights.get(name("v"));
-        const Matrix& Wo = weights.get(name("o"));
-        const Matrix qb = weights.get_or_empty(name("q.bias"));
-        const Matrix kb = weights.get_or_empty(name("k.bias"));
-        const Matrix vb = weights.get_or_empty(name("v.bias"));
-        if (mode == TensorMode::Row1D) { // every linear split by rows; attention replicated
-            L.heads = m.heads;
-            L.kv_heads = m.kv_heads;
-            L.q = Wq.slice_rows(r * h / t, (r + 1) * h / t);
-            L.k = Wk.slice_rows(r * h / t, (r + 1) * h / t);
-            L.v = Wv.slice_rows(r * h / t, (r + 1) * h / t);
-            L.q_bias = qb;
-            L.k_bias = kb;
-            L.v_bias = vb;
-            const std::int64_t aw = std::int64_t(m.heads) * d;
-            L.o = Wo.slice_rows(r * aw / t, (r + 1) * aw / t);
-        } else {
-            L.heads = a_l;
-            L.kv_heads = g_l;
-            L.q = Wq.slice_cols(first_head * d, (first_head + a_l) * d);
-            L.k = Wk.slice_cols(first_kv * d, (first_kv + g_l) * d);
-            L.v = Wv.slice_cols(first_kv * d, (first_kv + g_l) * d);
-            L.q_bias = qb.slice_cols(first_head * d, (first_head + a_l) * d);
-            L.k_bias = kb.slice_cols(first_kv * d, (first_kv + g_l) * d);
-            L.v_bias = vb.slice_cols(first_kv * d, (first_kv + g_l) * d);
-            L.o = mode == TensorMode::Column1D ? Wo.slice_cols(r * h / t, (r + 1) * h / t)
-                                               : Wo.slice_rows(first_head * d, (first_head + a_l) * d);
-        }
-        L.o_bias = weights.get_or_empty(name("o.bias"));
-        if (mode == TensorMode::Column1D)
-            L.o_bias = L.o_bias.slice_cols(r * h / t, (r + 1) * h / t);
+        run::LayerNorms norms = run::layer_norms(weights, l);
+        L.input_norm = std::move(norms.input_norm);
+        L.input_norm_bias = std::move(norms.input_norm_bias);
+        L.post_norm = std::move(norms.post_norm);
+        L.post_norm_bias = std::move(norms.post_norm_bias);
+        L.q_norm = std::move(norms.q_norm);
+        L.k_norm = std::move(norms.k_norm);
+        run::AttentionShard a = run::attention_shard(weights, mode, geometry, slot, l);
+        L.heads = a.heads;
+        L.kv_heads = a.kv_heads;
+        L.q = std::move(a.q);
+        L.k = std::move(a.k);
+        L.v = std::move(a.v);
+        L.q_bias = std::move(a.q_bias);
+        L.k_bias = std::move(a.k_bias);
+        L.v_bias = std::move(a.v_bias);
+        L.o = std::move(a.o);
+        L.o_bias = std::move(a.o_bias);
         const std::size_t cache = std::size_t(seqs) * max_context * L.kv_heads * d;
         L.k_cache.assign(cache, 0.0f);
         L.v_cache.assign(cache, 0.0f);
 
-        auto load_mlp = [&](const std::string& p, std::int64_t width, int parts, int index) {
-            ExpertWeights e;
-            const Matrix gate = weights.get_or_empty(p + ".gate");
-            const Matrix& up = weights.get(p + ".up");
-            const Matrix& down = weights.get(p + ".down");
-            const std::int64_t b0 = index * width / parts;
-            const std::int64_t b1 = (index + 1) * width / parts;
-            if (mode == TensorMode::Row1D && parts > 1) {
-                e.gate = gate.slice_rows(r * h / t, (r + 1) * h / t);
-                e.up = up.slice_rows(r * h / t, (r + 1) * h / t);
-                e.down = down.slice_rows(b0, b1);
-                e.gate_bias = weights.get_or_empty(p + ".gate.bias");
-                e.up_bias = weights.get_or_empty(p + ".up.bias");
-            } else {
-                e.gate = gate.slice_cols(b0, b1);
-                e.up = up.slice_cols(b0, b1);
-                e.gate_bias = weights.get_or_empty(p + ".gate.bias").slice_cols(b0, b1);
-                e.up_bias = weights.get_or_empty(p + ".up.bias").slice_cols(b0, b1);
-                e.down = mode == TensorMode::Column1D && parts > 1 ? down.slice_cols(r * h / t, (r + 1) * h / t)
-                                                                   : down.slice_rows(b0, b1);
-            }
-            e.down_bias = weights.get_or_empty(p + ".down.bias");
-            if (mode == TensorMode::Column1D && parts > 1)
-                e.down_bias = e.down_bias.slice_cols(r * h / t, (r + 1) * h / t);
-            return e;
-        };
         if (!L.moe) {
-            L.mlp = load_mlp(name("mlp"), f, t, r);
+            L.mlp = expert(run::mlp_shard(weights, name("mlp"), f, t, r, dense_split, slot));
         } else {
             const MoeSpec& moe = *m.moe;
             L.router = weights.get(name("router"));
-            const int ep = strategy.ep;
-            const std::int64_t ef = moe.expert_ffn;
-            if (ep == 1) { // tensor-parallel experts: every expert, a 1/t slice of each
-                for (int e = 0; e < moe.experts; ++e)
-                    L.experts[e] = load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, t, r);
-            } else { // this EP rank's experts, a 1/etp slice of each
-                const int etp = geometry.expert_tp;
-                const int stage_offset = place.replica * t + r;
-                const int ep_index = stage_offset / etp;
-                for (int e = ep_index * geometry.experts_local; e < (ep_index + 1) * geometry.experts_local; ++e)
-                    L.experts[e] =
-                        load_mlp(name(("experts." + std::to_string(e)).c_str()), ef, etp, stage_offset % etp);
-            }
+            const run::ExpertSlot held = run::expert_slot(strategy, geometry, place.replica, slot);
+            const run::MlpSplit expert_split = run::mlp_split(mode, held.parts);
+            for (int e = held.first; e < held.first + held.count; ++e)
+                L.experts[e] = expert(run::mlp_shard(weights, name(("experts." + std::to_string(e)).c_str()),
+                                                     moe.expert_ffn, held.parts, held.index, expert_split, slot));
             if (moe.shared_experts > 0)
-                L.shared = load_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep == 1 ? t : 1,
-                                    ep == 1 ? r : 0);
+                L.shared = expert(run::mlp_shard(weights, name("shared"), moe.shared_expert_ffn * moe.shared_experts,
+                                                 held.shared_parts, held.shared_index,
+                                                 run::mlp_split(mode, held.shared_parts), slot));
             L.shared_gate = weights.get_or_empty(name("shared_gate"));
         }
         m_layers.push_back(std::move(L));
     }
 
     // Vocabulary-parallel embedding and head (padded vocabulary, padding rows are zero).
-    const std::int64_t vp = geometry.vocab_padded;
-    const std::int64_t vl = vp / t;
-    m_vocabBegin = std::int64_t(r) * vl;
-    const Matrix& E = weights.get("embed");
-    m_embed = Matrix{vl, h, Vec(std::size_t(vl * h), 0.0f)};
-    for (std::int64_t v = 0; v < vl && m_vocabBegin + v < m.vocab; ++v)
-        std::copy_n(E.data.begin() + (m_vocabBegin + v) * h, h, m_embed.data.begin() + v * h);
+    m_vocabBegin = run::vocab_begin(geometry.vocab_padded, t, r);
+    m_embed = run::embedding_rows(weights, geometry.vocab_padded, t, r);
 }
 
 std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy)

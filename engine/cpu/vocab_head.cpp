@@ -2,6 +2,8 @@
 
 #include "kernels.h"
 
+#include "run/layer_shard.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -29,24 +31,9 @@ Vec split_columns(const Vec& x, int t, std::int64_t rows, std::int64_t width)
 
 VocabParallelHead::VocabParallelHead(const ModelWeights& weights, std::int64_t vocab_padded, int parts, int index)
     : m_weights(weights)
-{
-    const ModelSpec& m = weights.model();
-    const std::int64_t h = m.hidden;
-    const std::int64_t vl = vocab_padded / parts;
-    m_vocabBegin = std::int64_t(index) * vl;
-    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - m_vocabBegin, 0, vl);
-    m_head = Matrix{h, vl, Vec(std::size_t(h * vl), 0.0f)};
-    if (m.tied_embeddings) {
-        const Matrix& E = weights.get("embed");
-        for (std::int64_t v = 0; v < valid; ++v)
-            for (std::int64_t c = 0; c < h; ++c)
-                m_head.data[c * vl + v] = E.data[(m_vocabBegin + v) * h + c];
-    } else {
-        const Matrix& head = weights.get("lm_head");
-        for (std::int64_t c = 0; c < h; ++c)
-            std::copy_n(head.data.begin() + c * m.vocab + m_vocabBegin, valid, m_head.data.begin() + c * vl);
-    }
-}
+    , m_head(run::head_columns(weights, vocab_padded, parts, index))
+    , m_vocabBegin(run::vocab_begin(vocab_padded, parts, index))
+{ }
 
 StepOutput VocabParallelHead::finish(Vec last, int seqs, Communicator* group, LmHeadMode mode, RankLog* log) const
 {

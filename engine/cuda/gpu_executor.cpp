@@ -30,7 +30,7 @@ double tolerance(GpuDType type)
 
 GpuRunResult run_gpu(const Plan& plan, const run::ModelWeights& weights, const GpuRunOptions& options)
 {
-    if (!options.emulated && options.thread_per_gpu && gpu_mesh_layout(plan.strategy).ranks() > 1)
+    if (!options.emulated && options.thread_per_gpu && run::mesh_layout(plan.strategy).ranks() > 1)
         return run_gpu_threads(plan, weights, options);
     std::vector<GpuRunPart> parts;
     parts.push_back(run_gpu_part(plan, weights, options, nullptr,

@@ -20,7 +20,7 @@ GpuMesh::GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuMo
     I.plan = plan;
     I.options = options;
     const Strategy& s = plan.strategy;
-    I.layout = gpu_mesh_layout(s);
+    I.layout = run::mesh_layout(s);
     I.geometry = runnable_geometry(weights.model(), s, plan.workload);
     if (options.batch != plan.workload.batch)
         throw Error("the engine was sized for " + std::to_string(options.batch) + " sequences, the plan has "
@@ -72,7 +72,7 @@ GpuMesh::GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuMo
     const auto epoch = scope ? scope->epoch : RankLog::Clock::now();
     I.groups.resize(I.layout.groups.size());
     for (std::size_t g = 0; g < I.layout.groups.size(); ++g) {
-        const GpuMeshGroup& mg = I.layout.groups[g];
+        const run::MeshGroup& mg = I.layout.groups[g];
         GpuGroupPlace place;
         place.stage = mg.stage;
         place.replica = mg.replica;
@@ -111,7 +111,7 @@ GpuMesh::GpuMesh(const run::ModelWeights& weights, const Plan& plan, const GpuMo
 
 GpuMesh::~GpuMesh() = default;
 
-const GpuMeshLayout& GpuMesh::layout() const
+const run::MeshLayout& GpuMesh::layout() const
 {
     return m->layout;
 }
@@ -167,7 +167,7 @@ std::size_t GpuMesh::workspace_bytes(int rank) const
 run::StepOutput GpuMesh::step(const std::vector<std::int64_t>& tokens, int position, int T, bool timed)
 {
     Impl& I = *m;
-    const GpuMeshLayout& L = I.layout;
+    const run::MeshLayout& L = I.layout;
     const int mbs = I.geometry.microbatches;
     const std::int64_t h = I.plan.model.hidden;
     if (!tokens.empty() && std::int64_t(tokens.size()) != std::int64_t(L.dp) * I.B * T)
@@ -233,7 +233,7 @@ void GpuMesh::Impl::enqueue_microbatch(const std::vector<std::int64_t>& tokens, 
                                        int position, int T, bool timed)
 {
     const int spm = geometry.seqs_per_micro;
-    const GpuMeshLayout& L = layout;
+    const run::MeshLayout& L = layout;
     if (GpuModel* G = group(stage, replica)) {
         std::vector<std::int64_t> slice;
         if (stage == 0 && !tokens.empty()) {

@@ -7,8 +7,8 @@
 // stage s + 1 works on m. Stage handoffs are send/recv on the pipeline axis (NCCL, or device
 // copies when emulated), and after each step the last stage hands its greedy tokens back to
 // the first, as the CPU executor's token feedback does.
-#include "gpu_mesh_layout.h"
 #include "gpu_model.h"
+#include "run/mesh_layout.h"
 
 #include <memory>
 
@@ -34,7 +34,7 @@ public:
     GpuMesh(const GpuMesh&) = delete;
     GpuMesh& operator=(const GpuMesh&) = delete;
 
-    const GpuMeshLayout& layout() const;
+    const run::MeshLayout& layout() const;
     int ranks() const; // the whole mesh's
     bool owns(int rank) const; // whether this driver runs world rank `rank`
     const RankLog& log(int rank) const; // of a rank this driver runs

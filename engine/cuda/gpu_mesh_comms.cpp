@@ -79,7 +79,7 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         std::vector<int> by_slice(std::size_t(layout.ranks()), -1), by_shard(std::size_t(layout.ranks()), -1);
         for (int g = 0; g < groups_count; ++g)
             for (int i = 0; i < t; ++i) {
-                const GpuMeshGroup& mg = layout.groups[std::size_t(g)];
+                const run::MeshGroup& mg = layout.groups[std::size_t(g)];
                 const int r = mg.ranks[std::size_t(i)];
                 const int offset = mg.replica * t + i;
                 by_slice[std::size_t(r)] = mg.stage * etp + offset % etp;
@@ -119,7 +119,7 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
                 if (DeviceCollectives* group = axes[axis][std::size_t(stage * etp + c)].get())
                     share_expert_group(stage, c, group);
         for (int g = 0; g < groups_count; ++g) {
-            const GpuMeshGroup& mg = layout.groups[std::size_t(g)];
+            const run::MeshGroup& mg = layout.groups[std::size_t(g)];
             for (int s = 0; etp > 1 && s < shards_per_replica; ++s)
                 expert_tp_comm[std::size_t(g)][std::size_t(s)] =
                     axes[axis + 1][std::size_t(mg.stage * shards_per_stage + mg.replica * shards_per_replica + s)]

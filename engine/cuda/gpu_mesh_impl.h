@@ -22,7 +22,7 @@ struct Handoff {
 struct GpuMesh::Impl {
     Plan plan;
     GpuModelOptions options;
-    GpuMeshLayout layout;
+    run::MeshLayout layout;
     ShardGeometry geometry;
     int B = 1; // sequences per replica
     std::vector<int> slot; // per world rank: its index in this driver's ranks, or -1

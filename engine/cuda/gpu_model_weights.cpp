@@ -1,8 +1,10 @@
-// GpuModel: slicing each rank's weights (the layout of the CPU ShardedModel's Megatron
-// branch), uploading them in the run's dtype, and carving the workspace.
+// GpuModel: each rank's weights (the slices run/layer_shard.h and run/grid_layout.h give it,
+// as the CPU executor's), uploaded in the run's dtype, and the workspace carved.
 #include "gpu_model_impl.h"
 
 #include "kernels.h"
+
+#include "run/layer_shard.h"
 
 #include <algorithm>
 #include <cstring>
@@ -73,16 +75,8 @@ void GpuModel::Impl::load_weights(GpuRank& R)
 {
     const ModelSpec& m = model;
     const int r = R.index;
-    const std::int64_t h = m.hidden;
-    const std::int64_t d = m.head_dim;
-    // Megatron and column split the heads; row (and attention DP) keep them all, row splits
-    // the input rows.
-    const bool heads_split = geometry.head_parts > 1; // not row, not attention DP
-    const std::int64_t first_head = heads_split ? std::int64_t(r) * heads : 0;
-    const std::int64_t first_kv = heads_split ? first_head / (m.heads / m.kv_heads) : 0;
-    const std::int64_t f0 = row ? 0 : std::int64_t(r) * fl;
-    const std::int64_t hr0 = row ? std::int64_t(r) * h / t : 0, hr1 = row ? std::int64_t(r + 1) * h / t : h;
-    const std::int64_t hc0 = std::int64_t(r) * h / t, hc1 = std::int64_t(r + 1) * h / t; // column: output columns
+    const run::TensorSlot slot{r, t};
+    const TensorMode mode = plan.strategy.tensor_mode;
     HostPack pack;
     struct LayerOffsets {
         std::size_t wqkv, wo, wgu, wdown, qkv_bias, o_bias, gu_bias, down_bias, in_norm, in_norm_b, post_norm,
@@ -91,15 +85,10 @@ void GpuModel::Impl::load_weights(GpuRank& R)
                     shared_gate = std::size_t(-1);
         std::vector<std::size_t> expert_gu, expert_down;
     };
-    // An MLP's [gate | up] and down, the ffn split `t` ways, this rank's slice (as the CPU
-    // ShardedModel's load_mlp for Megatron).
-    auto add_mlp = [&](const std::string& p, std::int64_t width, int parts, int index, std::size_t& gu,
-                       std::size_t& down) {
-        const std::int64_t b0 = std::int64_t(index) * width / parts, b1 = std::int64_t(index + 1) * width / parts;
-        const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(b0, b1);
-        const Matrix up = weights.get(p + ".up").slice_cols(b0, b1);
-        gu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
-        down = pack.add_typed(weights.get(p + ".down").slice_rows(b0, b1));
+    // An MLP's [gate | up] (up alone where there is no gate) and down.
+    auto add_mlp = [&](const run::MlpShard& mlp, std::size_t& gu, std::size_t& down) {
+        gu = mlp.gate.data.empty() ? pack.add_typed(mlp.up) : pack.add_typed(concat_cols({&mlp.gate, &mlp.up}));
+        down = pack.add_typed(mlp.down);
     };
     std::vector<LayerOffsets> offsets;
     for (int l = first_layer; l < first_layer + layer_count; ++l) {
@@ -124,98 +113,63 @@ void GpuModel::Impl::load_weights(GpuRank& R)
             offsets.push_back(o);
             continue;
         }
-        const Matrix q =
-            weights.get(name("q")).slice_cols(first_head * d, (first_head + heads) * d).slice_rows(hr0, hr1);
-        const Matrix k =
-            weights.get(name("k")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
-        const Matrix v =
-            weights.get(name("v")).slice_cols(first_kv * d, (first_kv + kv_heads) * d).slice_rows(hr0, hr1);
-        o.wqkv = pack.add_typed(concat_cols({&q, &k, &v}));
-        o.qkv_bias = pack.add_float(
-            concat_bias({weights.get_or_empty(name("q.bias")).slice_cols(first_head * d, (first_head + heads) * d),
-                         weights.get_or_empty(name("k.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d),
-                         weights.get_or_empty(name("v.bias")).slice_cols(first_kv * d, (first_kv + kv_heads) * d)}));
-        const Matrix& Wo = weights.get(name("o"));
-        o.wo = pack.add_typed(column ? Wo.slice_cols(hc0, hc1)
-                              : row  ? Wo.slice_rows(std::int64_t(r) * aw / t, std::int64_t(r + 1) * aw / t)
-                                     : Wo.slice_rows(first_head * d, (first_head + heads) * d));
-        const Matrix o_bias = weights.get_or_empty(name("o.bias"));
-        o.o_bias = pack.add_float(column ? o_bias.slice_cols(hc0, hc1) : o_bias);
-        o.in_norm = pack.add_float(weights.get(name("input_norm")));
-        o.in_norm_b = pack.add_float(weights.get_or_empty(name("input_norm.bias")));
-        o.post_norm = pack.add_float(weights.get(name("post_attention_norm")));
-        o.post_norm_b = pack.add_float(weights.get_or_empty(name("post_attention_norm.bias")));
-        o.q_norm = pack.add_float(weights.get_or_empty(name("q_norm")));
-        o.k_norm = pack.add_float(weights.get_or_empty(name("k_norm")));
+        const run::AttentionShard a = run::attention_shard(weights, mode, geometry, slot, l);
+        o.wqkv = pack.add_typed(concat_cols({&a.q, &a.k, &a.v}));
+        o.qkv_bias = pack.add_float(concat_bias({a.q_bias, a.k_bias, a.v_bias}));
+        o.wo = pack.add_typed(a.o);
+        o.o_bias = pack.add_float(a.o_bias);
+        const run::LayerNorms norms = run::layer_norms(weights, l);
+        o.in_norm = pack.add_float(norms.input_norm);
+        o.in_norm_b = pack.add_float(norms.input_norm_bias);
+        o.post_norm = pack.add_float(norms.post_norm);
+        o.post_norm_b = pack.add_float(norms.post_norm_bias);
+        o.q_norm = pack.add_float(norms.q_norm);
+        o.k_norm = pack.add_float(norms.k_norm);
         if (m.is_moe_layer(l)) {
             const MoeSpec& moe = *m.moe;
             o.router = pack.add_float(weights.get(name("router")));
-            // EP 1: every expert, a 1/t slice of each. EP: this rank's shard of experts_local
-            // experts (shard index / etp), a 1/etp slice of each; the shared experts whole.
-            // The shard is the rank's offset in its stage over etp: experts may span replicas.
-            const int first = ep > 1 ? ((replica * t + r) / etp) * experts_local : 0;
-            const int count = ep > 1 ? experts_local : moe.experts;
-            o.expert_gu.resize(std::size_t(count));
-            o.expert_down.resize(std::size_t(count));
-            for (int x = 0; x < count; ++x)
-                add_mlp(name(("experts." + std::to_string(first + x)).c_str()), moe.expert_ffn, ep > 1 ? etp : t,
-                        ep > 1 ? r % etp : r, o.expert_gu[std::size_t(x)], o.expert_down[std::size_t(x)]);
+            // The engine's experts are split as Megatron's MLP whatever the tensor mode.
+            const run::ExpertSlot held = run::expert_slot(plan.strategy, geometry, replica, slot);
+            o.expert_gu.resize(std::size_t(held.count));
+            o.expert_down.resize(std::size_t(held.count));
+            for (int x = 0; x < held.count; ++x)
+                add_mlp(run::mlp_shard(weights, name(("experts." + std::to_string(held.first + x)).c_str()),
+                                       moe.expert_ffn, held.parts, held.index, run::MlpSplit::Megatron, slot),
+                        o.expert_gu[std::size_t(x)], o.expert_down[std::size_t(x)]);
             if (moe.shared_experts > 0)
-                add_mlp(name("shared"), moe.shared_expert_ffn * moe.shared_experts, ep > 1 ? 1 : t, ep > 1 ? 0 : r,
+                add_mlp(run::mlp_shard(weights, name("shared"), moe.shared_expert_ffn * moe.shared_experts,
+                                       held.shared_parts, held.shared_index, run::MlpSplit::Megatron, slot),
                         o.shared_gu, o.shared_down);
             o.shared_gate = pack.add_float(weights.get_or_empty(name("shared_gate")));
             o.wgu = o.wdown = o.gu_bias = o.down_bias = std::size_t(-1);
             offsets.push_back(o);
             continue;
         }
-        const std::string p = name("mlp");
-        const Matrix gate = weights.get_or_empty(p + ".gate").slice_cols(f0, f0 + fl).slice_rows(hr0, hr1);
-        const Matrix up = weights.get(p + ".up").slice_cols(f0, f0 + fl).slice_rows(hr0, hr1);
-        o.wgu = gate.data.empty() ? pack.add_typed(up) : pack.add_typed(concat_cols({&gate, &up}));
-        o.gu_bias = pack.add_float(concat_bias({weights.get_or_empty(p + ".gate.bias").slice_cols(f0, f0 + fl),
-                                                weights.get_or_empty(p + ".up.bias").slice_cols(f0, f0 + fl)}));
-        const Matrix& down = weights.get(p + ".down");
-        o.wdown = pack.add_typed(column ? down.slice_cols(hc0, hc1)
-                                 : row  ? down.slice_rows(std::int64_t(r) * fd, std::int64_t(r + 1) * fd)
-                                        : down.slice_rows(f0, f0 + fl));
-        const Matrix down_bias = weights.get_or_empty(p + ".down.bias");
-        o.down_bias = pack.add_float(column ? down_bias.slice_cols(hc0, hc1) : down_bias);
+        const run::MlpShard mlp = run::mlp_shard(weights, name("mlp"), m.ffn, t, r, run::mlp_split(mode, t), slot);
+        add_mlp(mlp, o.wgu, o.wdown);
+        o.gu_bias = pack.add_float(concat_bias({mlp.gate_bias, mlp.up_bias}));
+        o.down_bias = pack.add_float(mlp.down_bias);
         offsets.push_back(o);
     }
     // Vocabulary-parallel embedding (first stage) and head (last stage), padding rows zero
     // (as VocabParallelHead).
-    R.vocab_begin = std::int64_t(r) * vl;
-    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - R.vocab_begin, 0, vl);
-    const Matrix& E = weights.get("embed");
+    R.vocab_begin = run::vocab_begin(geometry.vocab_padded, t, r);
     constexpr std::size_t none = std::size_t(-1);
     std::size_t embed_at = none, head_at = none, positions_at = none, final_at = none, final_b_at = none;
     if (first_stage && grid) {
         // Grids split the table by hidden columns like the activations; every rank looks up
         // its own rows' chunk, with no collective.
         const std::int64_t c0 = R.grid->col_chunk() * grid_cw, c1 = c0 + grid_cw;
-        embed_at = pack.add_typed(E.slice_cols(c0, c1));
+        embed_at = pack.add_typed(weights.get("embed").slice_cols(c0, c1));
         if (m.position == PositionKind::Learned)
             positions_at = pack.add_typed(weights.get("positions").slice_cols(c0, c1));
     } else if (first_stage) {
-        Matrix embed{vl, h, std::vector<float>(std::size_t(vl * h), 0.0f)};
-        if (valid > 0)
-            std::copy_n(E.data.begin() + R.vocab_begin * h, valid * h, embed.data.begin());
-        embed_at = pack.add_typed(embed);
+        embed_at = pack.add_typed(run::embedding_rows(weights, geometry.vocab_padded, t, r));
         if (m.position == PositionKind::Learned)
             positions_at = pack.add_typed(weights.get("positions"));
     }
     if (last_stage) {
-        Matrix head{h, vl, std::vector<float>(std::size_t(h * vl), 0.0f)};
-        if (m.tied_embeddings) {
-            for (std::int64_t v = 0; v < valid; ++v)
-                for (std::int64_t c = 0; c < h; ++c)
-                    head.data[c * vl + v] = E.data[(R.vocab_begin + v) * h + c];
-        } else {
-            const Matrix& lm = weights.get("lm_head");
-            for (std::int64_t c = 0; c < h; ++c)
-                std::copy_n(lm.data.begin() + c * m.vocab + R.vocab_begin, valid, head.data.begin() + c * vl);
-        }
-        head_at = pack.add_typed(head);
+        head_at = pack.add_typed(run::head_columns(weights, geometry.vocab_padded, t, r));
         final_at = pack.add_float(weights.get("final_norm"));
         final_b_at = pack.add_float(weights.get_or_empty("final_norm.bias"));
     }

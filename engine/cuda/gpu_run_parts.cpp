@@ -166,7 +166,7 @@ GpuRunResult merge_gpu_parts(const Plan& plan, std::vector<GpuRunPart> parts)
 
 GpuRunResult run_gpu_threads(const Plan& plan, const run::ModelWeights& weights, const GpuRunOptions& options)
 {
-    const int n = gpu_mesh_layout(plan.strategy).ranks();
+    const int n = run::mesh_layout(plan.strategy).ranks();
     int device_count = 0;
     SHARD_CUDA_CHECK(cudaGetDeviceCount(&device_count));
     require_local_gpus(n, device_count);

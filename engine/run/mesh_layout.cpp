@@ -1,12 +1,12 @@
-#include "gpu_mesh_layout.h"
+#include "mesh_layout.h"
 
 #include <algorithm>
 
-namespace shard::cuda {
+namespace shard::run {
 
-GpuMeshLayout gpu_mesh_layout(const Strategy& s)
+MeshLayout mesh_layout(const Strategy& s)
 {
-    GpuMeshLayout L;
+    MeshLayout L;
     L.pp = std::max(1, s.pp);
     L.dp = std::max(1, s.dp);
     L.t = std::max(1, s.tensor_size());
@@ -14,7 +14,7 @@ GpuMeshLayout gpu_mesh_layout(const Strategy& s)
     L.pipeline_color.assign(std::size_t(L.ranks()), -1);
     for (int stage = 0; stage < L.pp; ++stage) {
         for (int replica = 0; replica < L.dp; ++replica) {
-            GpuMeshGroup g;
+            MeshGroup g;
             g.stage = stage;
             g.replica = replica;
             for (int i = 0; i < L.t; ++i) {
@@ -31,4 +31,4 @@ GpuMeshLayout gpu_mesh_layout(const Strategy& s)
     return L;
 }
 
-} // namespace shard::cuda
+} // namespace shard::run
