@@ -42,6 +42,26 @@ using namespace shard;
 using namespace shard::ui;
 using shard::test::selectTinyTp8;
 
+namespace {
+
+// The run panel on tiny-dense TP8 with the cpu backend and `steps` decode steps; null (the
+// failure reported) when the studio did not get there.
+RunPanel* cpuRunOfTinyTp8(MainWindow& window, int steps)
+{
+    selectTinyTp8(window);
+    if (QTest::currentTestFailed())
+        return nullptr;
+    RunPanel* run = window.runPanel();
+    if (!run->setBackend(QStringLiteral("cpu"))) {
+        QTest::qFail("the run panel does not offer the cpu backend", __FILE__, __LINE__);
+        return nullptr;
+    }
+    run->setSteps(steps);
+    return run;
+}
+
+} // namespace
+
 class TestGui : public QObject {
     Q_OBJECT
 
@@ -266,12 +286,9 @@ private slots:
     void cpuRunFromTheRunPanelLandsInHistory()
     {
         MainWindow window;
-        selectTinyTp8(window);
-        if (QTest::currentTestFailed())
+        RunPanel* run = cpuRunOfTinyTp8(window, 3);
+        if (!run)
             return;
-        RunPanel* run = window.runPanel();
-        QVERIFY(run->setBackend(QStringLiteral("cpu")));
-        run->setSteps(3);
         QSignalSpy finished(run, &RunPanel::runFinished);
         QVERIFY(run->start());
         QVERIFY(finished.wait(120000));
@@ -298,12 +315,9 @@ private slots:
     void cancelMidRunStoresACancelledRun()
     {
         MainWindow window;
-        selectTinyTp8(window);
-        if (QTest::currentTestFailed())
+        RunPanel* run = cpuRunOfTinyTp8(window, 400); // seconds of work: cancelled long before the end
+        if (!run)
             return;
-        RunPanel* run = window.runPanel();
-        QVERIFY(run->setBackend(QStringLiteral("cpu")));
-        run->setSteps(400); // seconds of work: cancelled long before the end
         QSignalSpy finished(run, &RunPanel::runFinished);
         QVERIFY(run->start());
         QTRY_VERIFY_WITH_TIMEOUT(run->log().contains(QStringLiteral("Started")), 30000);

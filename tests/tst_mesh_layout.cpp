@@ -64,6 +64,38 @@ private slots:
             QCOMPARE(L.group(1, 1).ranks, (std::vector<int>{6, 7}));
         }
     }
+
+    // DP2 x TP2 with EP4 (etp 1) and DP2 x TP4 with EP2 (etp 4): the EP groups join the
+    // offsets equal modulo etp, the expert-TP groups the etp consecutive offsets.
+    void expertGroupsSpanTheReplicasOfAStage()
+    {
+        Strategy s;
+        s.tensor_mode = TensorMode::Megatron1D;
+        s.tensor_shape = {2};
+        s.pp = 2;
+        s.dp = 2;
+        s.ep = 4;
+        const run::MeshLayout a = run::mesh_layout(s);
+        QCOMPARE(a.etp, 1);
+        QCOMPARE(a.members(a.expert_color, 0), (std::vector<int>{0, 1, 2, 3}));
+        QCOMPARE(a.members(a.expert_color, 1), (std::vector<int>{4, 5, 6, 7})); // the second stage
+        QCOMPARE(a.members(a.expert_tp_color, 0), std::vector<int>{}); // etp 1: no expert-TP groups
+
+        s.tensor_shape = {4};
+        s.pp = 1;
+        s.ep = 2;
+        const run::MeshLayout b = run::mesh_layout(s);
+        QCOMPARE(b.etp, 4);
+        QCOMPARE(b.members(b.expert_color, 0), (std::vector<int>{0, 4}));
+        QCOMPARE(b.members(b.expert_color, 3), (std::vector<int>{3, 7}));
+        QCOMPARE(b.members(b.expert_tp_color, 0), (std::vector<int>{0, 1, 2, 3}));
+        QCOMPARE(b.members(b.expert_tp_color, 1), (std::vector<int>{4, 5, 6, 7}));
+        QCOMPARE(b.members(b.expert_color, 4), std::vector<int>{}); // one stage: four EP groups
+
+        s.ep = 1;
+        const run::MeshLayout none = run::mesh_layout(s);
+        QCOMPARE(none.members(none.expert_color, 0), std::vector<int>{});
+    }
 };
 
 QTEST_GUILESS_MAIN(TestMeshLayout)

@@ -40,8 +40,7 @@ struct Groups {
     }
 };
 
-Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometry& g, const run::MeshLayout& mesh,
-                    std::vector<RankLog>& logs)
+Groups build_groups(InProcessWorld& world, const Strategy& s, const run::MeshLayout& mesh, std::vector<RankLog>& logs)
 {
     Groups groups;
     const int T = mesh.t;
@@ -86,11 +85,9 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                 }
             }
         }
-        if (s.ep > 1) {
-            for (int r = 0; r < g.expert_tp; ++r) {
-                std::vector<int> members;
-                for (int e = 0; e < s.ep; ++e)
-                    members.push_back(base + e * g.expert_tp + r);
+        if (mesh.ep > 1) {
+            for (int r = 0; r < mesh.etp; ++r) {
+                const std::vector<int> members = mesh.members(mesh.expert_color, stage * mesh.etp + r);
                 for (const int rank : members) {
                     groups.comms[rank].ep = groups.make(world, id, "ep", members, rank, &logs[rank], false);
                     groups.comms[rank].routing =
@@ -98,10 +95,8 @@ Groups build_groups(InProcessWorld& world, const Strategy& s, const ShardGeometr
                 }
                 id += 2;
             }
-            for (int e = 0; e < s.ep && g.expert_tp > 1; ++e) {
-                std::vector<int> members;
-                for (int r = 0; r < g.expert_tp; ++r)
-                    members.push_back(base + e * g.expert_tp + r);
+            for (int e = 0; e < mesh.ep && mesh.etp > 1; ++e) {
+                const std::vector<int> members = mesh.members(mesh.expert_tp_color, stage * mesh.ep + e);
                 for (const int rank : members)
                     groups.comms[rank].etp = groups.make(world, id, "etp", members, rank, &logs[rank], false);
                 ++id;
@@ -164,7 +159,7 @@ RunResult run_cpu(const Plan& plan, const ModelWeights& weights, const CpuRunOpt
     const auto epoch = RankLog::Clock::now();
     for (auto& log : result.logs)
         log.epoch = epoch;
-    Groups groups = build_groups(world, s, g, mesh, result.logs);
+    Groups groups = build_groups(world, s, mesh, result.logs);
     const auto prompt = prompt_tokens(m, w.batch, w.prompt);
     std::mutex mutex;
     std::string first_error;

@@ -17,17 +17,9 @@ GridModel::~GridModel() = default;
 
 GridModel::GridModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry,
                      RankPlace place, RankComms comms, int max_context, RankLog* log)
-    : m_weights(weights)
-    , m_model(weights.model())
-    , m_strategy(strategy)
-    , m_geometry(geometry)
-    , m_place(place)
-    , m_comms(comms)
-    , m_maxContext(max_context)
-    , m_log(log)
+    : RankModelBase(weights, strategy, geometry, place, comms, max_context, log)
     , m_mode(strategy.tensor_mode)
     , m_grid(strategy, place.tensor)
-    , m_head(weights, geometry.vocab_padded, strategy.tensor_size(), place.tensor)
 {
     const ModelSpec& m = m_model;
     m_q = m_grid.q();

@@ -9,7 +9,7 @@ namespace shard::cpu {
 // One rank's shard of a dense model under a 2D / 2.5D / 3D layout: SUMMA (q x q),
 // weight-stationary (q1 x q2), Tesseract (d x q x q) and the 3D cube (q^3), with the
 // collectives the planner's layer_grid recipes predict, in the same sizes.
-class GridModel final : public RankModel {
+class GridModel final : public RankModelBase {
 public:
     GridModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry, RankPlace place,
               RankComms comms, int max_context, RankLog* log = nullptr);
@@ -36,14 +36,6 @@ private:
     void attention(Layer& layer, Vec& qkv, Vec& out, int first_seq, std::int64_t position, int T);
     StepOutput head(const Vec& x, int seqs, int T);
 
-    const ModelWeights& m_weights;
-    const ModelSpec& m_model;
-    Strategy m_strategy;
-    ShardGeometry m_geometry;
-    RankPlace m_place;
-    RankComms m_comms;
-    int m_maxContext;
-    RankLog* m_log;
     TensorMode m_mode;
     GridLayout m_grid;
     int m_q = 1, m_q1 = 1, m_q2 = 1, m_depth = 1; // grid sizes
@@ -52,7 +44,6 @@ private:
     std::vector<Layer> m_layers;
     Matrix m_embed; // [vocab, hidden chunk]
     Matrix m_positions; // learned positions, [context, hidden chunk]
-    VocabParallelHead m_head;
 };
 
 } // namespace shard::cpu

@@ -34,16 +34,8 @@ ShardedModel::~ShardedModel() = default;
 
 ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry,
                            RankPlace place, RankComms comms, int max_context, RankLog* log)
-    : m_weights(weights)
-    , m_model(weights.model())
-    , m_strategy(strategy)
-    , m_geometry(geometry)
-    , m_place(place)
-    , m_comms(comms)
-    , m_maxContext(max_context)
-    , m_log(log)
+    : RankModelBase(weights, strategy, geometry, place, comms, max_context, log)
     , m_t(strategy.tensor_size())
-    , m_head(weights, geometry.vocab_padded, strategy.tensor_size(), place.tensor)
 {
     if (const auto why = cpu_unsupported_layout(m_model, strategy); !why.empty())
         throw Error(why);
@@ -64,50 +56,31 @@ ShardedModel::ShardedModel(const ModelWeights& weights, const Strategy& strategy
     const run::TensorSlot slot{r, t};
     const run::MlpSplit dense_split = run::mlp_split(mode, t);
     const std::int64_t seqs = geometry.batch_per_replica;
-    auto expert = [](const run::MlpShard& s) {
-        return ExpertWeights{s.gate, s.up, s.down, s.gate_bias, s.up_bias, s.down_bias};
-    };
     for (int l = m_firstLayer; l < m_firstLayer + m_layerCount; ++l) {
         Layer L;
         L.index = l;
         L.moe = m.is_moe_layer(l);
         auto name = [&](const char* n) { return ModelWeights::layer(l, n); };
-        run::LayerNorms norms = run::layer_norms(weights, l);
-        L.input_norm = std::move(norms.input_norm);
-        L.input_norm_bias = std::move(norms.input_norm_bias);
-        L.post_norm = std::move(norms.post_norm);
-        L.post_norm_bias = std::move(norms.post_norm_bias);
-        L.q_norm = std::move(norms.q_norm);
-        L.k_norm = std::move(norms.k_norm);
-        run::AttentionShard a = run::attention_shard(weights, mode, geometry, slot, l);
-        L.heads = a.heads;
-        L.kv_heads = a.kv_heads;
-        L.q = std::move(a.q);
-        L.k = std::move(a.k);
-        L.v = std::move(a.v);
-        L.q_bias = std::move(a.q_bias);
-        L.k_bias = std::move(a.k_bias);
-        L.v_bias = std::move(a.v_bias);
-        L.o = std::move(a.o);
-        L.o_bias = std::move(a.o_bias);
+        static_cast<run::LayerNorms&>(L) = run::layer_norms(weights, l);
+        static_cast<run::AttentionShard&>(L) = run::attention_shard(weights, mode, geometry, slot, l);
         const std::size_t cache = std::size_t(seqs) * max_context * L.kv_heads * d;
         L.k_cache.assign(cache, 0.0f);
         L.v_cache.assign(cache, 0.0f);
 
         if (!L.moe) {
-            L.mlp = expert(run::mlp_shard(weights, name("mlp"), f, t, r, dense_split, slot));
+            L.mlp = run::mlp_shard(weights, name("mlp"), f, t, r, dense_split, slot);
         } else {
             const MoeSpec& moe = *m.moe;
             L.router = weights.get(name("router"));
             const run::ExpertSlot held = run::expert_slot(strategy, geometry, place.replica, slot);
             const run::MlpSplit expert_split = run::mlp_split(mode, held.parts);
             for (int e = held.first; e < held.first + held.count; ++e)
-                L.experts[e] = expert(run::mlp_shard(weights, name(("experts." + std::to_string(e)).c_str()),
-                                                     moe.expert_ffn, held.parts, held.index, expert_split, slot));
+                L.experts[e] = run::mlp_shard(weights, name(("experts." + std::to_string(e)).c_str()), moe.expert_ffn,
+                                              held.parts, held.index, expert_split, slot);
             if (moe.shared_experts > 0)
-                L.shared = expert(run::mlp_shard(weights, name("shared"), moe.shared_expert_ffn * moe.shared_experts,
-                                                 held.shared_parts, held.shared_index,
-                                                 run::mlp_split(mode, held.shared_parts), slot));
+                L.shared =
+                    run::mlp_shard(weights, name("shared"), moe.shared_expert_ffn * moe.shared_experts,
+                                   held.shared_parts, held.shared_index, run::mlp_split(mode, held.shared_parts), slot);
             L.shared_gate = weights.get_or_empty(name("shared_gate"));
         }
         m_layers.push_back(std::move(L));

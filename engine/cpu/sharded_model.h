@@ -13,27 +13,6 @@
 
 namespace shard::cpu {
 
-// Where a rank sits in the mesh [pp, dp, tensor].
-struct RankPlace {
-    int position = 0;
-    int stage = 0;
-    int replica = 0;
-    int tensor = 0; // index inside the tensor group
-};
-
-// The communicators a rank takes part in; null where the group has one member.
-struct RankComms {
-    Communicator* tp = nullptr; // the tensor group (1D), or every device of a 2D/3D grid
-    Communicator* row = nullptr; // 2D/3D: devices that differ in the column index (axis tp_col)
-    Communicator* col = nullptr; // 2D/3D: devices that differ in the row index (axis tp_row)
-    Communicator* depth = nullptr; // 2.5D/3D: devices that differ in the depth / z index
-    Communicator* ep = nullptr; // expert-parallel group
-    Communicator* etp = nullptr; // expert tensor-parallel group (EP x TP)
-    Communicator* routing = nullptr; // the same members, for routing metadata (control)
-    Communicator* prev = nullptr; // pair with the previous stage (this rank is member 1)
-    Communicator* next = nullptr; // pair with the next stage (this rank is member 0)
-};
-
 // Why the CPU executor cannot run a (valid) layout yet, or empty.
 std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strategy);
 
@@ -41,7 +20,7 @@ std::string cpu_unsupported_layout(const ModelSpec& model, const Strategy& strat
 // with sequence parallelism, attention data parallel), with pipeline stages, replicas and
 // expert parallelism. It runs the same collectives, in the same order and sizes, as the
 // planner's StepBuilder predicts for the strategy.
-class ShardedModel final : public RankModel {
+class ShardedModel final : public RankModelBase {
 public:
     ShardedModel(const ModelWeights& weights, const Strategy& strategy, const ShardGeometry& geometry, RankPlace place,
                  RankComms comms, int max_context, RankLog* log = nullptr);
@@ -65,14 +44,6 @@ private:
     StepOutput head(std::vector<float>& x, int seqs, int T);
     std::int64_t local_rows(std::int64_t rows) const;
 
-    const ModelWeights& m_weights;
-    const ModelSpec& m_model;
-    Strategy m_strategy;
-    ShardGeometry m_geometry;
-    RankPlace m_place;
-    RankComms m_comms;
-    int m_maxContext;
-    RankLog* m_log;
     int m_t = 1;
     int m_firstLayer = 0;
     int m_layerCount = 0;
@@ -81,7 +52,6 @@ private:
     std::vector<Layer> m_layers;
     Matrix m_embed; // this rank's vocabulary rows (padded)
     std::int64_t m_vocabBegin = 0;
-    VocabParallelHead m_head;
 };
 
 } // namespace shard::cpu

@@ -82,6 +82,8 @@ struct NcclJoin {
     int world_size = 0;
     std::vector<int> ranks; // the world rank of each of this driver's devices
 };
+// The world ranks of a driver's n devices: the join's, or 0..n-1 where the driver is the world.
+std::vector<int> world_ranks(int n, const NcclJoin* join);
 
 // The communicators of a mesh: this driver's ranks (rank i on devices[i], stream
 // streams[i]) join one world (every rank here: ncclCommInitAll; with `join`:

@@ -75,19 +75,9 @@ void GpuMesh::Impl::build_communicators(const GpuMeshScope* scope)
         colors.push_back(layout.tensor_color);
     if (layout.pp > 1)
         colors.push_back(layout.pipeline_color);
-    if (experts) { // per stage: the offset modulo etp picks the EP group, offset / etp the expert-TP one
-        std::vector<int> by_slice(std::size_t(layout.ranks()), -1), by_shard(std::size_t(layout.ranks()), -1);
-        for (int g = 0; g < groups_count; ++g)
-            for (int i = 0; i < t; ++i) {
-                const run::MeshGroup& mg = layout.groups[std::size_t(g)];
-                const int r = mg.ranks[std::size_t(i)];
-                const int offset = mg.replica * t + i;
-                by_slice[std::size_t(r)] = mg.stage * etp + offset % etp;
-                if (etp > 1)
-                    by_shard[std::size_t(r)] = mg.stage * shards_per_stage + offset / etp;
-            }
-        colors.push_back(by_slice);
-        colors.push_back(by_shard);
+    if (experts) { // the mesh layout's EP and expert-TP groups
+        colors.push_back(layout.expert_color);
+        colors.push_back(layout.expert_tp_color);
     }
     // Grid axes: world rank r (index i of group g) joins group grid_group_of(axis, i) of g.
     const std::size_t first_grid_axis = colors.size();

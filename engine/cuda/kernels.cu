@@ -3,6 +3,7 @@
 // templated on the element type and accumulate in fp32.
 #include "kernels.h"
 
+#include "kernel_math.h"
 #include "kernel_utils.cuh"
 
 namespace shard::cuda::kernels {
@@ -234,16 +235,7 @@ __global__ void argmax_pairs_kernel(int* tokens, const float* pairs, int parts, 
     const int b = blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= rows)
         return;
-    float best = pairs[b * 2];
-    int token = int(pairs[b * 2 + 1]);
-    for (int r = 1; r < parts; ++r) {
-        const float v = pairs[(std::int64_t(r) * rows + b) * 2];
-        if (v > best) {
-            best = v;
-            token = int(pairs[(std::int64_t(r) * rows + b) * 2 + 1]);
-        }
-    }
-    tokens[b] = token;
+    tokens[b] = kernel_math::best_of_pairs(pairs, parts, rows, b);
 }
 
 int row_threads(std::int64_t cols)

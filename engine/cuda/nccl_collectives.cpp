@@ -224,9 +224,7 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
 {
     const int n = int(devices.size());
     const int world_size = join ? join->world_size : n;
-    std::vector<int> global(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i)
-        global[std::size_t(i)] = join ? join->ranks.at(std::size_t(i)) : i;
+    const std::vector<int> global = world_ranks(n, join);
     std::vector<ncclComm_t> world(std::size_t(n), nullptr);
     if (join) {
         // Every rank of the world calls ncclCommInitRank with the same id; one driver of
@@ -291,15 +289,6 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
     return axes;
 }
 
-std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>& devices,
-                                                         const std::vector<cudaStream_t>& streams)
-{
-    // The tensor group as a split of the world (one color: every rank), the way each mesh
-    // axis gets its own communicator.
-    auto axes = make_nccl_axes(devices, streams, {std::vector<int>(devices.size(), 0)});
-    return std::move(axes.front().front());
-}
-
 std::string nccl_version()
 {
     int v = 0;
@@ -309,11 +298,6 @@ std::string nccl_version()
 }
 
 #else
-
-std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>&, const std::vector<cudaStream_t>&)
-{
-    throw Error("this build of the CUDA engine has no NCCL: multi-GPU runs need NCCL (use --backend cuda-emulated)");
-}
 
 NcclUniqueId nccl_unique_id()
 {

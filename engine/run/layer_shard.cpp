@@ -149,16 +149,34 @@ std::int64_t vocab_begin(std::int64_t vocab_padded, int parts, int index)
     return std::int64_t(index) * (vocab_padded / parts);
 }
 
+namespace {
+
+// Slice `index` of a vocabulary padded to `vocab_padded` over `parts` ranks, and how many of
+// its rows are real tokens (the rest is padding, zero).
+struct VocabSlice {
+    std::int64_t rows = 0;
+    std::int64_t begin = 0;
+    std::int64_t valid = 0;
+};
+
+VocabSlice vocab_slice(const ModelSpec& m, std::int64_t vocab_padded, int parts, int index)
+{
+    VocabSlice v;
+    v.rows = vocab_padded / parts;
+    v.begin = vocab_begin(vocab_padded, parts, index);
+    v.valid = std::clamp<std::int64_t>(m.vocab - v.begin, 0, v.rows);
+    return v;
+}
+
+} // namespace
+
 Matrix embedding_rows(const ModelWeights& weights, std::int64_t vocab_padded, int parts, int index)
 {
-    const ModelSpec& m = weights.model();
-    const std::int64_t h = m.hidden;
-    const std::int64_t vl = vocab_padded / parts;
-    const std::int64_t begin = vocab_begin(vocab_padded, parts, index);
-    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - begin, 0, vl);
+    const std::int64_t h = weights.model().hidden;
+    const VocabSlice v = vocab_slice(weights.model(), vocab_padded, parts, index);
     const Matrix& E = weights.get("embed");
-    Matrix rows{vl, h, std::vector<float>(std::size_t(vl * h), 0.0f)};
-    std::copy_n(E.data.begin() + begin * h, valid * h, rows.data.begin());
+    Matrix rows{v.rows, h, std::vector<float>(std::size_t(v.rows * h), 0.0f)};
+    std::copy_n(E.data.begin() + v.begin * h, v.valid * h, rows.data.begin());
     return rows;
 }
 
@@ -166,19 +184,17 @@ Matrix head_columns(const ModelWeights& weights, std::int64_t vocab_padded, int 
 {
     const ModelSpec& m = weights.model();
     const std::int64_t h = m.hidden;
-    const std::int64_t vl = vocab_padded / parts;
-    const std::int64_t begin = vocab_begin(vocab_padded, parts, index);
-    const std::int64_t valid = std::clamp<std::int64_t>(m.vocab - begin, 0, vl);
-    Matrix head{h, vl, std::vector<float>(std::size_t(h * vl), 0.0f)};
+    const VocabSlice v = vocab_slice(m, vocab_padded, parts, index);
+    Matrix head{h, v.rows, std::vector<float>(std::size_t(h * v.rows), 0.0f)};
     if (m.tied_embeddings) {
         const Matrix& E = weights.get("embed");
-        for (std::int64_t v = 0; v < valid; ++v)
+        for (std::int64_t i = 0; i < v.valid; ++i)
             for (std::int64_t c = 0; c < h; ++c)
-                head.data[std::size_t(c * vl + v)] = E.data[std::size_t((begin + v) * h + c)];
+                head.data[std::size_t(c * v.rows + i)] = E.data[std::size_t((v.begin + i) * h + c)];
     } else {
         const Matrix& lm = weights.get("lm_head");
         for (std::int64_t c = 0; c < h; ++c)
-            std::copy_n(lm.data.begin() + c * m.vocab + begin, valid, head.data.begin() + c * vl);
+            std::copy_n(lm.data.begin() + c * m.vocab + v.begin, v.valid, head.data.begin() + c * v.rows);
     }
     return head;
 }

@@ -28,7 +28,29 @@ MeshLayout mesh_layout(const Strategy& s)
             L.groups.push_back(std::move(g));
         }
     }
+    L.expert_color.assign(std::size_t(L.ranks()), -1);
+    L.expert_tp_color.assign(std::size_t(L.ranks()), -1);
+    if (s.ep > 1) {
+        L.ep = s.ep;
+        L.etp = s.expert_tp();
+        const int shards_per_stage = L.stage_size() / L.etp;
+        for (int r = 0; r < L.ranks(); ++r) {
+            const int offset = r % L.stage_size();
+            L.expert_color[std::size_t(r)] = L.stage_of(r) * L.etp + offset % L.etp;
+            if (L.etp > 1)
+                L.expert_tp_color[std::size_t(r)] = L.stage_of(r) * shards_per_stage + offset / L.etp;
+        }
+    }
     return L;
+}
+
+std::vector<int> MeshLayout::members(const std::vector<int>& color, int c) const
+{
+    std::vector<int> out;
+    for (int r = 0; r < int(color.size()); ++r)
+        if (color[std::size_t(r)] == c)
+            out.push_back(r);
+    return out;
 }
 
 } // namespace shard::run

@@ -22,6 +22,13 @@ struct MeshLayout {
     // the tensor group, and the pipeline chain (the ranks at the same offset of every stage).
     std::vector<int> tensor_color;
     std::vector<int> pipeline_color;
+    // Expert parallelism (ep > 1): the experts live in a stage, split in ep shards of etp
+    // ranks each (etp = dp * t / ep). EP group c of a stage joins the offsets in it
+    // (replica * t + tensor) equal to c modulo etp, colored stage * etp + c; expert-TP group
+    // s the etp offsets from s * etp, colored stage * (stage_size / etp) + s (-1 without).
+    int ep = 1, etp = 1;
+    std::vector<int> expert_color;
+    std::vector<int> expert_tp_color;
 
     int ranks() const { return pp * dp * t; }
     int stage_size() const { return dp * t; }
@@ -30,6 +37,8 @@ struct MeshLayout {
     int replica_of(int rank) const { return rank % stage_size() / t; }
     int tensor_of(int rank) const { return rank % t; }
     const MeshGroup& group(int stage, int replica) const { return groups.at(std::size_t(stage * dp + replica)); }
+    // The ranks of color c of an axis, in rank order.
+    std::vector<int> members(const std::vector<int>& color, int c) const;
 };
 
 MeshLayout mesh_layout(const Strategy& strategy);

@@ -1,4 +1,4 @@
-// CPU reference executor benchmark (issue "CPU reference executor", item 7).
+// CPU reference executor benchmark.
 //
 //   build/default/bin/bench_cpu_executor
 #include "cpu/cpu_executor.h"

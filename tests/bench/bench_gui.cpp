@@ -2,6 +2,7 @@
 // an edit of the model re-ranking Llama-3.1-70B on a DGX H100, edit to table, and the
 // history view opening a store of 10,000 runs, refresh to a painted table.
 // Usage: QT_QPA_PLATFORM=offscreen bench_gui [SCRATCH_DIR]
+#include "bench_runs.h"
 #include "ui/history_model.h"
 #include "ui/history_view.h"
 #include "ui/main_window.h"
@@ -38,16 +39,8 @@ void fill_store(const std::string& path, int runs)
     for (const char* suffix : {"", "-wal", "-shm"})
         std::filesystem::remove(path + suffix);
     shard::RunStore store(path);
-    const char* models[] = {"llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "qwen2.5-72b"};
     for (int r = 0; r < runs; ++r) {
-        store.ingest(shard::Json{{"v", 1},
-                                 {"event", "start"},
-                                 {"plan", "bench"},
-                                 {"backend", "cpu"},
-                                 {"model", models[r % 4]},
-                                 {"topology", "dgx-h100"},
-                                 {"strategy", "TP8"},
-                                 {"environment", {{"host", "bench"}, {"engine_version", "0.1.0"}}}});
+        shard::bench::ingest_bench_start(store, r);
         for (int i = 0; i < 20; ++i)
             store.ingest(shard::Json{{"v", 1},
                                      {"event", "op"},

@@ -1,4 +1,4 @@
-// Planner benchmark (issue "Cost model and planner", item 7). Prints the timings that
+// Planner benchmark. Prints the timings that
 // BENCHMARKS.md records; timing targets live here, never in the test suite.
 //
 //   build/default/bin/bench_planner

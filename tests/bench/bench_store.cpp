@@ -1,6 +1,7 @@
-// Run store benchmark (issue "Run store in SQLite", item 5).
+// Run store benchmark: ingesting 10,000 runs of 200 ops each, then listing and comparing them.
 //
 //   build/default/bin/bench_store [DB]      (default /tmp/shardstudio-bench-runs.db, recreated)
+#include "bench_runs.h"
 #include "store/run_store.h"
 
 #include <algorithm>
@@ -31,16 +32,8 @@ int main(int argc, char** argv)
     auto start = Clock::now();
     {
         RunStore store(path);
-        const char* models[] = {"llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "qwen2.5-72b"};
         for (int r = 0; r < runs; ++r) {
-            store.ingest(Json{{"v", 1},
-                              {"event", "start"},
-                              {"plan", "bench"},
-                              {"backend", "cpu"},
-                              {"model", models[r % 4]},
-                              {"topology", "dgx-h100"},
-                              {"strategy", "TP8"},
-                              {"environment", {{"host", "bench"}, {"engine_version", "0.1.0"}}}});
+            bench::ingest_bench_start(store, r);
             for (int i = 0; i < ops; ++i)
                 store.ingest(Json{{"v", 1},
                                   {"event", "op"},

@@ -3,22 +3,19 @@
 // Private to the ShardedModel sources: one layer's shard of the weights and KV cache.
 #include "../sharded_model.h"
 
+#include "run/layer_shard.h"
+
 #include <map>
 #include <vector>
 
 namespace shard::cpu {
 
-struct ExpertWeights {
-    Matrix gate, up, down, gate_bias, up_bias, down_bias;
-};
+using ExpertWeights = run::MlpShard;
 
-struct ShardedModel::Layer {
+// The norms and attention projections as run/layer_shard.h slices them, and the rest.
+struct ShardedModel::Layer : run::LayerNorms, run::AttentionShard {
     int index = 0;
     bool moe = false;
-    Matrix input_norm, input_norm_bias, post_norm, post_norm_bias;
-    Matrix q, k, v, q_bias, k_bias, v_bias, q_norm, k_norm, o, o_bias;
-    int heads = 0;
-    int kv_heads = 0;
     ExpertWeights mlp;
     Matrix router;
     std::map<int, ExpertWeights> experts; // local experts by global id

@@ -4,6 +4,7 @@
 // attention, routing) the loop widens its operands to fp32, calls the reference and rounds
 // what it stores; the rest are plain fp32 loops. tst_kernel_conformance keeps these loops
 // and the kernels themselves equal.
+#include "cuda/kernel_math.h"
 #include "cuda/kernels.h"
 #include "host_elements.h"
 #include "host_streams.h"
@@ -316,18 +317,8 @@ void argmax_rows(GpuDType type, float* pairs, const void* logits, int rows, std:
 void argmax_pairs(int* tokens, const float* pairs, int parts, int rows, cudaStream_t stream)
 {
     host::enqueue(stream, [=] {
-        for (int b = 0; b < rows; ++b) {
-            float best = pairs[b * 2];
-            int token = int(pairs[b * 2 + 1]);
-            for (int r = 1; r < parts; ++r) {
-                const float v = pairs[(std::int64_t(r) * rows + b) * 2];
-                if (v > best) {
-                    best = v;
-                    token = int(pairs[(std::int64_t(r) * rows + b) * 2 + 1]);
-                }
-            }
-            tokens[b] = token;
-        }
+        for (int b = 0; b < rows; ++b)
+            tokens[b] = kernel_math::best_of_pairs(pairs, parts, rows, b);
     });
 }
 

@@ -143,9 +143,7 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
 {
     const int n = int(devices.size());
     const int world_size = join ? join->world_size : n;
-    std::vector<int> global(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i)
-        global[std::size_t(i)] = join ? join->ranks.at(std::size_t(i)) : i;
+    const std::vector<int> global = world_ranks(n, join);
     std::shared_ptr<World> world;
     {
         std::lock_guard lock(registry_mutex);
@@ -199,13 +197,6 @@ make_nccl_axes(const std::vector<int>& devices, const std::vector<cudaStream_t>&
         axes.push_back(std::move(axis));
     }
     return axes;
-}
-
-std::unique_ptr<DeviceCollectives> make_nccl_collectives(const std::vector<int>& devices,
-                                                         const std::vector<cudaStream_t>& streams)
-{
-    auto axes = make_nccl_axes(devices, streams, {std::vector<int>(devices.size(), 0)});
-    return std::move(axes.front().front());
 }
 
 } // namespace shard::cuda
