@@ -135,13 +135,15 @@ cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
     if (shard::cuda::host::capturing())
         return cudaErrorStreamCaptureUnsupported;
     shard::cuda::host::drain_all();
-    std::memmove(dst, src, bytes);
+    if (bytes > 0) // a copy of nothing is no copy, whatever the pointers (as in CUDA)
+        std::memmove(dst, src, bytes);
     return cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind, cudaStream_t stream)
 {
-    shard::cuda::host::enqueue(stream, [=] { std::memmove(dst, src, bytes); });
+    if (bytes > 0)
+        shard::cuda::host::enqueue(stream, [=] { std::memmove(dst, src, bytes); });
     return cudaSuccess;
 }
 
